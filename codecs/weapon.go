@@ -1,0 +1,184 @@
+package codecs
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// WeaponSchemaVersion is the version of Weapon written by this build.
+const WeaponSchemaVersion = 1
+
+// Weapon is one version of one weapon row, parsed, validated and numbered by the processor.
+// It is what the per-type topics carry and what the sink stores, one table row per version.
+// Optional numbers are pointers: nil means the page does not say.
+type Weapon struct {
+	Schema      int    `json:"schema"`
+	Key         string `json:"key"`          // the raw record's key
+	Version     int64  `json:"version"`      // 1 for the first content seen, +1 for each change
+	ContentHash string `json:"content_hash"` // hex SHA-256 of the normalized content
+
+	WeaponType WeaponType `json:"weapon_type"`
+	PageKind   PageKind   `json:"page_kind"`
+	Layout     Layout     `json:"layout"`
+	Page       string     `json:"page"`
+	URL        string     `json:"url"`
+	RowID      string     `json:"row_id"`
+	Hidden     bool       `json:"hidden"`
+	ScrapedAt  time.Time  `json:"scraped_at"`
+	Source     Source     `json:"source"` // where the raw record was read on weapon_data
+
+	Name        string        `json:"name"`
+	Level       *int          `json:"level,omitempty"`     // the "Lv2" of level rows
+	Rarity      *int          `json:"rarity,omitempty"`    // "12<b>GR</b>1": 12
+	GRank       *int          `json:"g_rank,omitempty"`    // "12<b>GR</b>1": 1
+	Attack      *int          `json:"attack,omitempty"`    // displayed attack
+	Affinity    *int          `json:"affinity,omitempty"`  // percent, may be negative
+	Elements    []Element     `json:"elements,omitempty"`  // elements and statuses, in page order
+	Defense     *int          `json:"defense,omitempty"`   // "Defense +5"
+	Sharpness   [][]Sharpness `json:"sharpness,omitempty"` // bars: normal, then with Sharpness+1
+	Slots       *int          `json:"slots,omitempty"`
+	Rank        *Rank         `json:"rank,omitempty"` // HR 31, GR 100, GSR 1
+	Price       *int          `json:"price,omitempty"`
+	Description string        `json:"description,omitempty"`
+
+	// Materials: each list is the alternatives of one recipe ("or" on the page), each
+	// alternative a list of items. G-rank pages have the 100% and 60% creation lists instead.
+	Creation     [][]Material      `json:"creation,omitempty"`
+	Upgrade      [][]Material      `json:"upgrade,omitempty"`
+	GCreation100 [][]Material      `json:"g_creation_100,omitempty"`
+	GCreation60  [][]Material      `json:"g_creation_60,omitempty"`
+	UpgradeFrom  []WeaponRef       `json:"upgrade_from,omitempty"`
+	UpgradeTo    []WeaponRef       `json:"upgrade_to,omitempty"`
+	Bowgun       *Bowgun           `json:"bowgun,omitempty"`
+	Bow          *BowStats         `json:"bow,omitempty"`
+	Tower        *Tower            `json:"tower,omitempty"`
+	HornNotes    []string          `json:"horn_notes,omitempty"` // note colours of a hunting horn
+	Shelling     string            `json:"shelling,omitempty"`   // gunlance: "Normal Shot LV1"
+	Phial        string            `json:"phial,omitempty"`      // switch axe: "Ele Phial"
+	Extra        map[string]string `json:"extra,omitempty"`      // what has no typed field yet
+}
+
+// Source locates a record on a Kafka topic.
+type Source struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Offset    int64  `json:"offset"`
+}
+
+// Element is one element or status of a weapon, with its value: {"fire", 270}.
+type Element struct {
+	Kind  string `json:"kind"`
+	Value int    `json:"value"`
+}
+
+// Sharpness is one segment of a typed sharpness bar: its colour name and its hits.
+type Sharpness struct {
+	Colour string `json:"colour"`
+	Hits   int    `json:"hits"`
+}
+
+// Rank is the hunter rank a weapon requires: a system ("HR", "GR", "GSR") and a level.
+type Rank struct {
+	System string `json:"system"`
+	Level  *int   `json:"level,omitempty"`
+}
+
+// Material is one item of a recipe.
+type Material struct {
+	ItemID   string `json:"item_id"`
+	Name     string `json:"name"`
+	Quantity int    `json:"quantity"`
+	Key      bool   `json:"key,omitempty"` // the item the page marks as the recipe's key item
+}
+
+// WeaponRef points at another weapon row: in the upgrade tree, the one a weapon comes from or
+// leads to.
+type WeaponRef struct {
+	Page  string `json:"page"` // empty for the same page
+	RowID string `json:"row_id"`
+	Name  string `json:"name"`
+}
+
+// Bowgun holds what bowgun pages say beyond the common columns.
+type Bowgun struct {
+	Reload      string `json:"reload,omitempty"`
+	Recoil      string `json:"recoil,omitempty"`
+	BulletSpeed string `json:"bullet_speed,omitempty"`
+	Ammo        []Ammo `json:"ammo,omitempty"`
+}
+
+// Ammo is one ammo of a bowgun at one level: its capacity ("-" on the page: not usable).
+type Ammo struct {
+	Ammo     string `json:"ammo"`
+	Level    int    `json:"level"`
+	Capacity *int   `json:"capacity,omitempty"`
+	Marked   bool   `json:"marked,omitempty"` // underlined on the page
+}
+
+// BowStats holds what bow pages say beyond the common columns.
+type BowStats struct {
+	ArcShot      string        `json:"arc_shot,omitempty"`
+	ChargeLevels []ChargeLevel `json:"charge_levels,omitempty"`
+	Coatings     []string      `json:"coatings,omitempty"`
+}
+
+// ChargeLevel is one charge stage of a bow: "3:RpdLV3".
+type ChargeLevel struct {
+	Stage  int    `json:"stage"`
+	Shot   string `json:"shot"`
+	Level  int    `json:"level"`
+	Locked bool   `json:"locked,omitempty"` // shown in italics: needs a skill to unlock
+}
+
+// Tower holds the per-level upgrade costs and materials of a tower weapon.
+type Tower struct {
+	Upgrades []TowerUpgrade `json:"upgrades,omitempty"`
+}
+
+// TowerUpgrade is the cost of raising one stat of a tower weapon by one step.
+type TowerUpgrade struct {
+	Stat      string     `json:"stat"`            // the column header
+	Value     string     `json:"value,omitempty"` // the stat's value at this level
+	Cost      *int       `json:"cost,omitempty"`
+	Total     *int       `json:"total,omitempty"` // "(計N)"
+	Materials []Material `json:"materials,omitempty"`
+}
+
+// DecodeWeapon decodes a Weapon and checks its envelope.
+func DecodeWeapon(data []byte) (*Weapon, error) {
+	if len(data) == 0 {
+		return nil, errors.New("decode weapon: empty message")
+	}
+	var w Weapon
+	if err := json.Unmarshal(data, &w); err != nil {
+		return nil, fmt.Errorf("decode weapon: malformed JSON: %w", err)
+	}
+	switch {
+	case w.Schema < 1 || w.Schema > WeaponSchemaVersion:
+		return nil, fmt.Errorf("decode weapon %q: schema %d: %w", w.Key, w.Schema, ErrUnknownSchema)
+	case w.Key == "":
+		return nil, errors.New("decode weapon: missing key")
+	case w.Version < 1:
+		return nil, fmt.Errorf("decode weapon %q: version %d, want >= 1", w.Key, w.Version)
+	case !w.WeaponType.Valid():
+		return nil, fmt.Errorf("decode weapon %q: unknown weapon_type %q", w.Key, w.WeaponType)
+	}
+	return &w, nil
+}
+
+// WeaponCodec is the goka codec of Weapon.
+type WeaponCodec struct{}
+
+// Encode implements goka.Codec.
+func (WeaponCodec) Encode(value any) ([]byte, error) {
+	w, ok := value.(*Weapon)
+	if !ok {
+		return nil, fmt.Errorf("weapon codec: cannot encode %T, want *Weapon", value)
+	}
+	return json.Marshal(w)
+}
+
+// Decode implements goka.Codec.
+func (WeaponCodec) Decode(data []byte) (any, error) { return DecodeWeapon(data) }
