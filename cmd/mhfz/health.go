@@ -3,10 +3,72 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 )
 
+// runHealth checks that what the service is configured with answers: the Kafka brokers and, when
+// a database URL is set, PostgreSQL. The image's HEALTHCHECK runs it (the final image has no
+// shell), so it reads the same environment variables as the services.
 func runHealth(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
-	return errors.New("health: not implemented yet")
+	var (
+		kf      kafkaFlags
+		dbURL   string
+		timeout time.Duration
+	)
+	fs := newFlagSet("health", "health [flags]", stdout)
+	kf.register(fs)
+	fs.stringVar(&dbURL, "database-url", envDatabaseURL, "", "PostgreSQL URL to check; empty: do not check PostgreSQL")
+	fs.durationVar(&timeout, "timeout", "MHFZ_HEALTH_TIMEOUT", 5*time.Second, "how long each check may take")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var errs []error
+	if len(kf.brokers) > 0 {
+		errs = append(errs, checkKafka(kf.brokers, timeout))
+	}
+	if dbURL != "" {
+		errs = append(errs, checkPostgres(ctx, dbURL))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("unhealthy: %w", err)
+	}
+	fmt.Fprintln(stdout, "healthy")
+	return nil
+}
+
+func checkKafka(brokers []string, timeout time.Duration) error {
+	cfg := kafka.Config("mhfz-health")
+	cfg.Net.DialTimeout = timeout
+	cfg.Metadata.Retry.Max = 0
+	client, err := sarama.NewClient(brokers, cfg)
+	if err != nil {
+		return fmt.Errorf("kafka at %v: %w", brokers, err)
+	}
+	defer client.Close()
+	if len(client.Brokers()) == 0 {
+		return fmt.Errorf("kafka at %v: no broker in the metadata", brokers)
+	}
+	return nil
+}
+
+func checkPostgres(ctx context.Context, url string) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	defer conn.Close(ctx)
+	if err := conn.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	return nil
 }
