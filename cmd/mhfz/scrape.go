@@ -1,12 +1,209 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"time"
+
+	"github.com/mhfz/mhfz-pipeline/codecs"
+	"github.com/mhfz/mhfz-pipeline/internal/kafka"
+	"github.com/mhfz/mhfz-pipeline/scraper"
 )
 
+// scrapeFlags are the flags of `mhfz scrape`.
+type scrapeFlags struct {
+	kafka       kafkaFlags
+	source      string
+	baseURL     string
+	dryRun      bool
+	every       time.Duration
+	concurrency int
+	rate        float64
+	retries     int
+	timeout     time.Duration
+	userAgent   string
+	stateFile   string
+	topicPrefix string
+	inFlight    int
+}
+
+func (f *scrapeFlags) register(fs *flagSet) {
+	f.kafka.register(fs)
+	fs.stringVar(&f.source, "source", "MHFZ_SCRAPE_SOURCE", "",
+		"read the pages from this local copy of the site's buki/ folder instead of over HTTP")
+	fs.stringVar(&f.baseURL, "base-url", "MHFZ_SCRAPE_BASE_URL", scraper.DefaultBaseURL,
+		"the site's buki/ folder over HTTP(S): the live site or a mirror")
+	fs.boolVar(&f.dryRun, "dry-run", "MHFZ_SCRAPE_DRY_RUN", false,
+		"write the records as JSON lines to standard output instead of emitting them to Kafka")
+	fs.durationVar(&f.every, "every", "MHFZ_SCRAPE_EVERY", 0,
+		"scrape again this long after each scrape, until stopped (0: scrape once and exit)")
+	fs.intVar(&f.concurrency, "concurrency", "MHFZ_SCRAPE_CONCURRENCY", 4, "pages fetched and parsed at once")
+	fs.floatVar(&f.rate, "rate", "MHFZ_SCRAPE_RATE", 10, "HTTP requests per second at most (negative: no limit)")
+	fs.intVar(&f.retries, "retries", "MHFZ_SCRAPE_RETRIES", 4,
+		"further attempts of a page after a network error, 429 or 5xx (with exponential backoff)")
+	fs.durationVar(&f.timeout, "timeout", "MHFZ_SCRAPE_TIMEOUT", 60*time.Second, "timeout of one HTTP request")
+	fs.stringVar(&f.userAgent, "user-agent", "MHFZ_SCRAPE_USER_AGENT", scraper.DefaultUserAgent,
+		"the User-Agent of the HTTP requests")
+	fs.stringVar(&f.stateFile, "state", "MHFZ_SCRAPE_STATE", "",
+		"file remembering the pages' ETag/Last-Modified between runs, so that unchanged pages are not downloaded again")
+	fs.stringVar(&f.topicPrefix, "topic-prefix", "MHFZ_TOPIC_PREFIX", "", "prefix of every topic name")
+	fs.intVar(&f.inFlight, "in-flight", "MHFZ_SCRAPE_IN_FLIGHT", 10000,
+		"records sent to Kafka but not yet acknowledged, at most")
+}
+
 func runScrape(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
-	return errors.New("scrape: not implemented yet")
+	var f scrapeFlags
+	fs := newFlagSet("scrape", "scrape [flags]", stdout) // --help on stdout, as the other commands
+	f.register(fs)
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if f.every < 0 || f.inFlight < 1 || f.concurrency < 1 {
+		return usageError{"scrape: --every must not be negative, --in-flight and --concurrency must be positive"}
+	}
+	state, err := scraper.LoadState(f.stateFile)
+	if err != nil {
+		return err
+	}
+	fetcher, err := newFetcher(f, state)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	s, err := scraper.New(fetcher, scraper.Options{Workers: f.concurrency, Log: log})
+	if err != nil {
+		return err
+	}
+	out, err := newRecordSink(ctx, f, stdout, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := out.close(); err != nil {
+			log.Error("close", "err", err)
+		}
+	}()
+	for {
+		err := scrapeOnce(ctx, s, out, state, log)
+		if f.every == 0 || ctx.Err() != nil {
+			if ctx.Err() != nil {
+				log.Info("scrape stopped", "reason", ctx.Err())
+				return nil
+			}
+			return err
+		}
+		if err != nil {
+			log.Error("scrape failed; trying again at the next round", "err", err, "next_in", f.every)
+		}
+		select {
+		case <-ctx.Done():
+			log.Info("scrape stopped", "reason", ctx.Err())
+			return nil
+		case <-time.After(f.every):
+		}
+	}
+}
+
+func newFetcher(f scrapeFlags, state *scraper.State) (scraper.Fetcher, error) {
+	if f.source != "" {
+		return scraper.NewDirFetcher(f.source)
+	}
+	return scraper.NewHTTPFetcher(f.baseURL, scraper.HTTPOptions{
+		UserAgent: f.userAgent, Timeout: f.timeout, Retries: f.retries, Rate: f.rate,
+		Burst: f.concurrency, State: state,
+	})
+}
+
+// scrapeOnce runs one scrape, makes sure its records are out, and only then remembers the
+// pages' validators.
+func scrapeOnce(ctx context.Context, s *scraper.Scraper, out *recordSink, state *scraper.State, log *slog.Logger) error {
+	res, runErr := s.Run(ctx, out.emit)
+	flushErr := out.flush()
+	if flushErr == nil && (runErr == nil || ctx.Err() != nil) {
+		if err := res.Commit(state); err != nil {
+			log.Error("save state", "err", err)
+		}
+	}
+	log.Info("scrape summary", "pages", res.Pages, "rows_emitted", out.emitted(res.Rows),
+		"unchanged_pages", res.Unchanged, "absent_pages", res.Absent, "failures", res.Failures(),
+		"duplicates", res.Duplicates, "issues", res.IssueLine(), "mb", fmt.Sprintf("%.1f", float64(res.Bytes)/1e6),
+		"duration", res.Duration.Round(time.Millisecond))
+	switch {
+	case runErr != nil:
+		return errors.Join(runErr, flushErr)
+	case flushErr != nil:
+		return flushErr
+	case res.Failures() > 0:
+		return fmt.Errorf("scrape: %d pages failed: %v", res.Failures(), res.FailedPages)
+	}
+	return nil
+}
+
+// recordSink is where the records go: Kafka, or JSON lines on standard output (--dry-run).
+type recordSink struct {
+	emitter *scraper.Emitter
+	before  int64 // acknowledged before this round
+	w       *bufio.Writer
+	enc     *json.Encoder
+}
+
+func newRecordSink(ctx context.Context, f scrapeFlags, stdout io.Writer, log *slog.Logger) (*recordSink, error) {
+	if f.dryRun {
+		w := bufio.NewWriterSize(stdout, 1<<20)
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		return &recordSink{w: w, enc: enc}, nil
+	}
+	topic := codecs.Names{Prefix: f.topicPrefix}.WeaponData()
+	cfg := kafka.Config("mhfz-scraper")
+	setupCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	err := kafka.EnsureTopics(setupCtx, f.kafka.brokers, cfg, []kafka.TopicSpec{{
+		Name: string(topic), Partitions: int32(f.kafka.partitions), Replication: int16(f.kafka.replication)}})
+	if err != nil {
+		return nil, fmt.Errorf("scrape: %w", err)
+	}
+	em, err := scraper.NewEmitter(f.kafka.brokers, topic, cfg, f.inFlight)
+	if err != nil {
+		return nil, fmt.Errorf("scrape: %w", err)
+	}
+	log.Info("emitting", "topic", topic, "brokers", f.kafka.brokers)
+	return &recordSink{emitter: em}, nil
+}
+
+func (o *recordSink) emit(r *codecs.RawRecord) error {
+	if o.emitter != nil {
+		return o.emitter.Emit(r)
+	}
+	return o.enc.Encode(r)
+}
+
+// flush waits for the records of this round to be acknowledged (or written).
+func (o *recordSink) flush() error {
+	if o.emitter != nil {
+		return o.emitter.Flush()
+	}
+	return o.w.Flush()
+}
+
+// emitted is the number of records of this round that made it: acknowledged by Kafka, or
+// written out.
+func (o *recordSink) emitted(rows int) int64 {
+	if o.emitter == nil {
+		return int64(rows)
+	}
+	n := o.emitter.Acked() - o.before
+	o.before = o.emitter.Acked()
+	return n
+}
+
+func (o *recordSink) close() error {
+	if o.emitter != nil {
+		return o.emitter.Close()
+	}
+	return o.w.Flush()
 }

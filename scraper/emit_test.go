@@ -1,0 +1,132 @@
+package scraper
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/mhfz/mhfz-pipeline/codecs"
+	"github.com/mhfz/mhfz-pipeline/internal/kafka"
+	"github.com/mhfz/mhfz-pipeline/internal/testenv"
+)
+
+// kafkaTopic creates a fresh weapon_data topic under a unique prefix, deleted at the end.
+func kafkaTopic(t testing.TB, brokers []string, partitions int32) (codecs.Topic, *sarama.Config) {
+	t.Helper()
+	cfg := kafka.Config("scraper-test")
+	topic := codecs.Names{Prefix: testenv.Name(t, "scraper") + "."}.WeaponData()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := kafka.EnsureTopics(ctx, brokers, cfg, []kafka.TopicSpec{{Name: string(topic), Partitions: partitions, Replication: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = kafka.DeleteTopics(context.Background(), brokers, cfg, string(topic)) })
+	return topic, cfg
+}
+
+// readKeys reads every message of a topic (up to the high-water marks as they are now) and
+// returns how many there are and their distinct keys.
+func readKeys(t testing.TB, brokers []string, cfg *sarama.Config, topic codecs.Topic) (int, map[string]struct{}) {
+	t.Helper()
+	client, err := sarama.NewClient(brokers, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	consumer, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer consumer.Close()
+	partitions, err := client.Partitions(string(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]struct{}{}
+	total := 0
+	for _, p := range partitions {
+		hwm, err := client.GetOffset(string(topic), p, sarama.OffsetNewest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hwm == 0 {
+			continue
+		}
+		pc, err := consumer.ConsumePartition(string(topic), p, sarama.OffsetOldest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		timeout := time.After(2 * time.Minute)
+	read:
+		for {
+			select {
+			case msg := <-pc.Messages():
+				total++
+				keys[string(msg.Key)] = struct{}{}
+				if msg.Offset >= hwm-1 {
+					break read
+				}
+			case err := <-pc.Errors():
+				t.Fatal(err)
+			case <-timeout:
+				t.Fatalf("partition %d: read %d messages before the deadline", p, total)
+			}
+		}
+		pc.Close()
+	}
+	return total, keys
+}
+
+// TestEmitterReportsFailures: a record the broker refuses (too big for the topic) is reported
+// by Flush, counted, and does not stop the others.
+func TestEmitterReportsFailures(t *testing.T) {
+	brokers := testenv.KafkaBrokers(t)
+	cfg := kafka.Config("scraper-test")
+	topic := codecs.Names{Prefix: testenv.Name(t, "scraper") + "."}.WeaponData()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := kafka.EnsureTopics(ctx, brokers, cfg, []kafka.TopicSpec{{Name: string(topic), Partitions: 1, Replication: 1,
+		Configs: map[string]string{"max.message.bytes": "2000"}}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = kafka.DeleteTopics(context.Background(), brokers, cfg, string(topic)) })
+	em, err := NewEmitter(brokers, topic, cfg, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	small := &codecs.RawRecord{Schema: 1, Key: "bow/base/l1", WeaponType: codecs.Bow, RowID: "l1"}
+	big := &codecs.RawRecord{Schema: 1, Key: "bow/base/l2", WeaponType: codecs.Bow, RowID: "l2",
+		Cells: []codecs.RawCell{{HTML: string(make([]byte, 1<<20))}}}
+	if err := em.Emit(small); err != nil {
+		t.Fatal(err)
+	}
+	_ = em.Emit(big) // may fail now or later: Flush must tell
+	err = em.Flush()
+	if err == nil {
+		t.Fatal("a record over the topic's max.message.bytes: Flush reported nothing")
+	}
+	if em.Acked() != 1 {
+		t.Errorf("%d records acknowledged, want the small one", em.Acked())
+	}
+	if err := em.Emit(small); err != nil {
+		t.Errorf("emitting after a reported failure: %v", err)
+	}
+	if err := em.Close(); err != nil {
+		t.Errorf("close after a good record: %v", err)
+	}
+}
+
+func TestNewEmitterValidates(t *testing.T) {
+	cfg := kafka.Config("x")
+	for _, tc := range []struct {
+		brokers  []string
+		topic    codecs.Topic
+		inFlight int
+	}{{nil, "t", 1}, {[]string{"b:9092"}, "", 1}, {[]string{"b:9092"}, "t", 0}} {
+		if _, err := NewEmitter(tc.brokers, tc.topic, cfg, tc.inFlight); err == nil {
+			t.Errorf("NewEmitter(%v, %q, %d) accepted", tc.brokers, tc.topic, tc.inFlight)
+		}
+	}
+}
