@@ -103,20 +103,30 @@ func DecodeRaw(data []byte) (*RawRecord, error) {
 	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("decode raw record: malformed JSON: %w", err)
 	}
-	switch {
-	case r.Schema < 1 || r.Schema > RawSchemaVersion:
-		return nil, fmt.Errorf("decode raw record %q: schema %d: %w (this build reads 1..%d)",
-			r.Key, r.Schema, ErrUnknownSchema, RawSchemaVersion)
-	case r.Key == "":
-		return nil, errors.New("decode raw record: missing key")
-	case r.WeaponType == "":
-		return nil, fmt.Errorf("decode raw record %q: missing weapon_type", r.Key)
-	case !r.WeaponType.Valid():
-		return nil, fmt.Errorf("decode raw record %q: unknown weapon_type %q", r.Key, r.WeaponType)
-	case r.RowID == "":
-		return nil, fmt.Errorf("decode raw record %q: missing row_id", r.Key)
+	if err := CheckEnvelope(&r); err != nil {
+		return nil, err
 	}
 	return &r, nil
+}
+
+// CheckEnvelope checks what DecodeRaw checks after decoding: schema version, key, row id, type.
+// For readers that decode a RawRecord their own way (the processor decodes only the fields it
+// reads).
+func CheckEnvelope(r *RawRecord) error {
+	switch {
+	case r.Schema < 1 || r.Schema > RawSchemaVersion:
+		return fmt.Errorf("decode raw record %q: schema %d: %w (this build reads 1..%d)",
+			r.Key, r.Schema, ErrUnknownSchema, RawSchemaVersion)
+	case r.Key == "":
+		return errors.New("decode raw record: missing key")
+	case r.WeaponType == "":
+		return fmt.Errorf("decode raw record %q: missing weapon_type", r.Key)
+	case !r.WeaponType.Valid():
+		return fmt.Errorf("decode raw record %q: unknown weapon_type %q", r.Key, r.WeaponType)
+	case r.RowID == "":
+		return fmt.Errorf("decode raw record %q: missing row_id", r.Key)
+	}
+	return nil
 }
 
 // RawCodec is the goka codec of RawRecord. Its Decode is strict (DecodeRaw); the processor

@@ -3,10 +3,133 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"time"
+
+	"github.com/mhfz/mhfz-pipeline/codecs"
+	"github.com/mhfz/mhfz-pipeline/internal/kafka"
+	"github.com/mhfz/mhfz-pipeline/processors"
 )
 
+// processOptions are the flags of `mhfz process`.
+type processOptions struct {
+	kafka       kafkaFlags
+	prefix      string
+	storage     string
+	reset       bool
+	progress    time.Duration
+	maxMessage  int
+	setupWithin time.Duration
+}
+
+func parseProcessFlags(args []string, output io.Writer) (*processOptions, error) {
+	o := &processOptions{}
+	fs := newFlagSet("process", "process [flags]", output)
+	o.kafka.register(fs)
+	fs.stringVar(&o.prefix, "topic-prefix", "MHFZ_TOPIC_PREFIX", "",
+		"prefix of every topic and group name (one deployment, or one test, per prefix)")
+	fs.stringVar(&o.storage, "storage", "MHFZ_PROCESS_STORAGE", "data/router",
+		"folder of the group table's local copy (a volume: kept between restarts, else re-read from Kafka)")
+	fs.boolVar(&o.reset, "reset", "MHFZ_PROCESS_RESET", false,
+		"start over: forget the committed offsets, the group table and its local copy, and re-read "+
+			"weapon_data from offset zero (the outputs get the same versions again; the sink stores them once)")
+	fs.durationVar(&o.progress, "progress", "MHFZ_PROGRESS_INTERVAL", 10*time.Second,
+		"interval of the progress log lines (0: none)")
+	fs.intVar(&o.maxMessage, "max-message-bytes", "MHFZ_PROCESS_MAX_MESSAGE_BYTES", processors.DefaultMaxMessageBytes,
+		"larger raw records go to the dead-letter topic")
+	fs.durationVar(&o.setupWithin, "setup-timeout", "MHFZ_SETUP_TIMEOUT", time.Minute,
+		"how long to wait for the broker when creating the topics")
+	if err := fs.parse(args); err != nil {
+		return nil, err
+	}
+	switch {
+	case len(o.kafka.brokers) == 0:
+		return nil, usageError{"process: --brokers is empty"}
+	case o.kafka.partitions < 1 || o.kafka.replication < 1:
+		return nil, usageError{"process: --partitions and --replication must be >= 1"}
+	case o.storage == "":
+		return nil, usageError{"process: --storage is empty"}
+	case o.maxMessage < 1:
+		return nil, usageError{"process: --max-message-bytes must be >= 1"}
+	case o.progress < 0:
+		return nil, usageError{"process: --progress must be >= 0"}
+	}
+	return o, nil
+}
+
+// runProcess runs the router until ctx ends (SIGTERM, SIGINT) or Kafka fails: it creates the
+// topics, optionally resets the group, logs progress and a summary. A clean stop returns nil;
+// a Kafka failure returns it (exit status 1; retryable: restart the service).
 func runProcess(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
-	return errors.New("process: not implemented yet")
+	o, err := parseProcessFlags(args, stdout)
+	if err != nil {
+		return err
+	}
+	names := codecs.Names{Prefix: o.prefix}
+	cfg := kafka.Config("mhfz-process")
+	if err := kafka.Install(cfg); err != nil {
+		return fmt.Errorf("process: %w", err)
+	}
+	setup := processors.KafkaSetup{Brokers: o.kafka.brokers, Config: cfg, Partitions: int32(o.kafka.partitions),
+		Replication: int16(o.kafka.replication), StoragePath: o.storage}
+	setupCtx, cancel := context.WithTimeout(ctx, o.setupWithin)
+	defer cancel()
+	if o.reset {
+		log.Info("resetting the router: committed offsets, group table and its local copy",
+			"group", names.RouterGroup(), "table", processors.TableTopic(names), "storage", o.storage)
+		if err := processors.Reset(setupCtx, names, setup); err != nil {
+			return fmt.Errorf("process: %w", err)
+		}
+	}
+	if err := processors.EnsureTopics(setupCtx, names, setup); err != nil {
+		return fmt.Errorf("process: %w", err)
+	}
+	opts, err := setup.Options()
+	if err != nil {
+		return fmt.Errorf("process: %w", err)
+	}
+	router, err := processors.NewRouter(o.kafka.brokers, names,
+		processors.RouterConfig{MaxMessageBytes: o.maxMessage, Logger: log}, opts...)
+	if err != nil {
+		return fmt.Errorf("process: %w", err)
+	}
+	log.Info("router starting", "group", names.RouterGroup(), "input", names.WeaponData(),
+		"brokers", o.kafka.brokers, "storage", o.storage)
+	start := time.Now()
+	done := make(chan struct{})
+	go logProgress(log, router.Stats, o.progress, done)
+	err = router.Processor.Run(ctx)
+	close(done)
+	s := router.Stats.Snapshot()
+	elapsed := time.Since(start)
+	log.Info("router stopped", append(s.LogAttrs(), "duration", elapsed.Round(time.Millisecond))...)
+	fmt.Fprintf(stdout, "process: read %d, forwarded %d, re-emitted %d, unchanged %d, stale %d, dead letters %d, in %s\n",
+		s.Read, s.Forwarded, s.Reemitted, s.Unchanged, s.Stale, s.DeadLetters, elapsed.Round(time.Millisecond))
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("process: router %s: %w", names.RouterGroup(), err)
+	}
+	return nil
+}
+
+// logProgress logs the counters and the rate every interval until done.
+func logProgress(log *slog.Logger, stats *processors.Stats, every time.Duration, done <-chan struct{}) {
+	if every <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var last int64
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			s := stats.Snapshot()
+			rate := float64(s.Read-last) / every.Seconds()
+			last = s.Read
+			log.Info("progress", append(s.LogAttrs(), "records_per_s", int64(rate))...)
+		}
+	}
 }

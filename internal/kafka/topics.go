@@ -34,10 +34,12 @@ func EnsureTopics(ctx context.Context, brokers []string, cfg *sarama.Config, top
 	if err != nil {
 		return fmt.Errorf("list topics: %w", err)
 	}
+	var created []string
 	for _, t := range topics {
 		if _, ok := existing[t.Name]; ok {
 			continue
 		}
+		created = append(created, t.Name)
 		detail := &sarama.TopicDetail{NumPartitions: t.Partitions, ReplicationFactor: t.Replication,
 			ConfigEntries: map[string]*string{}}
 		for k, v := range t.Configs {
@@ -49,7 +51,39 @@ func EnsureTopics(ctx context.Context, brokers []string, cfg *sarama.Config, top
 				t.Name, t.Partitions, t.Replication, err)
 		}
 	}
+	return waitVisible(ctx, admin, created)
+}
+
+// waitVisible waits until every topic is in the broker's metadata with a leader for each
+// partition. CreateTopic returns before that, and a client that looks the topic up in between
+// (goka's topic manager does) sees no topic, tries to create it and fails with "already exists".
+func waitVisible(ctx context.Context, admin sarama.ClusterAdmin, topics []string) error {
+	for len(topics) > 0 {
+		metas, err := admin.DescribeTopics(topics)
+		if err == nil && allLed(metas) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("topics %v created but not visible in the metadata: %w", topics, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 	return nil
+}
+
+func allLed(metas []*sarama.TopicMetadata) bool {
+	for _, m := range metas {
+		if !errors.Is(m.Err, sarama.ErrNoError) || len(m.Partitions) == 0 {
+			return false
+		}
+		for _, p := range m.Partitions {
+			if p.Leader < 0 {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // DeleteTopics deletes the named topics; those that do not exist are ignored.

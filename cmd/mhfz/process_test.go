@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/codec"
+
+	"github.com/mhfz/mhfz-pipeline/codecs"
+	"github.com/mhfz/mhfz-pipeline/internal/kafka"
+	"github.com/mhfz/mhfz-pipeline/internal/testenv"
+	"github.com/mhfz/mhfz-pipeline/processors"
+)
+
+func TestProcessFlags(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want processOptions
+		err  string
+	}{
+		{name: "defaults", want: processOptions{kafka: kafkaFlags{brokers: []string{"localhost:9092"}, replication: 1, partitions: 4},
+			storage: "data/router", progress: 10 * time.Second, maxMessage: processors.DefaultMaxMessageBytes, setupWithin: time.Minute}},
+		{name: "environment", env: map[string]string{"MHFZ_KAFKA_BROKERS": "a:1,b:2", "MHFZ_TOPIC_PREFIX": "x.",
+			"MHFZ_PROCESS_STORAGE": "/var/lib/mhfz/tables", "MHFZ_PROCESS_RESET": "true", "MHFZ_PROGRESS_INTERVAL": "1s"},
+			want: processOptions{kafka: kafkaFlags{brokers: []string{"a:1", "b:2"}, replication: 1, partitions: 4}, prefix: "x.",
+				storage: "/var/lib/mhfz/tables", reset: true, progress: time.Second, maxMessage: processors.DefaultMaxMessageBytes,
+				setupWithin: time.Minute}},
+		{name: "flags win over the environment", env: map[string]string{"MHFZ_PROCESS_STORAGE": "/env"},
+			args: []string{"--storage", "/flag", "--partitions", "8", "--replication", "3"},
+			want: processOptions{kafka: kafkaFlags{brokers: []string{"localhost:9092"}, replication: 3, partitions: 8},
+				storage: "/flag", progress: 10 * time.Second, maxMessage: processors.DefaultMaxMessageBytes, setupWithin: time.Minute}},
+		{name: "no brokers", args: []string{"--brokers", " , "}, err: "--brokers is empty"},
+		{name: "zero partitions", args: []string{"--partitions", "0"}, err: "--partitions"},
+		{name: "bad environment value", env: map[string]string{"MHFZ_PROCESS_RESET": "maybe"}, err: "MHFZ_PROCESS_RESET"},
+		{name: "stray argument", args: []string{"now"}, err: "unexpected arguments"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			got, err := parseProcessFlags(tc.args, io.Discard)
+			if tc.err != "" {
+				var u usageError
+				if err == nil || !errors.As(err, &u) || !strings.Contains(err.Error(), tc.err) || exitCode(err) != 2 {
+					t.Fatalf("error %v, want a usage error (exit 2) about %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !equalOptions(*got, tc.want) {
+				t.Fatalf("got %+v, want %+v", *got, tc.want)
+			}
+		})
+	}
+}
+
+func equalOptions(a, b processOptions) bool {
+	return strings.Join(a.kafka.brokers, ",") == strings.Join(b.kafka.brokers, ",") &&
+		a.kafka.partitions == b.kafka.partitions && a.kafka.replication == b.kafka.replication &&
+		a.prefix == b.prefix && a.storage == b.storage && a.reset == b.reset && a.progress == b.progress &&
+		a.maxMessage == b.maxMessage && a.setupWithin == b.setupWithin
+}
+
+func TestProcessHelpListsEveryVariable(t *testing.T) {
+	var out bytes.Buffer
+	_, err := parseProcessFlags([]string{"--help"}, &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("--help: %v", err)
+	}
+	for _, v := range []string{"MHFZ_KAFKA_BROKERS", "MHFZ_TOPIC_PREFIX", "MHFZ_PROCESS_STORAGE", "MHFZ_PROCESS_RESET", "--reset"} {
+		if !strings.Contains(out.String(), v) {
+			t.Errorf("help does not mention %s:\n%s", v, out.String())
+		}
+	}
+}
+
+var processSummary = regexp.MustCompile(`process: read (\d+), forwarded (\d+), re-emitted (\d+), unchanged (\d+), stale (\d+), dead letters (\d+)`)
+
+// TestProcessRunResetAndStop runs `mhfz process` on the real broker: a valid record and a bad one,
+// a clean stop when the context ends (SIGTERM in main), a second run that forwards nothing, and a
+// run with --reset that starts over from offset zero and forwards the same version again.
+func TestProcessRunResetAndStop(t *testing.T) {
+	brokers := testenv.KafkaBrokers(t)
+	prefix := testenv.Name(t, "p") + "."
+	names := codecs.Names{Prefix: prefix}
+	cfg := kafka.Config("process-test")
+	t.Cleanup(func() {
+		topics := []string{string(names.WeaponData()), string(names.DeadLetter()), processors.TableTopic(names)}
+		for _, tp := range names.WeaponTopics() {
+			topics = append(topics, string(tp))
+		}
+		_ = kafka.DeleteTopics(context.Background(), brokers, cfg, topics...)
+	})
+	t.Setenv("MHFZ_KAFKA_BROKERS", strings.Join(brokers, ","))
+	storage := filepath.Join(t.TempDir(), "router")
+	args := []string{"process", "--topic-prefix", prefix, "--storage", storage, "--progress", "0"}
+
+	good, err := os.ReadFile("../../processors/testdata/raw/ken_base_tree.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw codecs.RawRecord
+	if err := json.Unmarshal(good, &raw); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := processors.EnsureTopics(ctx, names, processors.KafkaSetup{Brokers: brokers, Config: cfg, Partitions: 4,
+		Replication: 1, StoragePath: storage}); err != nil {
+		t.Fatal(err)
+	}
+	emitter, err := goka.NewEmitter(brokers, goka.Stream(names.WeaponData()), new(codec.Bytes),
+		goka.WithEmitterProducerBuilder(goka.ProducerBuilderWithConfig(cfg)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, value := range map[string][]byte{raw.Key: good, "bad/key": []byte("{not json")} {
+		if err := emitter.EmitSync(key, value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := emitter.Finish(); err != nil {
+		t.Fatal(err)
+	}
+
+	// runUntil runs mhfz process until the group has read everything, then stops it.
+	runUntil := func(weapons int64, extra ...string) []string {
+		t.Helper()
+		runCtx, cancel := context.WithCancel(ctx)
+		var stdout bytes.Buffer
+		var wg sync.WaitGroup
+		var runErr error
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runErr = run(runCtx, append(args, extra...), &stdout, io.Discard)
+		}()
+		waitWeapons(t, brokers, cfg, names, weapons)
+		waitCommitted(t, brokers, cfg, names, 2)
+		cancel()
+		wg.Wait()
+		if runErr != nil {
+			t.Fatalf("mhfz process: %+v", runErr)
+		}
+		m := processSummary.FindStringSubmatch(stdout.String())
+		if m == nil {
+			t.Fatalf("no summary in:\n%s", stdout.String())
+		}
+		return m[1:]
+	}
+	if got := runUntil(1); strings.Join(got, " ") != "2 1 0 0 0 1" {
+		t.Fatalf("first run: read/forwarded/re-emitted/unchanged/stale/dead = %v, want 2 1 0 0 0 1", got)
+	}
+	// A second run reads nothing new.
+	if got := runUntil(1); strings.Join(got, " ") != "0 0 0 0 0 0" {
+		t.Fatalf("second run: %v, want nothing read", got)
+	}
+	// --reset: from offset zero with an empty table: the same version 1 again.
+	if got := runUntil(2, "--reset"); strings.Join(got, " ") != "2 1 0 0 0 1" {
+		t.Fatalf("run with --reset: %v, want 2 1 0 0 0 1", got)
+	}
+}
+
+// waitCommitted waits until the router's group has committed n offsets of weapon_data in total.
+func waitCommitted(t *testing.T, brokers []string, cfg *sarama.Config, names codecs.Names, n int64) {
+	t.Helper()
+	admin, err := sarama.NewClusterAdmin(brokers, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	topic := string(names.WeaponData())
+	parts := map[string][]int32{topic: {0, 1, 2, 3}}
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		res, err := admin.ListConsumerGroupOffsets(string(names.RouterGroup()), parts)
+		if err == nil {
+			var sum int64
+			for _, p := range parts[topic] {
+				if b := res.GetBlock(topic, p); b != nil && b.Offset > 0 {
+					sum += b.Offset
+				}
+			}
+			if sum >= n {
+				time.Sleep(200 * time.Millisecond) // the callbacks of those offsets are done: they were committed
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("the router did not commit %d offsets within a minute", n)
+}
+
+// waitWeapons waits until the weapon topics hold n records in total.
+func waitWeapons(t *testing.T, brokers []string, cfg *sarama.Config, names codecs.Names, n int64) {
+	t.Helper()
+	client, err := sarama.NewClient(brokers, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		var sum int64
+		for _, topic := range names.WeaponTopics() {
+			for p := int32(0); p < 4; p++ {
+				hwm, err := client.GetOffset(string(topic), p, sarama.OffsetNewest)
+				if err == nil {
+					sum += hwm
+				}
+			}
+		}
+		if sum >= n {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("the weapon topics did not reach %d records within a minute", n)
+}

@@ -1,0 +1,68 @@
+package processors
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/mhfz/mhfz-pipeline/codecs"
+)
+
+// The kinds of dead letters: a short class of what is wrong with an input, for counting and for
+// codecs.DeadLetter.Kind. None of them is retryable: the same bytes fail the same way; a fixed
+// parser re-reads them with `mhfz process --reset`.
+const (
+	KindEmpty    = "empty"     // a message without bytes
+	KindTooLarge = "too_large" // larger than RouterConfig.MaxMessageBytes
+	KindJSON     = "json"      // not a JSON RawRecord
+	KindSchema   = "schema"    // a schema version this build cannot read
+	KindEnvelope = "envelope"  // missing key or row id, or a key that is not the message's key
+	KindType     = "type"      // missing or unknown weapon type
+	KindLayout   = "layout"    // unknown page kind or table layout
+	KindParse    = "parse"     // a cell that does not say what its column means
+	KindInvalid  = "invalid"   // parsed, but out of range or missing a required column
+)
+
+// Kinds lists every dead-letter kind, in a stable order.
+var Kinds = []string{KindEmpty, KindTooLarge, KindJSON, KindSchema, KindEnvelope, KindType,
+	KindLayout, KindParse, KindInvalid}
+
+// RecordError is why one input could not be turned into a weapon: its kind and what is wrong.
+type RecordError struct {
+	Kind string
+	Err  error
+}
+
+func (e *RecordError) Error() string { return e.Err.Error() }
+func (e *RecordError) Unwrap() error { return e.Err }
+
+func recordErr(kind string, format string, args ...any) *RecordError {
+	return &RecordError{Kind: kind, Err: fmt.Errorf(format, args...)}
+}
+
+// KindOf returns the dead-letter kind of err (KindParse when err does not say).
+func KindOf(err error) string {
+	var re *RecordError
+	if errors.As(err, &re) {
+		return re.Kind
+	}
+	return KindParse
+}
+
+// classifyDecode gives the kind of a codecs.DecodeRaw error. DecodeRaw has no sentinel error
+// but for the schema, so this reads its messages; TestClassifyDecode pins them.
+func classifyDecode(err error) string {
+	msg := err.Error()
+	switch {
+	case errors.Is(err, codecs.ErrUnknownSchema):
+		return KindSchema
+	case strings.Contains(msg, "empty message"):
+		return KindEmpty
+	case strings.Contains(msg, "malformed JSON"):
+		return KindJSON
+	case strings.Contains(msg, "weapon_type"):
+		return KindType
+	default:
+		return KindEnvelope
+	}
+}

@@ -1,0 +1,190 @@
+package processors
+
+import (
+	"strings"
+
+	"github.com/mhfz/mhfz-pipeline/codecs"
+)
+
+// sharpnessColours names the colour codes of the bars' classes (style.css of the site).
+var sharpnessColours = map[string]string{
+	"r": "red", "o": "orange", "y": "yellow", "g": "green", "b": "blue", "w": "white",
+	"p": "purple", "s": "sky",
+}
+
+// hornNoteColours names the note colours of a hunting horn (<span class="fw">♪</span>).
+var hornNoteColours = map[string]string{
+	"fr": "red", "fb": "blue", "fw": "white", "fy": "yellow", "fg": "green", "fa": "aqua",
+	"fp": "purple",
+}
+
+// bars converts the scraper's sharpness bars: a segment's length is the page's width in pixels,
+// which is how the site draws the hits of each colour.
+func (p *rowParser) bars(c codecs.RawCell) error {
+	var titles []string
+	for _, bar := range c.Sharpness {
+		if bar.Title != "" {
+			titles = append(titles, bar.Title)
+		}
+		segs := make([]codecs.Sharpness, 0, len(bar.Segments))
+		for _, s := range bar.Segments {
+			colour, ok := sharpnessColours[s.Colour]
+			if !ok {
+				return p.fail(KindParse, c.Header, "unknown sharpness colour %q", s.Colour)
+			}
+			segs = append(segs, codecs.Sharpness{Colour: colour, Hits: s.Length})
+		}
+		p.w.Sharpness = append(p.w.Sharpness, segs)
+	}
+	p.extra("sharpness_title", strings.Join(titles, ","))
+	return nil
+}
+
+// sharpness reads the bars and what the page writes under them: the gunlance's shelling, the
+// switch axe's phial, the hunting horn's notes, the weapon length and the Zenith skill.
+func (p *rowParser) sharpness(c codecs.RawCell, lines []line) error {
+	if err := p.bars(c); err != nil {
+		return err
+	}
+	for _, l := range lines {
+		for _, s := range l.segs {
+			t := strings.TrimSpace(s.text)
+			if t == "" {
+				continue
+			}
+			switch {
+			case s.has(tagSpan) && strings.HasPrefix(s.spanClass, "f"):
+				colour, ok := hornNoteColours[s.spanClass]
+				if !ok {
+					colour = s.spanClass
+				}
+				p.w.HornNotes = append(p.w.HornNotes, colour)
+				if s.href != "" && !strings.Contains(p.w.Extra["horn_notes_link"], s.href) {
+					p.extra("horn_notes_link", s.href)
+				}
+			case p.zenith(t):
+			case strings.HasPrefix(t, "Length"):
+				p.extra("length", strings.TrimSpace(strings.TrimLeft(strings.TrimPrefix(t, "Length"), ":：")))
+			case p.w.WeaponType == codecs.Gunlance && p.w.Shelling == "":
+				p.w.Shelling = t
+			case p.w.WeaponType == codecs.SwitchAxeF && p.w.Phial == "":
+				p.w.Phial = t
+			default:
+				p.extra("sharpness_note", t)
+			}
+		}
+	}
+	return nil
+}
+
+// gunStats reads a bowgun's "Slow<br>Small<br>Very Slow": reload, recoil, bullet speed.
+func (p *rowParser) gunStats(lines []line) {
+	texts := nonEmpty(lineTexts(lines))
+	g := p.bowgun()
+	for i, t := range texts {
+		switch i {
+		case 0:
+			g.Reload = t
+		case 1:
+			g.Recoil = t
+		case 2:
+			g.BulletSpeed = t
+		default:
+			p.extra("gun_stats", t)
+		}
+	}
+}
+
+// ammo reads a bowgun's ammo table: one line per ammo, "Norm ：6/6/<u>9</u>", the capacity of
+// each level ("-": not usable), underlined levels marked.
+func (p *rowParser) ammo(c codecs.RawCell, lines []line) error {
+	g := p.bowgun()
+	for _, l := range lines {
+		// Rebuild the line with the underlined parts between \x01 and \x02.
+		var b strings.Builder
+		for _, s := range l.segs {
+			if p.zenith(s.text) {
+				continue
+			}
+			if s.has(tagU) {
+				b.WriteString("\x01" + s.text + "\x02")
+			} else {
+				b.WriteString(s.text)
+			}
+		}
+		text := foldWidth(b.String())
+		if p.zenith(strings.Trim(text, "\x01\x02")) {
+			continue
+		}
+		name, values, ok := strings.Cut(text, ":")
+		if !ok {
+			if t := strings.TrimSpace(strings.Trim(text, "\x01\x02")); t != "" {
+				p.extra("ammo_note", t)
+			}
+			continue
+		}
+		name = strings.TrimSpace(strings.Trim(name, "\x01\x02"))
+		ammo, ok := ammoLevels(name, values)
+		if !ok { // "Rapid Fire：LV2Normal S/LV1Pierce S": the ammo that can be rapid-fired
+			p.extra(elementKind(name), strings.NewReplacer("\x01", "", "\x02", "").Replace(values))
+			continue
+		}
+		g.Ammo = append(g.Ammo, ammo...)
+	}
+	return nil
+}
+
+// ammoLevels reads "6/6/\x019\x02": the capacity of each level of one ammo, "-" for none.
+func ammoLevels(name, values string) ([]codecs.Ammo, bool) {
+	parts := strings.Split(values, "/")
+	out := make([]codecs.Ammo, 0, len(parts))
+	for i, v := range parts {
+		marked := strings.ContainsAny(v, "\x01\x02")
+		v = strings.TrimSpace(strings.Trim(strings.TrimSpace(v), "\x01\x02"))
+		a := codecs.Ammo{Ammo: name, Level: i + 1, Marked: marked}
+		if v != "-" {
+			n, ok := atoi(v)
+			if !ok {
+				return nil, false
+			}
+			a.Capacity = intPtr(n)
+		}
+		out = append(out, a)
+	}
+	return out, true
+}
+
+// charge reads a bow's charge stages, "1:RpdLV1<br>…<i>4:SprLV3</i>": italics are locked stages.
+func (p *rowParser) charge(c codecs.RawCell, lines []line) error {
+	b := p.bow()
+	for _, l := range lines {
+		for _, s := range l.segs {
+			t := strings.TrimSpace(foldWidth(s.text))
+			if t == "" || p.zenith(t) {
+				continue
+			}
+			stage, rest, ok := strings.Cut(t, ":")
+			shot, lv, ok2 := strings.Cut(rest, "LV")
+			n, ok3 := atoi(stage)
+			level, ok4 := atoi(lv)
+			if !ok || !ok2 || !ok3 || !ok4 {
+				p.extra("charge_note", t)
+				continue
+			}
+			b.ChargeLevels = append(b.ChargeLevels, codecs.ChargeLevel{
+				Stage: n, Shot: strings.TrimSpace(shot), Level: level, Locked: s.has(tagI)})
+		}
+	}
+	return nil
+}
+
+// zenith takes "Zenith Skill：Skill Slots Up+1", which the site writes under the sharpness, the
+// ammo or the charge stages of Zenith weapons.
+func (p *rowParser) zenith(text string) bool {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(text), "Zenith Skill")
+	if !ok {
+		return false
+	}
+	p.extra("zenith_skill", strings.TrimSpace(strings.TrimLeft(rest, ":： ")))
+	return true
+}

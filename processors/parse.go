@@ -1,0 +1,244 @@
+package processors
+
+import (
+	"strings"
+	"unicode"
+
+	"github.com/mhfz/mhfz-pipeline/codecs"
+)
+
+// column is what a column of a weapon table means.
+type column int
+
+const (
+	colUnknown column = iota
+	colName
+	colRarity
+	colAttributes // "768 10%\nFire 120\nDefense +5" (and a bow's arc shot)
+	colSharpness  // the bars, and the weapon-specific notes under them
+	colGunStats   // reload, recoil, bullet speed
+	colAmmo
+	colCharge
+	colCoatings
+	colSlots
+	colRank
+	colPrice
+	colCreation
+	colUpgrade
+	colG100
+	colG60
+	colDescription
+)
+
+// columns maps normalized headers (normHeader) of the ken, gun and yumi layouts to their meaning.
+var columns = map[string]column{
+	"name": colName, "名称": colName,
+	"rarity":     colRarity,
+	"attributes": colAttributes, "attribute": colAttributes, "attackattribute": colAttributes,
+	"attack": colAttributes, "攻撃属性": colAttributes,
+	"sharpness": colSharpness, "切れ味": colSharpness,
+	"reloadrecoilbulletspeed": colGunStats,
+	"ammo":                    colAmmo,
+	"chargestage":             colCharge,
+	"coatings":                colCoatings, "coating": colCoatings,
+	"slots": colSlots, "slot": colSlots,
+	"rank": colRank, "ﾗﾝｸ": colRank,
+	"price": colPrice, "価格": colPrice,
+	"creationmats":     colCreation,
+	"upgrademats":      colUpgrade,
+	"100%creationmats": colG100, "100%強化素材": colG100,
+	"60%creationmats": colG60, "60%強化素材": colG60,
+	"description": colDescription, "説明": colDescription,
+}
+
+// required are the columns a row of each layout must have.
+var required = map[codecs.Layout][]column{
+	codecs.LayoutBlademaster: {colName, colRarity, colAttributes, colSharpness},
+	codecs.LayoutGun:         {colName, colRarity, colAttributes, colGunStats, colAmmo},
+	codecs.LayoutBow:         {colName, colRarity, colAttributes, colCharge},
+}
+
+var columnNames = map[column]string{
+	colName: "name", colRarity: "rarity", colAttributes: "attack/attributes",
+	colSharpness: "sharpness", colGunStats: "reload/recoil/bullet speed", colAmmo: "ammo",
+	colCharge: "charge stage",
+}
+
+// normHeader folds a column header for matching: no spaces or line breaks, lower case.
+func normHeader(h string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) {
+			return -1
+		}
+		return unicode.ToLower(r)
+	}, h)
+}
+
+// Parse interprets a raw record into a typed weapon, without version, hash or source (the
+// router sets them). It never panics; an error is a *RecordError naming the record, the column
+// and what is wrong. Parse does not validate ranges: Validate does.
+func Parse(raw *codecs.RawRecord) (*codecs.Weapon, error) {
+	if _, ok := codecs.PageKinds()[raw.PageKind]; !ok {
+		return nil, recordErr(KindLayout, "record %s: unknown page kind %q", raw.Key, raw.PageKind)
+	}
+	w := &codecs.Weapon{
+		Schema: codecs.WeaponSchemaVersion, Key: raw.Key, WeaponType: raw.WeaponType,
+		PageKind: raw.PageKind, Layout: raw.Layout, Page: raw.Page, URL: raw.URL, RowID: raw.RowID,
+		Hidden: raw.Hidden, ScrapedAt: raw.ScrapedAt,
+	}
+	p := &rowParser{raw: raw, w: w}
+	var err error
+	switch raw.Layout {
+	case codecs.LayoutBlademaster, codecs.LayoutGun, codecs.LayoutBow:
+		err = p.parseTable()
+	case codecs.LayoutTower:
+		err = p.parseTower()
+	default:
+		return nil, recordErr(KindLayout, "record %s: unknown table layout %q", raw.Key, raw.Layout)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(w.Extra) == 0 {
+		w.Extra = nil
+	}
+	return w, nil
+}
+
+// rowParser carries one record through its cells.
+type rowParser struct {
+	raw *codecs.RawRecord
+	w   *codecs.Weapon
+}
+
+func (p *rowParser) extra(key, value string) {
+	value = strings.TrimSpace(value)
+	if value == "" {
+		return
+	}
+	if p.w.Extra == nil {
+		p.w.Extra = map[string]string{}
+	}
+	if old, ok := p.w.Extra[key]; ok {
+		value = old + "\n" + value
+	}
+	p.w.Extra[key] = value
+}
+
+func (p *rowParser) fail(kind, header, format string, args ...any) error {
+	return recordErr(kind, "record %s (%s row %s) column %q: "+format,
+		append([]any{p.raw.Key, p.raw.Page, p.raw.RowID, header}, args...)...)
+}
+
+// parseTable parses a row of the ken, gun or yumi layouts: one column per meaning.
+func (p *rowParser) parseTable() error {
+	seen := map[column]bool{}
+	g := p.hasGColumns()
+	for i, c := range p.raw.Cells {
+		col := columns[normHeader(c.Header)]
+		if col == colCreation && seen[colCreation] {
+			col = colUpgrade // the partner pages head both material columns "Creation Mats"
+		}
+		if col != colUnknown && seen[col] {
+			col = colUnknown // a repeated header: kept verbatim rather than overwriting
+		}
+		seen[col] = true
+		lines := splitCell(c.HTML)
+		var err error
+		switch col {
+		case colName:
+			err = p.name(c, lines)
+		case colRarity:
+			err = p.rarity(c, lines)
+		case colAttributes:
+			err = p.attributes(c, lines)
+		case colSharpness:
+			err = p.sharpness(c, lines)
+		case colGunStats:
+			p.gunStats(lines)
+		case colAmmo:
+			err = p.ammo(c, lines)
+		case colCharge:
+			err = p.charge(c, lines)
+		case colCoatings:
+			p.bow().Coatings = nonEmpty(lineTexts(lines))
+		case colSlots:
+			p.w.Slots, err = p.optInt(c, lines)
+		case colRank:
+			err = p.rank(c, lines)
+		case colPrice:
+			err = p.price(c, lines, g)
+		case colCreation:
+			p.w.Creation, err = p.materials(c, lines, "creation")
+		case colUpgrade:
+			p.w.Upgrade, err = p.materials(c, lines, "upgrade")
+		case colG100:
+			p.w.GCreation100, err = p.materials(c, lines, "g_creation_100")
+		case colG60:
+			p.w.GCreation60, err = p.materials(c, lines, "g_creation_60")
+		case colDescription:
+			p.w.Description = descriptionText(lines)
+		default:
+			p.extra(extraKey(c.Header, i), strings.Join(lineTexts(lines), "\n"))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for _, col := range required[p.raw.Layout] {
+		if !seen[col] {
+			return recordErr(KindInvalid, "record %s (%s row %s): no %s column, required in the %s layout",
+				p.raw.Key, p.raw.Page, p.raw.RowID, columnNames[col], p.raw.Layout)
+		}
+	}
+	return nil
+}
+
+// hasGColumns reports whether the row has the G-rank material columns (100% / 60%), whose
+// price cell then gives the 60% price on its second line.
+func (p *rowParser) hasGColumns() bool {
+	for _, c := range p.raw.Cells {
+		if columns[normHeader(c.Header)] == colG60 {
+			return true
+		}
+	}
+	return false
+}
+
+func extraKey(header string, i int) string {
+	if h := strings.TrimSpace(strings.ReplaceAll(header, "\n", " ")); h != "" {
+		return h
+	}
+	return "cell_" + itoa(i)
+}
+
+func nonEmpty(ss []string) []string {
+	out := ss[:0]
+	for _, s := range ss {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+func descriptionText(lines []line) string {
+	return strings.Join(nonEmpty(lineTexts(lines)), "\n")
+}
+
+func (p *rowParser) bow() *codecs.BowStats {
+	if p.w.Bow == nil {
+		p.w.Bow = &codecs.BowStats{}
+	}
+	return p.w.Bow
+}
+
+func (p *rowParser) bowgun() *codecs.Bowgun {
+	if p.w.Bowgun == nil {
+		p.w.Bowgun = &codecs.Bowgun{}
+	}
+	return p.w.Bowgun
+}

@@ -1,0 +1,214 @@
+package processors
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/codec"
+
+	"github.com/mhfz/mhfz-pipeline/codecs"
+)
+
+// DefaultMaxMessageBytes is the largest raw record the router reads: the largest row of the site
+// is a few tens of KB, so a megabyte is a message that is not a weapon row.
+const DefaultMaxMessageBytes = 1 << 20
+
+// RouterConfig configures the router.
+type RouterConfig struct {
+	// MaxMessageBytes: larger inputs go to the dead-letter topic (KindTooLarge). 0: the default.
+	MaxMessageBytes int
+	// Logger receives one warning per dead letter. nil: slog.Default().
+	Logger *slog.Logger
+	// Stats receives the counters. nil: NewRouter makes them (Router.Stats).
+	Stats *Stats
+	// Now stamps dead letters. nil: time.Now.
+	Now func() time.Time
+}
+
+// Router is the processor group that parses, validates, deduplicates and routes the raw records.
+type Router struct {
+	Processor *goka.Processor
+	Stats     *Stats
+	Graph     *goka.GroupGraph
+}
+
+// router is the state the callback needs.
+type router struct {
+	names  codecs.Names
+	maxLen int
+	log    *slog.Logger
+	stats  *Stats
+	now    func() time.Time
+}
+
+// NewRouter builds the router's goka processor: group names.RouterGroup() reading
+// names.WeaponData() as bytes (a codec that cannot fail, so that a bad input becomes a dead letter
+// rather than stopping the processor), its group table holding a codecs.DedupState per key, and
+// the weapon topics and the dead-letter topic as outputs. opts are goka's: the Kafka builders
+// (KafkaOptions) or goka.WithTester.
+func NewRouter(brokers []string, names codecs.Names, cfg RouterConfig, opts ...goka.ProcessorOption) (*Router, error) {
+	if cfg.MaxMessageBytes < 0 {
+		return nil, fmt.Errorf("new router: MaxMessageBytes %d is negative", cfg.MaxMessageBytes)
+	}
+	r := &router{names: names, maxLen: cfg.MaxMessageBytes, log: cfg.Logger, stats: cfg.Stats, now: cfg.Now}
+	if r.maxLen == 0 {
+		r.maxLen = DefaultMaxMessageBytes
+	}
+	if r.log == nil {
+		r.log = slog.Default()
+	}
+	if r.stats == nil {
+		r.stats = NewStats()
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	g := Graph(names, r.process)
+	// Empty messages must reach the callback (and the dead-letter topic), not be skipped.
+	opts = append([]goka.ProcessorOption{goka.WithNilHandling(goka.NilProcess)}, opts...)
+	p, err := goka.NewProcessor(brokers, g, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("new router %s: %w", names.RouterGroup(), err)
+	}
+	return &Router{Processor: p, Stats: r.stats, Graph: g}, nil
+}
+
+// Graph is the router's group graph with cb as its input callback.
+func Graph(names codecs.Names, cb goka.ProcessCallback) *goka.GroupGraph {
+	edges := []goka.Edge{
+		goka.Input(goka.Stream(names.WeaponData()), new(codec.Bytes), cb),
+		goka.Persist(new(codecs.DedupStateCodec)),
+		goka.Output(goka.Stream(names.DeadLetter()), new(codecs.DeadLetterCodec)),
+	}
+	for _, t := range names.WeaponTopics() {
+		edges = append(edges, goka.Output(goka.Stream(t), new(codecs.WeaponCodec)))
+	}
+	return goka.DefineGroup(goka.Group(names.RouterGroup()), edges...)
+}
+
+// process handles one input. It never calls ctx.Fail for a bad input: bad inputs go to the
+// dead-letter topic; goka itself stops the processor only when Kafka fails (retryable: restart).
+func (r *router) process(ctx goka.Context, msg any) {
+	r.stats.Read.Add(1)
+	data, _ := msg.([]byte)
+	src := codecs.Source{Topic: string(ctx.Topic()), Partition: ctx.Partition(), Offset: ctx.Offset()}
+	w, err := r.weapon(ctx.Key(), data)
+	if err != nil {
+		r.deadLetter(ctx, data, src, err)
+		return
+	}
+	hash, err := ContentHash(w)
+	if err != nil { // cannot happen for a Weapon; kept a dead letter rather than a crash
+		r.deadLetter(ctx, data, src, &RecordError{Kind: KindInvalid, Err: err})
+		return
+	}
+	seen := w.ScrapedAt
+	if seen.IsZero() {
+		seen = ctx.Timestamp() // deterministic for the same message, unlike the clock
+	}
+	state, _ := ctx.Value().(*codecs.DedupState)
+	switch d := decide(state, hash, src); d {
+	case decisionUnchanged:
+		r.stats.Unchanged.Add(1)
+		if seen.After(state.LastSeen) {
+			next := *state
+			next.LastSeen = seen
+			ctx.SetValue(&next)
+		}
+	case decisionStale:
+		r.stats.Stale.Add(1)
+	default:
+		next := codecs.DedupState{ContentHash: hash, Version: 1, FirstSeen: seen, LastSeen: seen, Source: src}
+		switch d {
+		case decisionReemit:
+			next = *state
+		case decisionChanged:
+			next.Version, next.FirstSeen = state.Version+1, state.FirstSeen
+		}
+		w.Version, w.ContentHash, w.Source = next.Version, hash, src
+		topic, err := r.names.Route(w.WeaponType, w.PageKind)
+		if err != nil {
+			r.deadLetter(ctx, data, src, &RecordError{Kind: KindType, Err: err})
+			return
+		}
+		// The table is written before the weapon is sent and the input committed after both:
+		// a crash between them re-reads this input, finds this state with this source, and
+		// re-emits the same version (decisionReemit) instead of dropping it as unchanged.
+		ctx.SetValue(&next)
+		ctx.Emit(goka.Stream(topic), w.Key, w)
+		r.stats.routed(string(topic))
+		if d == decisionReemit {
+			r.stats.Reemitted.Add(1)
+		} else {
+			r.stats.Forwarded.Add(1)
+		}
+	}
+}
+
+type decision int
+
+const (
+	decisionNew decision = iota
+	decisionChanged
+	decisionUnchanged
+	decisionReemit
+	decisionStale
+)
+
+// decide compares an input with its key's state. The same input as the one that made the last
+// version (same topic, partition, offset and content) is a redelivery after a crash: re-emit. An
+// input older than that one on the same partition is a redelivery of something already
+// superseded: drop it. Otherwise the content decides.
+func decide(state *codecs.DedupState, hash string, src codecs.Source) decision {
+	switch {
+	case state == nil:
+		return decisionNew
+	case state.Source == src && state.ContentHash == hash:
+		return decisionReemit
+	case state.Source.Topic == src.Topic && state.Source.Partition == src.Partition &&
+		src.Offset < state.Source.Offset:
+		return decisionStale
+	case state.ContentHash == hash:
+		return decisionUnchanged
+	default:
+		return decisionChanged
+	}
+}
+
+// weapon decodes, parses and validates one input.
+func (r *router) weapon(key string, data []byte) (*codecs.Weapon, error) {
+	switch {
+	case len(data) == 0:
+		return nil, recordErr(KindEmpty, "message %q: empty", key)
+	case len(data) > r.maxLen:
+		return nil, recordErr(KindTooLarge, "message %q: %d bytes, more than the %d a weapon row may take",
+			key, len(data), r.maxLen)
+	}
+	raw, err := Decode(data)
+	if err != nil {
+		return nil, &RecordError{Kind: KindOf(err), Err: fmt.Errorf("message %q: %w", key, err)}
+	}
+	if raw.Key != key {
+		return nil, recordErr(KindEnvelope, "message %q: record key %q is not the message key", key, raw.Key)
+	}
+	w, err := Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := Validate(w); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+func (r *router) deadLetter(ctx goka.Context, data []byte, src codecs.Source, err error) {
+	kind := KindOf(err)
+	r.stats.deadLetter(kind)
+	r.log.Warn("dead letter", "kind", kind, "key", ctx.Key(), "partition", src.Partition,
+		"offset", src.Offset, "reason", err.Error())
+	ctx.Emit(goka.Stream(r.names.DeadLetter()), ctx.Key(), &codecs.DeadLetter{
+		Reason: err.Error(), Kind: kind, Key: ctx.Key(), Source: src, Value: data, FailedAt: r.now().UTC(),
+	})
+}

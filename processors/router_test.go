@@ -1,0 +1,289 @@
+package processors
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/tester"
+
+	"github.com/mhfz/mhfz-pipeline/codecs"
+)
+
+// routerUnderTest is a router on goka's tester: real callback, in-memory Kafka.
+type routerUnderTest struct {
+	tt     *tester.Tester
+	names  codecs.Names
+	router *Router
+	input  string
+	table  goka.Table
+}
+
+func newRouterUnderTest(t *testing.T) *routerUnderTest {
+	t.Helper()
+	tt := tester.New(t)
+	names := codecs.Names{Prefix: "unit."}
+	now := func() time.Time { return time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC) }
+	r, err := NewRouter(nil, names, RouterConfig{
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: now, MaxMessageBytes: 64 << 10,
+	}, goka.WithTester(tt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Processor.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("router stopped with %v", err)
+		}
+	})
+	return &routerUnderTest{tt: tt, names: names, router: r, input: string(names.WeaponData()),
+		table: goka.GroupTable(goka.Group(names.RouterGroup()))}
+}
+
+// emitted drains a topic: the weapons (or dead letters) written since the last call.
+func drain[T any](t *testing.T, u *routerUnderTest, topic codecs.Topic) []T {
+	t.Helper()
+	tr := u.tt.NewQueueTracker(string(topic))
+	tr.Seek(0)
+	var out []T
+	for {
+		_, v, ok := tr.Next()
+		if !ok {
+			return out
+		}
+		out = append(out, v.(T))
+	}
+}
+
+func (u *routerUnderTest) state(t *testing.T, key string) *codecs.DedupState {
+	t.Helper()
+	v := u.tt.TableValue(u.table, key)
+	if v == nil {
+		return nil
+	}
+	return v.(*codecs.DedupState)
+}
+
+// TestRouterVersions walks one key through every dedup branch: new, identical, changed,
+// re-delivered at the offset of its last version (the crash window), and stale.
+func TestRouterVersions(t *testing.T) {
+	u := newRouterUnderTest(t)
+	raw := fixture(t, "ken_base_tree")
+	topic := u.names.Type(codecs.LongSword)
+	v1 := encode(t, raw)
+	changed := encode(t, withCell(t, raw, "Price", "1600"))
+
+	u.tt.Consume(u.input, raw.Key, v1) // offset 0
+	got := drain[*codecs.Weapon](t, u, topic)
+	if len(got) != 1 || got[0].Version != 1 || got[0].Key != raw.Key || *got[0].Price != 1575 {
+		t.Fatalf("new record: got %+v, want one weapon version 1 with price 1575", got)
+	}
+	st := u.state(t, raw.Key)
+	if st == nil || st.Version != 1 || st.ContentHash != got[0].ContentHash || st.Source.Offset != 0 ||
+		!st.FirstSeen.Equal(raw.ScrapedAt) {
+		t.Fatalf("state after v1: %+v", st)
+	}
+
+	// The same content scraped again later: dropped, last seen moves on.
+	later := *raw
+	later.ScrapedAt = raw.ScrapedAt.Add(time.Hour)
+	later.URL = "https://example.org/buki/tachi.htm"  // not content: must not make a version
+	u.tt.Consume(u.input, raw.Key, encode(t, &later)) // offset 1
+	if got := drain[*codecs.Weapon](t, u, topic); len(got) != 1 {
+		t.Fatalf("identical record: %d weapons on the topic, want still 1", len(got))
+	}
+	if st := u.state(t, raw.Key); st.Version != 1 || !st.LastSeen.Equal(later.ScrapedAt) || st.Source.Offset != 0 {
+		t.Fatalf("state after identical: %+v, want version 1, last seen moved, source kept", st)
+	}
+
+	u.tt.Consume(u.input, raw.Key, changed) // offset 2
+	got = drain[*codecs.Weapon](t, u, topic)
+	if len(got) != 2 || got[1].Version != 2 || *got[1].Price != 1600 || got[1].ContentHash == got[0].ContentHash {
+		t.Fatalf("changed record: got %d weapons, last %+v; want version 2 with price 1600", len(got), got[len(got)-1])
+	}
+	if st := u.state(t, raw.Key); st.Version != 2 || st.Source.Offset != 2 || !st.FirstSeen.Equal(raw.ScrapedAt) {
+		t.Fatalf("state after v2: %+v", st)
+	}
+
+	// The crash window: the table holds version 3 made from the input at the next offset, but
+	// the weapon never left (the process died before the send). The input comes again: the same
+	// version must be sent, not dropped as unchanged.
+	next := u.tt.NewQueueTracker(u.input).Hwm()
+	v3 := encode(t, withCell(t, raw, "Price", "1700"))
+	hash3 := hashOf(t, v3)
+	u.tt.SetTableValue(u.table, raw.Key, &codecs.DedupState{ContentHash: hash3, Version: 3,
+		FirstSeen: raw.ScrapedAt, LastSeen: raw.ScrapedAt,
+		Source: codecs.Source{Topic: u.input, Partition: 0, Offset: next}})
+	u.tt.Consume(u.input, raw.Key, v3)
+	got = drain[*codecs.Weapon](t, u, topic)
+	if len(got) != 3 || got[2].Version != 3 || got[2].ContentHash != hash3 || got[2].Source.Offset != next {
+		t.Fatalf("re-delivered input: got %d weapons, last %+v; want version 3 re-emitted", len(got), got[len(got)-1])
+	}
+
+	// An input older than the one that made the last version (redelivered after a crash that
+	// lost the offset commits): superseded, dropped.
+	u.tt.SetTableValue(u.table, raw.Key, &codecs.DedupState{ContentHash: hash3, Version: 3,
+		Source: codecs.Source{Topic: u.input, Partition: 0, Offset: next + 10}})
+	u.tt.Consume(u.input, raw.Key, v1)
+	if got := drain[*codecs.Weapon](t, u, topic); len(got) != 3 {
+		t.Fatalf("stale input: %d weapons, want still 3", len(got))
+	}
+
+	s := u.router.Stats.Snapshot()
+	if s.Read != 5 || s.Forwarded != 2 || s.Unchanged != 1 || s.Reemitted != 1 || s.Stale != 1 || s.DeadLetters != 0 {
+		t.Fatalf("stats %+v, want read 5 = forwarded 2 + unchanged 1 + reemitted 1 + stale 1", s)
+	}
+	if s.Done() != s.Read {
+		t.Fatalf("stats do not add up: %+v", s)
+	}
+}
+
+func hashOf(t *testing.T, data []byte) string {
+	t.Helper()
+	raw, err := codecs.DecodeRaw(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := ContentHash(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// TestRouterDeadLetters sends every kind of bad input: each must reach the dead-letter topic
+// with its kind, a reason naming what is wrong, its original bytes and where it was read, and
+// the router must go on with the next input.
+func TestRouterDeadLetters(t *testing.T) {
+	good := fixture(t, "ken_base_tree")
+	mutate := func(f func(*codecs.RawRecord)) []byte {
+		c := *good
+		f(&c)
+		return encode(t, &c)
+	}
+	tests := []struct {
+		name, key string
+		value     []byte
+		kind      string
+		reason    string
+	}{
+		{"empty message", good.Key, nil, KindEmpty, "empty"},
+		{"huge message", good.Key, []byte(`{"pad":"` + strings.Repeat("x", 70<<10) + `"}`), KindTooLarge, "more than"},
+		{"malformed JSON", good.Key, []byte(`{"schema":1,"key":`), KindJSON, "malformed JSON"},
+		{"not JSON at all", good.Key, []byte("<html>"), KindJSON, "malformed JSON"},
+		{"unknown schema", good.Key, mutate(func(r *codecs.RawRecord) { r.Schema = 99 }), KindSchema, "schema 99"},
+		{"no schema", good.Key, mutate(func(r *codecs.RawRecord) { r.Schema = 0 }), KindSchema, "schema 0"},
+		{"missing type", good.Key, mutate(func(r *codecs.RawRecord) { r.WeaponType = "" }), KindType, "missing weapon_type"},
+		{"unknown type", good.Key, mutate(func(r *codecs.RawRecord) { r.WeaponType = "chainsaw" }), KindType, `"chainsaw"`},
+		{"missing key", "", mutate(func(r *codecs.RawRecord) { r.Key = "" }), KindEnvelope, "missing key"},
+		{"missing row id", good.Key, mutate(func(r *codecs.RawRecord) { r.RowID = "" }), KindEnvelope, "row_id"},
+		{"key not the message key", "other/key", encode(t, good), KindEnvelope, "not the message key"},
+		{"unknown layout", good.Key, mutate(func(r *codecs.RawRecord) { r.Layout = "table9" }), KindLayout, `"table9"`},
+		{"unknown page kind", good.Key, mutate(func(r *codecs.RawRecord) { r.PageKind = "beta" }), KindLayout, `"beta"`},
+		{"attack not a number", good.Key, encode(t, withCell(t, good, "Attributes", "abc 0%")), KindParse, `attack "abc 0%"`},
+		{"item without quantity", good.Key, encode(t, withCell(t, good, "Creation Mats", `<a href="../sozai/sozai.htm?00DA">Machalite Ore</a>`)), KindParse, "no quantity"},
+		{"no name", good.Key, encode(t, withCell(t, good, "Name", "")), KindInvalid, "no name"},
+		{"rarity out of range", good.Key, encode(t, withCell(t, good, "Rarity", "99")), KindInvalid, "rarity 99"},
+		{"affinity out of range", good.Key, encode(t, withCell(t, good, "Attributes", "480 250%")), KindInvalid, "affinity 250"},
+		{"missing required column", good.Key, mutate(func(r *codecs.RawRecord) { r.Cells = r.Cells[:2] }), KindInvalid, "no attack/attributes column"},
+	}
+	u := newRouterUnderTest(t)
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			offset := u.tt.NewQueueTracker(u.input).Hwm()
+			if tc.value == nil {
+				u.tt.Consume(u.input, tc.key, nil)
+			} else {
+				u.tt.Consume(u.input, tc.key, tc.value)
+			}
+			dls := drain[*codecs.DeadLetter](t, u, u.names.DeadLetter())
+			if len(dls) != i+1 {
+				t.Fatalf("%d dead letters, want %d", len(dls), i+1)
+			}
+			d := dls[i]
+			if d.Kind != tc.kind || !strings.Contains(d.Reason, tc.reason) {
+				t.Fatalf("dead letter kind %q reason %q; want kind %q, reason containing %q", d.Kind, d.Reason, tc.kind, tc.reason)
+			}
+			if string(d.Value) != string(tc.value) || d.Key != tc.key || d.Source.Offset != offset ||
+				d.Source.Topic != u.input || d.FailedAt.IsZero() {
+				t.Fatalf("dead letter envelope %+v (value %d bytes), want the input's bytes, key and offset %d",
+					d, len(d.Value), offset)
+			}
+		})
+	}
+	s := u.router.Stats.Snapshot()
+	if s.DeadLetters != int64(len(tests)) || s.Forwarded != 0 || s.Read != s.Done() {
+		t.Fatalf("stats %+v, want %d dead letters and nothing forwarded", s, len(tests))
+	}
+	for _, kind := range Kinds {
+		if s.DeadLettersByKind[kind] == 0 {
+			t.Errorf("no dead letter of kind %q counted", kind)
+		}
+	}
+	// The router goes on after bad inputs.
+	u.tt.Consume(u.input, good.Key, encode(t, good))
+	if got := drain[*codecs.Weapon](t, u, u.names.Type(codecs.LongSword)); len(got) != 1 {
+		t.Fatalf("after the bad inputs, a good one: %d weapons, want 1", len(got))
+	}
+}
+
+// TestRouterRoutesEachType sends a record of every weapon type, and a partner weapon: each must
+// reach its own topic and no other.
+func TestRouterRoutesEachType(t *testing.T) {
+	u := newRouterUnderTest(t)
+	base := fixture(t, "ken_base_tree")
+	for _, wt := range codecs.WeaponTypes {
+		r := *base
+		r.WeaponType = wt
+		r.Key = codecs.RecordKey(wt, r.PageKind, r.RowID, 1)
+		u.tt.Consume(u.input, r.Key, encode(t, &r))
+	}
+	partner := fixture(t, "ken_partner")
+	u.tt.Consume(u.input, partner.Key, encode(t, partner))
+	for _, wt := range codecs.WeaponTypes {
+		got := drain[*codecs.Weapon](t, u, u.names.Type(wt))
+		if len(got) != 1 || got[0].WeaponType != wt || got[0].Key != codecs.RecordKey(wt, codecs.KindBase, base.RowID, 1) {
+			t.Errorf("topic %s: %d weapons (%+v), want the one %s", u.names.Type(wt), len(got), got, wt)
+		}
+	}
+	got := drain[*codecs.Weapon](t, u, u.names.Partner())
+	if len(got) != 1 || got[0].Key != partner.Key || got[0].PageKind != codecs.KindPartner {
+		t.Errorf("partner topic: %+v, want the partner weapon %s", got, partner.Key)
+	}
+	s := u.router.Stats.Snapshot()
+	if s.Forwarded != int64(len(codecs.WeaponTypes)+1) || len(s.ByTopic) != len(codecs.WeaponTypes)+1 {
+		t.Errorf("stats %+v, want one forwarded per topic", s)
+	}
+}
+
+// TestClassifyDecode pins the messages of codecs.DecodeRaw that classifyDecode reads.
+func TestClassifyDecode(t *testing.T) {
+	tests := map[string]string{
+		"":                       KindEmpty,
+		"{":                      KindJSON,
+		`{"schema":7,"key":"k"}`: KindSchema,
+		`{"schema":1}`:           KindEnvelope,
+		`{"schema":1,"key":"k"}`: KindType,
+		`{"schema":1,"key":"k","weapon_type":"bow"}`: KindEnvelope,
+	}
+	for in, want := range tests {
+		_, err := codecs.DecodeRaw([]byte(in))
+		if err == nil {
+			t.Fatalf("DecodeRaw(%q) accepted it", in)
+		}
+		if got := classifyDecode(err); got != want {
+			t.Errorf("classifyDecode(%v) = %q, want %q", err, got, want)
+		}
+	}
+}
