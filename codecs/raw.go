@@ -130,8 +130,9 @@ func CheckEnvelope(r *RawRecord) error {
 }
 
 // RawCodec is the goka codec of RawRecord. Its Decode is strict (DecodeRaw); the processor
-// reads its input with goka's codec.Bytes instead and calls DecodeRaw itself, so that a bad
-// message goes to the dead-letter topic rather than stopping the processor.
+// reads its input with goka's codec.Bytes instead and decodes it itself (checking the envelope
+// with CheckEnvelope), so that a bad message goes to the dead-letter topic rather than stopping
+// the processor.
 type RawCodec struct{}
 
 // Encode implements goka.Codec.
