@@ -26,3 +26,13 @@ func (k *kafkaFlags) register(fs *flagSet) {
 		"replication factor of the topics this command creates (1 on a single broker)")
 	fs.intVar(&k.partitions, "partitions", envPartitions, 4, "partition count of the topics this command creates")
 }
+
+// databaseFlags are the flags of every command that talks to PostgreSQL.
+type databaseFlags struct {
+	url string
+}
+
+func (d *databaseFlags) register(fs *flagSet) {
+	fs.stringVar(&d.url, "database-url", envDatabaseURL, defaultDatabaseURL,
+		"PostgreSQL URL: postgres://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=disable")
+}

@@ -2,11 +2,84 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"time"
+
+	"github.com/mhfz/mhfz-pipeline/codecs"
+	"github.com/mhfz/mhfz-pipeline/internal/kafka"
+	"github.com/mhfz/mhfz-pipeline/sink"
 )
 
+// sinkOptions are the flags of `mhfz sink`.
+type sinkOptions struct {
+	kafka      kafkaFlags
+	db         databaseFlags
+	prefix     string
+	batchSize  int
+	batchWait  time.Duration
+	replay     bool
+	progress   time.Duration
+	retryMax   time.Duration
+	instanceID string
+}
+
+func parseSinkFlags(args []string, output io.Writer) (*sinkOptions, error) {
+	o := &sinkOptions{}
+	fs := newFlagSet("sink", "sink [flags]", output)
+	o.kafka.register(fs)
+	o.db.register(fs)
+	fs.stringVar(&o.prefix, "topic-prefix", "MHFZ_TOPIC_PREFIX", "",
+		"prefix of every topic and group name (one deployment, or one test, per prefix)")
+	fs.intVar(&o.batchSize, "batch-size", "MHFZ_SINK_BATCH_SIZE", 5000, "records per transaction at most")
+	fs.durationVar(&o.batchWait, "batch-wait", "MHFZ_SINK_BATCH_WAIT", 200*time.Millisecond,
+		"how long a partial batch waits for more records before it is written")
+	fs.boolVar(&o.replay, "replay", "MHFZ_SINK_REPLAY", false,
+		"rebuild the tables: empty them and reset the offsets in one transaction, then consume from offset zero")
+	fs.durationVar(&o.progress, "progress", "MHFZ_PROGRESS_INTERVAL", 10*time.Second, "interval of the progress log lines")
+	fs.durationVar(&o.retryMax, "retry-max", "MHFZ_SINK_RETRY_MAX", 5*time.Second,
+		"longest wait between two attempts while the database is unavailable")
+	fs.stringVar(&o.instanceID, "instance-id", "MHFZ_SINK_INSTANCE_ID", "",
+		"static consumer-group member id: a restarted sink gets its partitions back at once (one per replica)")
+	if err := fs.parse(args); err != nil {
+		return nil, err
+	}
+	switch {
+	case len(o.kafka.brokers) == 0:
+		return nil, usageError{"sink: --brokers is empty"}
+	case o.db.url == "":
+		return nil, usageError{"sink: --database-url is empty"}
+	case o.kafka.partitions < 1 || o.kafka.replication < 1:
+		return nil, usageError{"sink: --partitions and --replication must be >= 1"}
+	case o.batchSize < 1:
+		return nil, usageError{"sink: --batch-size must be >= 1"}
+	case o.batchWait <= 0 || o.progress <= 0 || o.retryMax <= 0:
+		return nil, usageError{"sink: --batch-wait, --progress and --retry-max must be > 0"}
+	}
+	return o, nil
+}
+
 func runSink(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
-	return errors.New("sink: not implemented yet")
+	o, err := parseSinkFlags(args, stdout)
+	if err != nil {
+		return err
+	}
+	s, err := sink.New(sink.Config{
+		Brokers: o.kafka.brokers, DatabaseURL: o.db.url, Names: codecs.Names{Prefix: o.prefix},
+		Kafka: kafka.Config("mhfz-sink"), Logger: log,
+		BatchSize: o.batchSize, BatchWait: o.batchWait, Replay: o.replay,
+		RetryMax: o.retryMax, Progress: o.progress, InstanceID: o.instanceID,
+		Partitions: int32(o.kafka.partitions), Replication: int16(o.kafka.replication),
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.Run(ctx); err != nil {
+		return err
+	}
+	st := s.Stats()
+	fmt.Fprintf(stdout, "sink: %d received, %d stored, %d duplicates, %d skipped, %d dead-lettered, %d batches\n",
+		st.Received, st.Stored, st.Duplicates, st.Skipped, st.DeadLettered, st.Batches)
+	return nil
 }

@@ -1,0 +1,103 @@
+package migrations_test
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pressly/goose/v3"
+
+	"github.com/mhfz/mhfz-pipeline/internal/testenv"
+	"github.com/mhfz/mhfz-pipeline/migrations"
+)
+
+func provider(t *testing.T, url string) (*goose.Provider, *sql.DB) {
+	t.Helper()
+	db, err := migrations.Open(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	p, err := migrations.NewProvider(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, db
+}
+
+// TestUpDownUp applies every migration on an empty database, checks the seed's queries, rolls
+// everything back to zero (nothing of ours left), and applies them again.
+func TestUpDownUp(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p, db := provider(t, testenv.DatabaseURL(t))
+	last := p.ListSources()[len(p.ListSources())-1].Version
+
+	for round := 1; round <= 2; round++ {
+		if _, err := p.Up(ctx); err != nil {
+			t.Fatalf("round %d: up: %v", round, err)
+		}
+		if v, err := p.GetDBVersion(ctx); err != nil || v != last {
+			t.Fatalf("round %d: version %d (%v), want %d", round, v, err, last)
+		}
+		for _, q := range []string{
+			"SELECT COUNT(*) FROM long_sword",
+			"SELECT name, rarity, attack, affinity FROM long_sword LIMIT 10",
+			"SELECT COUNT(*) FROM long_sword_current",
+			"SELECT name, rarity, attack, affinity FROM long_sword_current LIMIT 10",
+			"SELECT * FROM long_sword_history('x')",
+			"SELECT COUNT(*) FROM partner_weapon_current",
+			"SELECT consumer, topic, partition, next_offset FROM kafka_offsets",
+			"SELECT reason, value FROM sink_dead_letter",
+		} {
+			rows, err := db.QueryContext(ctx, q)
+			if err != nil {
+				t.Fatalf("round %d: %s: %v", round, q, err)
+			}
+			rows.Close()
+		}
+		if _, err := p.DownTo(ctx, 0); err != nil {
+			t.Fatalf("round %d: down to 0: %v", round, err)
+		}
+		var left int
+		err := db.QueryRowContext(ctx, `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE n.nspname = 'public' AND c.relname <> 'goose_db_version' AND c.relname NOT LIKE 'goose_db_version%'`).Scan(&left)
+		if err != nil || left != 0 {
+			t.Fatalf("round %d: after down to 0, %d relations left (%v)", round, left, err)
+		}
+	}
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestConcurrentUp runs two migrations at once, as two containers starting together would:
+// the advisory lock makes one wait, and both end at the latest version without error.
+func TestConcurrentUp(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	url := testenv.DatabaseURL(t)
+	p1, _ := provider(t, url)
+	p2, _ := provider(t, url)
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, p := range []*goose.Provider{p1, p2} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = p.Up(ctx)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("migrator %d: %v", i, err)
+		}
+	}
+	pending, err := p1.HasPending(ctx)
+	if err != nil || pending {
+		t.Fatalf("pending after both: %v %v", pending, err)
+	}
+}

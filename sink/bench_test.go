@@ -1,0 +1,84 @@
+package sink
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/jackc/pgx/v5"
+)
+
+// decodedCorpus decodes the synthetic corpus as the sink would: the rows of each table.
+func decodedCorpus(b *testing.B, f *fixture, msgs []message) map[string][][]any {
+	b.Helper()
+	s := &Sink{tables: topicTables(f.names)}
+	rows := map[string][][]any{}
+	for i, m := range msgs {
+		r := s.decode(&sarama.ConsumerMessage{Topic: m.topic, Partition: 0, Offset: int64(i), Key: []byte(m.key), Value: m.value})
+		if r.weapon == nil {
+			b.Fatalf("message %d: %s", i, r.reason)
+		}
+		rows[r.table] = append(rows[r.table], r.row)
+	}
+	return rows
+}
+
+// BenchmarkCeiling is the most the tables take: the corpus' rows, decoded beforehand, copied
+// with pgx CopyFrom straight into the same tables, in one transaction.
+func BenchmarkCeiling(b *testing.B) {
+	f := newFixture(b)
+	msgs, _ := synthMessages(b, f.names, 0, CorpusRecords)
+	rows := decodedCorpus(b, f, msgs)
+	ctx := context.Background()
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		if _, err := f.db.Exec(ctx, "TRUNCATE "+identifiers(Tables())); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start := time.Now()
+		err := pgx.BeginFunc(ctx, f.db, func(tx pgx.Tx) error {
+			for table, rs := range rows {
+				n, err := tx.CopyFrom(ctx, pgx.Identifier{table}, columnNames(tableColumns(table)), pgx.CopyFromRows(rs))
+				if err != nil || n != int64(len(rs)) {
+					return fmt.Errorf("copy %s: %d of %d rows: %v", table, n, len(rs), err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(CorpusRecords)/time.Since(start).Seconds(), "rows/s")
+	}
+}
+
+// BenchmarkSink is the sink's throughput: the corpus' weapons, already on the 15 topics, read,
+// decoded and stored with their offsets (a --replay from offset zero each time), from the
+// start of the sink until PostgreSQL's offsets cover every message.
+func BenchmarkSink(b *testing.B) {
+	f := newFixture(b)
+	msgs, _ := synthMessages(b, f.names, 0, CorpusRecords)
+	f.produce(b, msgs)
+	b.ResetTimer()
+	for range b.N {
+		cfg := f.config(nil)
+		cfg.BatchSize, cfg.BatchWait = 5000, 200*time.Millisecond
+		cfg.Replay = true
+		t0 := time.Now()
+		r := start(b, cfg, nil)
+		r.waitStats(b, func(st Stats) bool { return st.Stored == CorpusRecords }, 5*time.Minute)
+		elapsed := time.Since(t0)
+		b.StopTimer()
+		if got := f.consumed(b); got != CorpusRecords {
+			b.Fatalf("offsets cover %d messages, want %d", got, CorpusRecords)
+		}
+		r.stop(b)
+		b.StartTimer()
+		b.ReportMetric(float64(CorpusRecords)/elapsed.Seconds(), "records/s")
+		b.ReportMetric(elapsed.Seconds(), "s/corpus")
+	}
+}

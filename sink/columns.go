@@ -1,0 +1,273 @@
+package sink
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/mhfz/mhfz-pipeline/codecs"
+)
+
+// PartnerTable is the table of the partner weapons, whatever their class.
+const PartnerTable = "partner_weapon"
+
+// Tables lists every weapon table: one per weapon type, named as the type, then the partners'.
+func Tables() []string {
+	tables := make([]string, 0, len(codecs.WeaponTypes)+1)
+	for _, t := range codecs.WeaponTypes {
+		tables = append(tables, string(t))
+	}
+	return append(tables, PartnerTable)
+}
+
+// topicTables maps each weapon topic of names to its table.
+func topicTables(names codecs.Names) map[string]string {
+	m := make(map[string]string, len(codecs.WeaponTypes)+1)
+	for _, t := range codecs.WeaponTypes {
+		m[string(names.Type(t))] = string(t)
+	}
+	m[string(names.Partner())] = PartnerTable
+	return m
+}
+
+// record is one message decoded for storage: its location, bytes and weapon.
+type record struct {
+	table     string
+	topic     string
+	partition int32
+	offset    int64
+	key       []byte
+	value     []byte
+	weapon    *codecs.Weapon // nil when the value could not be decoded
+	row       []any          // the values of the table's columns (Columns(table)), in order
+	reason    string         // why the record cannot be stored (decode error), if it cannot
+}
+
+// column is one column of a weapon table and how a record fills it.
+type column struct {
+	name  string
+	value func(r *record) any
+}
+
+func weaponCol(name string, f func(w *codecs.Weapon) any) column {
+	return column{name, func(r *record) any { return f(r.weapon) }}
+}
+
+// commonColumns are the columns of every weapon table (migrations/00001_weapon_tables.sql).
+var commonColumns = []column{
+	weaponCol("key", func(w *codecs.Weapon) any { return w.Key }),
+	weaponCol("version", func(w *codecs.Weapon) any { return w.Version }),
+	weaponCol("content_hash", func(w *codecs.Weapon) any { return w.ContentHash }),
+	weaponCol("weapon_type", func(w *codecs.Weapon) any { return string(w.WeaponType) }),
+	weaponCol("page_kind", func(w *codecs.Weapon) any { return string(w.PageKind) }),
+	weaponCol("layout", func(w *codecs.Weapon) any { return string(w.Layout) }),
+	weaponCol("page", func(w *codecs.Weapon) any { return w.Page }),
+	weaponCol("url", func(w *codecs.Weapon) any { return w.URL }),
+	weaponCol("row_id", func(w *codecs.Weapon) any { return w.RowID }),
+	weaponCol("hidden", func(w *codecs.Weapon) any { return w.Hidden }),
+	weaponCol("scraped_at", func(w *codecs.Weapon) any { return w.ScrapedAt }),
+	{"kafka_topic", func(r *record) any { return r.topic }},
+	{"kafka_partition", func(r *record) any { return r.partition }},
+	{"kafka_offset", func(r *record) any { return r.offset }},
+	weaponCol("name", func(w *codecs.Weapon) any { return w.Name }),
+	weaponCol("level", func(w *codecs.Weapon) any { return w.Level }),
+	weaponCol("rarity", func(w *codecs.Weapon) any { return w.Rarity }),
+	weaponCol("g_rank", func(w *codecs.Weapon) any { return w.GRank }),
+	weaponCol("attack", func(w *codecs.Weapon) any { return w.Attack }),
+	weaponCol("affinity", func(w *codecs.Weapon) any { return w.Affinity }),
+	weaponCol("element", func(w *codecs.Weapon) any { return elementKind(w, false) }),
+	weaponCol("element_value", func(w *codecs.Weapon) any { return elementValue(w, false) }),
+	weaponCol("status", func(w *codecs.Weapon) any { return elementKind(w, true) }),
+	weaponCol("status_value", func(w *codecs.Weapon) any { return elementValue(w, true) }),
+	weaponCol("elements", func(w *codecs.Weapon) any { return jsonb(w.Elements) }),
+	weaponCol("defense", func(w *codecs.Weapon) any { return w.Defense }),
+	weaponCol("slots", func(w *codecs.Weapon) any { return w.Slots }),
+	weaponCol("rank_system", func(w *codecs.Weapon) any {
+		if w.Rank == nil {
+			return nil
+		}
+		return text(w.Rank.System)
+	}),
+	weaponCol("rank_level", func(w *codecs.Weapon) any {
+		if w.Rank == nil {
+			return nil
+		}
+		return w.Rank.Level
+	}),
+	weaponCol("price", func(w *codecs.Weapon) any { return w.Price }),
+	weaponCol("description", func(w *codecs.Weapon) any { return text(w.Description) }),
+	weaponCol("upgrade_from", func(w *codecs.Weapon) any { return jsonb(w.UpgradeFrom) }),
+	weaponCol("upgrade_to", func(w *codecs.Weapon) any { return jsonb(w.UpgradeTo) }),
+	weaponCol("sharpness", func(w *codecs.Weapon) any { return jsonb(w.Sharpness) }),
+	weaponCol("materials", materials),
+	weaponCol("tower", func(w *codecs.Weapon) any { return jsonb(w.Tower) }),
+}
+
+// The columns of one type's pages.
+var (
+	hornColumns = []column{
+		weaponCol("horn_notes", func(w *codecs.Weapon) any { return w.HornNotes }),
+	}
+	gunlanceColumns = []column{
+		weaponCol("shelling", func(w *codecs.Weapon) any { return text(w.Shelling) }),
+	}
+	axeColumns = []column{
+		weaponCol("phial", func(w *codecs.Weapon) any { return text(w.Phial) }),
+	}
+	bowgunColumns = []column{
+		weaponCol("reload", func(w *codecs.Weapon) any { return bowgun(w, func(b *codecs.Bowgun) any { return text(b.Reload) }) }),
+		weaponCol("recoil", func(w *codecs.Weapon) any { return bowgun(w, func(b *codecs.Bowgun) any { return text(b.Recoil) }) }),
+		weaponCol("bullet_speed", func(w *codecs.Weapon) any {
+			return bowgun(w, func(b *codecs.Bowgun) any { return text(b.BulletSpeed) })
+		}),
+		weaponCol("ammo", func(w *codecs.Weapon) any { return bowgun(w, func(b *codecs.Bowgun) any { return jsonb(b.Ammo) }) }),
+	}
+	bowColumns = []column{
+		weaponCol("arc_shot", func(w *codecs.Weapon) any { return bow(w, func(b *codecs.BowStats) any { return text(b.ArcShot) }) }),
+		weaponCol("charge_levels", func(w *codecs.Weapon) any {
+			return bow(w, func(b *codecs.BowStats) any { return jsonb(b.ChargeLevels) })
+		}),
+		weaponCol("coatings", func(w *codecs.Weapon) any { return bow(w, func(b *codecs.BowStats) any { return b.Coatings }) }),
+	}
+	tailColumns = []column{
+		weaponCol("extra", func(w *codecs.Weapon) any { return jsonb(w.Extra) }),
+		{"record", func(r *record) any { return r.value }},
+	}
+)
+
+// columnsByTable holds tableColumns of every table, computed once.
+var columnsByTable = func() map[string][]column {
+	m := map[string][]column{}
+	for _, t := range Tables() {
+		m[t] = buildColumns(t)
+	}
+	return m
+}()
+
+// tableColumns returns the columns of a weapon table, in the migration's order.
+func tableColumns(table string) []column { return columnsByTable[table] }
+
+func buildColumns(table string) []column {
+	var specific []column
+	switch table {
+	case string(codecs.HuntingHorn):
+		specific = hornColumns
+	case string(codecs.Gunlance):
+		specific = gunlanceColumns
+	case string(codecs.SwitchAxeF):
+		specific = axeColumns
+	case string(codecs.LightBowgun), string(codecs.HeavyBowgun):
+		specific = bowgunColumns
+	case string(codecs.Bow):
+		specific = bowColumns
+	case PartnerTable:
+		specific = concat(hornColumns, gunlanceColumns, axeColumns, bowgunColumns, bowColumns)
+	}
+	return concat(commonColumns, specific, tailColumns)
+}
+
+func concat(lists ...[]column) []column {
+	var out []column
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
+}
+
+// columnNames returns the names of cols.
+func columnNames(cols []column) []string {
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.name
+	}
+	return names
+}
+
+// fillRow computes the row of a decoded record.
+func fillRow(r *record, cols []column) {
+	r.row = make([]any, len(cols))
+	for i, c := range cols {
+		r.row[i] = c.value(r)
+	}
+}
+
+// statuses are the element kinds that are statuses (the rest are elements).
+var statuses = map[string]bool{"poison": true, "paralysis": true, "para": true, "sleep": true, "blast": true}
+
+func isStatus(kind string) bool { return statuses[strings.ToLower(strings.TrimSpace(kind))] }
+
+// firstElement returns the first element (or status) of w, in page order.
+func firstElement(w *codecs.Weapon, status bool) *codecs.Element {
+	for i := range w.Elements {
+		if isStatus(w.Elements[i].Kind) == status {
+			return &w.Elements[i]
+		}
+	}
+	return nil
+}
+
+func elementKind(w *codecs.Weapon, status bool) any {
+	if e := firstElement(w, status); e != nil {
+		return e.Kind
+	}
+	return nil
+}
+
+func elementValue(w *codecs.Weapon, status bool) any {
+	if e := firstElement(w, status); e != nil {
+		return e.Value
+	}
+	return nil
+}
+
+func materials(w *codecs.Weapon) any {
+	m := map[string][][]codecs.Material{}
+	for name, list := range map[string][][]codecs.Material{
+		"creation": w.Creation, "upgrade": w.Upgrade,
+		"g_creation_100": w.GCreation100, "g_creation_60": w.GCreation60,
+	} {
+		if len(list) > 0 {
+			m[name] = list
+		}
+	}
+	if len(m) == 0 {
+		return nil
+	}
+	return jsonb(m)
+}
+
+func bowgun(w *codecs.Weapon, f func(*codecs.Bowgun) any) any {
+	if w.Bowgun == nil {
+		return nil
+	}
+	return f(w.Bowgun)
+}
+
+func bow(w *codecs.Weapon, f func(*codecs.BowStats) any) any {
+	if w.Bow == nil {
+		return nil
+	}
+	return f(w.Bow)
+}
+
+// text is NULL for an empty string: the page does not say.
+func text(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// jsonb encodes v for a jsonb column: NULL for nil and empty values. The Weapon types always
+// encode, so an error would be a bug in codecs: it panics rather than store a wrong value.
+func jsonb(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("sink: encode %T as JSON: %v", v, err))
+	}
+	switch string(b) {
+	case "null", "[]", "{}":
+		return nil
+	}
+	return b
+}

@@ -1,0 +1,167 @@
+package sink
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/IBM/sarama"
+
+	"github.com/mhfz/mhfz-pipeline/codecs"
+)
+
+// handler is the sarama consumer-group handler of one Sink.
+//
+// Where a partition starts: PostgreSQL's next_offset, never Kafka's committed offset. In Setup,
+// sarama's MarkOffset only moves an offset forward and ResetOffset only backward (and is ignored
+// when nothing is committed), so Setup calls both: whichever way Kafka's offset differs, the
+// claim starts at PostgreSQL's. ConsumeClaim checks it anyway and treats Kafka as advisory: it
+// skips what is below next_offset, and if the claim starts beyond it, it reads the partition
+// itself from next_offset. The writer's transaction checks the offsets once more.
+type handler struct {
+	s    *Sink
+	ctx  context.Context         // the Run's: outlives the sessions
+	fail context.CancelCauseFunc // stops the Run for good
+}
+
+func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
+	s := h.s
+	var next map[partition]int64
+	err := s.withRetry(sess.Context(), "load offsets", func() error {
+		var err error
+		next, err = s.store.loadOffsets(sess.Context())
+		return err
+	})
+	if err != nil {
+		err = fmt.Errorf("sink: load offsets of %s: %w", s.store.consumer, err)
+		if !retryable(err) && h.ctx.Err() == nil {
+			h.fail(err) // the schema is missing, say: rejoining would not help
+		}
+		return err
+	}
+	starts := map[partition]int64{}
+	for topic, ids := range sess.Claims() {
+		for _, id := range ids {
+			p := partition{topic, id}
+			starts[p] = next[p]
+			if !s.noSetupSeek {
+				sess.MarkOffset(topic, id, next[p], "")
+				sess.ResetOffset(topic, id, next[p], "")
+			}
+		}
+	}
+	s.sessMu.Lock()
+	s.sess, s.starts = sess, starts
+	s.sessMu.Unlock()
+	s.log.Info("partitions assigned", "partitions", len(starts))
+	return nil
+}
+
+// Cleanup writes what the claims have read before the partitions are let go, so that the next
+// owner finds the offsets up to date.
+func (h *handler) Cleanup(sess sarama.ConsumerGroupSession) error {
+	err := h.s.flushPending(h.ctx)
+	h.s.sessMu.Lock()
+	h.s.sess = nil
+	h.s.sessMu.Unlock()
+	if err != nil && h.ctx.Err() == nil {
+		return err
+	}
+	return nil
+}
+
+func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
+	s := h.s
+	p := partition{claim.Topic(), claim.Partition()}
+	s.sessMu.Lock()
+	want := s.starts[p]
+	s.sessMu.Unlock()
+	if got := claim.InitialOffset(); got > want {
+		s.log.Warn("claim starts beyond PostgreSQL's next_offset: reading the partition from there",
+			"topic", p.topic, "partition", p.id, "kafka_offset", got, "next_offset", want)
+		s.stats.fallbacks.Add(1)
+		// Drain the claim, or sarama's fetches for the other partitions of its broker stall.
+		go func() {
+			for range claim.Messages() {
+			}
+		}()
+		return h.consumeFrom(sess, p, want)
+	}
+	return h.consume(sess, p, want, claim.Messages())
+}
+
+// consume delivers the messages at or beyond want.
+func (h *handler) consume(sess sarama.ConsumerGroupSession, p partition, want int64, msgs <-chan *sarama.ConsumerMessage) error {
+	for {
+		select {
+		case <-sess.Context().Done():
+			return nil
+		case msg, ok := <-msgs:
+			if !ok {
+				return nil
+			}
+			h.s.stats.received.Add(1)
+			if msg.Offset < want {
+				h.s.stats.skipped.Add(1)
+				continue
+			}
+			select {
+			case h.s.in <- h.s.decode(msg):
+			case <-sess.Context().Done():
+				return nil
+			}
+		}
+	}
+}
+
+// consumeFrom reads a partition with a partition consumer of its own, from offset.
+func (h *handler) consumeFrom(sess sarama.ConsumerGroupSession, p partition, offset int64) error {
+	// A client of its own: sharing the group's connections slows the group's final commit.
+	consumer, err := sarama.NewConsumer(h.s.cfg.Brokers, h.s.cfg.Kafka)
+	if err != nil {
+		return fmt.Errorf("sink: consumer for %s/%d: %w", p.topic, p.id, err)
+	}
+	defer consumer.Close()
+	pc, err := consumer.ConsumePartition(p.topic, p.id, offset)
+	if err != nil {
+		return fmt.Errorf("sink: read %s/%d from offset %d: %w", p.topic, p.id, offset, err)
+	}
+	defer pc.AsyncClose()
+	go func() {
+		for err := range pc.Errors() {
+			h.s.log.Warn("kafka partition consumer error", "topic", p.topic, "partition", p.id, "err", err)
+		}
+	}()
+	return h.consume(sess, p, offset, pc.Messages())
+}
+
+// decode turns a message into a record: its row, or the reason it cannot be stored.
+func (s *Sink) decode(msg *sarama.ConsumerMessage) *record {
+	r := &record{table: s.tables[msg.Topic], topic: msg.Topic, partition: msg.Partition, offset: msg.Offset,
+		key: msg.Key, value: msg.Value}
+	w, err := codecs.DecodeWeapon(msg.Value)
+	switch {
+	case err != nil:
+		r.reason = fmt.Sprintf("%s/%d@%d: %v", msg.Topic, msg.Partition, msg.Offset, err)
+	case r.table == "":
+		r.reason = fmt.Sprintf("%s/%d@%d: topic has no table", msg.Topic, msg.Partition, msg.Offset)
+	default:
+		r.weapon = w
+		fillRow(r, tableColumns(r.table))
+	}
+	return r
+}
+
+// markKafka copies the offsets PostgreSQL now holds to Kafka's committed offsets, for the
+// tools that read them (lag monitoring); the sink itself never starts from them.
+func (s *Sink) markKafka(next map[partition]int64) {
+	s.sessMu.Lock()
+	defer s.sessMu.Unlock()
+	if s.sess == nil {
+		return
+	}
+	for p, n := range next {
+		if _, ours := s.starts[p]; ours {
+			s.sess.MarkOffset(p.topic, p.id, n, "")
+		}
+	}
+}

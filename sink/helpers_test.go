@@ -1,0 +1,375 @@
+package sink
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/mhfz/mhfz-pipeline/codecs"
+	"github.com/mhfz/mhfz-pipeline/internal/kafka"
+	"github.com/mhfz/mhfz-pipeline/internal/testenv"
+	"github.com/mhfz/mhfz-pipeline/migrations"
+)
+
+// CorpusRecords is the number of typed weapons the whole newest corpus gives: the crash test
+// and the benchmark use as many synthetic ones.
+const CorpusRecords = 145955
+
+const testPartitions = 4
+
+func ptr[T any](v T) *T { return &v }
+
+// synthWeapon builds the i-th synthetic weapon: every type and the partners in turn, every
+// tenth record a version 2 of the record before it, with the nested parts of its type.
+func synthWeapon(i int) *codecs.Weapon {
+	id, version := i, int64(1)
+	if i%10 == 1 {
+		id, version = i-1, 2
+	}
+	t := codecs.WeaponTypes[id%len(codecs.WeaponTypes)]
+	kind, layout := []codecs.PageKind{codecs.KindBase, codecs.KindG, codecs.KindSP}[id%3], codecs.LayoutBlademaster
+	if id%15 == 14 {
+		kind = codecs.KindPartner
+	}
+	w := &codecs.Weapon{
+		Schema: codecs.WeaponSchemaVersion, Key: codecs.RecordKey(t, kind, fmt.Sprintf("w%d", id), 1),
+		Version: version, ContentHash: fmt.Sprintf("%064x", i), WeaponType: t, PageKind: kind,
+		Layout: layout, Page: codecs.PageName(t, kind), URL: "https://example.test/" + codecs.PageName(t, kind),
+		RowID: fmt.Sprintf("w%d", id), ScrapedAt: time.Date(2025, 10, 22, 0, 0, i%60, 0, time.UTC),
+		Source: codecs.Source{Topic: "weapon_data", Partition: int32(i % 4), Offset: int64(i)},
+		Name:   fmt.Sprintf("Weapon %d v%d", id, version), Level: ptr(1 + i%7), Rarity: ptr(1 + id%12),
+		GRank: ptr(id % 3), Attack: ptr(100 + i%1500), Affinity: ptr(i%61 - 30),
+		Elements: []codecs.Element{{Kind: "fire", Value: 10 * (i % 50)}, {Kind: "poison", Value: 120}},
+		Defense:  ptr(i % 20), Slots: ptr(i % 4), Rank: &codecs.Rank{System: "GR", Level: ptr(1 + i%999)},
+		Price: ptr(1000 * (i % 90)), Description: fmt.Sprintf("A synthetic weapon, row %d.", i),
+		Sharpness:   [][]codecs.Sharpness{{{Colour: "red", Hits: 10}, {Colour: "white", Hits: 40}}},
+		Creation:    [][]codecs.Material{{{ItemID: "i1", Name: "Iron Ore", Quantity: 1 + i%5, Key: true}}},
+		UpgradeFrom: []codecs.WeaponRef{{RowID: fmt.Sprintf("w%d", id-15), Name: "Previous"}},
+		Extra:       map[string]string{"note": fmt.Sprint(i % 13)},
+	}
+	switch t {
+	case codecs.LightBowgun, codecs.HeavyBowgun:
+		w.Layout = codecs.LayoutGun
+		w.Bowgun = &codecs.Bowgun{Reload: "Fast", Recoil: "Small", BulletSpeed: "Normal",
+			Ammo: []codecs.Ammo{{Ammo: "Normal", Level: 1, Capacity: ptr(5)}, {Ammo: "Pierce", Level: 2}}}
+	case codecs.Bow:
+		w.Layout = codecs.LayoutBow
+		w.Bow = &codecs.BowStats{ArcShot: "Wide", Coatings: []string{"Power", "Poison"},
+			ChargeLevels: []codecs.ChargeLevel{{Stage: 1, Shot: "Rpd", Level: 2}, {Stage: 4, Shot: "Spr", Level: 3, Locked: true}}}
+	case codecs.HuntingHorn:
+		w.HornNotes = []string{"white", "red", "blue"}
+	case codecs.Gunlance:
+		w.Shelling = "Normal Shot LV1"
+	case codecs.SwitchAxeF:
+		w.Phial = "Ele Phial"
+	}
+	return w
+}
+
+// expected is where a weapon must end up: its table and identity.
+type rowID struct {
+	table   string
+	key     string
+	version int64
+}
+
+func tableOf(w *codecs.Weapon) string {
+	if w.PageKind == codecs.KindPartner {
+		return PartnerTable
+	}
+	return string(w.WeaponType)
+}
+
+// fixture is one test's topics, database and consumer.
+type fixture struct {
+	names   codecs.Names
+	brokers []string
+	url     string
+	db      *pgxpool.Pool
+	cfg     *sarama.Config
+}
+
+func newFixture(t testing.TB) *fixture {
+	t.Helper()
+	f := &fixture{names: codecs.Names{Prefix: testenv.Name(t, "sink") + "."}, brokers: testenv.KafkaBrokers(t),
+		url: testenv.DatabaseURL(t), cfg: kafka.Config("sink-test")}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	migrate(t, f.url)
+	specs := []kafka.TopicSpec{}
+	var names []string
+	for _, topic := range f.names.WeaponTopics() {
+		specs = append(specs, kafka.TopicSpec{Name: string(topic), Partitions: testPartitions, Replication: 1})
+		names = append(names, string(topic))
+	}
+	if err := kafka.EnsureTopics(ctx, f.brokers, f.cfg, specs); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = kafka.DeleteTopics(context.Background(), f.brokers, f.cfg, names...) })
+	db, err := pgxpool.New(ctx, f.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	f.db = db
+	return f
+}
+
+func migrate(t testing.TB, url string) {
+	t.Helper()
+	sqlDB, err := migrations.Open(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sqlDB.Close()
+	p, err := migrations.NewProvider(sqlDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Up(context.Background()); err != nil {
+		t.Fatalf("migrate up: %v", err)
+	}
+}
+
+// message is one value to produce to one topic.
+type message struct {
+	topic string
+	key   string
+	value []byte
+}
+
+func weaponMessage(t testing.TB, names codecs.Names, w *codecs.Weapon) message {
+	t.Helper()
+	topic, err := names.Route(w.WeaponType, w.PageKind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return message{string(topic), w.Key, b}
+}
+
+// synthMessages encodes the synthetic weapons [from, to) and the rows they must give.
+func synthMessages(t testing.TB, names codecs.Names, from, to int) ([]message, []rowID) {
+	msgs := make([]message, 0, to-from)
+	rows := make([]rowID, 0, to-from)
+	for i := from; i < to; i++ {
+		w := synthWeapon(i)
+		msgs = append(msgs, weaponMessage(t, names, w))
+		rows = append(rows, rowID{tableOf(w), w.Key, w.Version})
+	}
+	return msgs, rows
+}
+
+// produce writes msgs (keyed: a weapon's versions stay in order on one partition) and waits
+// for every acknowledgement.
+func (f *fixture) produce(t testing.TB, msgs []message) {
+	t.Helper()
+	p, err := sarama.NewAsyncProducer(f.brokers, f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var failed error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for range msgs {
+			select {
+			case <-p.Successes():
+			case err := <-p.Errors():
+				failed = err
+			}
+		}
+	}()
+	for _, m := range msgs {
+		p.Input() <- &sarama.ProducerMessage{Topic: m.topic, Key: sarama.StringEncoder(m.key), Value: sarama.ByteEncoder(m.value)}
+	}
+	wg.Wait()
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if failed != nil {
+		t.Fatalf("produce: %v", failed)
+	}
+}
+
+func (f *fixture) config(logger *slog.Logger) Config {
+	if logger == nil && testing.Verbose() && os.Getenv("MHFZ_SINK_TEST_LOG") != "" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return Config{Brokers: f.brokers, DatabaseURL: f.url, Names: f.names, Logger: logger,
+		BatchSize: 1000, BatchWait: 50 * time.Millisecond, RetryMin: 20 * time.Millisecond, RetryMax: 500 * time.Millisecond}
+}
+
+// running is a sink running in this process.
+type running struct {
+	sink   *Sink
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func start(t testing.TB, cfg Config, tweak func(*Sink)) *running {
+	t.Helper()
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tweak != nil {
+		tweak(s)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{sink: s, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- s.Run(ctx) }()
+	t.Cleanup(func() { r.stop(t) })
+	return r
+}
+
+// stop stops the sink (idempotent) and fails the test if it did not stop cleanly.
+func (r *running) stop(t testing.TB) Stats {
+	t.Helper()
+	r.cancel()
+	select {
+	case err, ok := <-r.done:
+		if ok && err != nil {
+			t.Errorf("sink stopped with %v", err)
+		}
+		if ok {
+			close(r.done)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("sink did not stop within a minute")
+	}
+	return r.sink.Stats()
+}
+
+// waitStats waits until the sink's stats satisfy ok.
+func (r *running) waitStats(t testing.TB, ok func(Stats) bool, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !ok(r.sink.Stats()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v after %s", r.sink.Stats(), timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// store returns a store on the fixture's database, for the tests to read the offsets.
+func (f *fixture) store(t testing.TB) *store {
+	pool, err := pgxpool.New(context.Background(), f.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return &store{pool: pool, consumer: string(f.names.SinkConsumer()), trace: func(string) {}}
+}
+
+// consumed returns the sum of the next offsets the sink holds: with topics starting at zero,
+// the number of messages it has handled.
+func (f *fixture) consumed(t testing.TB) int64 {
+	var n int64
+	err := f.db.QueryRow(context.Background(), `SELECT coalesce(sum(next_offset), 0)::bigint FROM kafka_offsets
+		WHERE consumer = $1`, string(f.names.SinkConsumer())).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// waitConsumed waits until the sink has handled want messages.
+func (f *fixture) waitConsumed(t testing.TB, want int64, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		got := f.consumed(t)
+		if got == want {
+			return
+		}
+		if got > want {
+			t.Fatalf("sink handled %d messages, only %d were produced", got, want)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sink handled %d of %d messages in %s", got, want, timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// storedRows returns every stored (table, key, version) with how many times it is stored.
+func (f *fixture) storedRows(t testing.TB) map[rowID]int {
+	t.Helper()
+	out := map[rowID]int{}
+	for _, table := range Tables() {
+		rows, err := f.db.Query(context.Background(), fmt.Sprintf("SELECT key, version FROM %s", table))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rowID{table: table}
+		_, err = pgx.ForEachRow(rows, []any{&r.key, &r.version}, func() error { out[r]++; return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// checkExactlyOnce fails unless the stored rows are exactly want, each once.
+func (f *fixture) checkExactlyOnce(t testing.TB, want []rowID) {
+	t.Helper()
+	got := f.storedRows(t)
+	missing := 0
+	for _, r := range want {
+		if got[r] != 1 {
+			if missing++; missing <= 5 {
+				t.Errorf("row %v stored %d times, want once", r, got[r])
+			}
+		}
+		delete(got, r)
+	}
+	for r, n := range got {
+		t.Errorf("row %v stored %d times, never produced", r, n)
+	}
+	if missing > 0 {
+		t.Fatalf("%d of %d rows not stored exactly once", missing, len(want))
+	}
+}
+
+// dump returns every weapon table, every row as text, in key and version order.
+func (f *fixture) dump(t testing.TB) []string {
+	t.Helper()
+	var out []string
+	for _, table := range Tables() {
+		rows, err := f.db.Query(context.Background(), fmt.Sprintf("SELECT t::text FROM %s t ORDER BY key, version", table))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s string
+		if _, err := pgx.ForEachRow(rows, []any{&s}, func() error { out = append(out, table+" "+s); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(runChild())
+	}
+	os.Exit(m.Run())
+}

@@ -1,0 +1,282 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/mhfz/mhfz-pipeline/codecs"
+	"github.com/mhfz/mhfz-pipeline/internal/kafka"
+)
+
+// Config configures a Sink. Brokers, DatabaseURL and Logger are required; zero values of the
+// others take the defaults in parentheses.
+type Config struct {
+	Brokers     []string
+	DatabaseURL string
+	Names       codecs.Names   // topic and group names (production naming)
+	Kafka       *sarama.Config // (kafka.Config("mhfz-sink"))
+	Logger      *slog.Logger
+
+	BatchSize int           // records per transaction at most (5000)
+	BatchWait time.Duration // how long a partial batch waits for more records (200ms)
+	Replay    bool          // empty the tables and offsets first, then consume from offset zero
+
+	RetryMin time.Duration // first backoff after a database failure (100ms)
+	RetryMax time.Duration // longest backoff (5s)
+	Progress time.Duration // interval of the progress logs (10s)
+
+	// InstanceID, if set, makes the sink a static member of its consumer group: restarted with
+	// the same id (a container's restart), it gets its partitions back at once instead of
+	// waiting for the group to evict its former self. Each replica needs its own.
+	InstanceID string
+
+	// Topics, when Partitions > 0, are created if missing (as the processor would create them).
+	Partitions  int32
+	Replication int16
+
+	// Trace, if set, is called with "begin" once a batch's transaction holds its offsets and
+	// "commit" once it has committed (the crash tests kill the sink on them).
+	Trace func(event string)
+}
+
+// Stats counts what a sink did since it started.
+type Stats struct {
+	Received     int64 // messages read from Kafka
+	Stored       int64 // rows inserted
+	Duplicates   int64 // (key, version) already stored: upstream duplicates, not stored again
+	Skipped      int64 // messages below PostgreSQL's next_offset: already handled
+	DeadLettered int64 // records stored in sink_dead_letter
+	Batches      int64 // committed transactions
+	Retries      int64 // database operations retried
+}
+
+type counters struct {
+	received, stored, duplicates, skipped, deadLettered, batches, retries atomic.Int64
+	fallbacks                                                             atomic.Int64 // claims that started beyond next_offset and were read from it
+}
+
+// Sink consumes the weapon topics and stores them in PostgreSQL. Build it with New, run it
+// with Run, once.
+type Sink struct {
+	cfg    Config
+	log    *slog.Logger
+	tables map[string]string // topic -> table
+	pool   *pgxpool.Pool
+	store  *store
+	stats  counters
+	dbDown atomic.Bool
+
+	client sarama.Client
+	group  sarama.ConsumerGroup
+
+	in    chan *record    // decoded records, to the writer
+	flush chan chan error // a flush request: write what is pending now
+
+	sessMu sync.Mutex
+	sess   sarama.ConsumerGroupSession // the current session, for the advisory Kafka commits
+	starts map[partition]int64         // PostgreSQL's next_offset of each claim of the session
+
+	noSetupSeek bool // tests: leave Kafka's committed offsets as they are, to exercise ConsumeClaim's checks
+}
+
+// New validates cfg and connects the clients (lazily: a database or broker that is down is not
+// an error yet).
+func New(cfg Config) (*Sink, error) {
+	switch {
+	case len(cfg.Brokers) == 0:
+		return nil, errors.New("sink: no Kafka brokers given")
+	case cfg.DatabaseURL == "":
+		return nil, errors.New("sink: no database URL given")
+	case cfg.Logger == nil:
+		return nil, errors.New("sink: no logger given")
+	case cfg.BatchSize < 0 || cfg.BatchWait < 0 || cfg.RetryMin < 0 || cfg.RetryMax < 0:
+		return nil, fmt.Errorf("sink: negative batch size %d, batch wait %s or retry delay %s/%s",
+			cfg.BatchSize, cfg.BatchWait, cfg.RetryMin, cfg.RetryMax)
+	}
+	setDefaults(&cfg)
+	poolCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("sink: database URL: %w", err)
+	}
+	poolCfg.MaxConns = 4
+	poolCfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	pool, err := pgxpool.NewWithConfig(context.Background(), poolCfg)
+	if err != nil {
+		return nil, fmt.Errorf("sink: database pool: %w", err)
+	}
+	s := &Sink{
+		cfg: cfg, log: cfg.Logger, tables: topicTables(cfg.Names), pool: pool,
+		store: &store{pool: pool, consumer: string(cfg.Names.SinkConsumer()), trace: cfg.Trace},
+		in:    make(chan *record, cfg.BatchSize), flush: make(chan chan error),
+	}
+	return s, nil
+}
+
+func setDefaults(cfg *Config) {
+	if cfg.Kafka == nil {
+		cfg.Kafka = kafka.Config("mhfz-sink")
+	}
+	if cfg.BatchSize == 0 {
+		cfg.BatchSize = 5000
+	}
+	if cfg.BatchWait == 0 {
+		cfg.BatchWait = 200 * time.Millisecond
+	}
+	if cfg.RetryMin == 0 {
+		cfg.RetryMin = 100 * time.Millisecond
+	}
+	if cfg.RetryMax == 0 {
+		cfg.RetryMax = 5 * time.Second
+	}
+	if cfg.Progress == 0 {
+		cfg.Progress = 10 * time.Second
+	}
+	if cfg.Trace == nil {
+		cfg.Trace = func(string) {}
+	}
+}
+
+// Stats returns the counts so far.
+func (s *Sink) Stats() Stats {
+	c := &s.stats
+	return Stats{Received: c.received.Load(), Stored: c.stored.Load(), Duplicates: c.duplicates.Load(),
+		Skipped: c.skipped.Load(), DeadLettered: c.deadLettered.Load(), Batches: c.batches.Load(),
+		Retries: c.retries.Load()}
+}
+
+// Run consumes until ctx is done (nil: a clean stop) or a failure that retrying cannot cure
+// (the error). What was not committed when it stops is read again by the next run.
+func (s *Sink) Run(ctx context.Context) error {
+	defer s.pool.Close()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if err := s.connectKafka(ctx); err != nil {
+		return err
+	}
+	defer s.client.Close()
+	if s.cfg.Replay {
+		if err := s.withRetry(ctx, "replay", func() error { return s.store.reset(ctx) }); err != nil {
+			return fmt.Errorf("sink: replay: %w", err)
+		}
+		s.log.Info("replay: tables emptied and offsets reset, consuming from offset zero")
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); s.writeLoop(ctx, cancel) }()
+	go func() { defer wg.Done(); s.progressLoop(ctx) }()
+	go func() {
+		for err := range s.group.Errors() {
+			s.log.Warn("kafka consumer error", "err", err)
+		}
+	}()
+
+	topics := make([]string, 0, len(s.tables))
+	for _, t := range s.cfg.Names.WeaponTopics() {
+		topics = append(topics, string(t))
+	}
+	s.log.Info("sink started", "topics", len(topics), "consumer", s.store.consumer,
+		"batch_size", s.cfg.BatchSize, "batch_wait", s.cfg.BatchWait)
+	for ctx.Err() == nil {
+		if err := s.group.Consume(ctx, topics, &handler{s: s, ctx: ctx, fail: cancel}); err != nil && ctx.Err() == nil {
+			s.log.Warn("consumer group session ended, rejoining", "err", err)
+			sleep(ctx, s.cfg.RetryMin)
+		}
+	}
+	_ = s.group.Close()
+	wg.Wait()
+	st := s.Stats()
+	s.log.Info("sink stopped", "received", st.Received, "stored", st.Stored, "duplicates", st.Duplicates,
+		"skipped", st.Skipped, "dead_lettered", st.DeadLettered, "batches", st.Batches, "retries", st.Retries)
+	if cause := context.Cause(ctx); !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	return nil
+}
+
+func (s *Sink) connectKafka(ctx context.Context) error {
+	if s.cfg.Partitions > 0 {
+		specs := make([]kafka.TopicSpec, 0, len(s.tables))
+		for t := range s.tables {
+			specs = append(specs, kafka.TopicSpec{Name: t, Partitions: s.cfg.Partitions, Replication: s.cfg.Replication})
+		}
+		if err := kafka.EnsureTopics(ctx, s.cfg.Brokers, s.cfg.Kafka, specs); err != nil {
+			return fmt.Errorf("sink: %w", err)
+		}
+	}
+	if s.cfg.InstanceID != "" {
+		kcfg := *s.cfg.Kafka // the caller's config is not ours to change
+		kcfg.Consumer.Group.InstanceId = s.cfg.InstanceID
+		s.cfg.Kafka = &kcfg
+	}
+	client, err := sarama.NewClient(s.cfg.Brokers, s.cfg.Kafka)
+	if err != nil {
+		return fmt.Errorf("sink: connect to Kafka at %v: %w", s.cfg.Brokers, err)
+	}
+	group, err := sarama.NewConsumerGroupFromClient(string(s.cfg.Names.SinkConsumer()), client)
+	if err != nil {
+		client.Close()
+		return fmt.Errorf("sink: consumer group %s: %w", s.cfg.Names.SinkConsumer(), err)
+	}
+	s.client, s.group = client, group
+	return nil
+}
+
+// withRetry runs f until it succeeds, fails for good (not retryable) or ctx is done, with an
+// exponential backoff. It logs when the database goes down and when it is back, once each.
+func (s *Sink) withRetry(ctx context.Context, what string, f func() error) error {
+	delay := s.cfg.RetryMin
+	for {
+		err := f()
+		if err == nil {
+			if s.dbDown.CompareAndSwap(true, false) {
+				s.log.Info("database available again", "while", what)
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !retryable(err) {
+			return err
+		}
+		if s.dbDown.CompareAndSwap(false, true) {
+			s.log.Warn("database unavailable, retrying with backoff; offsets are not advanced",
+				"while", what, "err", err)
+		}
+		s.stats.retries.Add(1)
+		sleep(ctx, delay)
+		delay = min(2*delay, s.cfg.RetryMax)
+	}
+}
+
+func (s *Sink) progressLoop(ctx context.Context) {
+	tick := time.NewTicker(s.cfg.Progress)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			st := s.Stats()
+			s.log.Info("progress", "received", st.Received, "stored", st.Stored, "duplicates", st.Duplicates,
+				"skipped", st.Skipped, "dead_lettered", st.DeadLettered, "batches", st.Batches)
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

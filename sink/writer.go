@@ -1,0 +1,97 @@
+package sink
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// writeLoop gathers the decoded records into batches, bounded by size and by time, and writes
+// each in one transaction. A failure that retrying cannot cure cancels the sink with it.
+func (s *Sink) writeLoop(ctx context.Context, fail context.CancelCauseFunc) {
+	batch := make([]*record, 0, s.cfg.BatchSize)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	write := func() error {
+		timer.Stop()
+		if len(batch) == 0 {
+			return nil
+		}
+		err := s.writeBatch(ctx, batch)
+		clear(batch)
+		batch = batch[:0]
+		if err != nil && ctx.Err() == nil {
+			fail(err)
+		}
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case r := <-s.in:
+			if len(batch) == 0 {
+				timer.Reset(s.cfg.BatchWait)
+			}
+			if batch = append(batch, r); len(batch) >= s.cfg.BatchSize {
+				_ = write()
+			}
+		case <-timer.C:
+			_ = write()
+		case done := <-s.flush:
+			// The claims have returned, so whatever they sent is in the channel already.
+			for drained := false; !drained; {
+				select {
+				case r := <-s.in:
+					batch = append(batch, r)
+				default:
+					drained = true
+				}
+			}
+			done <- write()
+		}
+	}
+}
+
+// writeBatch writes one batch, retrying while the database is unavailable, then counts it and
+// copies the new offsets to Kafka (advisory only: the sink seeks from PostgreSQL's).
+func (s *Sink) writeBatch(ctx context.Context, batch []*record) error {
+	var res batchResult
+	err := s.withRetry(ctx, "write batch", func() error {
+		var err error
+		res, err = s.store.write(ctx, batch)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sink: write a batch of %d records: %w", len(batch), err)
+	}
+	c := &s.stats
+	c.stored.Add(int64(res.stored))
+	c.duplicates.Add(int64(res.duplicates))
+	c.skipped.Add(int64(res.skipped))
+	c.deadLettered.Add(int64(res.deadLettered))
+	c.batches.Add(1)
+	if res.deadLettered > 0 {
+		s.log.Warn("records dead-lettered", "count", res.deadLettered)
+	}
+	s.log.Debug("batch committed", "records", len(batch), "stored", res.stored, "duplicates", res.duplicates,
+		"skipped", res.skipped, "dead_lettered", res.deadLettered)
+	s.markKafka(res.next)
+	return nil
+}
+
+// flushPending asks the writer to write what it holds now and waits for it.
+func (s *Sink) flushPending(ctx context.Context) error {
+	done := make(chan error, 1)
+	select {
+	case s.flush <- done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
