@@ -1,0 +1,270 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Docker is not available where the tests run, so docker-compose.yml and the Dockerfile are
+// proven here instead: what can be checked without starting them is checked.
+
+type composeFile struct {
+	Services map[string]composeService `yaml:"services"`
+	Networks map[string]any            `yaml:"networks"`
+	Volumes  map[string]any            `yaml:"volumes"`
+}
+
+type composeService struct {
+	Image       string                       `yaml:"image"`
+	Build       any                          `yaml:"build"`
+	Command     []string                     `yaml:"command"`
+	Environment map[string]string            `yaml:"environment"`
+	Ports       []string                     `yaml:"ports"`
+	Volumes     []string                     `yaml:"volumes"`
+	Networks    []string                     `yaml:"networks"`
+	Restart     string                       `yaml:"restart"`
+	DependsOn   map[string]map[string]string `yaml:"depends_on"`
+	Healthcheck map[string]any               `yaml:"healthcheck"`
+}
+
+const ourImage = "mhfz-pipeline:local"
+
+func readCompose(t *testing.T) composeFile {
+	t.Helper()
+	data, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c composeFile
+	if err := yaml.Unmarshal(data, &c); err != nil {
+		t.Fatalf("docker-compose.yml: %v", err)
+	}
+	return c
+}
+
+// helpOf runs `mhfz CMD --help` and returns the flags it lists with their variables.
+func helpOf(t *testing.T, cmd string) map[string]string {
+	t.Helper()
+	var out bytes.Buffer
+	_ = run(context.Background(), []string{cmd, "--help"}, &out, &out)
+	flags := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^\s+--([a-z0-9-]+) \[([A-Z0-9_]+)\]`).FindAllStringSubmatch(out.String(), -1) {
+		flags[m[1]] = m[2]
+	}
+	if len(flags) == 0 {
+		t.Fatalf("mhfz %s --help lists no flags:\n%s", cmd, out.String())
+	}
+	return flags
+}
+
+func TestComposeCommandsAndVariablesExist(t *testing.T) {
+	c := readCompose(t)
+	known := map[string]bool{}
+	for _, cmd := range commands() {
+		known[cmd.name] = true
+	}
+	migrateActions := []string{"up", "down", "status", "version"}
+	for name, svc := range c.Services {
+		if svc.Image != ourImage {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			if len(svc.Command) == 0 || !known[svc.Command[0]] {
+				t.Fatalf("command %q: not a subcommand of mhfz", svc.Command)
+			}
+			flags := helpOf(t, svc.Command[0])
+			vars := map[string]bool{"MHFZ_LOG_LEVEL": true, "MHFZ_LOG_FORMAT": true} // read by main
+			for _, v := range flags {
+				vars[v] = true
+			}
+			for i, arg := range svc.Command[1:] {
+				switch {
+				case strings.HasPrefix(arg, "--"):
+					f, _, _ := strings.Cut(strings.TrimPrefix(arg, "--"), "=")
+					if _, ok := flags[f]; !ok {
+						t.Errorf("command %q: mhfz %s has no flag --%s", svc.Command, svc.Command[0], f)
+					}
+				case svc.Command[0] == "migrate" && i == 0:
+					if !slices.Contains(migrateActions, arg) {
+						t.Errorf("command %q: migrate has no action %q", svc.Command, arg)
+					}
+				case i > 0 && strings.HasPrefix(svc.Command[i], "--"):
+					// the value of the flag before
+				default:
+					t.Errorf("command %q: unexpected argument %q", svc.Command, arg)
+				}
+			}
+			for v := range svc.Environment {
+				if !vars[v] {
+					t.Errorf("environment %s: mhfz %s does not read it", v, svc.Command[0])
+				}
+			}
+			if !slices.Equal(svc.Networks, []string{"pipeline"}) {
+				t.Errorf("networks %v, want the one network [pipeline]", svc.Networks)
+			}
+			if len(svc.Ports) > 0 {
+				t.Errorf("ports %v: only Kafka and PostgreSQL are published", svc.Ports)
+			}
+		})
+	}
+}
+
+func TestComposeDependenciesMatchHealthchecks(t *testing.T) {
+	c := readCompose(t)
+	for name, svc := range c.Services {
+		for dep, cond := range svc.DependsOn {
+			target, ok := c.Services[dep]
+			if !ok {
+				t.Errorf("%s depends on %s, which is not a service", name, dep)
+				continue
+			}
+			switch cond["condition"] {
+			case "service_healthy":
+				if target.Healthcheck == nil || target.Healthcheck["test"] == nil {
+					t.Errorf("%s waits for %s to be healthy, but %s has no healthcheck", name, dep, dep)
+				}
+			case "service_completed_successfully":
+				if target.Restart != "no" {
+					t.Errorf("%s waits for %s to complete, but %s restarts (%q)", name, dep, dep, target.Restart)
+				}
+			default:
+				t.Errorf("%s depends on %s with condition %q", name, dep, cond["condition"])
+			}
+		}
+	}
+	want := map[string][]string{
+		"migrate":   {"postgres"},
+		"scraper":   {"kafka"},
+		"processor": {"kafka"},
+		"sink":      {"kafka", "migrate", "postgres"},
+	}
+	for name, deps := range want {
+		var got []string
+		for dep := range c.Services[name].DependsOn {
+			got = append(got, dep)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, deps) {
+			t.Errorf("%s depends on %v, want %v", name, got, deps)
+		}
+	}
+	for _, name := range []string{"processor", "sink"} {
+		if r := c.Services[name].Restart; r != "unless-stopped" {
+			t.Errorf("%s: restart %q, want unless-stopped", name, r)
+		}
+	}
+}
+
+func TestComposeKafkaIsTheTestedVersion(t *testing.T) {
+	c := readCompose(t)
+	script, err := os.ReadFile("../../scripts/testenv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^KAFKA_VERSION=(\S+)$`).FindSubmatch(script)
+	if m == nil {
+		t.Fatal("scripts/testenv sets no KAFKA_VERSION")
+	}
+	if want := "apache/kafka:" + string(m[1]); c.Services["kafka"].Image != want {
+		t.Errorf("kafka image %q, want %q (the version the tests run against)", c.Services["kafka"].Image, want)
+	}
+	env := c.Services["kafka"].Environment
+	if env["KAFKA_PROCESS_ROLES"] != "broker,controller" {
+		t.Errorf("KAFKA_PROCESS_ROLES %q: want one KRaft node, broker and controller", env["KAFKA_PROCESS_ROLES"])
+	}
+	if !strings.Contains(env["KAFKA_ADVERTISED_LISTENERS"], "kafka:29092") ||
+		!strings.Contains(env["KAFKA_ADVERTISED_LISTENERS"], "localhost:9092") {
+		t.Errorf("advertised listeners %q: want an internal one (kafka:29092) and one on localhost", env["KAFKA_ADVERTISED_LISTENERS"])
+	}
+	for name, svc := range c.Services {
+		if svc.Environment["MHFZ_KAFKA_BROKERS"] != "" && svc.Environment["MHFZ_KAFKA_BROKERS"] != "kafka:29092" {
+			t.Errorf("%s talks to Kafka at %q, not the internal listener", name, svc.Environment["MHFZ_KAFKA_BROKERS"])
+		}
+	}
+}
+
+func TestComposeVolumesPortsAndNetwork(t *testing.T) {
+	c := readCompose(t)
+	if len(c.Networks) != 1 {
+		t.Errorf("networks %v, want exactly one", c.Networks)
+	}
+	wantVolume := map[string]string{"kafka": "/var/lib/kafka/data", "postgres": "/var/lib/postgresql/data",
+		"processor": "/var/lib/mhfz", "scraper": "/var/lib/mhfz"}
+	for name, path := range wantVolume {
+		found := false
+		for _, v := range c.Services[name].Volumes {
+			vol, mount, _ := strings.Cut(v, ":")
+			if mount == path {
+				if _, named := c.Volumes[vol]; !named {
+					t.Errorf("%s: %s is mounted from %q, not a named volume", name, path, vol)
+				}
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: no volume at %s", name, path)
+		}
+	}
+	published := map[string]string{"kafka": "127.0.0.1:9092:9092", "postgres": "127.0.0.1:5432:5432"}
+	for name, svc := range c.Services {
+		want, ok := published[name]
+		if !ok {
+			continue
+		}
+		if !slices.Equal(svc.Ports, []string{want}) {
+			t.Errorf("%s publishes %v, want only %s (loopback)", name, svc.Ports, want)
+		}
+	}
+}
+
+func TestComposeVariablesHaveDefaultsOrExamples(t *testing.T) {
+	compose, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	example, err := os.ReadFile("../../.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`(?:^|[^$])\$\{([A-Z0-9_]+)(:-[^}]*)?\}`).FindAllSubmatch(compose, -1) {
+		name, def := string(m[1]), m[2]
+		if !regexp.MustCompile(`(?m)^` + name + `=`).Match(example) {
+			t.Errorf("${%s} is used in docker-compose.yml but not set in .env.example", name)
+		}
+		if def == nil {
+			t.Errorf("${%s} has no default in docker-compose.yml", name)
+		}
+	}
+}
+
+func TestDockerfileBuildsAStaticNonRootImage(t *testing.T) {
+	data, err := os.ReadFile("../../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := string(data)
+	for _, want := range []string{"CGO_ENABLED=0", "FROM gcr.io/distroless/static", "USER 65532", "HEALTHCHECK",
+		`"/usr/local/bin/mhfz", "health"`, "./cmd/mhfz"} {
+		if !strings.Contains(df, want) {
+			t.Errorf("Dockerfile: no %q", want)
+		}
+	}
+	if n := strings.Count(df, "\nFROM "); n < 2 {
+		t.Errorf("Dockerfile has %d stages, want a multi-stage build", n)
+	}
+	gomod, err := os.ReadFile("../../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goLine := regexp.MustCompile(`(?m)^go (\d+\.\d+)`).FindSubmatch(gomod)
+	if goLine == nil || !strings.Contains(df, "FROM golang:"+string(goLine[1])) {
+		t.Errorf("Dockerfile's Go image does not match go.mod's go %s", goLine[1])
+	}
+}

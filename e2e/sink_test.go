@@ -1,0 +1,165 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/mhfz/mhfz-pipeline/internal/testenv"
+	"github.com/mhfz/mhfz-pipeline/sink"
+)
+
+// TestSinkCorpusUnderCrashes loads the older snapshot, then the newest, through the real
+// processor (`mhfz process`), then stores everything with `mhfz sink` while killing it with
+// SIGKILL at random moments, five times, restarting it each time. At the end every table holds
+// exactly one row per (key, version) that reached the topics, with the hash the processor gave
+// it; the weapons that changed between the snapshots have a version 2, and the _current views
+// show the newest content.
+func TestSinkCorpusUnderCrashes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: runs the processor over two snapshots")
+	}
+	e := newRouterEnv(t)
+	for _, snapshot := range []string{testenv.Older, testenv.Newest} {
+		e.produce(snapshot)
+		svc := e.start()
+		e.waitCaughtUp(svc, 5*time.Minute)
+		e.stop(svc)
+	}
+	onTopics := e.weapons()
+	total := e.countWeaponMessages()
+	want := map[string]string{} // "key/version" -> hash
+	newest := map[string]topicRecord{}
+	for _, w := range onTopics {
+		want[fmt.Sprintf("%s/%d", w.key, w.version)] = w.hash
+		if w.version > newest[w.key].version {
+			newest[w.key] = w
+		}
+	}
+	t.Logf("%d messages on the weapon topics, %d distinct (key, version), %d weapons", total, len(want), len(newest))
+
+	url := testenv.DatabaseURL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	runService(t, ctx, nil, "migrate", "--database-url", url, "up")
+	db, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	consumed := func() int64 {
+		var n int64
+		if err := db.QueryRow(ctx, `SELECT coalesce(sum(next_offset), 0)::bigint FROM kafka_offsets WHERE consumer = $1`,
+			string(e.names.SinkConsumer())).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	env := []string{"MHFZ_KAFKA_BROKERS=" + joinComma(e.brokers), "MHFZ_DATABASE_URL=" + url,
+		"MHFZ_TOPIC_PREFIX=" + e.names.Prefix, "MHFZ_KAFKA_PARTITIONS=4", "MHFZ_SINK_INSTANCE_ID=" + e.names.Prefix + "sink",
+		"MHFZ_SINK_BATCH_SIZE=2000"}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 4))
+	for i := range 5 {
+		svc := startService(t, env, "sink")
+		d := time.Duration(300+rng.IntN(2500)) * time.Millisecond
+		time.Sleep(d)
+		svc.kill()
+		t.Logf("kill %d after %s: %d of %d messages handled", i+1, d, consumed(), total)
+	}
+	before, began := consumed(), time.Now()
+	svc := startService(t, env, "sink")
+	deadline := time.Now().Add(5 * time.Minute)
+	for consumed() < total {
+		if time.Now().After(deadline) {
+			t.Fatalf("the sink handled %d of %d messages in 5 minutes", consumed(), total)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	took := time.Since(began)
+	t.Logf("last run: %d real records in %s (%.0f records/s, start and group join included)",
+		total-before, took.Round(time.Millisecond), float64(total-before)/took.Seconds())
+	if err := svc.stop(); err != nil {
+		t.Fatalf("mhfz sink after SIGTERM: %v", err)
+	}
+
+	// Exactly once: every (key, version) once, with its hash; nothing else.
+	var union []string
+	for _, table := range sink.Tables() {
+		union = append(union, "SELECT key, version, content_hash FROM "+table)
+	}
+	rows, _ := db.Query(ctx, strings.Join(union, " UNION ALL "))
+	got := map[string]int{}
+	var key, hash string
+	var version int64
+	_, err = pgx.ForEachRow(rows, []any{&key, &version, &hash}, func() error {
+		kv := fmt.Sprintf("%s/%d", key, version)
+		got[kv]++
+		if want[kv] != hash {
+			return fmt.Errorf("row %s: hash %s, the topic has %q", kv, hash, want[kv])
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dead int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM sink_dead_letter`).Scan(&dead); err != nil || dead != 0 {
+		t.Errorf("%d records dead-lettered by the sink (%v), want 0", dead, err)
+	}
+	bad := 0
+	for kv := range want {
+		if got[kv] != 1 {
+			if bad++; bad <= 5 {
+				t.Errorf("(key, version) %s stored %d times, want once", kv, got[kv])
+			}
+		}
+	}
+	if len(got) != len(want) || bad > 0 {
+		t.Fatalf("%d distinct rows stored, %d (key, version) on the topics, %d not stored exactly once", len(got), len(want), bad)
+	}
+
+	// History: version 2 for the weapons that changed, the newest content in _current.
+	var v2 int
+	for _, w := range newest {
+		if w.version >= 2 {
+			v2++
+		}
+	}
+	if v2 == 0 {
+		t.Error("no weapon has a version 2: the two snapshots should differ")
+	}
+	var current []string
+	for _, table := range sink.Tables() {
+		current = append(current, "SELECT key, version, content_hash FROM "+table+"_current")
+	}
+	rows, _ = db.Query(ctx, strings.Join(current, " UNION ALL "))
+	n := 0
+	_, err = pgx.ForEachRow(rows, []any{&key, &version, &hash}, func() error {
+		n++
+		if w := newest[key]; w.version != version || w.hash != hash {
+			return fmt.Errorf("current row of %s: version %d hash %s, newest on the topics: version %d hash %s",
+				key, version, hash, w.version, w.hash)
+		}
+		return nil
+	})
+	if err != nil || n != len(newest) {
+		t.Fatalf("_current views: %d rows (%v), want %d", n, err, len(newest))
+	}
+	t.Logf("stored %d versions of %d weapons, %d with a version 2; SELECT COUNT(*) FROM long_sword works: %d",
+		len(got), len(newest), v2, count(t, db, "long_sword"))
+}
+
+func count(t *testing.T, db *pgxpool.Pool, table string) int {
+	var n int
+	if err := db.QueryRow(context.Background(), "SELECT COUNT(*) FROM "+table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
