@@ -1,5 +1,7 @@
 package main
 
+import "github.com/mhfz/mhfz-pipeline/codecs"
+
 // Flags shared by several commands, declared once so that every service reads the same
 // environment variables.
 
@@ -8,23 +10,34 @@ const (
 	envDatabaseURL = "MHFZ_DATABASE_URL"
 	envReplication = "MHFZ_KAFKA_REPLICATION"
 	envPartitions  = "MHFZ_KAFKA_PARTITIONS"
+	envTopicPrefix = "MHFZ_TOPIC_PREFIX"
 
 	defaultBrokers     = "localhost:9092"
 	defaultDatabaseURL = "postgres://mhfz:mhfz@localhost:5432/mhfz?sslmode=disable"
 )
 
-// kafkaFlags are the flags of every command that talks to Kafka.
+// kafkaFlags are the flags of every stage: the broker, the topics it creates, their names.
 type kafkaFlags struct {
 	brokers     []string
 	replication int
 	partitions  int
+	topicPrefix string
 }
 
 func (k *kafkaFlags) register(fs *flagSet) {
-	fs.listVar(&k.brokers, "brokers", envBrokers, defaultBrokers, "Kafka bootstrap brokers, comma-separated")
+	registerBrokers(fs, &k.brokers)
+	fs.stringVar(&k.topicPrefix, "topic-prefix", envTopicPrefix, "",
+		"prefix of every topic and group name (one deployment, or one test, per prefix)")
 	fs.intVar(&k.replication, "replication", envReplication, 1,
 		"replication factor of the topics this command creates (1 on a single broker)")
 	fs.intVar(&k.partitions, "partitions", envPartitions, 4, "partition count of the topics this command creates")
+}
+
+// names are the topic and group names of this deployment.
+func (k *kafkaFlags) names() codecs.Names { return codecs.Names{Prefix: k.topicPrefix} }
+
+func registerBrokers(fs *flagSet, brokers *[]string) {
+	fs.listVar(brokers, "brokers", envBrokers, defaultBrokers, "Kafka bootstrap brokers, comma-separated")
 }
 
 // databaseFlags are the flags of every command that talks to PostgreSQL.

@@ -19,12 +19,12 @@ import (
 // shell), so it reads the same environment variables as the services.
 func runHealth(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
 	var (
-		kf      kafkaFlags
+		brokers []string
 		dbURL   string
 		timeout time.Duration
 	)
 	fs := newFlagSet("health", "health [flags]", stdout)
-	kf.register(fs)
+	registerBrokers(fs, &brokers)
 	fs.stringVar(&dbURL, "database-url", envDatabaseURL, "", "PostgreSQL URL to check; empty: do not check PostgreSQL")
 	fs.durationVar(&timeout, "timeout", "MHFZ_HEALTH_TIMEOUT", 5*time.Second, "how long each check may take")
 	if err := fs.parse(args); err != nil {
@@ -33,8 +33,8 @@ func runHealth(ctx context.Context, args []string, stdout io.Writer, log *slog.L
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var errs []error
-	if len(kf.brokers) > 0 {
-		errs = append(errs, checkKafka(kf.brokers, timeout))
+	if len(brokers) > 0 {
+		errs = append(errs, checkKafka(brokers, timeout))
 	}
 	if dbURL != "" {
 		errs = append(errs, checkPostgres(ctx, dbURL))

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 	"github.com/mhfz/mhfz-pipeline/processors"
 )
@@ -16,7 +15,6 @@ import (
 // processOptions are the flags of `mhfz process`.
 type processOptions struct {
 	kafka       kafkaFlags
-	prefix      string
 	storage     string
 	reset       bool
 	progress    time.Duration
@@ -28,8 +26,6 @@ func parseProcessFlags(args []string, output io.Writer) (*processOptions, error)
 	o := &processOptions{}
 	fs := newFlagSet("process", "process [flags]", output)
 	o.kafka.register(fs)
-	fs.stringVar(&o.prefix, "topic-prefix", "MHFZ_TOPIC_PREFIX", "",
-		"prefix of every topic and group name (one deployment, or one test, per prefix)")
 	fs.stringVar(&o.storage, "storage", "MHFZ_PROCESS_STORAGE", "data/router",
 		"folder of the group table's local copy (a volume: kept between restarts, else re-read from Kafka)")
 	fs.boolVar(&o.reset, "reset", "MHFZ_PROCESS_RESET", false,
@@ -67,7 +63,7 @@ func runProcess(ctx context.Context, args []string, stdout io.Writer, log *slog.
 	if err != nil {
 		return err
 	}
-	names := codecs.Names{Prefix: o.prefix}
+	names := o.kafka.names()
 	cfg := kafka.Config("mhfz-process")
 	if err := kafka.Install(cfg); err != nil {
 		return fmt.Errorf("process: %w", err)

@@ -37,7 +37,7 @@ func TestProcessFlags(t *testing.T) {
 			storage: "data/router", progress: 10 * time.Second, maxMessage: processors.DefaultMaxMessageBytes, setupWithin: time.Minute}},
 		{name: "environment", env: map[string]string{"MHFZ_KAFKA_BROKERS": "a:1,b:2", "MHFZ_TOPIC_PREFIX": "x.",
 			"MHFZ_PROCESS_STORAGE": "/var/lib/mhfz/tables", "MHFZ_PROCESS_RESET": "true", "MHFZ_PROGRESS_INTERVAL": "1s"},
-			want: processOptions{kafka: kafkaFlags{brokers: []string{"a:1", "b:2"}, replication: 1, partitions: 4}, prefix: "x.",
+			want: processOptions{kafka: kafkaFlags{brokers: []string{"a:1", "b:2"}, replication: 1, partitions: 4, topicPrefix: "x."},
 				storage: "/var/lib/mhfz/tables", reset: true, progress: time.Second, maxMessage: processors.DefaultMaxMessageBytes,
 				setupWithin: time.Minute}},
 		{name: "flags win over the environment", env: map[string]string{"MHFZ_PROCESS_STORAGE": "/env"},
@@ -75,7 +75,7 @@ func TestProcessFlags(t *testing.T) {
 func equalOptions(a, b processOptions) bool {
 	return strings.Join(a.kafka.brokers, ",") == strings.Join(b.kafka.brokers, ",") &&
 		a.kafka.partitions == b.kafka.partitions && a.kafka.replication == b.kafka.replication &&
-		a.prefix == b.prefix && a.storage == b.storage && a.reset == b.reset && a.progress == b.progress &&
+		a.kafka.topicPrefix == b.kafka.topicPrefix && a.storage == b.storage && a.reset == b.reset && a.progress == b.progress &&
 		a.maxMessage == b.maxMessage && a.setupWithin == b.setupWithin
 }
 

@@ -28,7 +28,6 @@ type scrapeFlags struct {
 	timeout     time.Duration
 	userAgent   string
 	stateFile   string
-	topicPrefix string
 	inFlight    int
 }
 
@@ -51,7 +50,6 @@ func (f *scrapeFlags) register(fs *flagSet) {
 		"the User-Agent of the HTTP requests")
 	fs.stringVar(&f.stateFile, "state", "MHFZ_SCRAPE_STATE", "",
 		"file remembering the pages' ETag/Last-Modified between runs, so that unchanged pages are not downloaded again")
-	fs.stringVar(&f.topicPrefix, "topic-prefix", "MHFZ_TOPIC_PREFIX", "", "prefix of every topic name")
 	fs.intVar(&f.inFlight, "in-flight", "MHFZ_SCRAPE_IN_FLIGHT", 10000,
 		"records sent to Kafka but not yet acknowledged, at most")
 }
@@ -158,7 +156,7 @@ func newRecordSink(ctx context.Context, f scrapeFlags, stdout io.Writer, log *sl
 		enc.SetEscapeHTML(false)
 		return &recordSink{w: w, enc: enc}, nil
 	}
-	topic := codecs.Names{Prefix: f.topicPrefix}.WeaponData()
+	topic := f.kafka.names().WeaponData()
 	cfg := kafka.Config("mhfz-scraper")
 	setupCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()

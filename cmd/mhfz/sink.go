@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 	"github.com/mhfz/mhfz-pipeline/sink"
 )
@@ -16,7 +15,6 @@ import (
 type sinkOptions struct {
 	kafka      kafkaFlags
 	db         databaseFlags
-	prefix     string
 	batchSize  int
 	batchWait  time.Duration
 	replay     bool
@@ -30,8 +28,6 @@ func parseSinkFlags(args []string, output io.Writer) (*sinkOptions, error) {
 	fs := newFlagSet("sink", "sink [flags]", output)
 	o.kafka.register(fs)
 	o.db.register(fs)
-	fs.stringVar(&o.prefix, "topic-prefix", "MHFZ_TOPIC_PREFIX", "",
-		"prefix of every topic and group name (one deployment, or one test, per prefix)")
 	fs.intVar(&o.batchSize, "batch-size", "MHFZ_SINK_BATCH_SIZE", 5000, "records per transaction at most")
 	fs.durationVar(&o.batchWait, "batch-wait", "MHFZ_SINK_BATCH_WAIT", 200*time.Millisecond,
 		"how long a partial batch waits for more records before it is written")
@@ -66,7 +62,7 @@ func runSink(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 		return err
 	}
 	s, err := sink.New(sink.Config{
-		Brokers: o.kafka.brokers, DatabaseURL: o.db.url, Names: codecs.Names{Prefix: o.prefix},
+		Brokers: o.kafka.brokers, DatabaseURL: o.db.url, Names: o.kafka.names(),
 		Kafka: kafka.Config("mhfz-sink"), Logger: log,
 		BatchSize: o.batchSize, BatchWait: o.batchWait, Replay: o.replay,
 		RetryMax: o.retryMax, Progress: o.progress, InstanceID: o.instanceID,
