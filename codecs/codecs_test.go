@@ -1,0 +1,134 @@
+package codecs
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestParsePageName(t *testing.T) {
+	tests := []struct {
+		page string
+		typ  WeaponType
+		kind PageKind
+		err  string
+	}{
+		{"tachi.htm", LongSword, KindBase, ""},
+		{"tachi_g.htm", LongSword, KindG, ""},
+		{"heavy_s.htm", HeavyBowgun, KindRavi, ""},
+		{"yumi_n.htm", Bow, KindRNGCat, ""},
+		{"slaxe_sp.htm", SwitchAxeF, KindSP, ""},
+		{"magspike_t.htm", MagnetSpike, KindTower, ""},
+		{"taiken_partnya.htm", GreatSword, KindPartner, ""},
+		{"buki.htm", "", "", `unknown weapon page prefix "buki"`},
+		{"tachi_x.htm", "", "", `unknown page kind suffix "_x"`},
+		{"style.css", "", "", "not a .htm page"},
+	}
+	for _, tc := range tests {
+		typ, kind, err := ParsePageName(tc.page)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), tc.page) {
+				t.Errorf("%s: error %v, want one naming the page and %q", tc.page, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || typ != tc.typ || kind != tc.kind {
+			t.Errorf("%s: %q %q %v, want %q %q", tc.page, typ, kind, err, tc.typ, tc.kind)
+		}
+		if back := PageName(typ, kind); back != tc.page {
+			t.Errorf("PageName(%q, %q) = %q, want %q", typ, kind, back, tc.page)
+		}
+	}
+}
+
+func TestRecordKeyKeepsRepeatedIDsApart(t *testing.T) {
+	first := RecordKey(LongSword, KindG, "l3FEC50", 1)
+	second := RecordKey(LongSword, KindG, "l3FEC50", 2)
+	if first != "long_sword/g/l3FEC50" || second == first {
+		t.Fatalf("keys %q and %q: want the plain key first and a distinct one for the repeat", first, second)
+	}
+}
+
+func TestNamesPrefixEveryTopicAndGroup(t *testing.T) {
+	for _, n := range []Names{{}, {Prefix: "t1."}} {
+		all := append(n.WeaponTopics(), n.WeaponData(), n.DeadLetter())
+		seen := map[Topic]bool{}
+		for _, topic := range all {
+			if !strings.HasPrefix(string(topic), n.Prefix) || seen[topic] {
+				t.Errorf("prefix %q: topic %q is unprefixed or repeated", n.Prefix, topic)
+			}
+			seen[topic] = true
+		}
+		if len(all) != len(WeaponTypes)+3 {
+			t.Errorf("prefix %q: %d topics, want one per type, partners, input and dead letters", n.Prefix, len(all))
+		}
+		if !strings.HasPrefix(string(n.RouterGroup()), n.Prefix) || !strings.HasPrefix(string(n.SinkConsumer()), n.Prefix) {
+			t.Errorf("prefix %q: groups %q %q unprefixed", n.Prefix, n.RouterGroup(), n.SinkConsumer())
+		}
+	}
+	n := Names{}
+	if got, _ := n.Route(Hammer, KindPartner); got != PartnerTopic {
+		t.Errorf("partner hammer routed to %q, want %q", got, PartnerTopic)
+	}
+	if got, _ := n.Route(Bow, KindG); got != "weapons.bow" {
+		t.Errorf("G-rank bow routed to %q, want weapons.bow", got)
+	}
+	if _, err := n.Route("spear", KindBase); err == nil {
+		t.Error("an unknown type was routed")
+	}
+}
+
+func TestDecodeRawRejectsBadEnvelopes(t *testing.T) {
+	tests := []struct {
+		name, input, want string
+	}{
+		{"empty", ``, "empty message"},
+		{"not json", `{"schema":`, "malformed JSON"},
+		{"future schema", `{"schema":2,"key":"k","weapon_type":"bow","row_id":"l1"}`, "unknown schema version"},
+		{"no key", `{"schema":1,"weapon_type":"bow","row_id":"l1"}`, "missing key"},
+		{"no type", `{"schema":1,"key":"k","row_id":"l1"}`, "missing weapon_type"},
+		{"unknown type", `{"schema":1,"key":"k","weapon_type":"spear","row_id":"l1"}`, `unknown weapon_type "spear"`},
+		{"no row id", `{"schema":1,"key":"k","weapon_type":"bow"}`, "missing row_id"},
+	}
+	for _, tc := range tests {
+		_, err := DecodeRaw([]byte(tc.input))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	_, err := DecodeRaw([]byte(`{"schema":9,"key":"k","weapon_type":"bow","row_id":"l1"}`))
+	if !errors.Is(err, ErrUnknownSchema) {
+		t.Errorf("a newer schema: %v, want ErrUnknownSchema", err)
+	}
+}
+
+func TestCodecsRoundTrip(t *testing.T) {
+	raw := &RawRecord{Schema: 1, Key: "bow/base/l1", WeaponType: Bow, RowID: "l1",
+		Cells: []RawCell{{Header: "Name", Text: "Hunter Bow", HTML: "Hunter Bow"}}}
+	data, err := RawCodec{}.Encode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := RawCodec{}.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, ok := back.(*RawRecord).Cell("Name"); !ok || c.Text != "Hunter Bow" {
+		t.Fatalf("round trip lost the Name cell: %+v", back)
+	}
+	if _, err := (WeaponCodec{}).Encode(raw); err == nil {
+		t.Error("the weapon codec encoded a raw record")
+	}
+	w := &Weapon{Schema: 1, Key: "bow/base/l1", Version: 2, WeaponType: Bow, Name: "Hunter Bow"}
+	data, err = WeaponCodec{}.Encode(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := WeaponCodec{}.Decode(data)
+	if err != nil || got.(*Weapon).Version != 2 {
+		t.Fatalf("weapon round trip: %+v %v", got, err)
+	}
+	if _, err := DecodeWeapon([]byte(`{"schema":1,"key":"k","version":0,"weapon_type":"bow"}`)); err == nil {
+		t.Error("a weapon with version 0 was accepted")
+	}
+}
