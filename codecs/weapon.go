@@ -1,9 +1,9 @@
 package codecs
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	json "github.com/goccy/go-json"
 	"time"
 )
 

@@ -105,6 +105,24 @@ func (s *service) kill() {
 	s.done <- err
 }
 
+// waitLog waits until the service's log has a line containing substr.
+func (s *service) waitLog(ctx context.Context, substr string) error {
+	for {
+		data, _ := os.ReadFile(s.log)
+		if strings.Contains(string(data), substr) {
+			return nil
+		}
+		select {
+		case err := <-s.done:
+			s.done <- err
+			return fmt.Errorf("mhfz %s exited (%v) before logging %q", s.name, err, substr)
+		case <-ctx.Done():
+			return fmt.Errorf("mhfz %s never logged %q: %w", s.name, substr, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 // wait waits for the service to exit by itself.
 func (s *service) wait(ctx context.Context) error {
 	select {

@@ -49,7 +49,7 @@ BEGIN
             tower           jsonb,
             %3$s
             extra           jsonb,
-            record          jsonb       NOT NULL,
+            record          json        NOT NULL,
             PRIMARY KEY (key, version),
             CONSTRAINT %4$I CHECK (%2$s)
         )$ddl$, tbl, type_check, specific, tbl || '_type_check');

@@ -1,8 +1,8 @@
 package sink
 
 import (
-	"encoding/json"
 	"fmt"
+	json "github.com/goccy/go-json"
 	"strings"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"

@@ -158,13 +158,15 @@ func (s *Sink) Run(ctx context.Context) error {
 	defer s.pool.Close()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	// Stopped (SIGTERM) while connecting or replaying: a clean stop, nothing was changed (the
+	// replay's reset is one transaction), and the next run starts the same way.
 	if err := s.connectKafka(ctx); err != nil {
-		return err
+		return stoppedOr(ctx, err)
 	}
 	defer s.client.Close()
 	if s.cfg.Replay {
 		if err := s.withRetry(ctx, "replay", func() error { return s.store.reset(ctx) }); err != nil {
-			return fmt.Errorf("sink: replay: %w", err)
+			return stoppedOr(ctx, fmt.Errorf("sink: replay: %w", err))
 		}
 		s.log.Info("replay: tables emptied and offsets reset, consuming from offset zero")
 	}
@@ -199,6 +201,14 @@ func (s *Sink) Run(ctx context.Context) error {
 		return cause
 	}
 	return nil
+}
+
+// stoppedOr is nil if ctx was cancelled from outside (a stop), else err.
+func stoppedOr(ctx context.Context, err error) error {
+	if errors.Is(context.Cause(ctx), context.Canceled) {
+		return nil
+	}
+	return err
 }
 
 func (s *Sink) connectKafka(ctx context.Context) error {
