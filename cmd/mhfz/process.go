@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/lovoo/goka"
+
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 	"github.com/mhfz/mhfz-pipeline/processors"
 )
@@ -86,6 +88,7 @@ func runProcess(ctx context.Context, args []string, stdout io.Writer, log *slog.
 	if err != nil {
 		return fmt.Errorf("process: %w", err)
 	}
+	opts = append(opts, goka.WithLogger(kafka.GokaLogger(log)))
 	router, err := processors.NewRouter(o.kafka.brokers, names,
 		processors.RouterConfig{MaxMessageBytes: o.maxMessage, Logger: log}, opts...)
 	if err != nil {
