@@ -47,7 +47,7 @@ func TestParsePageCounts(t *testing.T) {
 		{file: "tenrou.htm", page: "tachi_t.htm", layout: "tenrou", rows: 3,
 			issues: map[IssueKind]int{IssueShortRow: 1}, rowIDs: []string{"l3000", "l30001", "l30002"}},
 		{file: "gun.htm", page: "heavy_g.htm", layout: "gun", rows: 2, hidden: 1, rowIDs: []string{"l0100", "l01002"}},
-		{file: "yumi.htm", page: "yumi_sp.htm", layout: "yumi", rows: 1, rowIDs: []string{"l0200"}},
+		{file: "bow_layout.htm", page: "yumi_sp.htm", layout: "yumi", rows: 1, rowIDs: []string{"l0200"}},
 		{file: "empty_tbody.htm", page: "magspike_g.htm", layout: "ken"},
 		{file: "no_table.htm", page: "tonfa_n.htm", issues: map[IssueKind]int{IssueNoTable: 1}},
 		{file: "unknown_layout.htm", page: "lance.htm", layout: "bougu",
@@ -245,7 +245,7 @@ func TestParsePageFields(t *testing.T) {
 		t.Errorf("gun header %q, hidden %v", gun[0].Cells[3].Header, gun[1].Hidden)
 	}
 
-	_, bow := parseFixture(t, "yumi.htm", "yumi_sp.htm")
+	_, bow := parseFixture(t, "bow_layout.htm", "yumi_sp.htm")
 	if bow[0].PageKind != codecs.KindSP || bow[0].WeaponType != codecs.Bow || bow[0].Cells[2].Text != "1:RpdLV1\n2:SprLV1\n4:SprLV3" {
 		t.Errorf("bow row (unquoted attributes): %+v", bow[0])
 	}
