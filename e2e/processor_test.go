@@ -9,6 +9,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -70,20 +71,9 @@ func (e *routerEnv) setup() processors.KafkaSetup {
 
 // start runs `mhfz process` on this deployment as a child process.
 func (e *routerEnv) start() *service {
-	return startService(e.t, []string{"MHFZ_KAFKA_BROKERS=" + joinComma(e.brokers)}, "process",
+	return startService(e.t, []string{"MHFZ_KAFKA_BROKERS=" + strings.Join(e.brokers, ",")}, "process",
 		"--topic-prefix", e.names.Prefix, "--storage", e.storage, "--partitions", "4", "--replication", "1",
 		"--progress", "2s")
-}
-
-func joinComma(ss []string) string {
-	out := ""
-	for i, s := range ss {
-		if i > 0 {
-			out += ","
-		}
-		out += s
-	}
-	return out
 }
 
 // snapshotRecord is one raw record of a snapshot, encoded as the scraper emits it, with what the
@@ -232,11 +222,11 @@ func (e *routerEnv) waitCaughtUp(svc *service, timeout time.Duration) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	topic := string(e.names.WeaponData())
+	topic := e.names.WeaponData()
 	start := time.Now()
 	deadline := start.Add(timeout)
 	for {
-		lag, err := e.lag(client, admin, topic)
+		lag, err := groupLag(client, admin, e.names.RouterGroup(), topic)
 		if err == nil && lag == 0 {
 			t.Logf("router caught up with %s in %s", topic, time.Since(start).Round(time.Millisecond))
 			return
@@ -252,31 +242,6 @@ func (e *routerEnv) waitCaughtUp(svc *service, timeout time.Duration) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-}
-
-func (e *routerEnv) lag(client sarama.Client, admin sarama.ClusterAdmin, topic string) (int64, error) {
-	parts, err := client.Partitions(topic)
-	if err != nil {
-		return -1, err
-	}
-	committed, err := admin.ListConsumerGroupOffsets(string(e.names.RouterGroup()), map[string][]int32{topic: parts})
-	if err != nil {
-		return -1, err
-	}
-	var lag int64
-	for _, p := range parts {
-		hwm, err := client.GetOffset(topic, p, sarama.OffsetNewest)
-		if err != nil {
-			return -1, err
-		}
-		block := committed.GetBlock(topic, p)
-		if block == nil || block.Offset < 0 {
-			lag += hwm
-			continue
-		}
-		lag += hwm - block.Offset
-	}
-	return lag, nil
 }
 
 // passStats are the counters `mhfz process` prints when it stops.
@@ -313,45 +278,7 @@ type topicRecord struct {
 
 // readTopic reads every message of a topic up to its current end.
 func (e *routerEnv) readTopic(topic string, fn func(key string, value []byte)) int {
-	t := e.t
-	t.Helper()
-	consumer, err := sarama.NewConsumer(e.brokers, e.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer consumer.Close()
-	parts, err := consumer.Partitions(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := sarama.NewClient(e.brokers, e.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	n := 0
-	for _, p := range parts {
-		hwm, err := client.GetOffset(topic, p, sarama.OffsetNewest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if hwm == 0 {
-			continue
-		}
-		pc, err := consumer.ConsumePartition(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for msg := range pc.Messages() {
-			fn(string(msg.Key), msg.Value)
-			n++
-			if msg.Offset >= hwm-1 {
-				break
-			}
-		}
-		pc.Close()
-	}
-	return n
+	return readTopic(e.t, e.brokers, e.cfg, topic, fn)
 }
 
 // weapons reads the (key, version, hash) of every message on every weapon topic.
@@ -375,15 +302,7 @@ func (e *routerEnv) weapons() []topicRecord {
 
 // deadLetters reads the dead-letter topic.
 func (e *routerEnv) deadLetters() []*codecs.DeadLetter {
-	var out []*codecs.DeadLetter
-	e.readTopic(string(e.names.DeadLetter()), func(key string, value []byte) {
-		var d codecs.DeadLetter
-		if err := json.Unmarshal(value, &d); err != nil {
-			e.t.Fatalf("dead letter %s: %v", key, err)
-		}
-		out = append(out, &d)
-	})
-	return out
+	return readDeadLetters(e.t, e.brokers, e.cfg, e.names.DeadLetter())
 }
 
 // table reads the group table topic: the last state written per key.

@@ -62,7 +62,7 @@ func TestSinkCorpusUnderCrashes(t *testing.T) {
 		return n
 	}
 
-	env := []string{"MHFZ_KAFKA_BROKERS=" + joinComma(e.brokers), "MHFZ_DATABASE_URL=" + url,
+	env := []string{"MHFZ_KAFKA_BROKERS=" + strings.Join(e.brokers, ","), "MHFZ_DATABASE_URL=" + url,
 		"MHFZ_TOPIC_PREFIX=" + e.names.Prefix, "MHFZ_KAFKA_PARTITIONS=4", "MHFZ_SINK_INSTANCE_ID=" + e.names.Prefix + "sink",
 		"MHFZ_SINK_BATCH_SIZE=2000"}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 4))

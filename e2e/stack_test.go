@@ -63,46 +63,15 @@ func (s *stack) scrape(ctx context.Context, baseURL string) {
 	runService(s.t, ctx, s.env, "scrape", "--base-url", baseURL, "--rate", "-1")
 }
 
-// topicEnds returns the end offset of every partition of the topics.
-func (s *stack) topicEnds(client sarama.Client, topics []codecs.Topic) (map[string]int64, error) {
-	ends := map[string]int64{}
-	for _, topic := range topics {
-		parts, err := client.Partitions(string(topic))
-		if err != nil {
-			return nil, fmt.Errorf("partitions of %s: %w", topic, err)
-		}
-		for _, p := range parts {
-			end, err := client.GetOffset(string(topic), p, sarama.OffsetNewest)
-			if err != nil {
-				return nil, fmt.Errorf("end of %s/%d: %w", topic, p, err)
-			}
-			ends[fmt.Sprintf("%s/%d", topic, p)] = end
-		}
-	}
-	return ends, nil
-}
-
 // caughtUp reports whether the processor has read all of weapon_data and the sink has stored
 // all of the weapon topics: offsets committed by the processor's group and offsets in
 // PostgreSQL equal the topics' ends.
 func (s *stack) caughtUp(ctx context.Context, client sarama.Client, admin sarama.ClusterAdmin) (bool, error) {
-	inputEnds, err := s.topicEnds(client, []codecs.Topic{s.names.WeaponData()})
-	if err != nil {
+	lag, err := groupLag(client, admin, s.names.RouterGroup(), s.names.WeaponData())
+	if err != nil || lag > 0 {
 		return false, err
 	}
-	group, err := admin.ListConsumerGroupOffsets(string(s.names.RouterGroup()), nil)
-	if err != nil {
-		return false, err
-	}
-	for tp, end := range inputEnds {
-		var p int32
-		fmt.Sscanf(tp[strings.LastIndexByte(tp, '/')+1:], "%d", &p)
-		block := group.GetBlock(string(s.names.WeaponData()), p)
-		if block == nil || block.Offset < end {
-			return false, nil
-		}
-	}
-	weaponEnds, err := s.topicEnds(client, s.names.WeaponTopics())
+	weaponEnds, err := topicEnds(client, s.names.WeaponTopics())
 	if err != nil {
 		return false, err
 	}
@@ -189,50 +158,6 @@ func tableOfKey(key string) string {
 	return tableOf(codecs.WeaponType(parts[0]), codecs.PageKind(parts[1]))
 }
 
-// deadLetters reads the processor's dead-letter topic to its end.
-func (s *stack) deadLetters(t testing.TB) []*codecs.DeadLetter {
-	t.Helper()
-	cfg := kafka.Config("e2e-dlq")
-	consumer, err := sarama.NewConsumer(s.brokers, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer consumer.Close()
-	client, err := sarama.NewClient(s.brokers, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	ends, err := s.topicEnds(client, []codecs.Topic{s.names.DeadLetter()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []*codecs.DeadLetter
-	for tp, end := range ends {
-		var p int32
-		fmt.Sscanf(tp[strings.LastIndexByte(tp, '/')+1:], "%d", &p)
-		if end == 0 {
-			continue
-		}
-		pc, err := consumer.ConsumePartition(string(s.names.DeadLetter()), p, sarama.OffsetOldest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for msg := range pc.Messages() {
-			d, err := codecs.DeadLetterCodec{}.Decode(msg.Value)
-			if err != nil {
-				t.Fatalf("dead letter at %s offset %d: %v", tp, msg.Offset, err)
-			}
-			out = append(out, d.(*codecs.DeadLetter))
-			if msg.Offset+1 >= end {
-				break
-			}
-		}
-		pc.Close()
-	}
-	return out
-}
-
 // TestStackEndToEnd runs the whole pipeline as the stack does (migrate, processor, sink, one
 // scrape of the newest snapshot over HTTP), waits until the sink has caught up, and checks that
 // every weapon row of the site is in its table or in the dead-letter topic, and a few weapons
@@ -264,7 +189,7 @@ func TestStackEndToEnd(t *testing.T) {
 	s.scrape(ctx, mirror(t, buki))
 	s.waitCaughtUp(ctx, 5*time.Minute)
 
-	dead := s.deadLetters(t)
+	dead := readDeadLetters(t, s.brokers, kafka.Config("e2e-dlq"), s.names.DeadLetter())
 	for _, d := range dead {
 		want[tableOfKey(d.Key)]--
 		t.Logf("dead letter %s: %s", d.Key, d.Reason)
