@@ -14,7 +14,8 @@ import (
 // over the variable, the variable over the default.
 type flagSet struct {
 	*flag.FlagSet
-	env map[string]string // flag name -> environment variable
+	env       map[string]string // flag name -> environment variable
+	takesArgs bool              // positional arguments are the command's to check (migrate's action)
 }
 
 func newFlagSet(name, usage string, output io.Writer) *flagSet {
@@ -100,11 +101,8 @@ func (fs *flagSet) parse(args []string) error {
 		}
 		return usageError{err.Error()}
 	}
-	if fs.NArg() > 0 && fs.Name() != "migrate" {
+	if fs.NArg() > 0 && !fs.takesArgs {
 		return usageError{fmt.Sprintf("%s: unexpected arguments %q", fs.Name(), fs.Args())}
 	}
 	return nil
 }
-
-// envVars lists the environment variables the flag set reads (for the compose-file test).
-func (fs *flagSet) envVars() map[string]string { return fs.env }

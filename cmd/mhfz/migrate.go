@@ -27,6 +27,7 @@ var migrateActions = map[string]bool{"up": true, "down": true, "status": true, "
 func parseMigrateFlags(args []string, output io.Writer) (*migrateOptions, error) {
 	o := &migrateOptions{}
 	fs := newFlagSet("migrate", "migrate [flags] up|down|status|version", output)
+	fs.takesArgs = true
 	o.db.register(fs)
 	var to int
 	fs.intVar(&to, "to", "MHFZ_MIGRATE_TO", -1,

@@ -71,7 +71,7 @@ func TestProduceConsumeRoundTrip(t *testing.T) {
 	}
 }
 
-// TestGokaDefaultVersionIsRefused documents why Config sets Version: goka's own default
+// TestConfigVersionIsNewerThanGokaDefault documents why Config sets Version: goka's own default
 // (V2_0_0_0) is older than what a Kafka 4 broker accepts, while the pipeline's config works.
 func TestConfigVersionIsNewerThanGokaDefault(t *testing.T) {
 	cfg := kafka.Config("x")
