@@ -76,7 +76,7 @@ func TableTopic(names codecs.Names) string {
 }
 
 // EnsureTopics creates the router's topics that do not exist yet: weapon_data, the weapon topics
-// and the dead-letter topic with k.Partitions, the group table compacted and with as many
+// and the dead-letter topic with k.Partitions, kept forever (kafka.Retained), the group table compacted and with as many
 // partitions as weapon_data (goka requires it to be co-partitioned with its input).
 func EnsureTopics(ctx context.Context, names codecs.Names, k KafkaSetup) error {
 	if err := k.validate(); err != nil {
@@ -84,7 +84,7 @@ func EnsureTopics(ctx context.Context, names codecs.Names, k KafkaSetup) error {
 	}
 	input := string(names.WeaponData())
 	if err := kafka.EnsureTopics(ctx, k.Brokers, k.Config, []kafka.TopicSpec{
-		{Name: input, Partitions: k.Partitions, Replication: k.Replication},
+		{Name: input, Partitions: k.Partitions, Replication: k.Replication, Configs: kafka.Retained()},
 	}); err != nil {
 		return fmt.Errorf("ensure router topics: %w", err)
 	}
@@ -93,11 +93,12 @@ func EnsureTopics(ctx context.Context, names codecs.Names, k KafkaSetup) error {
 		return fmt.Errorf("ensure router topics: %w", err)
 	}
 	specs := []kafka.TopicSpec{
-		{Name: string(names.DeadLetter()), Partitions: k.Partitions, Replication: k.Replication},
+		{Name: string(names.DeadLetter()), Partitions: k.Partitions, Replication: k.Replication, Configs: kafka.Retained()},
 		{Name: TableTopic(names), Partitions: parts, Replication: k.Replication, Configs: kafka.Compacted()},
 	}
 	for _, t := range names.WeaponTopics() {
-		specs = append(specs, kafka.TopicSpec{Name: string(t), Partitions: k.Partitions, Replication: k.Replication})
+		specs = append(specs, kafka.TopicSpec{Name: string(t), Partitions: k.Partitions, Replication: k.Replication,
+			Configs: kafka.Retained()})
 	}
 	if err := kafka.EnsureTopics(ctx, k.Brokers, k.Config, specs); err != nil {
 		return fmt.Errorf("ensure router topics: %w", err)

@@ -215,7 +215,8 @@ func (s *Sink) connectKafka(ctx context.Context) error {
 	if s.cfg.Partitions > 0 {
 		specs := make([]kafka.TopicSpec, 0, len(s.tables))
 		for t := range s.tables {
-			specs = append(specs, kafka.TopicSpec{Name: t, Partitions: s.cfg.Partitions, Replication: s.cfg.Replication})
+			specs = append(specs, kafka.TopicSpec{Name: t, Partitions: s.cfg.Partitions, Replication: s.cfg.Replication,
+				Configs: kafka.Retained()})
 		}
 		if err := kafka.EnsureTopics(ctx, s.cfg.Brokers, s.cfg.Kafka, specs); err != nil {
 			return fmt.Errorf("sink: %w", err)

@@ -161,7 +161,8 @@ func newRecordSink(ctx context.Context, f scrapeFlags, stdout io.Writer, log *sl
 	setupCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	err := kafka.EnsureTopics(setupCtx, f.kafka.brokers, cfg, []kafka.TopicSpec{{
-		Name: string(topic), Partitions: int32(f.kafka.partitions), Replication: int16(f.kafka.replication)}})
+		Name: string(topic), Partitions: int32(f.kafka.partitions), Replication: int16(f.kafka.replication),
+		Configs: kafka.Retained()}})
 	if err != nil {
 		return nil, fmt.Errorf("scrape: %w", err)
 	}

@@ -22,7 +22,32 @@ func Compacted() map[string]string {
 	return map[string]string{"cleanup.policy": "compact"}
 }
 
-// EnsureTopics creates the topics that do not exist yet and leaves the others alone. It waits
+// Retained returns the configs of a topic whose records are kept forever. weapon_data is the
+// pipeline's source of truth: the scraper's conditional GET never sends an unchanged page again,
+// so a raw record that expired could not be re-processed. The derived topics are kept too, so that
+// the sink can rebuild its tables from offset zero (mhfz sink --replay); mhfz reprocess deletes
+// their old records itself.
+func Retained() map[string]string {
+	return map[string]string{"retention.ms": "-1", "retention.bytes": "-1"}
+}
+
+// PartitionMismatchError says that an existing topic has another partition count than the one
+// asked for. Changing the count moves keys between partitions, so it is never done silently.
+type PartitionMismatchError struct {
+	Topic     string
+	Existing  int32
+	Requested int32
+}
+
+func (e *PartitionMismatchError) Error() string {
+	return fmt.Sprintf("topic %s exists with %d partitions, but %d were asked for (--partitions, MHFZ_KAFKA_PARTITIONS): "+
+		"set it to %d, or follow the README's procedure to change the partition count", e.Topic, e.Existing,
+		e.Requested, e.Existing)
+}
+
+// EnsureTopics creates the topics that do not exist yet. An existing topic must have the
+// partition count asked for (else a *PartitionMismatchError), and gets the configs of its spec
+// if it lacks them (a topic created by an older version, with the broker's retention). It waits
 // until the broker answers, up to ctx's deadline; a connection failure is retryable.
 func EnsureTopics(ctx context.Context, brokers []string, cfg *sarama.Config, topics []TopicSpec) error {
 	admin, err := connectAdmin(ctx, brokers, cfg)
@@ -36,7 +61,10 @@ func EnsureTopics(ctx context.Context, brokers []string, cfg *sarama.Config, top
 	}
 	var created []string
 	for _, t := range topics {
-		if _, ok := existing[t.Name]; ok {
+		if detail, ok := existing[t.Name]; ok {
+			if err := reconcile(admin, t, detail); err != nil {
+				return err
+			}
 			continue
 		}
 		created = append(created, t.Name)
@@ -84,6 +112,38 @@ func allLed(metas []*sarama.TopicMetadata) bool {
 		}
 	}
 	return true
+}
+
+// reconcile checks an existing topic against its spec: the partition count must agree, and the
+// spec's configs are set where the topic differs.
+func reconcile(admin sarama.ClusterAdmin, t TopicSpec, detail sarama.TopicDetail) error {
+	if t.Partitions > 0 && detail.NumPartitions != t.Partitions {
+		return &PartitionMismatchError{Topic: t.Name, Existing: detail.NumPartitions, Requested: t.Partitions}
+	}
+	if len(t.Configs) == 0 {
+		return nil
+	}
+	current, err := admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: t.Name})
+	if err != nil {
+		return fmt.Errorf("describe configs of topic %s: %w", t.Name, err)
+	}
+	have := make(map[string]string, len(current))
+	for _, c := range current {
+		have[c.Name] = c.Value
+	}
+	changes := map[string]sarama.IncrementalAlterConfigsEntry{}
+	for k, v := range t.Configs {
+		if have[k] != v {
+			changes[k] = sarama.IncrementalAlterConfigsEntry{Operation: sarama.IncrementalAlterConfigsOperationSet, Value: &v}
+		}
+	}
+	if len(changes) == 0 {
+		return nil
+	}
+	if err := admin.IncrementalAlterConfig(sarama.TopicResource, t.Name, changes, false); err != nil {
+		return fmt.Errorf("set configs %v of topic %s: %w", t.Configs, t.Name, err)
+	}
+	return nil
 }
 
 // DeleteTopics deletes the named topics; those that do not exist are ignored.
