@@ -24,6 +24,9 @@ const (
 	RouterGroup Group = "weapon-router"
 	// SinkConsumer names the sink in the kafka_offsets table and as a Kafka consumer group.
 	SinkConsumer Group = "weapon-sink"
+	// SinkRebuildConsumer names the sink of a re-processing (mhfz reprocess), which fills the
+	// rebuilt tables while SinkConsumer's stay as they are.
+	SinkRebuildConsumer Group = "weapon-sink-rebuild"
 )
 
 // Names are the topic and group names of one deployment of the pipeline: the constants above,
@@ -72,3 +75,6 @@ func (n Names) RouterGroup() Group { return Group(n.Prefix) + RouterGroup }
 
 // SinkConsumer is the sink's name in kafka_offsets and its Kafka consumer group.
 func (n Names) SinkConsumer() Group { return Group(n.Prefix) + SinkConsumer }
+
+// SinkRebuildConsumer is the re-processing sink's name in kafka_offsets and its consumer group.
+func (n Names) SinkRebuildConsumer() Group { return Group(n.Prefix) + SinkRebuildConsumer }

@@ -29,9 +29,16 @@ type Config struct {
 	BatchWait time.Duration // how long a partial batch waits for more records (200ms)
 	Replay    bool          // empty the tables and offsets first, then consume from offset zero
 
+	// Rebuild makes this the sink of a re-processing (mhfz reprocess): it writes the tables of
+	// RebuildSchema as consumer Names.SinkRebuildConsumer, and Rebuild.Switch later puts them in
+	// place of the live ones. A sink without it writes nothing while a re-processing is in progress.
+	Rebuild bool
+
 	RetryMin time.Duration // first backoff after a database failure (100ms)
 	RetryMax time.Duration // longest backoff (5s)
 	Progress time.Duration // interval of the progress logs (10s)
+
+	RebuildLogEvery time.Duration // interval of the logs while a re-processing holds the sink (10s)
 
 	// InstanceID, if set, makes the sink a static member of its consumer group: restarted with
 	// the same id (a container's restart), it gets its partitions back at once instead of
@@ -84,6 +91,8 @@ type Sink struct {
 	sess   sarama.ConsumerGroupSession // the current session, for the advisory Kafka commits
 	starts map[partition]int64         // PostgreSQL's next_offset of each claim of the session
 
+	rebuildLogged time.Time // when waitRebuild last logged
+
 	noSetupSeek bool // tests: leave Kafka's committed offsets as they are, to exercise ConsumeClaim's checks
 }
 
@@ -97,6 +106,8 @@ func New(cfg Config) (*Sink, error) {
 		return nil, errors.New("sink: no database URL given")
 	case cfg.Logger == nil:
 		return nil, errors.New("sink: no logger given")
+	case cfg.Rebuild && cfg.Replay:
+		return nil, errors.New("sink: Rebuild and Replay exclude each other (a re-processing starts from empty tables)")
 	case cfg.BatchSize < 0 || cfg.BatchWait < 0 || cfg.RetryMin < 0 || cfg.RetryMax < 0:
 		return nil, fmt.Errorf("sink: negative batch size %d, batch wait %s or retry delay %s/%s",
 			cfg.BatchSize, cfg.BatchWait, cfg.RetryMin, cfg.RetryMax)
@@ -107,6 +118,11 @@ func New(cfg Config) (*Sink, error) {
 		return nil, fmt.Errorf("sink: database URL: %w", err)
 	}
 	poolCfg.MaxConns = 4
+	consumer := string(cfg.Names.SinkConsumer())
+	if cfg.Rebuild {
+		consumer = string(cfg.Names.SinkRebuildConsumer())
+		poolCfg.ConnConfig.RuntimeParams["search_path"] = RebuildSchema + ", public"
+	}
 	poolCfg.ConnConfig.ConnectTimeout = 5 * time.Second
 	pool, err := pgxpool.NewWithConfig(context.Background(), poolCfg)
 	if err != nil {
@@ -114,7 +130,7 @@ func New(cfg Config) (*Sink, error) {
 	}
 	s := &Sink{
 		cfg: cfg, log: cfg.Logger, tables: topicTables(cfg.Names), pool: pool,
-		store: &store{pool: pool, consumer: string(cfg.Names.SinkConsumer()), trace: cfg.Trace},
+		store: &store{pool: pool, consumer: consumer, trace: cfg.Trace},
 		in:    make(chan *record, cfg.BatchSize), flush: make(chan chan error),
 	}
 	return s, nil
@@ -135,6 +151,9 @@ func setDefaults(cfg *Config) {
 	}
 	if cfg.RetryMax == 0 {
 		cfg.RetryMax = 5 * time.Second
+	}
+	if cfg.RebuildLogEvery == 0 {
+		cfg.RebuildLogEvery = 10 * time.Second
 	}
 	if cfg.Progress == 0 {
 		cfg.Progress = 10 * time.Second
@@ -231,10 +250,10 @@ func (s *Sink) connectKafka(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sink: connect to Kafka at %v: %w", s.cfg.Brokers, err)
 	}
-	group, err := sarama.NewConsumerGroupFromClient(string(s.cfg.Names.SinkConsumer()), client)
+	group, err := sarama.NewConsumerGroupFromClient(s.store.consumer, client)
 	if err != nil {
 		client.Close()
-		return fmt.Errorf("sink: consumer group %s: %w", s.cfg.Names.SinkConsumer(), err)
+		return fmt.Errorf("sink: consumer group %s: %w", s.store.consumer, err)
 	}
 	s.client, s.group = client, group
 	return nil
@@ -255,6 +274,10 @@ func (s *Sink) withRetry(ctx context.Context, what string, f func() error) error
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if errors.Is(err, ErrRebuilding) {
+			s.waitRebuild(ctx, err)
+			continue
+		}
 		if !retryable(err) {
 			return err
 		}
@@ -266,6 +289,16 @@ func (s *Sink) withRetry(ctx context.Context, what string, f func() error) error
 		sleep(ctx, delay)
 		delay = min(2*delay, s.cfg.RetryMax)
 	}
+}
+
+// waitRebuild logs that the sink waits for a re-processing, at most every RebuildLogEvery, and
+// waits a while before the caller checks again.
+func (s *Sink) waitRebuild(ctx context.Context, err error) {
+	if now := time.Now(); now.Sub(s.rebuildLogged) >= s.cfg.RebuildLogEvery {
+		s.rebuildLogged = now
+		s.log.Warn("waiting: nothing is written while a re-processing is in progress", "reason", err)
+	}
+	sleep(ctx, s.cfg.RetryMax)
 }
 
 func (s *Sink) progressLoop(ctx context.Context) {

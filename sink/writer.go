@@ -58,6 +58,13 @@ func (s *Sink) writeLoop(ctx context.Context, fail context.CancelCauseFunc) {
 func (s *Sink) writeBatch(ctx context.Context, batch []*record) error {
 	var res batchResult
 	err := s.withRetry(ctx, "write batch", func() error {
+		if !s.cfg.Rebuild {
+			// The marker is set before the weapon topics get a new build's records, and a batch
+			// is checked after its records were read: a live batch never holds them.
+			if err := rebuilding(ctx, s.pool); err != nil {
+				return err
+			}
+		}
 		var err error
 		res, err = s.store.write(ctx, batch)
 		return err

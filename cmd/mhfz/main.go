@@ -3,6 +3,7 @@
 //	mhfz scrape    fetch the weapon pages and emit one raw record per weapon row
 //	mhfz process   parse, validate, deduplicate and route the raw records
 //	mhfz sink      store the routed weapons in PostgreSQL, exactly once
+//	mhfz reprocess re-derive the tables from weapon_data with this build, then switch them
 //	mhfz migrate   apply or inspect the database schema
 //
 // Every flag has an environment-variable equivalent; `mhfz COMMAND --help` lists both.
@@ -32,6 +33,7 @@ func commands() []command {
 		{"scrape", "fetch the weapon pages and emit one raw record per weapon row to Kafka", runScrape},
 		{"process", "parse, validate, deduplicate and route the raw records (goka processor)", runProcess},
 		{"sink", "store the routed weapons in PostgreSQL, with the Kafka offsets, exactly once", runSink},
+		{"reprocess", "re-derive every weapon table from weapon_data with this build, then switch the tables", runReprocess},
 		{"migrate", "apply or inspect the database schema: up, down, status, version", runMigrate},
 		{"health", "exit 0 if the broker and/or the database given answer (for healthchecks)", runHealth},
 	}
@@ -87,7 +89,7 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "usage: mhfz COMMAND [flags]   (mhfz COMMAND --help for its flags)")
 	fmt.Fprintln(w, "\ncommands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
 
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
@@ -16,29 +17,54 @@ import (
 
 // processOptions are the flags of `mhfz process`.
 type processOptions struct {
-	kafka       kafkaFlags
+	kafka    kafkaFlags
+	router   routerFlags
+	reset    bool
+	progress time.Duration
+}
+
+// routerFlags are the flags of the commands that run the router (process, reprocess).
+type routerFlags struct {
 	storage     string
-	reset       bool
-	progress    time.Duration
 	maxMessage  int
 	setupWithin time.Duration
+}
+
+func (r *routerFlags) register(fs *flagSet) {
+	fs.stringVar(&r.storage, "storage", "MHFZ_PROCESS_STORAGE", "data/router",
+		"folder of the group table's local copy (a volume: kept between restarts, else re-read from Kafka)")
+	fs.intVar(&r.maxMessage, "max-message-bytes", "MHFZ_PROCESS_MAX_MESSAGE_BYTES", processors.DefaultMaxMessageBytes,
+		"larger raw records go to the dead-letter topic")
+	fs.durationVar(&r.setupWithin, "setup-timeout", "MHFZ_SETUP_TIMEOUT", time.Minute,
+		"how long to wait for the broker when creating the topics")
+}
+
+func (r *routerFlags) check(command string) error {
+	switch {
+	case r.storage == "":
+		return usageError{command + ": --storage is empty"}
+	case r.maxMessage < 1:
+		return usageError{command + ": --max-message-bytes must be >= 1"}
+	}
+	return nil
+}
+
+// setup is how the router of this deployment talks to Kafka.
+func (r *routerFlags) setup(k kafkaFlags, cfg *sarama.Config) processors.KafkaSetup {
+	return processors.KafkaSetup{Brokers: k.brokers, Config: cfg, Partitions: int32(k.partitions),
+		Replication: int16(k.replication), StoragePath: r.storage}
 }
 
 func parseProcessFlags(args []string, output io.Writer) (*processOptions, error) {
 	o := &processOptions{}
 	fs := newFlagSet("process", "process [flags]", output)
 	o.kafka.register(fs)
-	fs.stringVar(&o.storage, "storage", "MHFZ_PROCESS_STORAGE", "data/router",
-		"folder of the group table's local copy (a volume: kept between restarts, else re-read from Kafka)")
+	o.router.register(fs)
 	fs.boolVar(&o.reset, "reset", "MHFZ_PROCESS_RESET", false,
 		"start over: forget the committed offsets, the group table and its local copy, and re-read "+
 			"weapon_data from offset zero (the outputs get the same versions again; the sink stores them once)")
 	fs.durationVar(&o.progress, "progress", "MHFZ_PROGRESS_INTERVAL", 10*time.Second,
 		"interval of the progress log lines (0: none)")
-	fs.intVar(&o.maxMessage, "max-message-bytes", "MHFZ_PROCESS_MAX_MESSAGE_BYTES", processors.DefaultMaxMessageBytes,
-		"larger raw records go to the dead-letter topic")
-	fs.durationVar(&o.setupWithin, "setup-timeout", "MHFZ_SETUP_TIMEOUT", time.Minute,
-		"how long to wait for the broker when creating the topics")
 	if err := fs.parse(args); err != nil {
 		return nil, err
 	}
@@ -47,14 +73,10 @@ func parseProcessFlags(args []string, output io.Writer) (*processOptions, error)
 		return nil, usageError{"process: --brokers is empty"}
 	case o.kafka.partitions < 1 || o.kafka.replication < 1:
 		return nil, usageError{"process: --partitions and --replication must be >= 1"}
-	case o.storage == "":
-		return nil, usageError{"process: --storage is empty"}
-	case o.maxMessage < 1:
-		return nil, usageError{"process: --max-message-bytes must be >= 1"}
 	case o.progress < 0:
 		return nil, usageError{"process: --progress must be >= 0"}
 	}
-	return o, nil
+	return o, o.router.check("process")
 }
 
 // runProcess runs the router until ctx ends (SIGTERM, SIGINT) or Kafka fails: it creates the
@@ -70,13 +92,12 @@ func runProcess(ctx context.Context, args []string, stdout io.Writer, log *slog.
 	if err := kafka.Install(cfg); err != nil {
 		return fmt.Errorf("process: %w", err)
 	}
-	setup := processors.KafkaSetup{Brokers: o.kafka.brokers, Config: cfg, Partitions: int32(o.kafka.partitions),
-		Replication: int16(o.kafka.replication), StoragePath: o.storage}
-	setupCtx, cancel := context.WithTimeout(ctx, o.setupWithin)
+	setup := o.router.setup(o.kafka, cfg)
+	setupCtx, cancel := context.WithTimeout(ctx, o.router.setupWithin)
 	defer cancel()
 	if o.reset {
 		log.Info("resetting the router: committed offsets, group table and its local copy",
-			"group", names.RouterGroup(), "table", processors.TableTopic(names), "storage", o.storage)
+			"group", names.RouterGroup(), "table", processors.TableTopic(names), "storage", o.router.storage)
 		if err := processors.Reset(setupCtx, names, setup); err != nil {
 			return fmt.Errorf("process: %w", err)
 		}
@@ -90,12 +111,12 @@ func runProcess(ctx context.Context, args []string, stdout io.Writer, log *slog.
 	}
 	opts = append(opts, goka.WithLogger(kafka.GokaLogger(log)))
 	router, err := processors.NewRouter(o.kafka.brokers, names,
-		processors.RouterConfig{MaxMessageBytes: o.maxMessage, Logger: log}, opts...)
+		processors.RouterConfig{MaxMessageBytes: o.router.maxMessage, Logger: log}, opts...)
 	if err != nil {
 		return fmt.Errorf("process: %w", err)
 	}
 	log.Info("router starting", "group", names.RouterGroup(), "input", names.WeaponData(),
-		"brokers", o.kafka.brokers, "storage", o.storage)
+		"brokers", o.kafka.brokers, "storage", o.router.storage)
 	start := time.Now()
 	done := make(chan struct{})
 	go logProgress(log, router.Stats, o.progress, done)

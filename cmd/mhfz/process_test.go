@@ -34,16 +34,18 @@ func TestProcessFlags(t *testing.T) {
 		err  string
 	}{
 		{name: "defaults", want: processOptions{kafka: kafkaFlags{brokers: []string{"localhost:9092"}, replication: 1, partitions: 4},
-			storage: "data/router", progress: 10 * time.Second, maxMessage: processors.DefaultMaxMessageBytes, setupWithin: time.Minute}},
+			router:   routerFlags{storage: "data/router", maxMessage: processors.DefaultMaxMessageBytes, setupWithin: time.Minute},
+			progress: 10 * time.Second}},
 		{name: "environment", env: map[string]string{"MHFZ_KAFKA_BROKERS": "a:1,b:2", "MHFZ_TOPIC_PREFIX": "x.",
 			"MHFZ_PROCESS_STORAGE": "/var/lib/mhfz/tables", "MHFZ_PROCESS_RESET": "true", "MHFZ_PROGRESS_INTERVAL": "1s"},
 			want: processOptions{kafka: kafkaFlags{brokers: []string{"a:1", "b:2"}, replication: 1, partitions: 4, topicPrefix: "x."},
-				storage: "/var/lib/mhfz/tables", reset: true, progress: time.Second, maxMessage: processors.DefaultMaxMessageBytes,
-				setupWithin: time.Minute}},
+				router: routerFlags{storage: "/var/lib/mhfz/tables", maxMessage: processors.DefaultMaxMessageBytes, setupWithin: time.Minute},
+				reset:  true, progress: time.Second}},
 		{name: "flags win over the environment", env: map[string]string{"MHFZ_PROCESS_STORAGE": "/env"},
 			args: []string{"--storage", "/flag", "--partitions", "8", "--replication", "3"},
 			want: processOptions{kafka: kafkaFlags{brokers: []string{"localhost:9092"}, replication: 3, partitions: 8},
-				storage: "/flag", progress: 10 * time.Second, maxMessage: processors.DefaultMaxMessageBytes, setupWithin: time.Minute}},
+				router:   routerFlags{storage: "/flag", maxMessage: processors.DefaultMaxMessageBytes, setupWithin: time.Minute},
+				progress: 10 * time.Second}},
 		{name: "no brokers", args: []string{"--brokers", " , "}, err: "--brokers is empty"},
 		{name: "zero partitions", args: []string{"--partitions", "0"}, err: "--partitions"},
 		{name: "bad environment value", env: map[string]string{"MHFZ_PROCESS_RESET": "maybe"}, err: "MHFZ_PROCESS_RESET"},
@@ -75,8 +77,7 @@ func TestProcessFlags(t *testing.T) {
 func equalOptions(a, b processOptions) bool {
 	return strings.Join(a.kafka.brokers, ",") == strings.Join(b.kafka.brokers, ",") &&
 		a.kafka.partitions == b.kafka.partitions && a.kafka.replication == b.kafka.replication &&
-		a.kafka.topicPrefix == b.kafka.topicPrefix && a.storage == b.storage && a.reset == b.reset && a.progress == b.progress &&
-		a.maxMessage == b.maxMessage && a.setupWithin == b.setupWithin
+		a.kafka.topicPrefix == b.kafka.topicPrefix && a.router == b.router && a.reset == b.reset && a.progress == b.progress
 }
 
 func TestProcessHelpListsEveryVariable(t *testing.T) {

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/lovoo/goka"
+
+	"github.com/mhfz/mhfz-pipeline/internal/kafka"
+	"github.com/mhfz/mhfz-pipeline/internal/reprocess"
+	"github.com/mhfz/mhfz-pipeline/processors"
+	"github.com/mhfz/mhfz-pipeline/sink"
+)
+
+// reprocessOptions are the flags of `mhfz reprocess`.
+type reprocessOptions struct {
+	kafka    kafkaFlags
+	db       databaseFlags
+	router   routerFlags
+	progress time.Duration
+}
+
+func parseReprocessFlags(args []string, output io.Writer) (*reprocessOptions, error) {
+	o := &reprocessOptions{}
+	fs := newFlagSet("reprocess", "reprocess [flags]", output)
+	o.kafka.register(fs)
+	o.db.register(fs)
+	o.router.register(fs)
+	fs.durationVar(&o.progress, "progress", "MHFZ_PROGRESS_INTERVAL", 10*time.Second,
+		"interval of the progress log lines (0: none)")
+	if err := fs.parse(args); err != nil {
+		return nil, err
+	}
+	switch {
+	case len(o.kafka.brokers) == 0:
+		return nil, usageError{"reprocess: --brokers is empty"}
+	case o.db.url == "":
+		return nil, usageError{"reprocess: --database-url is empty"}
+	case o.kafka.partitions < 1 || o.kafka.replication < 1:
+		return nil, usageError{"reprocess: --partitions and --replication must be >= 1"}
+	case o.progress < 0:
+		return nil, usageError{"reprocess: --progress must be >= 0"}
+	}
+	return o, o.router.check("reprocess")
+}
+
+// runReprocess re-derives every weapon table from weapon_data with this build and switches the
+// tables when the rebuilt ones have caught up (see internal/reprocess). The processor must be
+// stopped; the sink may keep running (it waits for the switch).
+func runReprocess(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
+	o, err := parseReprocessFlags(args, stdout)
+	if err != nil {
+		return err
+	}
+	cfg := kafka.Config("mhfz-reprocess")
+	if err := kafka.Install(cfg); err != nil {
+		return fmt.Errorf("reprocess: %w", err)
+	}
+	progress := o.progress
+	if progress == 0 {
+		progress = -1
+	}
+	log.Info("re-processing weapon_data into rebuilt tables; the live tables stay as they are until the switch",
+		"input", o.kafka.names().WeaponData(), "storage", o.router.storage)
+	res, err := reprocess.Run(ctx, reprocess.Config{
+		Names: o.kafka.names(), Setup: o.router.setup(o.kafka, cfg),
+		Router:      processors.RouterConfig{MaxMessageBytes: o.router.maxMessage, Logger: log.With("stage", "router")},
+		RouterOpts:  []goka.ProcessorOption{goka.WithLogger(kafka.GokaLogger(log))},
+		DatabaseURL: o.db.url, Sink: sink.Config{}, Logger: log, Progress: progress,
+	})
+	if err != nil {
+		return err
+	}
+	log.Info("switched to the rebuilt tables", append(res.Router.LogAttrs(), "stored", res.Sink.Stored,
+		"sink_dead_lettered", res.Sink.DeadLettered, "duration", res.Duration.Round(time.Millisecond))...)
+	fmt.Fprintf(stdout, "reprocess: read %d raw records, forwarded %d, dead letters %d; stored %d rows; switched in %s\n",
+		res.Router.Read, res.Router.Forwarded, res.Router.DeadLetters, res.Sink.Stored, res.Duration.Round(time.Millisecond))
+	return nil
+}

@@ -1,0 +1,409 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/codec"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/mhfz/mhfz-pipeline/codecs"
+	"github.com/mhfz/mhfz-pipeline/internal/kafka"
+	"github.com/mhfz/mhfz-pipeline/internal/reprocess"
+	"github.com/mhfz/mhfz-pipeline/internal/testenv"
+	"github.com/mhfz/mhfz-pipeline/migrations"
+	"github.com/mhfz/mhfz-pipeline/processors"
+	"github.com/mhfz/mhfz-pipeline/sink"
+)
+
+// reprocessTables are the tables the re-processing test loads: two weapon types of every page
+// kind, the switch axes holding the Apophis Axe rows whose status value looks wrong.
+var reprocessTables = []string{"long_sword", "switch_axe_f"}
+
+func inReprocessSubset(key string) bool {
+	for _, t := range reprocessTables {
+		if strings.HasPrefix(key, t+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// parseB is "build B": a parser that differs from the default one. It upper-cases the names
+// of the long swords (other contents) and forgets prices (another history: a weapon whose only
+// change between the snapshots was its price has no version 2 in build B).
+func parseB(raw *codecs.RawRecord) (*codecs.Weapon, error) {
+	w, err := processors.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	if w.WeaponType == codecs.LongSword {
+		w.Name = strings.ToUpper(w.Name)
+	}
+	w.Price = nil
+	return w, nil
+}
+
+// deployment is one pipeline under test: its topics (a unique prefix), router storage and
+// database.
+type deployment struct {
+	t       *testing.T
+	brokers []string
+	cfg     *sarama.Config
+	names   codecs.Names
+	storage string
+	url     string
+	db      *pgxpool.Pool
+}
+
+func newDeployment(t *testing.T, ctx context.Context, name string) *deployment {
+	d := &deployment{t: t, brokers: testenv.KafkaBrokers(t), cfg: kafka.Config("e2e-reprocess"),
+		names: codecs.Names{Prefix: testenv.Name(t, name) + "."}, storage: t.TempDir(), url: testenv.DatabaseURL(t)}
+	if err := processors.EnsureTopics(ctx, d.names, d.setup()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		topics := []string{string(d.names.WeaponData()), string(d.names.DeadLetter()), processors.TableTopic(d.names)}
+		for _, tp := range d.names.WeaponTopics() {
+			topics = append(topics, string(tp))
+		}
+		_ = kafka.DeleteTopics(context.Background(), d.brokers, d.cfg, topics...)
+	})
+	db, err := migrations.Open(d.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p, err := migrations.NewProvider(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	if d.db, err = pgxpool.New(ctx, d.url); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.db.Close)
+	return d
+}
+
+func (d *deployment) setup() processors.KafkaSetup {
+	return processors.KafkaSetup{Brokers: d.brokers, Config: d.cfg, Partitions: 4, Replication: 1, StoragePath: d.storage}
+}
+
+// emit writes the subset's raw records of a snapshot to weapon_data, in the snapshot's order.
+func (d *deployment) emit(snapshot string) int {
+	t := d.t
+	emitter, err := goka.NewEmitter(d.brokers, goka.Stream(d.names.WeaponData()), new(codec.Bytes),
+		goka.WithEmitterProducerBuilder(goka.ProducerBuilderWithConfig(d.cfg)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, rec := range snapshotRecords(t, snapshot) {
+		if !inReprocessSubset(rec.key) {
+			continue
+		}
+		if _, err := emitter.Emit(rec.key, rec.value); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if err := emitter.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// logger writes to the test's log only when it fails, through a file.
+func testLogger(t *testing.T, name string) *slog.Logger {
+	f, err := os.Create(t.TempDir() + "/" + name + ".log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			data, _ := os.ReadFile(f.Name())
+			if len(data) > 6000 {
+				data = data[len(data)-6000:]
+			}
+			t.Logf("log of %s:\n%s", name, data)
+		}
+		f.Close()
+	})
+	return slog.New(slog.NewTextHandler(f, nil)).With("deployment", name)
+}
+
+// running is a router and a live sink of a deployment, running in this process.
+type running struct {
+	stop   context.CancelFunc
+	g      *errgroup.Group
+	router *processors.Router
+	sink   *sink.Sink
+}
+
+// start runs the deployment's router (with parse, nil: the default) and its live sink.
+func (d *deployment) start(ctx context.Context, parse func(*codecs.RawRecord) (*codecs.Weapon, error), name string) *running {
+	t := d.t
+	opts, err := d.setup().Options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := testLogger(t, name)
+	router, err := processors.NewRouter(d.brokers, d.names, processors.RouterConfig{Parse: parse, Logger: log}, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk, err := sink.New(sink.Config{Brokers: d.brokers, DatabaseURL: d.url, Names: d.names, Logger: log,
+		Kafka: kafka.Config("e2e-reprocess-sink"), RetryMax: 200 * time.Millisecond, RebuildLogEvery: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	g, gctx := errgroup.WithContext(runCtx)
+	g.Go(func() error {
+		if err := router.Processor.Run(gctx); err != nil && !errors.Is(err, context.Canceled) {
+			return fmt.Errorf("router: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error { return sk.Run(gctx) })
+	return &running{stop: stop, g: g, router: router, sink: sk}
+}
+
+func (r *running) halt(t *testing.T) {
+	r.stop()
+	if err := r.g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitStored waits until the router has committed all of weapon_data and the live sink has
+// stored every message of the weapon topics.
+func (d *deployment) waitStored(ctx context.Context, r *running) {
+	t := d.t
+	client, admin, err := kafka.Connect(ctx, d.brokers, d.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	defer admin.Close()
+	var topics []string
+	for _, tp := range d.names.WeaponTopics() {
+		topics = append(topics, string(tp))
+	}
+	for {
+		lag, err := d.lag(ctx, client, admin, topics)
+		if err == nil && lag == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s not caught up: lag %d (%v)", d.names.Prefix, lag, err)
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+func (d *deployment) lag(ctx context.Context, client sarama.Client, admin sarama.ClusterAdmin, topics []string) (int64, error) {
+	input := string(d.names.WeaponData())
+	ends, err := kafka.TopicEnds(client, input)
+	if err != nil {
+		return -1, err
+	}
+	committed, err := kafka.GroupOffsets(admin, string(d.names.RouterGroup()), ends)
+	if err != nil {
+		return -1, err
+	}
+	if lag := ends.Behind(committed, kafka.Ends{}); lag > 0 {
+		return lag, nil
+	}
+	if ends, err = kafka.TopicEnds(client, topics...); err != nil {
+		return -1, err
+	}
+	starts, err := kafka.TopicStarts(client, topics...)
+	if err != nil {
+		return -1, err
+	}
+	stored := kafka.Ends{}
+	rows, err := d.db.Query(ctx, `SELECT topic, partition, next_offset FROM kafka_offsets WHERE consumer = $1`,
+		string(d.names.SinkConsumer()))
+	if err != nil {
+		return -1, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var topic string
+		var p int32
+		var n int64
+		if err := rows.Scan(&topic, &p, &n); err != nil {
+			return -1, err
+		}
+		if stored[topic] == nil {
+			stored[topic] = map[int32]int64{}
+		}
+		stored[topic][p] = n
+	}
+	return ends.Behind(stored, starts), rows.Err()
+}
+
+// dump is a table's content as readers see it, without what depends on where the rows travelled
+// (Kafka positions and topic names).
+func (d *deployment) dump(ctx context.Context, table string) (rows int64, digest string) {
+	t := d.t
+	err := d.db.QueryRow(ctx, fmt.Sprintf(`
+		SELECT count(*), coalesce(md5(string_agg(r::text, E'\n' ORDER BY key, version)), '')
+		FROM (SELECT key, version, (to_jsonb(w) - 'kafka_topic' - 'kafka_partition' - 'kafka_offset' - 'record')
+		             || jsonb_build_object('record', w.record::jsonb - 'source') AS r
+		      FROM %s w) AS x`, table)).Scan(&rows, &digest)
+	if err != nil {
+		t.Fatalf("dump %s: %v", table, err)
+	}
+	return rows, digest
+}
+
+func (d *deployment) count(ctx context.Context, query string, args ...any) int64 {
+	var n int64
+	if err := d.db.QueryRow(ctx, query, args...).Scan(&n); err != nil {
+		d.t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+// readerQueries are what the readers ask during the re-processing: each must answer the old
+// tables' value or the new ones', never anything in between (an empty or partial table).
+var readerQueries = []string{
+	`SELECT count(*) FROM long_sword_current`,
+	`SELECT count(*) FROM switch_axe_f_current`,
+	`SELECT count(*) FROM long_sword_current WHERE name = upper(name)`,
+	`SELECT count(*) FROM long_sword`,
+}
+
+// readers polls readerQueries until stopped and returns every distinct answer of each.
+func (d *deployment) readers(ctx context.Context) (stop func() ([]map[int64]int, error)) {
+	var wg sync.WaitGroup
+	seen := make([]map[int64]int, len(readerQueries))
+	var firstErr error
+	done := make(chan struct{})
+	for i, q := range readerQueries {
+		seen[i] = map[int64]int{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				var n int64
+				if err := d.db.QueryRow(ctx, q).Scan(&n); err != nil {
+					if firstErr == nil {
+						firstErr = fmt.Errorf("%s: %w", q, err)
+					}
+					return
+				}
+				seen[i][n]++
+			}
+		}()
+	}
+	return func() ([]map[int64]int, error) {
+		close(done)
+		wg.Wait()
+		return seen, firstErr
+	}
+}
+
+func (d *deployment) answers(ctx context.Context) []int64 {
+	out := make([]int64, len(readerQueries))
+	for i, q := range readerQueries {
+		out[i] = d.count(ctx, q)
+	}
+	return out
+}
+
+// TestReprocessEqualsRebuild loads the older then the newest snapshot (long swords and switch
+// axes) with build A, re-processes weapon_data with build B while readers query the tables and
+// the live sink keeps running, and compares the tables with those of a fresh pipeline that ran
+// build B on the same raw records: they must be identical, row by row, but for Kafka positions.
+func TestReprocessEqualsRebuild(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: runs three pipelines over two snapshots")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	a := newDeployment(t, ctx, "a")
+	live := a.start(ctx, nil, "a")
+	for _, snapshot := range []string{testenv.Older, testenv.Newest} {
+		n := a.emit(snapshot)
+		a.waitStored(ctx, live)
+		t.Logf("build A: snapshot %s, %d raw records stored", snapshot, n)
+	}
+	before := a.answers(ctx)
+	stopReaders := a.readers(ctx)
+	res, err := reprocess.Run(ctx, reprocess.Config{
+		Names: a.names, Setup: a.setup(), DatabaseURL: a.url, Logger: testLogger(t, "reprocess"),
+		Router: processors.RouterConfig{Parse: parseB}, Poll: 200 * time.Millisecond,
+		Sink: sink.Config{Kafka: kafka.Config("e2e-reprocess-rebuild"), RetryMax: 200 * time.Millisecond},
+	})
+	seen, readErr := stopReaders()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if readErr != nil {
+		t.Fatalf("a reader failed during the re-processing: %v", readErr)
+	}
+	after := a.answers(ctx)
+	t.Logf("re-processed: read %d, forwarded %d, stored %d in %s; readers' answers before %v, after %v, seen %v",
+		res.Router.Read, res.Router.Forwarded, res.Sink.Stored, res.Duration, before, after, seen)
+	for i, answers := range seen {
+		for n := range answers {
+			if n != before[i] && n != after[i] {
+				t.Errorf("%s answered %d during the re-processing: neither the old tables' %d nor the new ones' %d",
+					readerQueries[i], n, before[i], after[i])
+			}
+		}
+	}
+	if before[2] == after[2] {
+		t.Errorf("upper-case long sword names: %d before and after: build B's tables did not replace build A's", before[2])
+	}
+	if st := live.sink.Stats(); st.Conflicts != 0 || st.DeadLettered != 0 {
+		t.Errorf("the live sink, kept running during the re-processing: %d conflicts, %d dead letters, want 0", st.Conflicts, st.DeadLettered)
+	}
+	live.halt(t)
+
+	b := newDeployment(t, ctx, "b")
+	fresh := b.start(ctx, parseB, "b")
+	for _, snapshot := range []string{testenv.Older, testenv.Newest} {
+		b.emit(snapshot)
+		b.waitStored(ctx, fresh)
+	}
+	fresh.halt(t)
+	for _, table := range reprocessTables {
+		na, da := a.dump(ctx, table)
+		nb, db := b.dump(ctx, table)
+		if na != nb || da != db {
+			t.Errorf("table %s: re-processed %d rows (digest %s), fresh build B %d rows (digest %s)", table, na, da, nb, db)
+		}
+		t.Logf("table %s: %d rows, identical", table, na)
+	}
+	for _, d := range []*deployment{a, b} {
+		if n := d.count(ctx, `SELECT count(*) FROM sink_dead_letter`); n != 0 {
+			t.Errorf("%s: %d sink dead letters, want 0", d.names.Prefix, n)
+		}
+		if n := len(readDeadLetters(t, d.brokers, d.cfg, d.names.DeadLetter())); n != 0 {
+			t.Errorf("%s: %d dead letters on %s, want 0", d.names.Prefix, n, d.names.DeadLetter())
+		}
+	}
+}

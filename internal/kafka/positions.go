@@ -1,0 +1,157 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/IBM/sarama"
+)
+
+// Ends are the next offsets of the partitions of some topics (their high-water marks).
+type Ends map[string]map[int32]int64
+
+// TopicEnds returns the high-water mark of every partition of the topics.
+func TopicEnds(client sarama.Client, topics ...string) (Ends, error) {
+	ends := Ends{}
+	for _, topic := range topics {
+		parts, err := client.Partitions(topic)
+		if err != nil {
+			return nil, fmt.Errorf("partitions of %s: %w", topic, err)
+		}
+		ends[topic] = map[int32]int64{}
+		for _, p := range parts {
+			n, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+			if err != nil {
+				return nil, fmt.Errorf("end of %s/%d: %w", topic, p, err)
+			}
+			ends[topic][p] = n
+		}
+	}
+	return ends, nil
+}
+
+// Behind is how many records of ends lie at or beyond the positions in next (a partition missing
+// from next counts from its start, which is the low watermark for a fresh reader: starts).
+func (ends Ends) Behind(next, starts Ends) int64 {
+	var lag int64
+	for topic, parts := range ends {
+		for p, end := range parts {
+			pos, ok := next[topic][p]
+			if !ok {
+				pos = starts[topic][p]
+			}
+			lag += max(0, end-pos)
+		}
+	}
+	return lag
+}
+
+// TopicStarts returns the low watermark (oldest offset still held) of every partition.
+func TopicStarts(client sarama.Client, topics ...string) (Ends, error) {
+	starts := Ends{}
+	for _, topic := range topics {
+		parts, err := client.Partitions(topic)
+		if err != nil {
+			return nil, fmt.Errorf("partitions of %s: %w", topic, err)
+		}
+		starts[topic] = map[int32]int64{}
+		for _, p := range parts {
+			n, err := client.GetOffset(topic, p, sarama.OffsetOldest)
+			if err != nil {
+				return nil, fmt.Errorf("start of %s/%d: %w", topic, p, err)
+			}
+			starts[topic][p] = n
+		}
+	}
+	return starts, nil
+}
+
+// GroupOffsets returns the offsets a consumer group has committed on the topics' partitions
+// (partitions without a commit are absent).
+func GroupOffsets(admin sarama.ClusterAdmin, group string, ends Ends) (Ends, error) {
+	want := map[string][]int32{}
+	for topic, parts := range ends {
+		for p := range parts {
+			want[topic] = append(want[topic], p)
+		}
+	}
+	resp, err := admin.ListConsumerGroupOffsets(group, want)
+	if err != nil {
+		return nil, fmt.Errorf("offsets of group %s: %w", group, err)
+	}
+	if !errors.Is(resp.Err, sarama.ErrNoError) {
+		return nil, fmt.Errorf("offsets of group %s: %w", group, resp.Err)
+	}
+	got := Ends{}
+	for topic, blocks := range resp.Blocks {
+		for p, b := range blocks {
+			if b.Offset >= 0 && errors.Is(b.Err, sarama.ErrNoError) {
+				if got[topic] == nil {
+					got[topic] = map[int32]int64{}
+				}
+				got[topic][p] = b.Offset
+			}
+		}
+	}
+	return got, nil
+}
+
+// GroupMembers returns how many members a consumer group has now (0: nobody consumes).
+func GroupMembers(admin sarama.ClusterAdmin, group string) (int, error) {
+	groups, err := admin.DescribeConsumerGroups([]string{group})
+	if err != nil {
+		return 0, fmt.Errorf("describe group %s: %w", group, err)
+	}
+	for _, g := range groups {
+		if g.GroupId == group {
+			if !errors.Is(g.Err, sarama.ErrNoError) && !errors.Is(g.Err, sarama.ErrGroupIDNotFound) {
+				return 0, fmt.Errorf("describe group %s: %w", group, g.Err)
+			}
+			return len(g.Members), nil
+		}
+	}
+	return 0, nil
+}
+
+// Truncate deletes every record of the topics (DeleteRecords up to each partition's end): their
+// offsets keep counting from there. Readers starting afresh begin at the new low watermark.
+func Truncate(ctx context.Context, client sarama.Client, admin sarama.ClusterAdmin, topics ...string) error {
+	ends, err := TopicEnds(client, topics...)
+	if err != nil {
+		return fmt.Errorf("truncate: %w", err)
+	}
+	for topic, parts := range ends {
+		del := map[int32]int64{}
+		for p, end := range parts {
+			if end > 0 {
+				del[p] = end
+			}
+		}
+		if len(del) == 0 {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("truncate %s: %w", topic, err)
+		}
+		if err := admin.DeleteRecords(topic, del); err != nil {
+			return fmt.Errorf("truncate %s: %w", topic, err)
+		}
+	}
+	return nil
+}
+
+// Connect returns a client and an admin on the same connections, waiting for the broker up to
+// ctx's deadline.
+func Connect(ctx context.Context, brokers []string, cfg *sarama.Config) (sarama.Client, sarama.ClusterAdmin, error) {
+	admin, err := connectAdmin(ctx, brokers, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	client, err := sarama.NewClient(brokers, cfg)
+	if err != nil {
+		admin.Close()
+		return nil, nil, fmt.Errorf("connect to Kafka at %v: %w", brokers, err)
+	}
+	return client, admin, nil
+}

@@ -1,0 +1,177 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// RebuildSchema holds the weapon tables of a re-processing until they replace those of public.
+// A sink with Config.Rebuild set writes there: its connections' search_path puts this schema
+// before public, so the same statements reach the rebuilt tables and the shared state tables.
+const RebuildSchema = "mhfz_rebuild"
+
+// ErrRebuilding says that a re-processing has started and not switched yet: the weapon topics
+// hold the records of the new build, which belong to the rebuilt tables, not to the live ones.
+// The live sink waits until it is over (retryable).
+var ErrRebuilding = errors.New("a re-processing (mhfz reprocess) is in progress")
+
+// Rebuild is the PostgreSQL side of a re-processing: the marker that holds the live sink, the
+// rebuilt tables, and the switch that puts them in place of the live ones.
+type Rebuild struct {
+	pool          *pgxpool.Pool
+	live, rebuild string // the consumers (kafka_offsets, dead letters, conflicts) of both sinks
+}
+
+// NewRebuild connects to the database; live and rebuild name the live sink and the
+// re-processing's sink (codecs.Names' SinkConsumer and SinkRebuildConsumer).
+func NewRebuild(ctx context.Context, databaseURL, live, rebuild string) (*Rebuild, error) {
+	if live == "" || rebuild == "" || live == rebuild {
+		return nil, fmt.Errorf("rebuild: consumers %q and %q must be two names", live, rebuild)
+	}
+	pool, err := pgxpool.New(ctx, databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("rebuild: database: %w", err)
+	}
+	return &Rebuild{pool: pool, live: live, rebuild: rebuild}, nil
+}
+
+// Close closes the connections.
+func (r *Rebuild) Close() { r.pool.Close() }
+
+// Prepare starts (or starts again) a re-processing, in one transaction: it sets the marker,
+// creates the rebuilt tables empty (like the live ones, indexes and constraints included) and
+// forgets what the re-processing's sink stored before.
+func (r *Rebuild) Prepare(ctx context.Context) error {
+	return pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO pipeline_rebuild (consumer) VALUES ($1)
+			ON CONFLICT (singleton) DO UPDATE SET started_at = now(), consumer = EXCLUDED.consumer`, r.rebuild); err != nil {
+			return fmt.Errorf("rebuild: set the marker: %w", err)
+		}
+		schema := pgx.Identifier{RebuildSchema}.Sanitize()
+		if _, err := tx.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE; CREATE SCHEMA "+schema); err != nil {
+			return fmt.Errorf("rebuild: create schema %s: %w", RebuildSchema, err)
+		}
+		for _, t := range Tables() {
+			if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TABLE %s (LIKE %s INCLUDING ALL)",
+				pgx.Identifier{RebuildSchema, t}.Sanitize(), pgx.Identifier{"public", t}.Sanitize())); err != nil {
+				return fmt.Errorf("rebuild: create table %s.%s: %w", RebuildSchema, t, err)
+			}
+		}
+		return forgetConsumer(ctx, tx, r.rebuild)
+	})
+}
+
+// Offsets returns the next offsets the re-processing's sink has stored.
+func (r *Rebuild) Offsets(ctx context.Context) (map[string]map[int32]int64, error) {
+	rows, err := r.pool.Query(ctx, `SELECT topic, partition, next_offset FROM kafka_offsets WHERE consumer = $1`, r.rebuild)
+	if err != nil {
+		return nil, fmt.Errorf("rebuild: read offsets: %w", err)
+	}
+	next, err := scanOffsets(rows)
+	if err != nil {
+		return nil, fmt.Errorf("rebuild: read offsets: %w", err)
+	}
+	out := map[string]map[int32]int64{}
+	for p, n := range next {
+		if out[p.topic] == nil {
+			out[p.topic] = map[int32]int64{}
+		}
+		out[p.topic][p.id] = n
+	}
+	return out, nil
+}
+
+// Switch puts the rebuilt tables in place of the live ones, in one transaction: readers see the
+// old tables until it commits and the new ones after, never a mix or an empty table. The live
+// sink takes over the re-processing sink's offsets, dead letters and conflicts, and the marker
+// is removed. The old tables are dropped.
+func (r *Rebuild) Switch(ctx context.Context) (time.Time, error) {
+	var started time.Time
+	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT started_at FROM pipeline_rebuild WHERE consumer = $1 FOR UPDATE`, r.rebuild).Scan(&started)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errors.New("rebuild: no re-processing is in progress")
+		}
+		if err != nil {
+			return fmt.Errorf("rebuild: read the marker: %w", err)
+		}
+		for _, t := range Tables() {
+			if err := swapTable(ctx, tx, t); err != nil {
+				return fmt.Errorf("rebuild: switch %s: %w", t, err)
+			}
+		}
+		if err := forgetConsumer(ctx, tx, r.live); err != nil {
+			return err
+		}
+		for _, table := range consumerTables {
+			if _, err := tx.Exec(ctx, fmt.Sprintf("UPDATE %s SET consumer = $1 WHERE consumer = $2",
+				pgx.Identifier{table}.Sanitize()), r.live, r.rebuild); err != nil {
+				return fmt.Errorf("rebuild: hand %s over to %s: %w", table, r.live, err)
+			}
+		}
+		if _, err := tx.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{RebuildSchema}.Sanitize()+" CASCADE"); err != nil {
+			return fmt.Errorf("rebuild: drop schema %s: %w", RebuildSchema, err)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM pipeline_rebuild`); err != nil {
+			return fmt.Errorf("rebuild: remove the marker: %w", err)
+		}
+		return nil
+	})
+	return started, err
+}
+
+// swapTable replaces public's table by the rebuilt one, with the view and function readers use.
+func swapTable(ctx context.Context, tx pgx.Tx, table string) error {
+	live := pgx.Identifier{"public", table}.Sanitize()
+	stmts := []string{
+		"LOCK TABLE " + live + " IN ACCESS EXCLUSIVE MODE",
+		"DROP VIEW " + pgx.Identifier{"public", table + "_current"}.Sanitize(),
+		"DROP FUNCTION " + pgx.Identifier{"public", table + "_history"}.Sanitize() + "(text)",
+		"DROP TABLE " + live,
+		"ALTER TABLE " + pgx.Identifier{RebuildSchema, table}.Sanitize() + " SET SCHEMA public",
+	}
+	for _, stmt := range stmts {
+		if _, err := tx.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("%s: %w", stmt, err)
+		}
+	}
+	if _, err := tx.Exec(ctx, "SELECT mhfz_weapon_views($1)", table); err != nil {
+		return fmt.Errorf("recreate the views: %w", err)
+	}
+	return nil
+}
+
+// consumerTables hold one consumer's state: where it is, and what it could not store.
+var consumerTables = []string{"kafka_offsets", "sink_dead_letter", "sink_conflict"}
+
+// forgetConsumer deletes a consumer's offsets, dead letters and conflicts.
+func forgetConsumer(ctx context.Context, tx pgx.Tx, consumer string) error {
+	for _, table := range consumerTables {
+		if _, err := tx.Exec(ctx, fmt.Sprintf("DELETE FROM %s WHERE consumer = $1", pgx.Identifier{table}.Sanitize()),
+			consumer); err != nil {
+			return fmt.Errorf("rebuild: forget %s of %s: %w", table, consumer, err)
+		}
+	}
+	return nil
+}
+
+// rebuilding reports ErrRebuilding while a re-processing is in progress.
+func rebuilding(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}) error {
+	var started time.Time
+	err := q.QueryRow(ctx, `SELECT started_at FROM pipeline_rebuild`).Scan(&started)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	}
+	return fmt.Errorf("%w (started at %s): the live tables stay as they are until it switches; "+
+		"if it was interrupted, run it again", ErrRebuilding, started.UTC().Format(time.RFC3339))
+}
