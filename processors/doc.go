@@ -6,5 +6,5 @@
 // decode, parse or validate to the dead-letter topic with their reason.
 //
 // It owns the interpretation of the site's cells (Parse): the raw records stay as the page said
-// them, so that a better parser can re-process them (mhfz process --reset) without a re-scrape.
+// them, so that a better parser can re-process them (mhfz reprocess) without a re-scrape.
 package processors

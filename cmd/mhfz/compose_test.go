@@ -144,6 +144,7 @@ func TestComposeDependenciesMatchHealthchecks(t *testing.T) {
 		"scraper":   {"kafka"},
 		"processor": {"kafka"},
 		"sink":      {"kafka", "migrate", "postgres"},
+		"reprocess": {"kafka", "migrate", "postgres"},
 	}
 	for name, deps := range want {
 		var got []string
@@ -159,6 +160,22 @@ func TestComposeDependenciesMatchHealthchecks(t *testing.T) {
 		if r := c.Services[name].Restart; r != "unless-stopped" {
 			t.Errorf("%s: restart %q, want unless-stopped", name, r)
 		}
+	}
+}
+
+// reprocess rebuilds the router's local copy: it must be the processor's, same volume and path.
+func TestComposeReprocessSharesTheProcessorsStorage(t *testing.T) {
+	c := readCompose(t)
+	proc, re := c.Services["processor"], c.Services["reprocess"]
+	if re.Environment["MHFZ_PROCESS_STORAGE"] == "" || re.Environment["MHFZ_PROCESS_STORAGE"] != proc.Environment["MHFZ_PROCESS_STORAGE"] {
+		t.Errorf("reprocess storage %q, processor storage %q: want the same", re.Environment["MHFZ_PROCESS_STORAGE"],
+			proc.Environment["MHFZ_PROCESS_STORAGE"])
+	}
+	if !slices.Equal(re.Volumes, proc.Volumes) {
+		t.Errorf("reprocess volumes %v, processor volumes %v: want the same", re.Volumes, proc.Volumes)
+	}
+	if re.Environment["MHFZ_DATABASE_URL"] != c.Services["sink"].Environment["MHFZ_DATABASE_URL"] {
+		t.Errorf("reprocess database %q is not the sink's", re.Environment["MHFZ_DATABASE_URL"])
 	}
 }
 
@@ -196,7 +213,7 @@ func TestComposeVolumesPortsAndNetwork(t *testing.T) {
 		t.Errorf("networks %v, want exactly one", c.Networks)
 	}
 	wantVolume := map[string]string{"kafka": "/var/lib/kafka/data", "postgres": "/var/lib/postgresql/data",
-		"processor": "/var/lib/mhfz", "scraper": "/var/lib/mhfz"}
+		"processor": "/var/lib/mhfz", "scraper": "/var/lib/mhfz", "reprocess": "/var/lib/mhfz"}
 	for name, path := range wantVolume {
 		found := false
 		for _, v := range c.Services[name].Volumes {

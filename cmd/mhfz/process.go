@@ -19,7 +19,6 @@ import (
 type processOptions struct {
 	kafka    kafkaFlags
 	router   routerFlags
-	reset    bool
 	progress time.Duration
 }
 
@@ -60,9 +59,6 @@ func parseProcessFlags(args []string, output io.Writer) (*processOptions, error)
 	fs := newFlagSet("process", "process [flags]", output)
 	o.kafka.register(fs)
 	o.router.register(fs)
-	fs.boolVar(&o.reset, "reset", "MHFZ_PROCESS_RESET", false,
-		"start over: forget the committed offsets, the group table and its local copy, and re-read "+
-			"weapon_data from offset zero (the outputs get the same versions again; the sink stores them once)")
 	fs.durationVar(&o.progress, "progress", "MHFZ_PROGRESS_INTERVAL", 10*time.Second,
 		"interval of the progress log lines (0: none)")
 	if err := fs.parse(args); err != nil {
@@ -80,7 +76,7 @@ func parseProcessFlags(args []string, output io.Writer) (*processOptions, error)
 }
 
 // runProcess runs the router until ctx ends (SIGTERM, SIGINT) or Kafka fails: it creates the
-// topics, optionally resets the group, logs progress and a summary. A clean stop returns nil;
+// topics, logs progress and a summary. A clean stop returns nil;
 // a Kafka failure returns it (exit status 1; retryable: restart the service).
 func runProcess(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
 	o, err := parseProcessFlags(args, stdout)
@@ -95,13 +91,6 @@ func runProcess(ctx context.Context, args []string, stdout io.Writer, log *slog.
 	setup := o.router.setup(o.kafka, cfg)
 	setupCtx, cancel := context.WithTimeout(ctx, o.router.setupWithin)
 	defer cancel()
-	if o.reset {
-		log.Info("resetting the router: committed offsets, group table and its local copy",
-			"group", names.RouterGroup(), "table", processors.TableTopic(names), "storage", o.router.storage)
-		if err := processors.Reset(setupCtx, names, setup); err != nil {
-			return fmt.Errorf("process: %w", err)
-		}
-	}
 	if err := processors.EnsureTopics(setupCtx, names, setup); err != nil {
 		return fmt.Errorf("process: %w", err)
 	}

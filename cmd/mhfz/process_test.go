@@ -37,10 +37,10 @@ func TestProcessFlags(t *testing.T) {
 			router:   routerFlags{storage: "data/router", maxMessage: processors.DefaultMaxMessageBytes, setupWithin: time.Minute},
 			progress: 10 * time.Second}},
 		{name: "environment", env: map[string]string{"MHFZ_KAFKA_BROKERS": "a:1,b:2", "MHFZ_TOPIC_PREFIX": "x.",
-			"MHFZ_PROCESS_STORAGE": "/var/lib/mhfz/tables", "MHFZ_PROCESS_RESET": "true", "MHFZ_PROGRESS_INTERVAL": "1s"},
+			"MHFZ_PROCESS_STORAGE": "/var/lib/mhfz/tables", "MHFZ_PROGRESS_INTERVAL": "1s"},
 			want: processOptions{kafka: kafkaFlags{brokers: []string{"a:1", "b:2"}, replication: 1, partitions: 4, topicPrefix: "x."},
-				router: routerFlags{storage: "/var/lib/mhfz/tables", maxMessage: processors.DefaultMaxMessageBytes, setupWithin: time.Minute},
-				reset:  true, progress: time.Second}},
+				router:   routerFlags{storage: "/var/lib/mhfz/tables", maxMessage: processors.DefaultMaxMessageBytes, setupWithin: time.Minute},
+				progress: time.Second}},
 		{name: "flags win over the environment", env: map[string]string{"MHFZ_PROCESS_STORAGE": "/env"},
 			args: []string{"--storage", "/flag", "--partitions", "8", "--replication", "3"},
 			want: processOptions{kafka: kafkaFlags{brokers: []string{"localhost:9092"}, replication: 3, partitions: 8},
@@ -48,7 +48,7 @@ func TestProcessFlags(t *testing.T) {
 				progress: 10 * time.Second}},
 		{name: "no brokers", args: []string{"--brokers", " , "}, err: "--brokers is empty"},
 		{name: "zero partitions", args: []string{"--partitions", "0"}, err: "--partitions"},
-		{name: "bad environment value", env: map[string]string{"MHFZ_PROCESS_RESET": "maybe"}, err: "MHFZ_PROCESS_RESET"},
+		{name: "bad environment value", env: map[string]string{"MHFZ_PROCESS_MAX_MESSAGE_BYTES": "many"}, err: "MHFZ_PROCESS_MAX_MESSAGE_BYTES"},
 		{name: "stray argument", args: []string{"now"}, err: "unexpected arguments"},
 	}
 	for _, tc := range tests {
@@ -77,7 +77,7 @@ func TestProcessFlags(t *testing.T) {
 func equalOptions(a, b processOptions) bool {
 	return strings.Join(a.kafka.brokers, ",") == strings.Join(b.kafka.brokers, ",") &&
 		a.kafka.partitions == b.kafka.partitions && a.kafka.replication == b.kafka.replication &&
-		a.kafka.topicPrefix == b.kafka.topicPrefix && a.router == b.router && a.reset == b.reset && a.progress == b.progress
+		a.kafka.topicPrefix == b.kafka.topicPrefix && a.router == b.router && a.progress == b.progress
 }
 
 func TestProcessHelpListsEveryVariable(t *testing.T) {
@@ -86,7 +86,7 @@ func TestProcessHelpListsEveryVariable(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("--help: %v", err)
 	}
-	for _, v := range []string{"MHFZ_KAFKA_BROKERS", "MHFZ_TOPIC_PREFIX", "MHFZ_PROCESS_STORAGE", "MHFZ_PROCESS_RESET", "--reset"} {
+	for _, v := range []string{"MHFZ_KAFKA_BROKERS", "MHFZ_TOPIC_PREFIX", "MHFZ_PROCESS_STORAGE"} {
 		if !strings.Contains(out.String(), v) {
 			t.Errorf("help does not mention %s:\n%s", v, out.String())
 		}
@@ -95,10 +95,9 @@ func TestProcessHelpListsEveryVariable(t *testing.T) {
 
 var processSummary = regexp.MustCompile(`process: read (\d+), forwarded (\d+), re-emitted (\d+), unchanged (\d+), stale (\d+), dead letters (\d+)`)
 
-// TestProcessRunResetAndStop runs `mhfz process` on the real broker: a valid record and a bad one,
-// a clean stop when the context ends (SIGTERM in main), a second run that forwards nothing, and a
-// run with --reset that starts over from offset zero and forwards the same version again.
-func TestProcessRunResetAndStop(t *testing.T) {
+// TestProcessRunAndStop runs `mhfz process` on the real broker: a valid record and a bad one,
+// a clean stop when the context ends (SIGTERM in main), and a second run that forwards nothing.
+func TestProcessRunAndStop(t *testing.T) {
 	brokers := testenv.KafkaBrokers(t)
 	prefix := testenv.Name(t, "p") + "."
 	names := codecs.Names{Prefix: prefix}
@@ -142,7 +141,7 @@ func TestProcessRunResetAndStop(t *testing.T) {
 	}
 
 	// runUntil runs mhfz process until the group has read everything, then stops it.
-	runUntil := func(weapons int64, extra ...string) []string {
+	runUntil := func(weapons int64) []string {
 		t.Helper()
 		runCtx, cancel := context.WithCancel(ctx)
 		var stdout bytes.Buffer
@@ -151,7 +150,7 @@ func TestProcessRunResetAndStop(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			runErr = run(runCtx, append(args, extra...), &stdout, io.Discard)
+			runErr = run(runCtx, args, &stdout, io.Discard)
 		}()
 		waitWeapons(t, brokers, cfg, names, weapons)
 		waitCommitted(t, brokers, cfg, names, 2)
@@ -172,10 +171,6 @@ func TestProcessRunResetAndStop(t *testing.T) {
 	// A second run reads nothing new.
 	if got := runUntil(1); strings.Join(got, " ") != "0 0 0 0 0 0" {
 		t.Fatalf("second run: %v, want nothing read", got)
-	}
-	// --reset: from offset zero with an empty table: the same version 1 again.
-	if got := runUntil(2, "--reset"); strings.Join(got, " ") != "2 1 0 0 0 1" {
-		t.Fatalf("run with --reset: %v, want 2 1 0 0 0 1", got)
 	}
 }
 
