@@ -67,21 +67,23 @@ func TestSinkCorpusUnderCrashes(t *testing.T) {
 		"MHFZ_SINK_BATCH_SIZE=2000"}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 4))
 	for i := range 5 {
+		// Kill at a random moment once this run has committed a batch of its own, and check the
+		// kill landed mid-work: a kill after the sink finished would prove nothing.
+		started := consumed()
 		svc := startService(t, env, "sink")
-		d := time.Duration(300+rng.IntN(2500)) * time.Millisecond
+		waitUntil(t, ctx, fmt.Sprintf("run %d of the sink commits a batch", i+1), func() bool { return consumed() > started })
+		d := time.Duration(rng.IntN(1500)) * time.Millisecond
 		time.Sleep(d)
 		svc.kill()
-		t.Logf("kill %d after %s: %d of %d messages handled", i+1, d, consumed(), total)
+		handled := consumed()
+		t.Logf("kill %d, %s after its first commit: %d of %d messages handled", i+1, d, handled, total)
+		if handled >= total {
+			t.Fatalf("the sink had handled all %d messages before kill %d: kill sooner", total, i+1)
+		}
 	}
 	before, began := consumed(), time.Now()
 	svc := startService(t, env, "sink")
-	deadline := time.Now().Add(5 * time.Minute)
-	for consumed() < total {
-		if time.Now().After(deadline) {
-			t.Fatalf("the sink handled %d of %d messages in 5 minutes", consumed(), total)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	waitUntil(t, ctx, fmt.Sprintf("the sink handles all %d messages", total), func() bool { return consumed() >= total })
 	took := time.Since(began)
 	t.Logf("last run: %d real records in %s (%.0f records/s, start and group join included)",
 		total-before, took.Round(time.Millisecond), float64(total-before)/took.Seconds())
@@ -162,4 +164,16 @@ func count(t *testing.T, db *pgxpool.Pool, table string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// waitUntil polls cond until it holds; it fails the test when ctx ends first.
+func waitUntil(t *testing.T, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("waiting until %s: %v", what, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

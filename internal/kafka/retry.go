@@ -1,0 +1,49 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/IBM/sarama"
+)
+
+// retriableErrors are the broker's answers that Kafka documents as retriable: the cluster is
+// moving a leader, electing one, or has not finished creating a topic. A client that asks again
+// after a metadata refresh gets through.
+var retriableErrors = []error{
+	sarama.ErrNotLeaderForPartition, sarama.ErrLeaderNotAvailable, sarama.ErrUnknownTopicOrPartition,
+	sarama.ErrRequestTimedOut, sarama.ErrNotEnoughReplicas, sarama.ErrNotEnoughReplicasAfterAppend,
+	sarama.ErrNetworkException, sarama.ErrOffsetNotAvailable, sarama.ErrReplicaNotAvailable,
+	sarama.ErrKafkaStorageError, sarama.ErrFencedLeaderEpoch, sarama.ErrUnknownLeaderEpoch,
+	sarama.ErrNotCoordinatorForConsumer, sarama.ErrConsumerCoordinatorNotAvailable,
+	sarama.ErrOffsetsLoadInProgress, sarama.ErrRebalanceInProgress, sarama.ErrOutOfBrokers,
+	sarama.ErrNotController, sarama.ErrBrokerNotAvailable,
+}
+
+// Retriable reports whether err is one of Kafka's transient errors (see retriableErrors).
+func Retriable(err error) bool {
+	for _, r := range retriableErrors {
+		if errors.Is(err, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// Retry runs f until it succeeds, fails with an error that is not Retriable, or ctx ends; it
+// waits backoff between attempts. what names the operation in the error.
+func Retry(ctx context.Context, what string, backoff time.Duration, f func() error) error {
+	for {
+		err := f()
+		if err == nil || !Retriable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: still failing when %w: %w", what, ctx.Err(), err)
+		case <-time.After(backoff):
+		}
+	}
+}
