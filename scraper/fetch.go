@@ -7,6 +7,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/mhfz/mhfz-pipeline/codecs"
 )
 
 // FetchStatus says what fetching a page gave.
@@ -99,4 +103,23 @@ func (d *DirFetcher) Fetch(ctx context.Context, name string) (Page, error) {
 // WeaponPages lists the folder's weapon pages.
 func (d *DirFetcher) WeaponPages(ctx context.Context) ([]string, error) {
 	return WeaponPagesIn(d.dir)
+}
+
+// WeaponPagesIn lists the weapon pages of a folder, sorted by name.
+func WeaponPagesIn(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("list weapon pages: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".htm") {
+			continue
+		}
+		if _, _, err := codecs.ParsePageName(e.Name()); err == nil {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	return names, nil
 }
