@@ -8,6 +8,8 @@ require (
 	github.com/lovoo/goka v1.1.14
 )
 
+require github.com/google/renameio/v2 v2.0.2 // indirect
+
 require (
 	github.com/antchfx/htmlquery v1.3.7
 	github.com/antchfx/xpath v1.3.9 // indirect

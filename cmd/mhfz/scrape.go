@@ -64,7 +64,7 @@ func runScrape(ctx context.Context, args []string, stdout io.Writer, log *slog.L
 	if f.every < 0 || f.inFlight < 1 || f.concurrency < 1 {
 		return usageError{"scrape: --every must not be negative, --in-flight and --concurrency must be positive"}
 	}
-	state, err := scraper.LoadState(f.stateFile)
+	state, err := scraper.LoadState(f.stateFile, log)
 	if err != nil {
 		return err
 	}
