@@ -165,7 +165,7 @@ func newRecordSink(ctx context.Context, f scrapeFlags, stdout io.Writer, log *sl
 	if err != nil {
 		return nil, fmt.Errorf("scrape: %w", err)
 	}
-	em, err := scraper.NewEmitter(f.kafka.brokers, topic, cfg, f.inFlight)
+	em, err := scraper.NewEmitter(f.kafka.brokers, topic, cfg, scraper.EmitterOptions{MaxInFlight: f.inFlight, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("scrape: %w", err)
 	}
