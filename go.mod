@@ -8,7 +8,10 @@ require (
 	github.com/lovoo/goka v1.1.14
 )
 
-require github.com/google/renameio/v2 v2.0.2 // indirect
+require (
+	github.com/google/renameio/v2 v2.0.2 // indirect
+	github.com/temoto/robotstxt v1.1.2 // indirect
+)
 
 require (
 	github.com/antchfx/htmlquery v1.3.7

@@ -23,6 +23,8 @@ const (
 	Unchanged
 	// Absent: the site has no such page (HTTP 404 or 410, or no such file).
 	Absent
+	// Disallowed: the site's robots.txt forbids the page to us; it was not fetched.
+	Disallowed
 )
 
 func (s FetchStatus) String() string {
@@ -33,6 +35,8 @@ func (s FetchStatus) String() string {
 		return "unchanged"
 	case Absent:
 		return "absent"
+	case Disallowed:
+		return "disallowed"
 	}
 	return fmt.Sprintf("FetchStatus(%d)", int(s))
 }
@@ -52,6 +56,12 @@ type Page struct {
 // fetcher's own retries; an absent page is not an error.
 type Fetcher interface {
 	Fetch(ctx context.Context, name string) (Page, error)
+}
+
+// Preparer is a Fetcher with something to do before each scrape: an HTTP fetcher reads the
+// site's robots.txt. An error stops the scrape before anything is fetched.
+type Preparer interface {
+	Prepare(ctx context.Context) error
 }
 
 // Lister is a Fetcher that can also list its pages (a local folder): the scrape adds them to

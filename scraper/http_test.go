@@ -44,7 +44,8 @@ const fixtureSiteRows = 4 + 4 + 3 + 2 + 0 + 2
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func fastHTTP(state *State) HTTPOptions {
-	return HTTPOptions{Rate: -1, BackoffBase: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond, State: state}
+	return HTTPOptions{Rate: -1, BackoffBase: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond, State: state,
+		Log: quietLog()}
 }
 
 // scrapeAll runs one scrape and returns its result with the records by key.
@@ -148,7 +149,7 @@ func TestHTTPBackoff(t *testing.T) {
 	m, srv := newMirror(t, "", fixtureSite(t))
 	m.fail("tachi.htm", 500, 500, 500)
 	f, err := NewHTTPFetcher(srv.URL+"/buki/", HTTPOptions{Rate: -1, BackoffBase: 40 * time.Millisecond,
-		BackoffMax: time.Second})
+		BackoffMax: time.Second, Log: quietLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +177,7 @@ func TestHTTPBackoff(t *testing.T) {
 func TestHTTPCancelStopsRetrying(t *testing.T) {
 	m, srv := newMirror(t, "", fixtureSite(t))
 	m.fail("tachi.htm", 500, 500, 500, 500, 500)
-	f, err := NewHTTPFetcher(srv.URL+"/buki/", HTTPOptions{Rate: -1, BackoffBase: time.Hour, BackoffMax: time.Hour})
+	f, err := NewHTTPFetcher(srv.URL+"/buki/", HTTPOptions{Rate: -1, BackoffBase: time.Hour, BackoffMax: time.Hour, Log: quietLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +287,7 @@ func TestConcurrencyBound(t *testing.T) {
 
 func TestRateLimit(t *testing.T) {
 	_, srv := newMirror(t, "", fixtureSite(t))
-	f, err := NewHTTPFetcher(srv.URL+"/buki/", HTTPOptions{Rate: 50, Burst: 1})
+	f, err := NewHTTPFetcher(srv.URL+"/buki/", HTTPOptions{Rate: 50, Burst: 1, Log: quietLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
