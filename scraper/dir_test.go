@@ -38,8 +38,11 @@ func TestScrapeFolder(t *testing.T) {
 	if res.Pages != 6 || res.Rows != fixtureSiteRows || len(recs) != fixtureSiteRows || res.Failures() != 0 {
 		t.Errorf("pages %d rows %d records %d failures %v", res.Pages, res.Rows, len(recs), res.FailedPages)
 	}
-	if res.Absent != 15 {
-		t.Errorf("absent %d, want the 15 guessed pages", res.Absent)
+	if res.Absent != 15 || res.Disallowed != 0 {
+		t.Errorf("absent %d disallowed %d, want the 15 guessed pages absent and none disallowed", res.Absent, res.Disallowed)
+	}
+	if _, ok := any(f).(Preparer); ok {
+		t.Error("a folder has no robots.txt to read, yet its fetcher prepares scrapes")
 	}
 	if !reflect.DeepEqual(res.EmptyPages, []string{"taiken_partnya.htm"}) {
 		t.Errorf("empty pages %v, want the partner page with an empty tbody", res.EmptyPages)
