@@ -102,10 +102,11 @@ func (e *Emitter) watch() {
 				stalledSince = lastTick
 			}
 			log.Warn("records wait for Kafka's acknowledgement; none acknowledged lately (is Kafka down?)",
-				"waiting", waiting, "for", now.Sub(stalledSince).Round(time.Millisecond), "acknowledged_so_far", e.acked.Load())
-		case !stalledSince.IsZero():
-			log.Info("the wait for Kafka is over: records are acknowledged or failed again", "waiting", waiting, "stalled_for", now.Sub(stalledSince).Round(time.Millisecond),
+				"waiting", waiting, "stalled_for", now.Sub(stalledSince).Round(time.Millisecond),
 				"acknowledged_so_far", e.acked.Load())
+		case !stalledSince.IsZero():
+			log.Info("the wait for Kafka is over: records are acknowledged or failed again", "waiting", waiting,
+				"stalled_for", now.Sub(stalledSince).Round(time.Millisecond), "acknowledged_so_far", e.acked.Load())
 			stalledSince = time.Time{}
 		}
 		lastSettled, lastTick = settled, now
