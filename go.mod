@@ -4,8 +4,10 @@ go 1.26.8
 
 require (
 	github.com/IBM/sarama v1.61.1
+	github.com/google/renameio/v2 v2.0.2
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/lovoo/goka v1.1.14
+	github.com/temoto/robotstxt v1.1.2
 )
 
 require (

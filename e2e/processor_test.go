@@ -23,7 +23,6 @@ import (
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 	"github.com/mhfz/mhfz-pipeline/internal/testenv"
 	"github.com/mhfz/mhfz-pipeline/processors"
-	"github.com/mhfz/mhfz-pipeline/scraper"
 )
 
 const corpusRows = 145955
@@ -119,7 +118,7 @@ func readSnapshot(t testing.TB, snapshot string) ([]snapshotRecord, error) {
 		wg.Add(1)
 		go work()
 	}
-	sum, err := scraper.ReadDir(context.Background(), testenv.Snapshot(t, snapshot), func(r *codecs.RawRecord) error {
+	sum, err := scrapeFolder(context.Background(), testenv.Snapshot(t, snapshot), func(r *codecs.RawRecord) error {
 		mu.Lock()
 		raws = append(raws, r)
 		recs = append(recs, snapshotRecord{})

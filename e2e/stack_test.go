@@ -13,7 +13,6 @@ import (
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 	"github.com/mhfz/mhfz-pipeline/internal/testenv"
-	"github.com/mhfz/mhfz-pipeline/scraper"
 )
 
 // stack is one deployment of the whole pipeline as processes, as scripts/stack runs it: the same
@@ -173,7 +172,7 @@ func TestStackEndToEnd(t *testing.T) {
 	// What the scraper will emit, per table, counted independently of the stack.
 	want := map[string]int{}
 	total := 0
-	if _, err := scraper.ReadDir(ctx, buki, func(r *codecs.RawRecord) error {
+	if _, err := scrapeFolder(ctx, buki, func(r *codecs.RawRecord) error {
 		want[tableOf(r.WeaponType, r.PageKind)]++
 		total++
 		return nil

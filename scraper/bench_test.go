@@ -123,7 +123,7 @@ func BenchmarkSnapshotToKafka(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		em, err := NewEmitter(brokers, topic, cfg, 10000)
+		em, err := NewEmitter(brokers, topic, cfg, EmitterOptions{Log: quietLog()})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -155,7 +155,7 @@ func TestRealSnapshot(t *testing.T) {
 	var cfg *sarama.Config
 	if brokers != nil {
 		topic, cfg = kafkaTopic(t, brokers, 4)
-		if em, err = NewEmitter(brokers, topic, cfg, 10000); err != nil {
+		if em, err = NewEmitter(brokers, topic, cfg, EmitterOptions{Log: quietLog()}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -27,54 +27,65 @@ func siteDir(t *testing.T) string {
 	return dir
 }
 
-func TestReadDir(t *testing.T) {
-	dir := siteDir(t)
-	var keys []string
-	sum, err := ReadDir(context.Background(), dir, func(r *codecs.RawRecord) error {
-		keys = append(keys, r.Key)
-		if !strings.HasPrefix(r.URL, "file://") || !strings.HasSuffix(r.URL, "/"+r.Page) {
-			t.Errorf("record %s: url %q", r.Key, r.URL)
-		}
-		return nil
-	})
+// TestScrapeFolder: the --source path (a DirFetcher through the scraper) reads every weapon
+// page of the folder, with file:// URLs, and no other file.
+func TestScrapeFolder(t *testing.T) {
+	f, err := NewDirFetcher(siteDir(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Pages != 6 || sum.Rows != fixtureSiteRows || len(keys) != fixtureSiteRows || sum.Failures() != 0 {
-		t.Errorf("pages %d rows %d records %d failures %v", sum.Pages, sum.Rows, len(keys), sum.FailedPages)
+	res, recs := scrapeAll(t, f, 3)
+	if res.Pages != 6 || res.Rows != fixtureSiteRows || len(recs) != fixtureSiteRows || res.Failures() != 0 {
+		t.Errorf("pages %d rows %d records %d failures %v", res.Pages, res.Rows, len(recs), res.FailedPages)
 	}
-	if !reflect.DeepEqual(sum.EmptyPages, []string{"taiken_partnya.htm"}) {
-		t.Errorf("empty pages %v, want the partner page with an empty tbody", sum.EmptyPages)
+	if res.Absent != 15 || res.Disallowed != 0 {
+		t.Errorf("absent %d disallowed %d, want the 15 guessed pages absent and none disallowed", res.Absent, res.Disallowed)
 	}
-	// Pages in name order, rows in page order.
-	if keys[0] != "heavy_bowgun/base/l0100" || keys[len(keys)-1] != "great_sword/base/l0701" {
-		t.Errorf("order: first %s, last %s", keys[0], keys[len(keys)-1])
+	if _, ok := any(f).(Preparer); ok {
+		t.Error("a folder has no robots.txt to read, yet its fetcher prepares scrapes")
 	}
-	for _, workers := range []int{2, 3} {
-		var again []string
-		if _, err := ReadDirParallel(context.Background(), dir, workers, func(r *codecs.RawRecord) error {
-			again = append(again, r.Key)
-			return nil
-		}); err != nil {
-			t.Fatal(err)
+	if !reflect.DeepEqual(res.EmptyPages, []string{"taiken_partnya.htm"}) {
+		t.Errorf("empty pages %v, want the partner page with an empty tbody", res.EmptyPages)
+	}
+	for key, r := range recs {
+		if !strings.HasPrefix(r.URL, "file://") || !strings.HasSuffix(r.URL, "/"+r.Page) {
+			t.Errorf("record %s: url %q", key, r.URL)
 		}
-		if !reflect.DeepEqual(again, keys) {
-			t.Errorf("%d workers: a different order", workers)
-		}
+	}
+	if recs["long_sword/tower/l3000"] == nil || recs["great_sword/base/l0701"] == nil {
+		t.Error("a page of the folder that no index links to was not read")
+	}
+	if len(res.Validators) != 0 {
+		t.Errorf("validators %v: a folder has none", res.Validators)
 	}
 }
 
-func TestReadDirErrors(t *testing.T) {
-	if _, err := ReadDir(context.Background(), filepath.Join(t.TempDir(), "missing"), func(*codecs.RawRecord) error { return nil }); err == nil {
+func TestScrapeFolderErrors(t *testing.T) {
+	if _, err := NewDirFetcher(filepath.Join(t.TempDir(), "missing")); err == nil {
 		t.Error("a missing folder: no error")
 	}
+	notDir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notDir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewDirFetcher(notDir); err == nil || !strings.Contains(err.Error(), "not a folder") {
+		t.Errorf("a file as the folder: %v", err)
+	}
+	f, err := NewDirFetcher(siteDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(f, Options{Workers: 2, Log: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	boom := errors.New("stop")
-	if _, err := ReadDirParallel(context.Background(), siteDir(t), 2, func(*codecs.RawRecord) error { return boom }); !errors.Is(err, boom) {
+	if _, err := s.Run(context.Background(), func(*codecs.RawRecord) error { return boom }); !errors.Is(err, boom) {
 		t.Errorf("callback error: got %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := ReadDir(ctx, siteDir(t), func(*codecs.RawRecord) error { return nil }); !errors.Is(err, context.Canceled) {
+	if _, err := s.Run(ctx, func(*codecs.RawRecord) error { return nil }); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: got %v", err)
 	}
 }

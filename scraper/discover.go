@@ -21,12 +21,14 @@ type Plan struct {
 	Linked []string
 	// Guessed are the other page kinds of every weapon type found: one missing is just absent.
 	Guessed []string
+	// Disallowed are the index pages the site's robots.txt forbids: not read.
+	Disallowed []string
 }
 
 // Discover reads the index pages and plans the scrape: every weapon page they link to, then,
 // for every weapon type found, every page kind (the index links only some of them). A Lister
-// (a local folder) adds its own weapon pages. An index page the site does not have is skipped;
-// one that cannot be read fails the discovery.
+// (a local folder) adds its own weapon pages. An index page the site does not have, or that
+// its robots.txt forbids, is skipped; one that cannot be read fails the discovery.
 func Discover(ctx context.Context, f Fetcher) (Plan, error) {
 	var plan Plan
 	seen := map[string]bool{}
@@ -48,7 +50,11 @@ func Discover(ctx context.Context, f Fetcher) (Plan, error) {
 		if err != nil {
 			return plan, fmt.Errorf("discover weapon pages: %w", err)
 		}
-		if page.Status == Absent {
+		if page.Status == Disallowed {
+			plan.Disallowed = append(plan.Disallowed, index)
+			continue
+		}
+		if page.Status != Fetched {
 			continue
 		}
 		found++
@@ -72,6 +78,9 @@ func Discover(ctx context.Context, f Fetcher) (Plan, error) {
 			types[t] = true
 			add(name, true)
 		}
+	} else if found == 0 && len(plan.Disallowed) > 0 {
+		return plan, fmt.Errorf("discover weapon pages: none of the index pages %v can be read: robots.txt disallows %v",
+			IndexPages, plan.Disallowed)
 	} else if found == 0 {
 		return plan, fmt.Errorf("discover weapon pages: none of the index pages %v exists", IndexPages)
 	}

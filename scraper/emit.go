@@ -3,8 +3,10 @@ package scraper
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
@@ -12,24 +14,47 @@ import (
 	"github.com/mhfz/mhfz-pipeline/codecs"
 )
 
+// EmitterOptions configure an Emitter. Zero values take the defaults shown.
+type EmitterOptions struct {
+	MaxInFlight  int           // records sent but not yet acknowledged, at most: 10000
+	WaitLogEvery time.Duration // how often records waiting while none is acknowledged are logged: 10s
+	Log          *slog.Logger  // slog.Default()
+}
+
 // Emitter sends raw records to the weapon_data topic with a goka Emitter, asynchronously, with
 // a bound on the records waiting for their acknowledgement. Every promise is checked: Close
-// reports every record the broker did not acknowledge, so nothing is lost silently.
+// reports every record the broker did not acknowledge, so nothing is lost silently. While
+// records wait and none is acknowledged (Kafka is down or unreachable), it says so every
+// WaitLogEvery, with how many wait.
 type Emitter struct {
 	emitter  *goka.Emitter
 	topic    codecs.Topic
+	opts     EmitterOptions
 	inflight chan struct{}
 	wg       sync.WaitGroup
+	waiting  atomic.Int64 // sent, not yet acknowledged nor failed
+	settled  atomic.Int64 // acknowledged or failed, since the start
 	acked    atomic.Int64
-	failed   atomic.Int64
+	failed   atomic.Int64 // since the last Flush
 	mu       sync.Mutex
 	firstErr error
+	stop     chan struct{}
+	stopOnce sync.Once
+	watched  chan struct{}
 }
 
 // NewEmitter builds an emitter on topic with the producer of cfg (kafka.Config: acks from all
-// in-sync replicas, idempotent, LZ4), keyed by the record key. maxInFlight bounds the records
-// sent but not yet acknowledged.
-func NewEmitter(brokers []string, topic codecs.Topic, cfg *sarama.Config, maxInFlight int) (*Emitter, error) {
+// in-sync replicas, idempotent, LZ4), keyed by the record key.
+func NewEmitter(brokers []string, topic codecs.Topic, cfg *sarama.Config, opts EmitterOptions) (*Emitter, error) {
+	if opts.MaxInFlight == 0 {
+		opts.MaxInFlight = 10000
+	}
+	if opts.WaitLogEvery == 0 {
+		opts.WaitLogEvery = 10 * time.Second
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
 	switch {
 	case len(brokers) == 0:
 		return nil, errors.New("new emitter: no brokers")
@@ -37,15 +62,55 @@ func NewEmitter(brokers []string, topic codecs.Topic, cfg *sarama.Config, maxInF
 		return nil, errors.New("new emitter: empty topic")
 	case cfg == nil:
 		return nil, errors.New("new emitter: nil sarama config")
-	case maxInFlight < 1:
-		return nil, fmt.Errorf("new emitter: max in flight must be at least 1, got %d", maxInFlight)
+	case opts.MaxInFlight < 1:
+		return nil, fmt.Errorf("new emitter: max in flight must be at least 1, got %d", opts.MaxInFlight)
+	case opts.WaitLogEvery < 0:
+		return nil, fmt.Errorf("new emitter: negative wait log interval %v", opts.WaitLogEvery)
 	}
 	em, err := goka.NewEmitter(brokers, goka.Stream(topic), codecs.RawCodec{},
 		goka.WithEmitterProducerBuilder(goka.ProducerBuilderWithConfig(cfg)))
 	if err != nil {
 		return nil, fmt.Errorf("new emitter on %s: %w", topic, err)
 	}
-	return &Emitter{emitter: em, topic: topic, inflight: make(chan struct{}, maxInFlight)}, nil
+	e := &Emitter{emitter: em, topic: topic, opts: opts, inflight: make(chan struct{}, opts.MaxInFlight),
+		stop: make(chan struct{}), watched: make(chan struct{})}
+	go e.watch()
+	return e, nil
+}
+
+// watch logs, every WaitLogEvery, the records that wait for their acknowledgement when none was
+// settled since the last look: sarama retries a broker that is down for a long time before it
+// fails a record, and without this the scrape would just look stuck.
+func (e *Emitter) watch() {
+	defer close(e.watched)
+	tick := time.NewTicker(e.opts.WaitLogEvery)
+	defer tick.Stop()
+	log := e.opts.Log.With("topic", e.topic)
+	lastSettled, lastTick := e.settled.Load(), time.Now()
+	var stalledSince time.Time
+	for {
+		var now time.Time
+		select {
+		case <-e.stop:
+			return
+		case now = <-tick.C:
+		}
+		settled, waiting := e.settled.Load(), e.waiting.Load()
+		switch {
+		case waiting > 0 && settled == lastSettled:
+			if stalledSince.IsZero() {
+				stalledSince = lastTick
+			}
+			log.Warn("records wait for Kafka's acknowledgement; none acknowledged lately (is Kafka down?)",
+				"waiting", waiting, "stalled_for", now.Sub(stalledSince).Round(time.Millisecond),
+				"acknowledged_so_far", e.acked.Load())
+		case !stalledSince.IsZero():
+			log.Info("the wait for Kafka is over: records are acknowledged or failed again", "waiting", waiting,
+				"stalled_for", now.Sub(stalledSince).Round(time.Millisecond), "acknowledged_so_far", e.acked.Load())
+			stalledSince = time.Time{}
+		}
+		lastSettled, lastTick = settled, now
+	}
 }
 
 // Emit sends one record. It blocks while maxInFlight records wait for their acknowledgement,
@@ -56,19 +121,18 @@ func (e *Emitter) Emit(r *codecs.RawRecord) error {
 	if err := e.Err(); err != nil {
 		return err
 	}
+	e.waiting.Add(1)
 	e.inflight <- struct{}{}
 	e.wg.Add(1)
 	promise, err := e.emitter.Emit(r.Key, r)
 	if err != nil {
-		<-e.inflight
-		e.wg.Done()
+		e.settle()
 		e.fail(fmt.Errorf("emit %s to %s: %w", r.Key, e.topic, err))
 		return e.Err()
 	}
 	key := r.Key
 	promise.Then(func(err error) {
-		defer e.wg.Done()
-		<-e.inflight
+		defer e.settle()
 		if err != nil {
 			e.fail(fmt.Errorf("emit %s to %s: %w", key, e.topic, err))
 			return
@@ -76,6 +140,14 @@ func (e *Emitter) Emit(r *codecs.RawRecord) error {
 		e.acked.Add(1)
 	})
 	return nil
+}
+
+// settle ends the wait of one record.
+func (e *Emitter) settle() {
+	e.waiting.Add(-1)
+	e.settled.Add(1)
+	<-e.inflight
+	e.wg.Done()
 }
 
 func (e *Emitter) fail(err error) {
@@ -112,9 +184,14 @@ func (e *Emitter) Flush() error {
 // Acked is the number of records the broker acknowledged.
 func (e *Emitter) Acked() int64 { return e.acked.Load() }
 
+// Waiting is the number of records sent and not yet acknowledged nor failed.
+func (e *Emitter) Waiting() int64 { return e.waiting.Load() }
+
 // Close flushes and closes the producer.
 func (e *Emitter) Close() error {
 	flushErr := e.Flush()
+	e.stopOnce.Do(func() { close(e.stop) })
+	<-e.watched
 	if err := e.emitter.Finish(); err != nil {
 		return errors.Join(flushErr, fmt.Errorf("close emitter on %s: %w", e.topic, err))
 	}

@@ -2,6 +2,10 @@ package scraper
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,7 +96,7 @@ func TestEmitterReportsFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = kafka.DeleteTopics(context.Background(), brokers, cfg, string(topic)) })
-	em, err := NewEmitter(brokers, topic, cfg, 2)
+	em, err := NewEmitter(brokers, topic, cfg, EmitterOptions{MaxInFlight: 2, Log: quietLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,12 +125,78 @@ func TestEmitterReportsFailures(t *testing.T) {
 func TestNewEmitterValidates(t *testing.T) {
 	cfg := kafka.Config("x")
 	for _, tc := range []struct {
-		brokers  []string
-		topic    codecs.Topic
-		inFlight int
-	}{{nil, "t", 1}, {[]string{"b:9092"}, "", 1}, {[]string{"b:9092"}, "t", 0}} {
-		if _, err := NewEmitter(tc.brokers, tc.topic, cfg, tc.inFlight); err == nil {
-			t.Errorf("NewEmitter(%v, %q, %d) accepted", tc.brokers, tc.topic, tc.inFlight)
+		brokers []string
+		topic   codecs.Topic
+		cfg     *sarama.Config
+		opts    EmitterOptions
+	}{
+		{nil, "t", cfg, EmitterOptions{}},
+		{[]string{"b:9092"}, "", cfg, EmitterOptions{}},
+		{[]string{"b:9092"}, "t", nil, EmitterOptions{}},
+		{[]string{"b:9092"}, "t", cfg, EmitterOptions{MaxInFlight: -1}},
+		{[]string{"b:9092"}, "t", cfg, EmitterOptions{WaitLogEvery: -time.Second}},
+	} {
+		if _, err := NewEmitter(tc.brokers, tc.topic, tc.cfg, tc.opts); err == nil {
+			t.Errorf("NewEmitter(%v, %q, %+v) accepted", tc.brokers, tc.topic, tc.opts)
 		}
+	}
+}
+
+// unreachableBroker returns the address of a local port that nothing listens on: connecting to
+// it is refused at once, as to a broker that is down.
+func unreachableBroker(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
+// TestEmitterLogsWhileKafkaIsDown: while no record is acknowledged, the emitter logs every
+// interval how many records wait, and Close still reports every one of them as not
+// acknowledged.
+func TestEmitterLogsWhileKafkaIsDown(t *testing.T) {
+	cfg := kafka.Config("scraper-test")
+	// Both contact the broker when the producer is built; without them the emitter starts and
+	// then meets the unreachable broker with its first records, as one that died mid-scrape.
+	cfg.Producer.Idempotent = false
+	cfg.Metadata.Full = false
+	cfg.Metadata.Retry.Max, cfg.Metadata.Retry.Backoff = 3, 200*time.Millisecond // give up sooner
+	logs, log := newLogBuffer()
+	em, err := NewEmitter([]string{unreachableBroker(t)}, "scraper-test.weapon_data", cfg,
+		EmitterOptions{MaxInFlight: 10, WaitLogEvery: 20 * time.Millisecond, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		r := &codecs.RawRecord{Schema: 1, Key: fmt.Sprintf("bow/base/l%d", i), WeaponType: codecs.Bow, RowID: "l1"}
+		if err := em.Emit(r); err != nil {
+			t.Fatalf("emit %d: %v", i, err)
+		}
+	}
+	waitLine := regexp.MustCompile(`level=WARN msg="records wait for Kafka's acknowledgement.*waiting=3 `)
+	lines := logs.waitLines(t, waitLine, 2, time.Minute)
+	if em.Acked() != 0 {
+		t.Errorf("%d records acknowledged by no broker", em.Acked())
+	}
+	if !strings.Contains(lines[0], "topic=scraper-test.weapon_data") {
+		t.Errorf("the wait line does not name the topic: %s", lines[0])
+	}
+	// sarama gives up on the records after its retries: they are failed, no longer waiting.
+	err = em.Flush()
+	if err == nil || !strings.Contains(err.Error(), "3 records not acknowledged") {
+		t.Errorf("flush: %v, want the 3 records reported", err)
+	}
+	if em.Waiting() != 0 {
+		t.Errorf("%d records still waiting after Flush", em.Waiting())
+	}
+	logs.waitLines(t, regexp.MustCompile(`level=INFO msg="the wait for Kafka is over.* waiting=0 `), 1, time.Minute)
+	if err := em.Close(); err != nil {
+		t.Errorf("close after the failures were reported: %v", err)
 	}
 }

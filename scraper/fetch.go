@@ -7,6 +7,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/mhfz/mhfz-pipeline/codecs"
 )
 
 // FetchStatus says what fetching a page gave.
@@ -19,6 +23,8 @@ const (
 	Unchanged
 	// Absent: the site has no such page (HTTP 404 or 410, or no such file).
 	Absent
+	// Disallowed: the site's robots.txt forbids the page to us; it was not fetched.
+	Disallowed
 )
 
 func (s FetchStatus) String() string {
@@ -29,6 +35,8 @@ func (s FetchStatus) String() string {
 		return "unchanged"
 	case Absent:
 		return "absent"
+	case Disallowed:
+		return "disallowed"
 	}
 	return fmt.Sprintf("FetchStatus(%d)", int(s))
 }
@@ -48,6 +56,12 @@ type Page struct {
 // fetcher's own retries; an absent page is not an error.
 type Fetcher interface {
 	Fetch(ctx context.Context, name string) (Page, error)
+}
+
+// Preparer is a Fetcher with something to do before each scrape: an HTTP fetcher reads the
+// site's robots.txt. An error stops the scrape before anything is fetched.
+type Preparer interface {
+	Prepare(ctx context.Context) error
 }
 
 // Lister is a Fetcher that can also list its pages (a local folder): the scrape adds them to
@@ -99,4 +113,23 @@ func (d *DirFetcher) Fetch(ctx context.Context, name string) (Page, error) {
 // WeaponPages lists the folder's weapon pages.
 func (d *DirFetcher) WeaponPages(ctx context.Context) ([]string, error) {
 	return WeaponPagesIn(d.dir)
+}
+
+// WeaponPagesIn lists the weapon pages of a folder, sorted by name.
+func WeaponPagesIn(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("list weapon pages: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".htm") {
+			continue
+		}
+		if _, _, err := codecs.ParsePageName(e.Name()); err == nil {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	return names, nil
 }

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -35,16 +37,36 @@ type HTTPOptions struct {
 	Burst       int           // requests allowed at once above the rate: 4
 	State       *State        // validators for conditional GET; nil: always download
 	Client      *http.Client  // a client of your own (its Timeout is left alone)
+	Log         *slog.Logger  // slog.Default()
 }
 
+// maxRetryAfter caps the wait a server's Retry-After can impose: a longer one (a misconfigured
+// server, or a date far ahead) is cut to this and logged, so that one answer cannot park the
+// scraper for hours.
+const maxRetryAfter = 5 * time.Minute
+
+// minSlowRate is the lowest request rate (per second) that 429s bring the fetcher down to.
+const minSlowRate = 0.5
+
 // HTTPFetcher reads the pages over HTTP(S) from a base URL: the live site or a mirror. It
-// retries network errors, 429 and 5xx with exponential backoff (and honours Retry-After),
-// sends conditional GETs when it knows a page's validator, and limits its request rate.
+// retries network errors, 429 and 5xx with exponential backoff, sends conditional GETs when it
+// knows a page's validator, limits its request rate, and obeys the site's robots.txt. It is
+// shared by all the workers of a scrape, and so is its politeness: a 429 (or a Retry-After)
+// pauses every worker, not only the one that got it, and a 429 also halves the request rate
+// for the rest of the scrape.
 type HTTPFetcher struct {
 	base    *url.URL
 	opts    HTTPOptions
+	limit   rate.Limit // the configured rate; Prepare restores it
 	client  *http.Client
 	limiter *rate.Limiter
+	log     *slog.Logger
+
+	mu        sync.Mutex
+	notBefore time.Time // no request starts before this: the server asked us to wait
+
+	robotsMu sync.Mutex
+	robots   *robotsRules // nil until read
 }
 
 // NewHTTPFetcher checks the base URL and options and returns a fetcher.
@@ -92,53 +114,119 @@ func NewHTTPFetcher(baseURL string, opts HTTPOptions) (*HTTPFetcher, error) {
 	if client == nil {
 		client = &http.Client{Timeout: opts.Timeout}
 	}
-	return &HTTPFetcher{base: base, opts: opts, client: client, limiter: rate.NewLimiter(limit, opts.Burst)}, nil
+	log := opts.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	return &HTTPFetcher{base: base, opts: opts, limit: limit, client: client,
+		limiter: rate.NewLimiter(limit, opts.Burst), log: log.With("site", base.Host)}, nil
 }
 
 // retryable marks a failure worth another attempt.
 type retryable struct {
 	err        error
-	retryAfter time.Duration // what the server asked for, if anything
+	status     int           // the HTTP status, 0 for a network error
+	retryAfter time.Duration // what the server asked for (capped), if anything
+	slowDown   bool          // the server asked us to slow down: every worker pauses
 }
 
 func (r *retryable) Error() string { return r.err.Error() }
 func (r *retryable) Unwrap() error { return r.err }
 
-// Fetch GETs one page, retrying what is worth retrying.
+// Fetch GETs one page, retrying what is worth retrying. A page the site's robots.txt forbids
+// is not fetched: it comes back Disallowed.
 func (h *HTTPFetcher) Fetch(ctx context.Context, name string) (Page, error) {
 	u := h.base.ResolveReference(&url.URL{Path: name})
 	p := Page{Name: name, URL: u.String()}
-	for attempt := 0; ; attempt++ {
-		err := h.limiter.Wait(ctx)
-		if err == nil {
-			err = h.get(ctx, &p)
+	rules := h.robotsRules(ctx)
+	if err := ctx.Err(); err != nil {
+		return p, fmt.Errorf("fetch %s: %w", p.URL, err)
+	}
+	if !rules.allows(u) {
+		p.Status = Disallowed
+		return p, nil
+	}
+	return p, h.retry(ctx, p.URL, func() error { return h.get(ctx, &p) })
+}
+
+// retry runs attempt until it succeeds, fails for good, or the retries are spent, waiting for
+// our turn (the rate limit and any pause the server asked for) before each attempt.
+func (h *HTTPFetcher) retry(ctx context.Context, u string, attempt func() error) error {
+	for n := 0; ; n++ {
+		err := h.waitTurn(ctx)
+		if err != nil {
+			return fmt.Errorf("fetch %s: waiting for our turn: %w", u, err)
 		}
+		err = attempt()
 		var r *retryable
 		if err == nil || !errors.As(err, &r) || ctx.Err() != nil {
-			return p, err
+			return err
 		}
-		if attempt >= h.opts.Retries {
-			return p, fmt.Errorf("%w (gave up after %d attempts)", err, attempt+1)
+		wait := h.backoff(n, r.retryAfter)
+		if r.slowDown { // the other workers are asked too, even if this page gives up
+			h.slowDown(u, r.status, wait)
 		}
-		wait := h.backoff(attempt, r.retryAfter)
+		if n >= h.opts.Retries {
+			return fmt.Errorf("%w (gave up after %d attempts)", err, n+1)
+		}
 		select {
 		case <-ctx.Done():
-			return p, fmt.Errorf("fetch %s: %w (while waiting to retry after: %v)", p.URL, ctx.Err(), err)
+			return fmt.Errorf("fetch %s: %w (while waiting to retry after: %v)", u, ctx.Err(), err)
 		case <-time.After(wait):
 		}
 	}
 }
 
+// waitTurn waits until no pause is in force and the rate limiter lets a request go. A pause
+// set while waiting for the limiter still applies.
+func (h *HTTPFetcher) waitTurn(ctx context.Context) error {
+	for {
+		if d := h.pausedFor(); d > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(d):
+			}
+		}
+		if err := h.limiter.Wait(ctx); err != nil {
+			return err
+		}
+		if h.pausedFor() <= 0 {
+			return nil
+		}
+	}
+}
+
+func (h *HTTPFetcher) pausedFor() time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return time.Until(h.notBefore)
+}
+
+// slowDown pauses every worker for wait (a pause already longer stays), and, on a 429, halves
+// the request rate (down to minSlowRate) for the rest of the scrape.
+func (h *HTTPFetcher) slowDown(u string, status int, wait time.Duration) {
+	h.mu.Lock()
+	if until := time.Now().Add(wait); until.After(h.notBefore) {
+		h.notBefore = until
+	}
+	h.mu.Unlock()
+	limit := h.limiter.Limit()
+	if status == http.StatusTooManyRequests && limit != rate.Inf && limit > minSlowRate {
+		limit = max(limit/2, minSlowRate)
+		h.limiter.SetLimit(limit)
+	}
+	h.log.Warn("the site asks us to slow down: every worker pauses", "url", u, "status", status,
+		"pause", wait.Round(time.Millisecond), "requests_per_second", float64(limit))
+}
+
 // backoff is the wait before attempt+1: base*2^attempt with jitter (50-100%), at most the
-// maximum; a Retry-After of the server wins when it is longer (still capped).
+// maximum; a Retry-After of the server (already capped at maxRetryAfter) wins when it is longer.
 func (h *HTTPFetcher) backoff(attempt int, retryAfter time.Duration) time.Duration {
 	d := h.opts.BackoffBase << min(attempt, 20)
 	d = min(d, h.opts.BackoffMax)
 	d = d/2 + rand.N(d/2+1)
-	if retryAfter > d {
-		d = min(retryAfter, h.opts.BackoffMax)
-	}
-	return d
+	return max(d, retryAfter)
 }
 
 func (h *HTTPFetcher) get(ctx context.Context, p *Page) error {
@@ -184,26 +272,44 @@ func (h *HTTPFetcher) get(ctx context.Context, p *Page) error {
 		return nil
 	}
 	drain(resp.Body)
-	err = fmt.Errorf("fetch %s: HTTP %s", p.URL, resp.Status)
-	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
-		return &retryable{err: err, retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"))}
+	return h.statusError(p.URL, resp)
+}
+
+// statusError is the error of an unwanted status: 429 and 5xx are retryable, and 429 or a
+// Retry-After asks every worker to slow down.
+func (h *HTTPFetcher) statusError(u string, resp *http.Response) error {
+	err := fmt.Errorf("fetch %s: HTTP %s", u, resp.Status)
+	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode < 500 {
+		return err
 	}
-	return err
+	header := resp.Header.Get("Retry-After")
+	asked := parseRetryAfter(header, time.Now())
+	if asked > maxRetryAfter {
+		h.log.Warn("Retry-After longer than we wait: capped", "url", u, "retry_after", header,
+			"asked", asked.Round(time.Second), "cap", maxRetryAfter)
+	}
+	return &retryable{err: err, status: resp.StatusCode, retryAfter: min(asked, maxRetryAfter),
+		slowDown: resp.StatusCode == http.StatusTooManyRequests || header != ""}
 }
 
 // drain reads a little of an unwanted body so that the connection can be reused.
 func drain(body io.Reader) { _, _ = io.Copy(io.Discard, io.LimitReader(body, 64<<10)) }
 
-// parseRetryAfter reads a Retry-After header: seconds or an HTTP date.
-func parseRetryAfter(v string) time.Duration {
+// parseRetryAfter reads a Retry-After header (RFC 9110: seconds, or an HTTP date) as a wait from
+// now; anything else is no wait. Not capped.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
-	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if s <= 0 {
+			return 0
+		}
+		return time.Duration(min(s, int64(24*time.Hour/time.Second))) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0)
+		return max(t.Sub(now), 0)
 	}
 	return 0
 }

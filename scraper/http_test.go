@@ -44,7 +44,8 @@ const fixtureSiteRows = 4 + 4 + 3 + 2 + 0 + 2
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func fastHTTP(state *State) HTTPOptions {
-	return HTTPOptions{Rate: -1, BackoffBase: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond, State: state}
+	return HTTPOptions{Rate: -1, BackoffBase: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond, State: state,
+		Log: quietLog()}
 }
 
 // scrapeAll runs one scrape and returns its result with the records by key.
@@ -148,7 +149,7 @@ func TestHTTPBackoff(t *testing.T) {
 	m, srv := newMirror(t, "", fixtureSite(t))
 	m.fail("tachi.htm", 500, 500, 500)
 	f, err := NewHTTPFetcher(srv.URL+"/buki/", HTTPOptions{Rate: -1, BackoffBase: 40 * time.Millisecond,
-		BackoffMax: time.Second})
+		BackoffMax: time.Second, Log: quietLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +177,7 @@ func TestHTTPBackoff(t *testing.T) {
 func TestHTTPCancelStopsRetrying(t *testing.T) {
 	m, srv := newMirror(t, "", fixtureSite(t))
 	m.fail("tachi.htm", 500, 500, 500, 500, 500)
-	f, err := NewHTTPFetcher(srv.URL+"/buki/", HTTPOptions{Rate: -1, BackoffBase: time.Hour, BackoffMax: time.Hour})
+	f, err := NewHTTPFetcher(srv.URL+"/buki/", HTTPOptions{Rate: -1, BackoffBase: time.Hour, BackoffMax: time.Hour, Log: quietLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +196,7 @@ func TestConditionalGET(t *testing.T) {
 	m, srv := newMirror(t, "", fixtureSite(t))
 	path := filepath.Join(t.TempDir(), "state.json")
 	run := func() Result {
-		state, err := LoadState(path)
+		state, err := LoadState(path, quietLog())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -230,7 +231,7 @@ func TestFailedPageNotRemembered(t *testing.T) {
 	site := fixtureSite(t)
 	site["heavy.htm"] = []byte("not a page at all")
 	_, srv := newMirror(t, "", site)
-	state, _ := LoadState("")
+	state, _ := LoadState("", quietLog())
 	f, err := NewHTTPFetcher(srv.URL+"/buki/", fastHTTP(state))
 	if err != nil {
 		t.Fatal(err)
@@ -286,7 +287,7 @@ func TestConcurrencyBound(t *testing.T) {
 
 func TestRateLimit(t *testing.T) {
 	_, srv := newMirror(t, "", fixtureSite(t))
-	f, err := NewHTTPFetcher(srv.URL+"/buki/", HTTPOptions{Rate: 50, Burst: 1})
+	f, err := NewHTTPFetcher(srv.URL+"/buki/", HTTPOptions{Rate: 50, Burst: 1, Log: quietLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,29 +311,6 @@ func TestNewHTTPFetcherValidates(t *testing.T) {
 	}
 	if _, err := NewHTTPFetcher("http://x/buki/", HTTPOptions{BackoffBase: time.Second, BackoffMax: time.Millisecond}); err == nil {
 		t.Error("backoff max below base accepted")
-	}
-}
-
-func TestStateFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "state.json")
-	s, err := LoadState(path)
-	if err != nil || s.Len() != 0 {
-		t.Fatalf("missing file: %v, %d entries", err, s.Len())
-	}
-	s.Remember("http://x/a.htm", Validator{ETag: `"1"`})
-	s.Remember("http://x/b.htm", Validator{LastModified: "Wed, 22 Oct 2025 00:00:00 GMT"})
-	if err := s.Save(); err != nil {
-		t.Fatal(err)
-	}
-	back, err := LoadState(path)
-	if err != nil || back.Validator("http://x/a.htm").ETag != `"1"` || back.Len() != 2 {
-		t.Fatalf("reloaded: %v, %+v", err, back.urls)
-	}
-	if err := os.WriteFile(path, []byte("{not json"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := LoadState(path); err == nil || !strings.Contains(err.Error(), path) {
-		t.Errorf("malformed state: %v, want an error naming the file", err)
 	}
 }
 

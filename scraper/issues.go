@@ -78,6 +78,7 @@ type Summary struct {
 	Bytes       int64 // bytes of the weapon pages read
 	Unchanged   int   // pages not downloaded again: unchanged since the last run (conditional GET)
 	Absent      int   // guessed pages the site does not have (404)
+	Disallowed  int   // pages the site's robots.txt forbids: not fetched
 	EmptyPages  []string
 	FailedPages []string
 	Duplicates  int // rows whose id repeats an earlier row of the same page

@@ -1,6 +1,7 @@
 package scraper
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
@@ -22,6 +23,10 @@ type mirror struct {
 	dir   string            // pages from this folder ...
 	pages map[string][]byte // ... or from memory
 	delay time.Duration     // per request, to make concurrency observable
+	// robotsTxt is served at /robots.txt ("": 404); its requests and failures go by the name
+	// "robots.txt".
+	robotsTxt  string
+	retryAfter string // the Retry-After of a scripted 429: "0" when empty
 
 	mu        sync.Mutex
 	failures  map[string][]int // per page, the statuses of its next attempts (0: close the connection)
@@ -52,6 +57,9 @@ func (m *mirror) fail(page string, statuses ...int) {
 }
 
 func (m *mirror) body(name string) ([]byte, bool) {
+	if name == "robots.txt" {
+		return []byte(m.robotsTxt), m.robotsTxt != ""
+	}
 	if m.pages != nil {
 		b, ok := m.pages[name]
 		return b, ok
@@ -75,7 +83,7 @@ func (m *mirror) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(m.delay)
 	}
 	name := path.Base(r.URL.Path)
-	if !strings.HasPrefix(r.URL.Path, "/buki/") {
+	if !strings.HasPrefix(r.URL.Path, "/buki/") && r.URL.Path != "/robots.txt" {
 		http.NotFound(w, r)
 		return
 	}
@@ -100,7 +108,7 @@ func (m *mirror) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	case status == http.StatusTooManyRequests:
-		w.Header().Set("Retry-After", "0")
+		w.Header().Set("Retry-After", cmp.Or(m.retryAfter, "0"))
 		http.Error(w, "slow down", status)
 		return
 	case status > 0:

@@ -78,9 +78,18 @@ type jobDone struct {
 func (s *Scraper) Run(ctx context.Context, fn func(*codecs.RawRecord) error) (Result, error) {
 	start := s.opts.Now()
 	res := Result{Validators: map[string]Validator{}}
+	if p, ok := s.fetcher.(Preparer); ok {
+		if err := p.Prepare(ctx); err != nil {
+			return res, fmt.Errorf("scrape: %w", err)
+		}
+	}
 	plan, err := Discover(ctx, s.fetcher)
 	if err != nil {
 		return res, err
+	}
+	for _, name := range plan.Disallowed {
+		res.Disallowed++
+		s.opts.Log.Warn("index page disallowed by robots.txt: not fetched", "page", name)
 	}
 	queue := make([]job, 0, len(plan.Linked)+len(plan.Guessed))
 	seen := map[string]bool{}
@@ -90,7 +99,8 @@ func (s *Scraper) Run(ctx context.Context, fn func(*codecs.RawRecord) error) (Re
 	for _, name := range plan.Guessed {
 		queue, seen[name] = append(queue, job{name, false}), true
 	}
-	s.opts.Log.Info("scrape planned", "linked_pages", len(plan.Linked), "guessed_pages", len(plan.Guessed))
+	s.opts.Log.Info("scrape planned", "linked_pages", len(plan.Linked), "guessed_pages", len(plan.Guessed),
+		"disallowed_index_pages", len(plan.Disallowed))
 
 	jobs := make(chan job)
 	results := make(chan jobDone)
@@ -186,6 +196,10 @@ func (s *Scraper) account(res *Result, d jobDone) {
 	case d.err != nil:
 		d.res = PageResult{Page: d.job.name, Issues: []Issue{{Kind: IssueFetch, Page: d.job.name, RowIndex: -1,
 			Detail: d.err.Error()}}}
+	case d.page.Status == Disallowed:
+		res.Disallowed++
+		log.Info("page disallowed by robots.txt: not fetched", "url", d.page.URL)
+		return
 	case d.page.Status == Unchanged:
 		res.Unchanged++
 		log.Debug("page unchanged since the last run")

@@ -64,11 +64,11 @@ func runScrape(ctx context.Context, args []string, stdout io.Writer, log *slog.L
 	if f.every < 0 || f.inFlight < 1 || f.concurrency < 1 {
 		return usageError{"scrape: --every must not be negative, --in-flight and --concurrency must be positive"}
 	}
-	state, err := scraper.LoadState(f.stateFile)
+	state, err := scraper.LoadState(f.stateFile, log)
 	if err != nil {
 		return err
 	}
-	fetcher, err := newFetcher(f, state)
+	fetcher, err := newFetcher(f, state, log)
 	if err != nil {
 		return usageError{err.Error()}
 	}
@@ -106,13 +106,13 @@ func runScrape(ctx context.Context, args []string, stdout io.Writer, log *slog.L
 	}
 }
 
-func newFetcher(f scrapeFlags, state *scraper.State) (scraper.Fetcher, error) {
+func newFetcher(f scrapeFlags, state *scraper.State, log *slog.Logger) (scraper.Fetcher, error) {
 	if f.source != "" {
 		return scraper.NewDirFetcher(f.source)
 	}
 	return scraper.NewHTTPFetcher(f.baseURL, scraper.HTTPOptions{
 		UserAgent: f.userAgent, Timeout: f.timeout, Retries: f.retries, Rate: f.rate,
-		Burst: f.concurrency, State: state,
+		Burst: f.concurrency, State: state, Log: log,
 	})
 }
 
@@ -127,7 +127,8 @@ func scrapeOnce(ctx context.Context, s *scraper.Scraper, out *recordSink, state 
 		}
 	}
 	log.Info("scrape summary", "pages", res.Pages, "rows_emitted", out.emitted(res.Rows),
-		"unchanged_pages", res.Unchanged, "absent_pages", res.Absent, "failures", res.Failures(),
+		"unchanged_pages", res.Unchanged, "absent_pages", res.Absent, "disallowed_pages", res.Disallowed,
+		"failures", res.Failures(),
 		"duplicates", res.Duplicates, "issues", res.IssueLine(), "mb", fmt.Sprintf("%.1f", float64(res.Bytes)/1e6),
 		"duration", res.Duration.Round(time.Millisecond))
 	switch {
@@ -166,7 +167,7 @@ func newRecordSink(ctx context.Context, f scrapeFlags, stdout io.Writer, log *sl
 	if err != nil {
 		return nil, fmt.Errorf("scrape: %w", err)
 	}
-	em, err := scraper.NewEmitter(f.kafka.brokers, topic, cfg, f.inFlight)
+	em, err := scraper.NewEmitter(f.kafka.brokers, topic, cfg, scraper.EmitterOptions{MaxInFlight: f.inFlight, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("scrape: %w", err)
 	}

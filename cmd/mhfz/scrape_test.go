@@ -166,6 +166,67 @@ func TestScrapeHTTPStateSkipsUnchanged(t *testing.T) {
 	}
 }
 
+// siteServer serves scrapeSite under /buki/ and robots at /robots.txt ("": 404).
+func siteServer(t *testing.T, robots string) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/robots.txt" && robots != "" {
+			_, _ = w.Write([]byte(robots))
+			return
+		}
+		body, ok := scrapeSite[filepath.Base(r.URL.Path)]
+		if !ok || !strings.HasPrefix(r.URL.Path, "/buki/") {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("ETag", `"v1-`+filepath.Base(r.URL.Path)+`"`)
+		http.ServeContent(w, r, "", time.Time{}, strings.NewReader(body))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestScrapeCorruptState: a corrupt state file is a warning, every page is downloaded again, and
+// the file is replaced by a good one.
+func TestScrapeCorruptState(t *testing.T) {
+	srv := siteServer(t, "")
+	state := filepath.Join(t.TempDir(), "state.json")
+	if err := os.WriteFile(state, []byte(`{"http://x/tachi.htm": {"etag": "v`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--dry-run", "--base-url", srv.URL + "/buki/", "--state", state}
+	out, logs, err := runScrapeCmd(context.Background(), t, args...)
+	if err != nil || len(decodeLines(t, out)) != scrapeSiteRows {
+		t.Fatalf("with a corrupt state: %v, %d records\n%s", err, len(decodeLines(t, out)), logs)
+	}
+	if !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "file="+state) || !strings.Contains(logs, "truncated JSON") {
+		t.Errorf("no warning naming the file and the problem:\n%s", logs)
+	}
+	if _, logs, err = runScrapeCmd(context.Background(), t, args...); err != nil || !strings.Contains(logs, "unchanged_pages=2") ||
+		strings.Contains(logs, "level=WARN") {
+		t.Errorf("the next run: %v, want both pages unchanged and no warning:\n%s", err, logs)
+	}
+}
+
+// TestScrapeObeysRobotsTxt: a page robots.txt forbids to our User-Agent is not fetched, and the
+// summary counts it.
+func TestScrapeObeysRobotsTxt(t *testing.T) {
+	srv := siteServer(t, "User-agent: *\nDisallow: /\n\nUser-agent: test-agent\nDisallow: /buki/tachi_g\n")
+	out, logs, err := runScrapeCmd(context.Background(), t, "--dry-run", "--base-url", srv.URL+"/buki/",
+		"--user-agent", "test-agent/1")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, logs)
+	}
+	for _, r := range decodeLines(t, out) {
+		if r.PageKind == codecs.KindG {
+			t.Errorf("record %s of a disallowed page", r.Key)
+		}
+	}
+	// The rule matches tachi_g.htm only (the other guessed pages of the type are absent).
+	if n := len(decodeLines(t, out)); n != 2 || !strings.Contains(logs, "disallowed_pages=1") {
+		t.Errorf("%d records, want tachi.htm's 2, and disallowed_pages=1 in:\n%s", n, logs)
+	}
+}
+
 func TestScrapeEveryRepeatsUntilStopped(t *testing.T) {
 	dir := writeSite(t, scrapeSite)
 	ctx, cancel := context.WithCancel(context.Background())
