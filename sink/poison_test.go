@@ -217,6 +217,7 @@ func TestManyBadRows(t *testing.T) {
 			peak, maxSavepoints, splits)
 	}
 	dead := f.deadLetters(t)
+	t.Logf("dead letters, for example:\n%s\n%s\n%s\n%s", dead[3], dead[19], dead[35], dead[100])
 	for off, want := range bad {
 		if !strings.Contains(dead[off], want) || !strings.Contains(dead[off], ws[off].Key) {
 			t.Errorf("offset %d: dead letter %q, want its key and %q", off, dead[off], want)

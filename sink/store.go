@@ -423,8 +423,13 @@ func (t *txn) unencodable(ctx context.Context, err error) bool {
 // argIndex finds pgx's "failed to encode args[N]".
 var argIndex = regexp.MustCompile(`args\[(\d+)\]`)
 
-// nameArg is err's text, with the column named if err is pgx's about one of the arguments.
+// nameArg is err's text, with the column named if PostgreSQL names it or if err is pgx's
+// about one of the arguments.
 func nameArg(err error, table string) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.ColumnName != "" {
+		return fmt.Sprintf("column %s: %v", pgErr.ColumnName, err)
+	}
 	cols := tableColumns(table)
 	if m := argIndex.FindStringSubmatch(err.Error()); m != nil {
 		if i, convErr := strconv.Atoi(m[1]); convErr == nil && i < len(cols) {
