@@ -51,6 +51,7 @@ func TestUpDownUp(t *testing.T) {
 			"SELECT COUNT(*) FROM partner_weapon_current",
 			"SELECT consumer, topic, partition, next_offset FROM kafka_offsets",
 			"SELECT reason, value FROM sink_dead_letter",
+			"SELECT weapon_table, key, version, stored_hash, incoming_hash, value FROM sink_conflict",
 		} {
 			rows, err := db.QueryContext(ctx, q)
 			if err != nil {

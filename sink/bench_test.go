@@ -17,7 +17,7 @@ func decodedCorpus(b *testing.B, f *fixture, msgs []message) map[string][][]any 
 	rows := map[string][][]any{}
 	for i, m := range msgs {
 		r := s.decode(&sarama.ConsumerMessage{Topic: m.topic, Partition: 0, Offset: int64(i), Key: []byte(m.key), Value: m.value})
-		if r.weapon == nil {
+		if r.row == nil {
 			b.Fatalf("message %d: %s", i, r.reason)
 		}
 		rows[r.table] = append(rows[r.table], r.row)

@@ -2,8 +2,10 @@ package sink
 
 import (
 	"fmt"
-	json "github.com/goccy/go-json"
+	"math"
 	"strings"
+
+	json "github.com/goccy/go-json"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
 )
@@ -39,18 +41,25 @@ type record struct {
 	key       []byte
 	value     []byte
 	weapon    *codecs.Weapon // nil when the value could not be decoded
-	row       []any          // the values of the table's columns (Columns(table)), in order
-	reason    string         // why the record cannot be stored (decode error), if it cannot
+	row       []any          // the values of the table's columns (Columns(table)), in order; nil if it cannot be stored
+	reason    string         // why the record cannot be stored (decode error, value out of range), if it cannot
 }
 
 // column is one column of a weapon table and how a record fills it.
 type column struct {
-	name  string
-	value func(r *record) any
+	name    string
+	value   func(r *record) any
+	integer bool // a PostgreSQL integer (int4): values beyond 32 bits cannot be stored
 }
 
 func weaponCol(name string, f func(w *codecs.Weapon) any) column {
-	return column{name, func(r *record) any { return f(r.weapon) }}
+	return column{name: name, value: func(r *record) any { return f(r.weapon) }}
+}
+
+func intCol(name string, f func(w *codecs.Weapon) any) column {
+	c := weaponCol(name, f)
+	c.integer = true
+	return c
 }
 
 // commonColumns are the columns of every weapon table (migrations/00001_weapon_tables.sql).
@@ -66,35 +75,35 @@ var commonColumns = []column{
 	weaponCol("row_id", func(w *codecs.Weapon) any { return w.RowID }),
 	weaponCol("hidden", func(w *codecs.Weapon) any { return w.Hidden }),
 	weaponCol("scraped_at", func(w *codecs.Weapon) any { return w.ScrapedAt }),
-	{"kafka_topic", func(r *record) any { return r.topic }},
-	{"kafka_partition", func(r *record) any { return r.partition }},
-	{"kafka_offset", func(r *record) any { return r.offset }},
+	{name: "kafka_topic", value: func(r *record) any { return r.topic }},
+	{name: "kafka_partition", value: func(r *record) any { return r.partition }, integer: true},
+	{name: "kafka_offset", value: func(r *record) any { return r.offset }},
 	weaponCol("name", func(w *codecs.Weapon) any { return w.Name }),
-	weaponCol("level", func(w *codecs.Weapon) any { return w.Level }),
-	weaponCol("rarity", func(w *codecs.Weapon) any { return w.Rarity }),
-	weaponCol("g_rank", func(w *codecs.Weapon) any { return w.GRank }),
-	weaponCol("attack", func(w *codecs.Weapon) any { return w.Attack }),
-	weaponCol("affinity", func(w *codecs.Weapon) any { return w.Affinity }),
+	intCol("level", func(w *codecs.Weapon) any { return w.Level }),
+	intCol("rarity", func(w *codecs.Weapon) any { return w.Rarity }),
+	intCol("g_rank", func(w *codecs.Weapon) any { return w.GRank }),
+	intCol("attack", func(w *codecs.Weapon) any { return w.Attack }),
+	intCol("affinity", func(w *codecs.Weapon) any { return w.Affinity }),
 	weaponCol("element", func(w *codecs.Weapon) any { return elementKind(w, false) }),
-	weaponCol("element_value", func(w *codecs.Weapon) any { return elementValue(w, false) }),
+	intCol("element_value", func(w *codecs.Weapon) any { return elementValue(w, false) }),
 	weaponCol("status", func(w *codecs.Weapon) any { return elementKind(w, true) }),
-	weaponCol("status_value", func(w *codecs.Weapon) any { return elementValue(w, true) }),
+	intCol("status_value", func(w *codecs.Weapon) any { return elementValue(w, true) }),
 	weaponCol("elements", func(w *codecs.Weapon) any { return jsonb(w.Elements) }),
-	weaponCol("defense", func(w *codecs.Weapon) any { return w.Defense }),
-	weaponCol("slots", func(w *codecs.Weapon) any { return w.Slots }),
+	intCol("defense", func(w *codecs.Weapon) any { return w.Defense }),
+	intCol("slots", func(w *codecs.Weapon) any { return w.Slots }),
 	weaponCol("rank_system", func(w *codecs.Weapon) any {
 		if w.Rank == nil {
 			return nil
 		}
 		return text(w.Rank.System)
 	}),
-	weaponCol("rank_level", func(w *codecs.Weapon) any {
+	intCol("rank_level", func(w *codecs.Weapon) any {
 		if w.Rank == nil {
 			return nil
 		}
 		return w.Rank.Level
 	}),
-	weaponCol("price", func(w *codecs.Weapon) any { return w.Price }),
+	intCol("price", func(w *codecs.Weapon) any { return w.Price }),
 	weaponCol("description", func(w *codecs.Weapon) any { return text(w.Description) }),
 	weaponCol("upgrade_from", func(w *codecs.Weapon) any { return jsonb(w.UpgradeFrom) }),
 	weaponCol("upgrade_to", func(w *codecs.Weapon) any { return jsonb(w.UpgradeTo) }),
@@ -131,7 +140,7 @@ var (
 	}
 	tailColumns = []column{
 		weaponCol("extra", func(w *codecs.Weapon) any { return jsonb(w.Extra) }),
-		{"record", func(r *record) any { return r.value }},
+		{name: "record", value: func(r *record) any { return r.value }},
 	}
 )
 
@@ -183,12 +192,38 @@ func columnNames(cols []column) []string {
 	return names
 }
 
-// fillRow computes the row of a decoded record.
+// fillRow computes the row of a decoded record. A number its integer column cannot hold (an
+// attack of 3e9) leaves the row nil and says why: pgx would refuse to encode it, which fails
+// the COPY of the whole batch, so the record is dead-lettered before it gets there.
 func fillRow(r *record, cols []column) {
-	r.row = make([]any, len(cols))
+	row := make([]any, len(cols))
 	for i, c := range cols {
-		r.row[i] = c.value(r)
+		v := c.value(r)
+		if n, ok := int4Overflow(v); c.integer && ok {
+			r.reason = fmt.Sprintf("%s/%d@%d: store %s version %d in %s: column %s: %d is out of range for type integer",
+				r.topic, r.partition, r.offset, r.weapon.Key, r.weapon.Version, r.table, c.name, n)
+			return
+		}
+		row[i] = v
 	}
+	r.row = row
+}
+
+// int4Overflow returns v as a number, and whether it is a number beyond PostgreSQL's integer.
+func int4Overflow(v any) (int64, bool) {
+	var n int64
+	switch v := v.(type) {
+	case int:
+		n = int64(v)
+	case *int:
+		if v == nil {
+			return 0, false
+		}
+		n = int64(*v)
+	default:
+		return 0, false
+	}
+	return n, n < math.MinInt32 || n > math.MaxInt32
 }
 
 // statuses are the element kinds that are statuses (the rest are elements).

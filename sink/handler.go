@@ -11,7 +11,9 @@ import (
 
 // handler is the sarama consumer-group handler of one Sink.
 //
-// Where a partition starts: PostgreSQL's next_offset, never Kafka's committed offset. In Setup,
+// Where a partition starts: PostgreSQL's next_offset, never Kafka's committed offset; but not
+// below the partition's oldest record (its low watermark: older records may have been deleted,
+// by retention or DeleteRecords), where reading would fail with "offset out of range". In Setup,
 // sarama's MarkOffset only moves an offset forward and ResetOffset only backward (and is ignored
 // when nothing is committed), so Setup calls both: whichever way Kafka's offset differs, the
 // claim starts at PostgreSQL's. ConsumeClaim checks it anyway and treats Kafka as advisory: it
@@ -32,7 +34,7 @@ func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
 		return err
 	})
 	if err != nil {
-		err = fmt.Errorf("sink: load offsets of %s: %w", s.store.consumer, err)
+		err = fmt.Errorf("sink: load offsets of %s: %w", s.store.consumer, explain(err))
 		if !retryable(err) && h.ctx.Err() == nil {
 			h.fail(err) // the schema is missing, say: rejoining would not help
 		}
@@ -42,10 +44,14 @@ func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
 	for topic, ids := range sess.Claims() {
 		for _, id := range ids {
 			p := partition{topic, id}
-			starts[p] = next[p]
+			start, err := h.startOffset(sess.Context(), p, next)
+			if err != nil {
+				return err // the session ends and the group is joined again
+			}
+			starts[p] = start
 			if !s.noSetupSeek {
-				sess.MarkOffset(topic, id, next[p], "")
-				sess.ResetOffset(topic, id, next[p], "")
+				sess.MarkOffset(topic, id, start, "")
+				sess.ResetOffset(topic, id, start, "")
 			}
 		}
 	}
@@ -54,6 +60,41 @@ func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
 	s.sessMu.Unlock()
 	s.log.Info("partitions assigned", "partitions", len(starts))
 	return nil
+}
+
+// startOffset returns where p starts: PostgreSQL's next offset, or the partition's oldest
+// record if that is beyond it. A partition the sink never stored starts at its oldest record; one
+// whose next records were deleted before the sink stored them has lost them: that is said at
+// ERROR, counted, and recorded for good (store.skipLost), and the partition starts at its oldest.
+func (h *handler) startOffset(ctx context.Context, p partition, next map[partition]int64) (int64, error) {
+	s := h.s
+	oldest, err := s.client.GetOffset(p.topic, p.id, sarama.OffsetOldest)
+	if err != nil {
+		return 0, fmt.Errorf("sink: oldest offset of %s/%d: %w", p.topic, p.id, err)
+	}
+	n, stored := next[p]
+	if !stored || n >= oldest {
+		return max(n, oldest), nil
+	}
+	var lost int64
+	err = s.withRetry(ctx, "record lost records", func() error {
+		var err error
+		lost, err = s.store.skipLost(ctx, p, oldest)
+		return err
+	})
+	if err != nil {
+		err = fmt.Errorf("sink: %w", explain(err))
+		if !retryable(err) && h.ctx.Err() == nil {
+			h.fail(err)
+		}
+		return 0, err
+	}
+	if lost > 0 {
+		s.stats.lost.Add(lost)
+		s.log.Error("records deleted from Kafka before the sink stored them: lost; a dead letter records the gap",
+			"topic", p.topic, "partition", p.id, "next_offset", n, "oldest_offset", oldest, "lost", lost)
+	}
+	return oldest, nil
 }
 
 // Cleanup writes what the claims have read before the partitions are let go, so that the next

@@ -58,16 +58,20 @@ type Config struct {
 type Stats struct {
 	Received     int64 // messages read from Kafka
 	Stored       int64 // rows inserted
-	Duplicates   int64 // (key, version) already stored: upstream duplicates, not stored again
+	Duplicates   int64 // (key, version) already stored with the same content: upstream duplicates, not stored again
+	Conflicts    int64 // (key, version) already stored with other content: kept in sink_conflict, not stored
 	Skipped      int64 // messages below PostgreSQL's next_offset: already handled
 	DeadLettered int64 // records stored in sink_dead_letter
+	Lost         int64 // records deleted from Kafka before the sink stored them (a dead letter says where)
 	Batches      int64 // committed transactions
 	Retries      int64 // database operations retried
 }
 
 type counters struct {
-	received, stored, duplicates, skipped, deadLettered, batches, retries atomic.Int64
-	fallbacks                                                             atomic.Int64 // claims that started beyond next_offset and were read from it
+	received, stored, duplicates, conflicts, skipped, deadLettered, lost, batches, retries atomic.Int64
+
+	fallbacks atomic.Int64 // claims that started beyond next_offset and were read from it
+	splits    atomic.Int64 // batches cut in two because they needed too many savepoints
 }
 
 // Sink consumes the weapon topics and stores them in PostgreSQL. Build it with New, run it
@@ -167,8 +171,15 @@ func setDefaults(cfg *Config) {
 func (s *Sink) Stats() Stats {
 	c := &s.stats
 	return Stats{Received: c.received.Load(), Stored: c.stored.Load(), Duplicates: c.duplicates.Load(),
-		Skipped: c.skipped.Load(), DeadLettered: c.deadLettered.Load(), Batches: c.batches.Load(),
-		Retries: c.retries.Load()}
+		Conflicts: c.conflicts.Load(), Skipped: c.skipped.Load(), DeadLettered: c.deadLettered.Load(),
+		Lost: c.lost.Load(), Batches: c.batches.Load(), Retries: c.retries.Load()}
+}
+
+// logArgs are the counts as slog arguments, for the progress and summary lines.
+func (st Stats) logArgs() []any {
+	return []any{"received", st.Received, "stored", st.Stored, "duplicates", st.Duplicates,
+		"conflicts", st.Conflicts, "skipped", st.Skipped, "dead_lettered", st.DeadLettered, "lost", st.Lost,
+		"batches", st.Batches, "retries", st.Retries}
 }
 
 // Run consumes until ctx is done (nil: a clean stop) or a failure that retrying cannot cure
@@ -183,6 +194,9 @@ func (s *Sink) Run(ctx context.Context) error {
 		return stoppedOr(ctx, err)
 	}
 	defer s.client.Close()
+	if err := s.withRetry(ctx, "check the schema", func() error { return s.store.checkSchema(ctx) }); err != nil {
+		return stoppedOr(ctx, fmt.Errorf("sink: %w", explain(err)))
+	}
 	if s.cfg.Replay {
 		if err := s.withRetry(ctx, "replay", func() error { return s.store.reset(ctx) }); err != nil {
 			return stoppedOr(ctx, fmt.Errorf("sink: replay: %w", err))
@@ -213,9 +227,7 @@ func (s *Sink) Run(ctx context.Context) error {
 	}
 	_ = s.group.Close()
 	wg.Wait()
-	st := s.Stats()
-	s.log.Info("sink stopped", "received", st.Received, "stored", st.Stored, "duplicates", st.Duplicates,
-		"skipped", st.Skipped, "dead_lettered", st.DeadLettered, "batches", st.Batches, "retries", st.Retries)
+	s.log.Info("sink stopped", s.Stats().logArgs()...)
 	if cause := context.Cause(ctx); !errors.Is(cause, context.Canceled) {
 		return cause
 	}
@@ -309,9 +321,7 @@ func (s *Sink) progressLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			st := s.Stats()
-			s.log.Info("progress", "received", st.Received, "stored", st.Stored, "duplicates", st.Duplicates,
-				"skipped", st.Skipped, "dead_lettered", st.DeadLettered, "batches", st.Batches)
+			s.log.Info("progress", s.Stats().logArgs()...)
 		}
 	}
 }

@@ -16,7 +16,8 @@ import (
 	"github.com/mhfz/mhfz-pipeline/internal/testenv"
 )
 
-// TestSchemaMatchesColumns keeps the migration and the sink's column lists in step.
+// TestSchemaMatchesColumns keeps the migration and the sink's column lists in step, and the
+// columns whose values fillRow checks against PostgreSQL's integer range.
 func TestSchemaMatchesColumns(t *testing.T) {
 	url := testenv.DatabaseURL(t)
 	migrate(t, url)
@@ -35,6 +36,21 @@ func TestSchemaMatchesColumns(t *testing.T) {
 		if want := columnNames(tableColumns(table)); !slices.Equal(got, want) {
 			t.Errorf("table %s has columns\n%v\nthe sink writes\n%v", table, got, want)
 		}
+		rows, _ = conn.Query(context.Background(), `SELECT column_name FROM information_schema.columns
+			WHERE table_schema = 'public' AND table_name = $1 AND data_type = 'integer' ORDER BY ordinal_position`, table)
+		integers, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var checked []string
+		for _, c := range tableColumns(table) {
+			if c.integer {
+				checked = append(checked, c.name)
+			}
+		}
+		if !slices.Equal(integers, checked) {
+			t.Errorf("table %s has integer columns\n%v\nthe sink checks\n%v", table, integers, checked)
+		}
 	}
 }
 
@@ -49,8 +65,8 @@ func TestStoresEveryTypeOnce(t *testing.T) {
 	f.waitConsumed(t, int64(len(msgs)+len(dups)), time.Minute)
 	st := r.stop(t)
 	f.checkExactlyOnce(t, want)
-	if st.Stored != int64(len(want)) || st.Duplicates != int64(len(dups)) || st.DeadLettered != 0 {
-		t.Errorf("stats %+v: want %d stored, %d duplicates, 0 dead-lettered", st, len(want), len(dups))
+	if st.Stored != int64(len(want)) || st.Duplicates != int64(len(dups)) || st.DeadLettered != 0 || st.Conflicts != 0 {
+		t.Errorf("stats %+v: want %d stored, %d duplicates, 0 dead-lettered, no conflict", st, len(want), len(dups))
 	}
 
 	// The typed columns hold the weapon's values; the record holds all of it.
@@ -299,23 +315,36 @@ func (f *fixture) commitKafka(t *testing.T, kafkaAt string, ends map[partition]i
 func TestReplay(t *testing.T) {
 	f := newFixture(t)
 	msgs, want := synthMessages(t, f.names, 0, 450)
-	msgs = append(msgs, message{string(f.names.Partner()), "junk", []byte("{")})
+	clash := synthWeapon(0) // its version 1 again, with other content
+	clash.ContentHash, clash.Name = "other", "Weapon 0, another parse"
+	msgs = append(msgs, message{string(f.names.Partner()), "junk", []byte("{")}, weaponMessage(t, f.names, clash))
 	f.produce(t, msgs)
 	r := start(t, f.config(nil), nil)
 	f.waitConsumed(t, int64(len(msgs)), time.Minute)
 	r.stop(t)
 	before := f.dump(t)
 
+	var firstDetected time.Time
+	if err := f.db.QueryRow(context.Background(), `SELECT detected_at FROM sink_conflict WHERE key = $1`, clash.Key).Scan(&firstDetected); err != nil {
+		t.Fatalf("the conflict of %s is not recorded: %v", clash.Key, err)
+	}
+
 	cfg := f.config(nil)
 	cfg.Replay = true
 	r = start(t, cfg, nil)
-	r.waitStats(t, func(st Stats) bool { return st.Stored+st.DeadLettered == int64(len(msgs)) }, time.Minute)
+	r.waitStats(t, func(st Stats) bool { return st.Stored+st.DeadLettered+st.Conflicts == int64(len(msgs)) }, time.Minute)
 	f.waitConsumed(t, int64(len(msgs)), time.Minute)
 	st := r.stop(t)
 	after := f.dump(t)
 	f.checkExactlyOnce(t, want)
-	if st.Stored != int64(len(want)) || st.DeadLettered != 1 {
-		t.Errorf("replay stored %d and dead-lettered %d, want %d and 1", st.Stored, st.DeadLettered, len(want))
+	if st.Stored != int64(len(want)) || st.DeadLettered != 1 || st.Conflicts != 1 {
+		t.Errorf("replay stored %d, dead-lettered %d, %d conflicts; want %d, 1 and 1", st.Stored, st.DeadLettered,
+			st.Conflicts, len(want))
+	}
+	// The replay emptied the conflicts and found this one again.
+	rows, _ := f.db.Query(context.Background(), `SELECT detected_at FROM sink_conflict WHERE key = $1`, clash.Key)
+	if detected, err := pgx.CollectRows(rows, pgx.RowTo[time.Time]); err != nil || len(detected) != 1 || !detected[0].After(firstDetected) {
+		t.Errorf("conflicts of %s after the replay detected at %v (%v), want one, after %v", clash.Key, detected, err, firstDetected)
 	}
 	if !slices.Equal(before, after) {
 		t.Fatalf("tables differ after the replay: %d rows before, %d after", len(before), len(after))

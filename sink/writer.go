@@ -2,6 +2,7 @@ package sink
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -54,7 +55,10 @@ func (s *Sink) writeLoop(ctx context.Context, fail context.CancelCauseFunc) {
 }
 
 // writeBatch writes one batch, retrying while the database is unavailable, then counts it and
-// copies the new offsets to Kafka (advisory only: the sink seeks from PostgreSQL's).
+// copies the new offsets to Kafka (advisory only: the sink seeks from PostgreSQL's). A batch
+// with too many bad rows for one transaction's savepoints is written as two halves, each in a
+// transaction of its own with its own offsets: the records of one partition are in offset order
+// in a batch, so the first half's offsets are all below the second's.
 func (s *Sink) writeBatch(ctx context.Context, batch []*record) error {
 	var res batchResult
 	err := s.withRetry(ctx, "write batch", func() error {
@@ -69,22 +73,40 @@ func (s *Sink) writeBatch(ctx context.Context, batch []*record) error {
 		res, err = s.store.write(ctx, batch)
 		return err
 	})
-	if err != nil {
-		return fmt.Errorf("sink: write a batch of %d records: %w", len(batch), err)
+	if errors.Is(err, errSavepointCap) && len(batch) > 1 {
+		s.stats.splits.Add(1)
+		s.log.Debug("batch needs too many savepoints: writing it in two", "records", len(batch))
+		half := len(batch) / 2
+		if err := s.writeBatch(ctx, batch[:half]); err != nil {
+			return err
+		}
+		return s.writeBatch(ctx, batch[half:])
 	}
+	if err != nil {
+		return fmt.Errorf("sink: write a batch of %d records: %w", len(batch), explain(err))
+	}
+	s.count(res)
+	if res.deadLettered > 0 {
+		s.log.Warn("records dead-lettered to sink_dead_letter", "count", res.deadLettered, "first", res.firstDead)
+	}
+	if res.conflicts > 0 {
+		s.log.Warn("version conflicts: a (key, version) came again with other content; the stored row is kept, "+
+			"the incoming record is in sink_conflict", "count", res.conflicts, "first", res.firstClash)
+	}
+	s.log.Debug("batch committed", "records", len(batch), "stored", res.stored, "duplicates", res.duplicates,
+		"conflicts", res.conflicts, "skipped", res.skipped, "dead_lettered", res.deadLettered, "savepoints", res.savepoints)
+	s.markKafka(res.next)
+	return nil
+}
+
+func (s *Sink) count(res batchResult) {
 	c := &s.stats
 	c.stored.Add(int64(res.stored))
 	c.duplicates.Add(int64(res.duplicates))
+	c.conflicts.Add(int64(res.conflicts))
 	c.skipped.Add(int64(res.skipped))
 	c.deadLettered.Add(int64(res.deadLettered))
 	c.batches.Add(1)
-	if res.deadLettered > 0 {
-		s.log.Warn("records dead-lettered", "count", res.deadLettered)
-	}
-	s.log.Debug("batch committed", "records", len(batch), "stored", res.stored, "duplicates", res.duplicates,
-		"skipped", res.skipped, "dead_lettered", res.deadLettered)
-	s.markKafka(res.next)
-	return nil
 }
 
 // flushPending asks the writer to write what it holds now and waits for it.

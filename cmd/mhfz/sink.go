@@ -75,7 +75,7 @@ func runSink(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 		return err
 	}
 	st := s.Stats()
-	fmt.Fprintf(stdout, "sink: %d received, %d stored, %d duplicates, %d skipped, %d dead-lettered, %d batches\n",
-		st.Received, st.Stored, st.Duplicates, st.Skipped, st.DeadLettered, st.Batches)
+	fmt.Fprintf(stdout, "sink: %d received, %d stored, %d duplicates, %d conflicts, %d skipped, %d dead-lettered, %d lost, %d batches\n",
+		st.Received, st.Stored, st.Duplicates, st.Conflicts, st.Skipped, st.DeadLettered, st.Lost, st.Batches)
 	return nil
 }
