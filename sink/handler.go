@@ -2,6 +2,7 @@ package sink
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/IBM/sarama"
@@ -75,6 +76,13 @@ func (h *handler) startOffset(ctx context.Context, p partition, next map[partiti
 	n, stored := next[p]
 	if !stored || n >= oldest {
 		return max(n, oldest), nil
+	}
+	if !s.cfg.Rebuild && errors.Is(rebuilding(ctx, s.pool), ErrRebuilding) {
+		// mhfz reprocess deleted them: the rebuilt tables have their new build's records, and the
+		// switch hands this sink the rebuilding sink's offsets.
+		s.log.Info("records below the oldest offset were replaced by the re-processing in progress, not lost",
+			"topic", p.topic, "partition", p.id, "next_offset", n, "oldest_offset", oldest)
+		return oldest, nil
 	}
 	var lost int64
 	err = s.withRetry(ctx, "record lost records", func() error {
