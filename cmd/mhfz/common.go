@@ -1,6 +1,10 @@
 package main
 
-import "github.com/mhfz/mhfz-pipeline/codecs"
+import (
+	"time"
+
+	"github.com/mhfz/mhfz-pipeline/codecs"
+)
 
 // Flags shared by several commands, declared once so that every service reads the same
 // environment variables.
@@ -11,6 +15,7 @@ const (
 	envReplication = "MHFZ_KAFKA_REPLICATION"
 	envPartitions  = "MHFZ_KAFKA_PARTITIONS"
 	envTopicPrefix = "MHFZ_TOPIC_PREFIX"
+	envSetupWait   = "MHFZ_SETUP_TIMEOUT"
 
 	defaultBrokers     = "localhost:9092"
 	defaultDatabaseURL = "postgres://mhfz:mhfz@localhost:5432/mhfz?sslmode=disable"
@@ -48,4 +53,11 @@ type databaseFlags struct {
 func (d *databaseFlags) register(fs *flagSet) {
 	fs.stringVar(&d.url, "database-url", envDatabaseURL, defaultDatabaseURL,
 		"PostgreSQL URL: postgres://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=disable")
+}
+
+// registerSetupTimeout is the flag of every service that waits for Kafka (and the sink for
+// PostgreSQL too) at start: how long it waits, saying what it waits for, before it fails.
+func registerSetupTimeout(fs *flagSet, d *time.Duration) {
+	fs.durationVar(d, "setup-timeout", envSetupWait, time.Minute,
+		"how long to wait at start for Kafka (the sink: and PostgreSQL) to answer before failing (0: until stopped)")
 }

@@ -37,8 +37,7 @@ func parseProcessFlags(args []string, output io.Writer) (*processOptions, error)
 		"interval of the progress log lines (0: none)")
 	fs.intVar(&o.maxMessage, "max-message-bytes", "MHFZ_PROCESS_MAX_MESSAGE_BYTES", processors.DefaultMaxMessageBytes,
 		"larger raw records go to the dead-letter topic")
-	fs.durationVar(&o.setupWithin, "setup-timeout", "MHFZ_SETUP_TIMEOUT", time.Minute,
-		"how long to wait for the broker when creating the topics")
+	registerSetupTimeout(fs, &o.setupWithin)
 	if err := fs.parse(args); err != nil {
 		return nil, err
 	}
@@ -51,8 +50,8 @@ func parseProcessFlags(args []string, output io.Writer) (*processOptions, error)
 		return nil, usageError{"process: --storage is empty"}
 	case o.maxMessage < 1:
 		return nil, usageError{"process: --max-message-bytes must be >= 1"}
-	case o.progress < 0:
-		return nil, usageError{"process: --progress must be >= 0"}
+	case o.progress < 0 || o.setupWithin < 0:
+		return nil, usageError{"process: --progress and --setup-timeout must not be negative"}
 	}
 	return o, nil
 }
@@ -60,7 +59,8 @@ func parseProcessFlags(args []string, output io.Writer) (*processOptions, error)
 // runProcess runs the router until ctx ends (SIGTERM, SIGINT) or Kafka fails: it creates the
 // topics, optionally resets the group, logs progress and a summary. A clean stop returns nil;
 // a Kafka failure returns it (exit status 1; retryable: restart the service).
-func runProcess(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
+func runProcess(ctx context.Context, args []string, env runEnv) error {
+	stdout, log := env.stdout, env.log
 	o, err := parseProcessFlags(args, stdout)
 	if err != nil {
 		return err
@@ -70,9 +70,16 @@ func runProcess(ctx context.Context, args []string, stdout io.Writer, log *slog.
 	if err := kafka.Install(cfg); err != nil {
 		return fmt.Errorf("process: %w", err)
 	}
+	waitKafka := func(ctx context.Context) error { return kafka.Ping(ctx, o.kafka.brokers, cfg) }
+	if err := env.waiter(o.setupWithin).Wait(ctx, kafka.Target(o.kafka.brokers), waitKafka, kafka.NotReady); err != nil {
+		return fmt.Errorf("process: %w", err)
+	}
 	setup := processors.KafkaSetup{Brokers: o.kafka.brokers, Config: cfg, Partitions: int32(o.kafka.partitions),
 		Replication: int16(o.kafka.replication), StoragePath: o.storage}
-	setupCtx, cancel := context.WithTimeout(ctx, o.setupWithin)
+	setupCtx, cancel := ctx, context.CancelFunc(func() {})
+	if o.setupWithin > 0 {
+		setupCtx, cancel = context.WithTimeout(ctx, o.setupWithin)
+	}
 	defer cancel()
 	if o.reset {
 		log.Info("resetting the router: committed offsets, group table and its local copy",
