@@ -143,4 +143,3 @@ func printStatus(ctx context.Context, p *goose.Provider, stdout io.Writer) error
 	}
 	return w.Flush()
 }
-
