@@ -84,8 +84,8 @@ func TestVersion(t *testing.T) {
 			}
 		}
 	}
-	if got := buildDescription("v1.2.3"); !strings.HasPrefix(got, "mhfz v1.2.3\n") {
-		t.Errorf("a stamped version is not shown first: %q", got)
+	if got := buildDescription("v1.2.3", "abc123"); !strings.HasPrefix(got, "mhfz v1.2.3\ncommit abc123\n") {
+		t.Errorf("the stamped version and commit are not shown first: %q", got)
 	}
 }
 

@@ -7,10 +7,11 @@ import (
 	"runtime/debug"
 )
 
-// version is the build's version, stamped by `make build` and the Dockerfile
-// (-ldflags "-X main.version=…"): the one package-level variable, since -X can set nothing
-// else. A plain `go build` leaves it empty, and the module's version stands in.
-var version string
+// version and commit are stamped by `make build` (-ldflags "-X main.version=… -X
+// main.commit=…"): package-level variables, since -X can set nothing else. A plain `go build`
+// leaves them empty, and the build's own stamps stand in (the module's version; the VCS
+// revision, which Go records only in a plain clone and with -buildvcs on).
+var version, commit string
 
 // runVersion prints what a bug report needs: the version, the commit it was built from (and
 // whether the tree had changes), and the Go version and platform.
@@ -19,21 +20,18 @@ func runVersion(ctx context.Context, args []string, env runEnv) error {
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	fmt.Fprint(env.stdout, buildDescription(version))
+	fmt.Fprint(env.stdout, buildDescription(version, commit))
 	return nil
 }
 
-// buildDescription describes the running binary; stamped is the -X version, if any.
-func buildDescription(stamped string) string {
-	v, commit, when, modified := stamped, "unknown", "", ""
-	if info, ok := debug.ReadBuildInfo(); ok {
-		if v == "" {
-			v = info.Main.Version // "(devel)" outside a module version or a VCS checkout
-		}
+// buildDescription describes the running binary, given the stamped version and commit.
+func buildDescription(stampedVersion, stampedCommit string) string {
+	v, rev, when, modified := stampedVersion, stampedCommit, "", ""
+	if info, ok := debug.ReadBuildInfo(); ok && rev == "" {
 		for _, s := range info.Settings {
 			switch s.Key {
 			case "vcs.revision":
-				commit = s.Value
+				rev = s.Value
 			case "vcs.time":
 				when = " of " + s.Value
 			case "vcs.modified":
@@ -43,9 +41,15 @@ func buildDescription(stamped string) string {
 			}
 		}
 	}
+	if info, ok := debug.ReadBuildInfo(); ok && v == "" {
+		v = info.Main.Version // "(devel)" when built from a checkout
+	}
 	if v == "" {
 		v = "unknown"
 	}
-	return fmt.Sprintf("mhfz %s\ncommit %s%s%s\n%s %s/%s\n", v, commit, when, modified,
+	if rev == "" {
+		rev = "unknown (build with make build)"
+	}
+	return fmt.Sprintf("mhfz %s\ncommit %s%s%s\n%s %s/%s\n", v, rev, when, modified,
 		runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
