@@ -24,8 +24,12 @@ type scriptOutput struct {
 	b  bytes.Buffer
 }
 
-func (o *scriptOutput) Write(p []byte) (int, error) { o.mu.Lock(); defer o.mu.Unlock(); return o.b.Write(p) }
-func (o *scriptOutput) String() string              { o.mu.Lock(); defer o.mu.Unlock(); return o.b.String() }
+func (o *scriptOutput) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.Write(p)
+}
+func (o *scriptOutput) String() string { o.mu.Lock(); defer o.mu.Unlock(); return o.b.String() }
 
 // TestStackScriptHistory runs the README's `scripts/stack --history` as a user would: it
 // waits until every example query of the README returns rows (the older snapshot, then the
