@@ -78,3 +78,50 @@ func TestMakeBuild(t *testing.T) {
 		t.Errorf("mhfz version:\n%s\nwant %q and the Go version", out, want)
 	}
 }
+
+// TestReadmeCommands: every `mhfz COMMAND` and `docker compose run --rm SERVICE COMMAND` of the
+// README names a real command (the image's entry point is mhfz), and no command shows the
+// example password of .env.example, which the README asks to change.
+func TestReadmeCommands(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{"help": true, "--help": true, "COMMAND": true}
+	for _, c := range commands() {
+		known[c.name] = true
+	}
+	var blocks strings.Builder // the lines of the code blocks
+	inBlock := false
+	for _, line := range strings.Split(string(readme), "\n") {
+		switch {
+		case strings.HasPrefix(line, "```"):
+			inBlock = !inBlock
+		case inBlock:
+			blocks.WriteString(line + "\n")
+		}
+	}
+	n := 0
+	for _, re := range []string{`(?m)(?:^|\s|bin/)mhfz ([a-zA-Z-]+)`, `docker compose run --rm [a-z]+ ([a-zA-Z-]+)`} {
+		for _, m := range regexp.MustCompile(re).FindAllStringSubmatch(blocks.String(), -1) {
+			n++
+			if !known[m[1]] {
+				t.Errorf("the README runs %q: mhfz has no command %q", m[0], m[1])
+			}
+		}
+	}
+	if n < 8 {
+		t.Errorf("found %d mhfz commands in the README's code blocks", n)
+	}
+	example, err := os.ReadFile("../../.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^POSTGRES_PASSWORD=(\S+)$`).FindSubmatch(example)
+	if m == nil {
+		t.Fatal(".env.example sets no POSTGRES_PASSWORD")
+	}
+	if strings.Contains(string(readme), ":"+string(m[1])+"@") {
+		t.Errorf("the README connects with the example password %q, which it asks to change", m[1])
+	}
+}
