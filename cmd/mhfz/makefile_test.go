@@ -102,7 +102,7 @@ func TestReadmeCommands(t *testing.T) {
 		}
 	}
 	n := 0
-	for _, re := range []string{`(?m)(?:^|\s|bin/)mhfz ([a-zA-Z-]+)`, `docker compose run --rm [a-z]+ ([a-zA-Z-]+)`} {
+	for _, re := range []string{`(?m)^(?:bin/)?mhfz ([a-zA-Z-]+)`, `docker compose run --rm [a-z]+ ([a-zA-Z-]+)`} {
 		for _, m := range regexp.MustCompile(re).FindAllStringSubmatch(blocks.String(), -1) {
 			n++
 			if !known[m[1]] {
