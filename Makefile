@@ -1,14 +1,20 @@
-# The test command of the README and of CI: real Kafka and PostgreSQL started on loopback by
-# scripts/testenv, the whole module tested with the race detector, everything stopped after.
+# The commands of the README: `make build` (the binary, bin/mhfz), `make test` (the test command
+# of the README and of CI: real Kafka and PostgreSQL started on loopback by scripts/testenv, the
+# whole module tested with the race detector, everything stopped after), `make bench`.
 GO ?= go
 TESTFLAGS ?= -race -count=1 -timeout 50m
+BIN ?= bin/mhfz
+# What `mhfz version` reports: the nearest tag or else the short commit ("-dirty" with
+# uncommitted changes), and the commit.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 
-.PHONY: test build bench services
+.PHONY: build test bench
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o $(BIN) ./cmd/mhfz
+
 test:
 	scripts/testenv run $(GO) test $(TESTFLAGS) ./...
-
-build:
-	CGO_ENABLED=0 $(GO) build -o bin/mhfz ./cmd/mhfz
 
 # Benchmarks against the real services and the real pages (see docs/benchmarks.md).
 bench:

@@ -434,7 +434,7 @@ func (p *pageParser) emitRow(r *rowState) error {
 		p.rowIssue(IssueBadSharpness, r.id, index, "sharpness segment classes that do not parse: %q", r.badSharp)
 	}
 	switch {
-	case r.columns < len(p.headers):
+	case r.columns < len(p.headers) && !p.endsBeforeOther(r.columns):
 		p.rowIssue(IssueShortRow, r.id, index, "cells cover %d columns, the header has %d", r.columns, len(p.headers))
 	case r.columns > len(p.headers):
 		p.rowIssue(IssueLongRow, r.id, index, "cells cover %d columns, the header has %d", r.columns, len(p.headers))
@@ -489,6 +489,26 @@ func (p *pageParser) finish() error {
 		p.pageIssue(IssueTruncated, "the document ends without </html>")
 	}
 	return nil
+}
+
+// towerOther heads the last columns of the tower tables: the "other" upgrade (bullet speed,
+// a fourth charge level, …), which only the levels that have one fill in; the other rows end
+// before it.
+const towerOther = "その他"
+
+// endsBeforeOther reports whether a row of a tower table ends exactly where the "other"
+// columns begin: the layout, not a short row.
+func (p *pageParser) endsBeforeOther(columns int) bool {
+	if codecs.Layout(p.res.Layout) != codecs.LayoutTower || columns < 1 || columns >= len(p.headers) ||
+		p.headers[columns-1] == towerOther {
+		return false
+	}
+	for _, h := range p.headers[columns:] {
+		if h != towerOther {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *pageParser) pageIssue(kind IssueKind, format string, args ...any) {

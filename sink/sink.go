@@ -14,6 +14,7 @@ import (
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
+	"github.com/mhfz/mhfz-pipeline/internal/startup"
 )
 
 // Config configures a Sink. Brokers, DatabaseURL and Logger are required; zero values of the
@@ -36,7 +37,12 @@ type Config struct {
 
 	RetryMin time.Duration // first backoff after a database failure (100ms)
 	RetryMax time.Duration // longest backoff (5s)
-	Progress time.Duration // interval of the progress logs (10s)
+	Progress time.Duration // interval of the progress logs (10s; negative: none)
+
+	// Startup is how Run waits at start for Kafka, then PostgreSQL: saying what it waits for,
+	// failing at once on what waiting cannot change (a wrong password), for at most its
+	// Timeout (0: until stopped). Its Log defaults to Logger.
+	Startup startup.Waiter
 
 	RebuildLogEvery time.Duration // interval of the logs while a re-processing holds the sink (10s)
 
@@ -165,6 +171,9 @@ func setDefaults(cfg *Config) {
 	if cfg.Trace == nil {
 		cfg.Trace = func(string) {}
 	}
+	if cfg.Startup.Log == nil {
+		cfg.Startup.Log = cfg.Logger
+	}
 }
 
 // Stats returns the counts so far.
@@ -188,12 +197,20 @@ func (s *Sink) Run(ctx context.Context) error {
 	defer s.pool.Close()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	// Stopped (SIGTERM) while connecting or replaying: a clean stop, nothing was changed (the
-	// replay's reset is one transaction), and the next run starts the same way.
+	// Stopped (SIGTERM) before Kafka and PostgreSQL ever answered: a failure to start
+	// (startup.ErrNotStarted), not a clean stop. Stopped once connected, while replaying: a
+	// clean stop, nothing was changed (the replay's reset is one transaction), and the next run
+	// starts the same way.
 	if err := s.connectKafka(ctx); err != nil {
+		if errors.Is(err, startup.ErrNotStarted) {
+			return err
+		}
 		return stoppedOr(ctx, err)
 	}
 	defer s.client.Close()
+	if err := s.waitDatabase(ctx); err != nil {
+		return err
+	}
 	if err := s.withRetry(ctx, "check the schema", func() error { return s.store.checkSchema(ctx) }); err != nil {
 		return stoppedOr(ctx, fmt.Errorf("sink: %w", explain(err)))
 	}
@@ -243,6 +260,27 @@ func stoppedOr(ctx context.Context, err error) error {
 }
 
 func (s *Sink) connectKafka(ctx context.Context) error {
+	ping := func(ctx context.Context) error { return kafka.Ping(ctx, s.cfg.Brokers, s.cfg.Kafka) }
+	if err := s.cfg.Startup.Wait(ctx, kafka.Target(s.cfg.Brokers), ping, kafka.NotReady); err != nil {
+		return fmt.Errorf("sink: %w", err)
+	}
+	return s.setupKafka(ctx)
+}
+
+// waitDatabase waits until PostgreSQL answers.
+func (s *Sink) waitDatabase(ctx context.Context) error {
+	target, err := startup.PostgresTarget(s.cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("sink: %w", err)
+	}
+	if err := s.cfg.Startup.Wait(ctx, target, s.pool.Ping, startup.PostgresNotReady); err != nil {
+		return fmt.Errorf("sink: %w", err)
+	}
+	return nil
+}
+
+// setupKafka creates the topics if asked, and the client and the consumer group.
+func (s *Sink) setupKafka(ctx context.Context) error {
 	if s.cfg.Partitions > 0 {
 		specs := make([]kafka.TopicSpec, 0, len(s.tables))
 		for t := range s.tables {
@@ -314,6 +352,9 @@ func (s *Sink) waitRebuild(ctx context.Context, err error) {
 }
 
 func (s *Sink) progressLoop(ctx context.Context) {
+	if s.cfg.Progress < 0 {
+		return
+	}
 	tick := time.NewTicker(s.cfg.Progress)
 	defer tick.Stop()
 	for {

@@ -1,6 +1,14 @@
 package main
 
-import "github.com/mhfz/mhfz-pipeline/codecs"
+import (
+	"context"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/mhfz/mhfz-pipeline/codecs"
+	"github.com/mhfz/mhfz-pipeline/internal/kafka"
+)
 
 // Flags shared by several commands, declared once so that every service reads the same
 // environment variables.
@@ -11,6 +19,7 @@ const (
 	envReplication = "MHFZ_KAFKA_REPLICATION"
 	envPartitions  = "MHFZ_KAFKA_PARTITIONS"
 	envTopicPrefix = "MHFZ_TOPIC_PREFIX"
+	envSetupWait   = "MHFZ_SETUP_TIMEOUT"
 
 	defaultBrokers     = "localhost:9092"
 	defaultDatabaseURL = "postgres://mhfz:mhfz@localhost:5432/mhfz?sslmode=disable"
@@ -48,4 +57,26 @@ type databaseFlags struct {
 func (d *databaseFlags) register(fs *flagSet) {
 	fs.stringVar(&d.url, "database-url", envDatabaseURL, defaultDatabaseURL,
 		"PostgreSQL URL: postgres://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=disable")
+}
+
+// registerSetupTimeout is the flag of every service that waits for Kafka (and the sink for
+// PostgreSQL too) at start: how long it waits, saying what it waits for, before it fails.
+func registerSetupTimeout(fs *flagSet, d *time.Duration) {
+	fs.durationVar(d, "setup-timeout", envSetupWait, time.Minute,
+		"how long to wait at start for Kafka (the sink: and PostgreSQL) to answer before failing (0: until stopped)")
+}
+
+// waitForKafka waits until the broker answers, saying what it waits for (internal/startup), for
+// at most timeout (0: until stopped).
+func waitForKafka(ctx context.Context, env runEnv, brokers []string, cfg *sarama.Config, timeout time.Duration) error {
+	ping := func(ctx context.Context) error { return kafka.Ping(ctx, brokers, cfg) }
+	return env.waiter(timeout).Wait(ctx, kafka.Target(brokers), ping, kafka.NotReady)
+}
+
+// setupContext bounds a command's setup (creating its topics) by timeout (0: until stopped).
+func setupContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if timeout > 0 {
+		return context.WithTimeout(ctx, timeout)
+	}
+	return context.WithCancel(ctx)
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -17,7 +15,8 @@ import (
 // runHealth checks that what the service is configured with answers: the Kafka brokers and, when
 // a database URL is set, PostgreSQL. The image's HEALTHCHECK runs it (the final image has no
 // shell), so it reads the same environment variables as the services.
-func runHealth(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
+func runHealth(ctx context.Context, args []string, env runEnv) error {
+	stdout := env.stdout
 	var (
 		brokers []string
 		dbURL   string

@@ -5,6 +5,8 @@
 //	mhfz sink      store the routed weapons in PostgreSQL, exactly once
 //	mhfz reprocess re-derive the tables from weapon_data with this build, then switch them
 //	mhfz migrate   apply or inspect the database schema
+//	mhfz health    check that Kafka and/or PostgreSQL answer
+//	mhfz version   the build's version, Go version and commit
 //
 // Every flag has an environment-variable equivalent; `mhfz COMMAND --help` lists both.
 package main
@@ -19,13 +21,16 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
+
+	"github.com/mhfz/mhfz-pipeline/internal/startup"
 )
 
 // command is one subcommand: its name, a one-line summary and the function that runs it.
 type command struct {
 	name    string
 	summary string
-	run     func(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error
+	run     func(ctx context.Context, args []string, env runEnv) error
 }
 
 func commands() []command {
@@ -36,7 +41,22 @@ func commands() []command {
 		{"reprocess", "re-derive every weapon table from weapon_data with this build, then switch the tables", runReprocess},
 		{"migrate", "apply or inspect the database schema: up, down, status, version", runMigrate},
 		{"health", "exit 0 if the broker and/or the database given answer (for healthchecks)", runHealth},
+		{"version", "the build's version, Go version and commit (for bug reports)", runVersion},
 	}
+}
+
+// runEnv is what a command runs with besides its arguments.
+type runEnv struct {
+	stdout io.Writer    // results, summaries and --help
+	log    *slog.Logger // everything else (standard error)
+	// waitEvery is how often a service still waiting for Kafka or PostgreSQL at start says so
+	// again (10s; shorter in tests).
+	waitEvery time.Duration
+}
+
+// waiter waits for a dependency at start, for at most timeout (0: until stopped).
+func (e runEnv) waiter(timeout time.Duration) startup.Waiter {
+	return startup.Waiter{Log: e.log, Every: e.waitEvery, Timeout: timeout}
 }
 
 func main() {
@@ -67,18 +87,33 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
+// run runs the command line args; a service says again every 10s what it is waiting for.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	return runWith(ctx, args, stdout, stderr, 10*time.Second)
+}
+
+func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, waitEvery time.Duration) error {
+	if len(args) == 0 {
 		printUsage(stderr)
-		if len(args) == 0 {
-			return usageError{"no command given"}
-		}
+		return usageError{"no command given"}
+	}
+	switch args[0] {
+	case "-h", "-help", "--help":
+		printUsage(stdout)
 		return flag.ErrHelp
+	case "help": // `mhfz help` is `mhfz --help`, `mhfz help scrape` is `mhfz scrape --help`
+		if len(args) == 1 {
+			printUsage(stdout)
+			return flag.ErrHelp
+		}
+		args = []string{args[1], "--help"}
+	case "-version", "--version":
+		args = []string{"version"}
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
 			log := newLogger(stderr).With("service", c.name)
-			return c.run(ctx, args[1:], stdout, log)
+			return c.run(ctx, args[1:], runEnv{stdout: stdout, log: log, waitEvery: waitEvery})
 		}
 	}
 	printUsage(stderr)
@@ -86,23 +121,37 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 func printUsage(w io.Writer) {
-	fmt.Fprintln(w, "usage: mhfz COMMAND [flags]   (mhfz COMMAND --help for its flags)")
+	fmt.Fprintln(w, "usage: mhfz COMMAND [flags]   (mhfz COMMAND --help, or mhfz help COMMAND, for its flags)")
 	fmt.Fprintln(w, "\ncommands:")
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
+	fmt.Fprintln(w, "\nevery command also reads MHFZ_LOG_LEVEL (debug, info, warn, error) and MHFZ_LOG_FORMAT (json, text)")
 }
 
 // newLogger logs with log/slog: text by default, JSON with MHFZ_LOG_FORMAT=json; the level
 // from MHFZ_LOG_LEVEL (debug, info, warn, error).
+// A value it does not know is said, not silently taken for the default.
 func newLogger(w io.Writer) *slog.Logger {
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(os.Getenv("MHFZ_LOG_LEVEL"))); err != nil {
+	levelName := os.Getenv("MHFZ_LOG_LEVEL")
+	levelErr := level.UnmarshalText([]byte(levelName))
+	if levelErr != nil {
 		level = slog.LevelInfo
 	}
 	opts := &slog.HandlerOptions{Level: level}
-	if os.Getenv("MHFZ_LOG_FORMAT") == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+	format := os.Getenv("MHFZ_LOG_FORMAT")
+	var log *slog.Logger
+	if format == "json" {
+		log = slog.New(slog.NewJSONHandler(w, opts))
+	} else {
+		log = slog.New(slog.NewTextHandler(w, opts))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	if levelName != "" && levelErr != nil {
+		log.Warn("MHFZ_LOG_LEVEL not understood (debug, info, warn, error): logging at info", "value", levelName)
+	}
+	if format != "" && format != "json" && format != "text" {
+		log.Warn("MHFZ_LOG_FORMAT not understood (json, text): logging as text", "value", format)
+	}
+	return log
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/pressly/goose/v3"
 
+	"github.com/mhfz/mhfz-pipeline/internal/startup"
 	"github.com/mhfz/mhfz-pipeline/migrations"
 )
 
@@ -32,7 +32,8 @@ func parseMigrateFlags(args []string, output io.Writer) (*migrateOptions, error)
 	var to int
 	fs.intVar(&to, "to", "MHFZ_MIGRATE_TO", -1,
 		"up: apply up to this version; down: roll back to this version (0: everything). -1: up to the latest, down by one")
-	fs.durationVar(&o.wait, "wait", "MHFZ_DATABASE_WAIT", time.Minute, "how long to wait for the database to answer")
+	fs.durationVar(&o.wait, "wait", "MHFZ_DATABASE_WAIT", time.Minute,
+		"how long to wait for the database to be reachable (a wrong password or database fails at once; 0: until stopped)")
 	if err := fs.parse(args); err != nil {
 		return nil, err
 	}
@@ -40,8 +41,8 @@ func parseMigrateFlags(args []string, output io.Writer) (*migrateOptions, error)
 		return nil, usageError{"migrate: missing action: up, down, status or version"}
 	}
 	o.action = fs.Arg(0)
-	if err := fs.Parse(fs.Args()[1:]); err != nil { // flags after the action
-		return nil, usageError{err.Error()}
+	if err := fs.parseArgs(fs.Args()[1:]); err != nil { // flags after the action
+		return nil, err
 	}
 	switch {
 	case !migrateActions[o.action]:
@@ -52,22 +53,31 @@ func parseMigrateFlags(args []string, output io.Writer) (*migrateOptions, error)
 		return nil, usageError{"migrate: --database-url is empty"}
 	case to < -1:
 		return nil, usageError{"migrate: --to must be >= -1"}
+	case o.wait < 0:
+		return nil, usageError{"migrate: --wait must not be negative"}
 	}
 	o.to = int64(to)
 	return o, nil
 }
 
-func runMigrate(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
+func runMigrate(ctx context.Context, args []string, env runEnv) error {
+	stdout, log := env.stdout, env.log
 	o, err := parseMigrateFlags(args, stdout)
 	if err != nil {
 		return err
+	}
+	target, err := startup.PostgresTarget(o.db.url)
+	if err != nil {
+		return usageError{fmt.Sprintf("migrate: --database-url: %v", err)}
 	}
 	db, err := migrations.Open(o.db.url)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	defer db.Close()
-	if err := waitForDatabase(ctx, o.wait, db.PingContext); err != nil {
+	// In a compose stack the database may still be starting: that is waited for (and said);
+	// a wrong password or a missing database is not, since waiting would not change it.
+	if err := env.waiter(o.wait).Wait(ctx, target, db.PingContext, startup.PostgresNotReady); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	p, err := migrations.NewProvider(db)
@@ -132,25 +142,4 @@ func printStatus(ctx context.Context, p *goose.Provider, stdout io.Writer) error
 		fmt.Fprintf(w, "%d\t%s\t%s\t%s\n", s.Source.Version, s.State, applied, s.Source.Path)
 	}
 	return w.Flush()
-}
-
-// waitForDatabase pings until the database answers or wait is over: in a compose stack, the
-// database may still be starting.
-func waitForDatabase(ctx context.Context, wait time.Duration, ping func(context.Context) error) error {
-	deadline := time.Now().Add(wait)
-	for {
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := ping(pctx)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("database not answering after %s: %w", wait, errors.Join(err, ctx.Err()))
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
 }

@@ -34,8 +34,7 @@ func (r *routerFlags) register(fs *flagSet) {
 		"folder of the group table's local copy (a volume: kept between restarts, else re-read from Kafka)")
 	fs.intVar(&r.maxMessage, "max-message-bytes", "MHFZ_PROCESS_MAX_MESSAGE_BYTES", processors.DefaultMaxMessageBytes,
 		"larger raw records go to the dead-letter topic")
-	fs.durationVar(&r.setupWithin, "setup-timeout", "MHFZ_SETUP_TIMEOUT", time.Minute,
-		"how long to wait for the broker when creating the topics")
+	registerSetupTimeout(fs, &r.setupWithin)
 }
 
 func (r *routerFlags) check(command string) error {
@@ -44,6 +43,8 @@ func (r *routerFlags) check(command string) error {
 		return usageError{command + ": --storage is empty"}
 	case r.maxMessage < 1:
 		return usageError{command + ": --max-message-bytes must be >= 1"}
+	case r.setupWithin < 0:
+		return usageError{command + ": --setup-timeout must not be negative"}
 	}
 	return nil
 }
@@ -70,7 +71,7 @@ func parseProcessFlags(args []string, output io.Writer) (*processOptions, error)
 	case o.kafka.partitions < 1 || o.kafka.replication < 1:
 		return nil, usageError{"process: --partitions and --replication must be >= 1"}
 	case o.progress < 0:
-		return nil, usageError{"process: --progress must be >= 0"}
+		return nil, usageError{"process: --progress must not be negative"}
 	}
 	return o, o.router.check("process")
 }
@@ -78,7 +79,8 @@ func parseProcessFlags(args []string, output io.Writer) (*processOptions, error)
 // runProcess runs the router until ctx ends (SIGTERM, SIGINT) or Kafka fails: it creates the
 // topics, logs progress and a summary. A clean stop returns nil;
 // a Kafka failure returns it (exit status 1; retryable: restart the service).
-func runProcess(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
+func runProcess(ctx context.Context, args []string, env runEnv) error {
+	stdout, log := env.stdout, env.log
 	o, err := parseProcessFlags(args, stdout)
 	if err != nil {
 		return err
@@ -88,8 +90,11 @@ func runProcess(ctx context.Context, args []string, stdout io.Writer, log *slog.
 	if err := kafka.Install(cfg); err != nil {
 		return fmt.Errorf("process: %w", err)
 	}
+	if err := waitForKafka(ctx, env, o.kafka.brokers, cfg, o.router.setupWithin); err != nil {
+		return fmt.Errorf("process: %w", err)
+	}
 	setup := o.router.setup(o.kafka, cfg)
-	setupCtx, cancel := context.WithTimeout(ctx, o.router.setupWithin)
+	setupCtx, cancel := setupContext(ctx, o.router.setupWithin)
 	defer cancel()
 	if err := processors.EnsureTopics(setupCtx, names, setup); err != nil {
 		return fmt.Errorf("process: %w", err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"time"
 
 	"github.com/lovoo/goka"
@@ -50,13 +49,17 @@ func parseReprocessFlags(args []string, output io.Writer) (*reprocessOptions, er
 // runReprocess re-derives every weapon table from weapon_data with this build and switches the
 // tables when the rebuilt ones have caught up (see internal/reprocess). The processor must be
 // stopped; the sink may keep running (it waits for the switch).
-func runReprocess(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
+func runReprocess(ctx context.Context, args []string, env runEnv) error {
+	stdout, log := env.stdout, env.log
 	o, err := parseReprocessFlags(args, stdout)
 	if err != nil {
 		return err
 	}
 	cfg := kafka.Config("mhfz-reprocess")
 	if err := kafka.Install(cfg); err != nil {
+		return fmt.Errorf("reprocess: %w", err)
+	}
+	if err := waitForKafka(ctx, env, o.kafka.brokers, cfg, o.router.setupWithin); err != nil {
 		return fmt.Errorf("reprocess: %w", err)
 	}
 	progress := o.progress

@@ -6,8 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
@@ -29,6 +30,7 @@ type scrapeFlags struct {
 	userAgent   string
 	stateFile   string
 	inFlight    int
+	setupWithin time.Duration
 }
 
 func (f *scrapeFlags) register(fs *flagSet) {
@@ -52,31 +54,33 @@ func (f *scrapeFlags) register(fs *flagSet) {
 		"file remembering the pages' ETag/Last-Modified between runs, so that unchanged pages are not downloaded again")
 	fs.intVar(&f.inFlight, "in-flight", "MHFZ_SCRAPE_IN_FLIGHT", 10000,
 		"records sent to Kafka but not yet acknowledged, at most")
+	registerSetupTimeout(fs, &f.setupWithin)
 }
 
-func runScrape(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
+func runScrape(ctx context.Context, args []string, env runEnv) error {
+	stdout, log := env.stdout, env.log
 	var f scrapeFlags
-	fs := newFlagSet("scrape", "scrape [flags]", stdout) // --help on stdout, as the other commands
+	fs := newFlagSet("scrape", "scrape [flags]", stdout)
 	f.register(fs)
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if f.every < 0 || f.inFlight < 1 || f.concurrency < 1 {
-		return usageError{"scrape: --every must not be negative, --in-flight and --concurrency must be positive"}
+	if f.every < 0 || f.setupWithin < 0 || f.inFlight < 1 || f.concurrency < 1 {
+		return usageError{"scrape: --every and --setup-timeout must not be negative, --in-flight and --concurrency must be positive"}
 	}
 	state, err := scraper.LoadState(f.stateFile, log)
 	if err != nil {
 		return err
 	}
-	fetcher, err := newFetcher(f, state, log)
+	fetcher, err := newFetcher(ctx, f, state, log)
 	if err != nil {
-		return usageError{err.Error()}
+		return usageError{"scrape: " + err.Error()}
 	}
 	s, err := scraper.New(fetcher, scraper.Options{Workers: f.concurrency, Log: log})
 	if err != nil {
 		return err
 	}
-	out, err := newRecordSink(ctx, f, stdout, log)
+	out, err := newRecordSink(ctx, f, env)
 	if err != nil {
 		return err
 	}
@@ -86,7 +90,7 @@ func runScrape(ctx context.Context, args []string, stdout io.Writer, log *slog.L
 		}
 	}()
 	for {
-		err := scrapeOnce(ctx, s, out, state, log)
+		err := scrapeOnce(ctx, s, out, state, log, f.where())
 		if f.every == 0 || ctx.Err() != nil {
 			if ctx.Err() != nil {
 				log.Info("scrape stopped", "reason", ctx.Err())
@@ -106,9 +110,17 @@ func runScrape(ctx context.Context, args []string, stdout io.Writer, log *slog.L
 	}
 }
 
-func newFetcher(f scrapeFlags, state *scraper.State, log *slog.Logger) (scraper.Fetcher, error) {
+// where names what is scraped, for the errors.
+func (f scrapeFlags) where() string {
 	if f.source != "" {
-		return scraper.NewDirFetcher(f.source)
+		return "--source " + f.source
+	}
+	return "--base-url " + f.baseURL
+}
+
+func newFetcher(ctx context.Context, f scrapeFlags, state *scraper.State, log *slog.Logger) (scraper.Fetcher, error) {
+	if f.source != "" {
+		return newDirFetcher(ctx, f.source)
 	}
 	return scraper.NewHTTPFetcher(f.baseURL, scraper.HTTPOptions{
 		UserAgent: f.userAgent, Timeout: f.timeout, Retries: f.retries, Rate: f.rate,
@@ -116,9 +128,36 @@ func newFetcher(f scrapeFlags, state *scraper.State, log *slog.Logger) (scraper.
 	})
 }
 
+// newDirFetcher reads a local copy of the site's buki/ folder. A folder with neither the index
+// (buki.htm) nor a weapon page is the wrong folder, most often the one above buki/: said at
+// once, rather than a scrape of nothing that succeeds.
+func newDirFetcher(ctx context.Context, dir string) (*scraper.DirFetcher, error) {
+	d, err := scraper.NewDirFetcher(dir)
+	if err != nil {
+		return nil, fmt.Errorf("--source: %w", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "buki.htm")); err == nil {
+		return d, nil
+	}
+	pages, err := d.WeaponPages(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("--source %s: %w", dir, err)
+	}
+	if len(pages) > 0 {
+		return d, nil
+	}
+	hint := ""
+	if _, err := os.Stat(filepath.Join(dir, "buki", "buki.htm")); err == nil {
+		hint = fmt.Sprintf(" (%s has it: give that folder)", filepath.Join(dir, "buki"))
+	}
+	return nil, fmt.Errorf("--source %s: no buki.htm (the site's index of weapon pages) and no weapon page "+
+		"(tachi.htm, taiken_g.htm, …) in this folder: give a copy of the site's buki/ folder%s", dir, hint)
+}
+
 // scrapeOnce runs one scrape, makes sure its records are out, and only then remembers the
-// pages' validators.
-func scrapeOnce(ctx context.Context, s *scraper.Scraper, out *recordSink, state *scraper.State, log *slog.Logger) error {
+// pages' validators. A scrape that found no weapon page at all is a failure: the source is
+// not the site's buki/ folder.
+func scrapeOnce(ctx context.Context, s *scraper.Scraper, out *recordSink, state *scraper.State, log *slog.Logger, where string) error {
 	res, runErr := s.Run(ctx, out.emit)
 	flushErr := out.flush()
 	if flushErr == nil && (runErr == nil || ctx.Err() != nil) {
@@ -138,6 +177,8 @@ func scrapeOnce(ctx context.Context, s *scraper.Scraper, out *recordSink, state 
 		return flushErr
 	case res.Failures() > 0:
 		return fmt.Errorf("scrape: %d pages failed: %v", res.Failures(), res.FailedPages)
+	case res.Pages == 0 && res.Unchanged == 0:
+		return fmt.Errorf("scrape: %s: no weapon page found (an index buki.htm linking to pages such as tachi.htm was expected)", where)
 	}
 	return nil
 }
@@ -150,16 +191,19 @@ type recordSink struct {
 	enc     *json.Encoder
 }
 
-func newRecordSink(ctx context.Context, f scrapeFlags, stdout io.Writer, log *slog.Logger) (*recordSink, error) {
+func newRecordSink(ctx context.Context, f scrapeFlags, env runEnv) (*recordSink, error) {
 	if f.dryRun {
-		w := bufio.NewWriterSize(stdout, 1<<20)
+		w := bufio.NewWriterSize(env.stdout, 1<<20)
 		enc := json.NewEncoder(w)
 		enc.SetEscapeHTML(false)
 		return &recordSink{w: w, enc: enc}, nil
 	}
 	topic := f.kafka.names().WeaponData()
 	cfg := kafka.Config("mhfz-scraper")
-	setupCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	if err := waitForKafka(ctx, env, f.kafka.brokers, cfg, f.setupWithin); err != nil {
+		return nil, fmt.Errorf("scrape: %w", err)
+	}
+	setupCtx, cancel := setupContext(ctx, f.setupWithin)
 	defer cancel()
 	err := kafka.EnsureTopics(setupCtx, f.kafka.brokers, cfg, []kafka.TopicSpec{{
 		Name: string(topic), Partitions: int32(f.kafka.partitions), Replication: int16(f.kafka.replication),
@@ -167,11 +211,11 @@ func newRecordSink(ctx context.Context, f scrapeFlags, stdout io.Writer, log *sl
 	if err != nil {
 		return nil, fmt.Errorf("scrape: %w", err)
 	}
-	em, err := scraper.NewEmitter(f.kafka.brokers, topic, cfg, scraper.EmitterOptions{MaxInFlight: f.inFlight, Log: log})
+	em, err := scraper.NewEmitter(f.kafka.brokers, topic, cfg, scraper.EmitterOptions{MaxInFlight: f.inFlight, Log: env.log})
 	if err != nil {
 		return nil, fmt.Errorf("scrape: %w", err)
 	}
-	log.Info("emitting", "topic", topic, "brokers", f.kafka.brokers)
+	env.log.Info("emitting", "topic", topic, "brokers", f.kafka.brokers)
 	return &recordSink{emitter: em}, nil
 }
 

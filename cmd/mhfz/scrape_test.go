@@ -65,7 +65,7 @@ func runScrapeCmd(ctx context.Context, t *testing.T, args ...string) (string, st
 	t.Helper()
 	var stdout, logs syncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
-	err := runScrape(ctx, args, &stdout, log)
+	err := runScrape(ctx, args, runEnv{stdout: &stdout, log: log, waitEvery: 10 * time.Millisecond})
 	return stdout.String(), logs.String(), err
 }
 
@@ -233,8 +233,8 @@ func TestScrapeEveryRepeatsUntilStopped(t *testing.T) {
 	done := make(chan error, 1)
 	var stdout, logs syncBuffer
 	go func() {
-		done <- runScrape(ctx, []string{"--dry-run", "--source", dir, "--every", "20ms"}, &stdout,
-			slog.New(slog.NewTextHandler(&logs, nil)))
+		done <- runScrape(ctx, []string{"--dry-run", "--source", dir, "--every", "20ms"},
+			runEnv{stdout: &stdout, log: slog.New(slog.NewTextHandler(&logs, nil))})
 	}()
 	deadline := time.After(30 * time.Second)
 	for strings.Count(logs.String(), "scrape summary") < 3 {

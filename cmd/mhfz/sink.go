@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"time"
 
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
@@ -21,6 +20,7 @@ type sinkOptions struct {
 	progress   time.Duration
 	retryMax   time.Duration
 	instanceID string
+	setup      time.Duration
 }
 
 func parseSinkFlags(args []string, output io.Writer) (*sinkOptions, error) {
@@ -33,11 +33,13 @@ func parseSinkFlags(args []string, output io.Writer) (*sinkOptions, error) {
 		"how long a partial batch waits for more records before it is written")
 	fs.boolVar(&o.replay, "replay", "MHFZ_SINK_REPLAY", false,
 		"rebuild the tables: empty them and reset the offsets in one transaction, then consume from offset zero")
-	fs.durationVar(&o.progress, "progress", "MHFZ_PROGRESS_INTERVAL", 10*time.Second, "interval of the progress log lines")
+	fs.durationVar(&o.progress, "progress", "MHFZ_PROGRESS_INTERVAL", 10*time.Second,
+		"interval of the progress log lines (0: none)")
 	fs.durationVar(&o.retryMax, "retry-max", "MHFZ_SINK_RETRY_MAX", 5*time.Second,
 		"longest wait between two attempts while the database is unavailable")
 	fs.stringVar(&o.instanceID, "instance-id", "MHFZ_SINK_INSTANCE_ID", "",
 		"static consumer-group member id: a restarted sink gets its partitions back at once (one per replica)")
+	registerSetupTimeout(fs, &o.setup)
 	if err := fs.parse(args); err != nil {
 		return nil, err
 	}
@@ -50,22 +52,29 @@ func parseSinkFlags(args []string, output io.Writer) (*sinkOptions, error) {
 		return nil, usageError{"sink: --partitions and --replication must be >= 1"}
 	case o.batchSize < 1:
 		return nil, usageError{"sink: --batch-size must be >= 1"}
-	case o.batchWait <= 0 || o.progress <= 0 || o.retryMax <= 0:
-		return nil, usageError{"sink: --batch-wait, --progress and --retry-max must be > 0"}
+	case o.batchWait <= 0 || o.retryMax <= 0:
+		return nil, usageError{"sink: --batch-wait and --retry-max must be > 0"}
+	case o.progress < 0 || o.setup < 0:
+		return nil, usageError{"sink: --progress and --setup-timeout must not be negative"}
 	}
 	return o, nil
 }
 
-func runSink(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
+func runSink(ctx context.Context, args []string, env runEnv) error {
+	stdout, log := env.stdout, env.log
 	o, err := parseSinkFlags(args, stdout)
 	if err != nil {
 		return err
+	}
+	progress := o.progress
+	if progress == 0 {
+		progress = -1 // the sink's "none"; its zero is its default
 	}
 	s, err := sink.New(sink.Config{
 		Brokers: o.kafka.brokers, DatabaseURL: o.db.url, Names: o.kafka.names(),
 		Kafka: kafka.Config("mhfz-sink"), Logger: log,
 		BatchSize: o.batchSize, BatchWait: o.batchWait, Replay: o.replay,
-		RetryMax: o.retryMax, Progress: o.progress, InstanceID: o.instanceID,
+		RetryMax: o.retryMax, Progress: progress, InstanceID: o.instanceID, Startup: env.waiter(o.setup),
 		Partitions: int32(o.kafka.partitions), Replication: int16(o.kafka.replication),
 	})
 	if err != nil {

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// makeTargets returns the targets the Makefile defines and those it declares .PHONY.
+func makeTargets(t *testing.T) (defined, phony []string) {
+	t.Helper()
+	data, err := os.ReadFile("../../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`(?m)^([a-z][a-z0-9_-]*):`).FindAllStringSubmatch(string(data), -1) {
+		defined = append(defined, m[1])
+	}
+	if m := regexp.MustCompile(`(?m)^\.PHONY:(.*)$`).FindStringSubmatch(string(data)); m != nil {
+		phony = strings.Fields(m[1])
+	}
+	return defined, phony
+}
+
+// TestMakefileTargets: what .PHONY and the README name exists, and every target is .PHONY.
+func TestMakefileTargets(t *testing.T) {
+	defined, phony := makeTargets(t)
+	for _, p := range phony {
+		if !slices.Contains(defined, p) {
+			t.Errorf(".PHONY lists %q, which the Makefile does not define", p)
+		}
+	}
+	for _, d := range defined {
+		if !slices.Contains(phony, d) {
+			t.Errorf("target %q is not .PHONY", d)
+		}
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := regexp.MustCompile("(?m)(?:^|`)make ([a-z][a-z0-9_-]*)").FindAllStringSubmatch(string(readme), -1)
+	if len(used) < 2 {
+		t.Fatalf("the README names %d make targets; it should say how to build and test", len(used))
+	}
+	for _, m := range used {
+		if !slices.Contains(defined, m[1]) {
+			t.Errorf("the README runs `make %s`, which the Makefile does not define", m[1])
+		}
+	}
+}
+
+// TestMakeBuild runs the README's `make build` (into a temporary folder) and the binary's
+// version command: it names the commit the tree is at.
+func TestMakeBuild(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary: not in -short")
+	}
+	head, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatalf("git rev-parse HEAD: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "mhfz")
+	cmd := exec.Command("make", "-C", "../..", "build", "BIN="+bin)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "version").Output()
+	if err != nil {
+		t.Fatalf("mhfz version: %v", err)
+	}
+	want := "commit " + strings.TrimSpace(string(head)) + "\n"
+	if !strings.Contains(string(out), want) || !strings.Contains(string(out), "\ngo1.") {
+		t.Errorf("mhfz version:\n%s\nwant %q and the Go version", out, want)
+	}
+}
+
+// TestReadmeCommands: every `mhfz COMMAND` and `docker compose run --rm SERVICE COMMAND` of the
+// README names a real command (the image's entry point is mhfz), and no command shows the
+// example password of .env.example, which the README asks to change.
+func TestReadmeCommands(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{"help": true, "--help": true, "COMMAND": true}
+	for _, c := range commands() {
+		known[c.name] = true
+	}
+	var blocks strings.Builder // the lines of the code blocks
+	inBlock := false
+	for _, line := range strings.Split(string(readme), "\n") {
+		switch {
+		case strings.HasPrefix(line, "```"):
+			inBlock = !inBlock
+		case inBlock:
+			blocks.WriteString(line + "\n")
+		}
+	}
+	n := 0
+	for _, re := range []string{`(?m)^(?:bin/)?mhfz ([a-zA-Z-]+)`, `docker compose run --rm [a-z]+ ([a-zA-Z-]+)`} {
+		for _, m := range regexp.MustCompile(re).FindAllStringSubmatch(blocks.String(), -1) {
+			n++
+			if !known[m[1]] {
+				t.Errorf("the README runs %q: mhfz has no command %q", m[0], m[1])
+			}
+		}
+	}
+	if n < 8 {
+		t.Errorf("found %d mhfz commands in the README's code blocks", n)
+	}
+	example, err := os.ReadFile("../../.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^POSTGRES_PASSWORD=(\S+)$`).FindSubmatch(example)
+	if m == nil {
+		t.Fatal(".env.example sets no POSTGRES_PASSWORD")
+	}
+	if strings.Contains(string(readme), ":"+string(m[1])+"@") {
+		t.Errorf("the README connects with the example password %q, which it asks to change", m[1])
+	}
+}

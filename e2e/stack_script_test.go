@@ -1,0 +1,167 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/mhfz/mhfz-pipeline/internal/testenv"
+)
+
+// scriptOutput is the output of scripts/stack, written by it and read by the test at once.
+type scriptOutput struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (o *scriptOutput) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.Write(p)
+}
+func (o *scriptOutput) String() string { o.mu.Lock(); defer o.mu.Unlock(); return o.b.String() }
+
+// TestStackScriptHistory runs the README's `scripts/stack --history` as a user would: it
+// waits until every example query of the README returns rows (the older snapshot, then the
+// newer one, give the history queries something to show), then presses Ctrl-C (SIGINT to the
+// script's process group, as a terminal does). The processor's and the sink's summaries must
+// appear, the logs it advertised must be kept, and the extracted snapshots removed.
+func TestStackScriptHistory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two snapshots through a stack of its own: not in -short")
+	}
+	testenv.KafkaBrokers(t) // where the services can run (the script starts its own)
+	testenv.CorpusDir(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+
+	var out scriptOutput
+	cmd := exec.Command("../scripts/stack", "--history")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("scripts/stack said:\n%s", tail(out.String(), 12000))
+		}
+	})
+
+	dbURL := waitScript(t, ctx, &out, done, regexp.MustCompile(`(?m)^  PostgreSQL +(postgres://\S+)$`))[1]
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for {
+		empty, err := readmeQueriesWithoutRows(ctx, conn, readmeQueries(t))
+		if err == nil && len(empty) == 0 {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("scripts/stack exited (%v) before the README's queries all returned rows", err)
+		case <-ctx.Done():
+			t.Fatalf("README queries still without rows (%v): %q", err, empty)
+		case <-time.After(2 * time.Second):
+		}
+	}
+
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil { // Ctrl-C
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(3 * time.Minute):
+		t.Fatal("scripts/stack did not stop within 3 minutes of Ctrl-C")
+	}
+	said := out.String()
+	for _, summary := range []string{`(?m)^process: read \d+, forwarded \d+`, `(?m)^sink: \d+ received, \d+ stored`} {
+		if !regexp.MustCompile(summary).MatchString(said) {
+			t.Errorf("no summary %s after Ctrl-C", summary)
+		}
+	}
+	logs := regexp.MustCompile(`logs kept in (\S+)`).FindStringSubmatch(said)
+	if logs == nil {
+		t.Fatal("the script does not say where its logs are")
+	}
+	t.Cleanup(func() { os.RemoveAll(logs[1]) })
+	for _, f := range []string{"scraper-older.log", "scraper.log", "processor.log", "sink.log"} {
+		if _, err := os.Stat(logs[1] + "/" + f); err != nil {
+			t.Errorf("log %s not kept: %v", f, err)
+		}
+	}
+	extracted := regexp.MustCompile(`extracting (\S+) into (\S+)`).FindAllStringSubmatch(said, -1)
+	if len(extracted) != 2 {
+		t.Fatalf("%d snapshots extracted, want 2 (older, newer)", len(extracted))
+	}
+	for _, e := range extracted {
+		if _, err := os.Stat(e[2]); !os.IsNotExist(err) {
+			t.Errorf("%s: still there after the stack stopped (%v)", e[2], err)
+		}
+	}
+}
+
+// waitScript waits until the script's output matches re and returns the match.
+func waitScript(t *testing.T, ctx context.Context, out *scriptOutput, done chan error, re *regexp.Regexp) []string {
+	t.Helper()
+	for {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			return m
+		}
+		select {
+		case err := <-done:
+			done <- err
+			t.Fatalf("scripts/stack exited (%v) before printing %s", err, re)
+		case <-ctx.Done():
+			t.Fatalf("scripts/stack did not print %s: %v", re, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// readmeQueriesWithoutRows runs the queries and returns those that return no row.
+func readmeQueriesWithoutRows(ctx context.Context, conn *pgx.Conn, queries []string) ([]string, error) {
+	var empty []string
+	for _, q := range queries {
+		rows, err := conn.Query(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("%w\n%s", err, q)
+		}
+		n := 0
+		for rows.Next() {
+			n++
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("%w\n%s", err, q)
+		}
+		if n == 0 {
+			empty = append(empty, strings.SplitN(q, "\n", 2)[0])
+		}
+	}
+	return empty, nil
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
