@@ -23,6 +23,7 @@ import (
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 	"github.com/mhfz/mhfz-pipeline/internal/testenv"
 	"github.com/mhfz/mhfz-pipeline/processors"
+	"github.com/mhfz/mhfz-pipeline/processors/weaponrow"
 	"github.com/mhfz/mhfz-pipeline/scraper"
 )
 
@@ -103,7 +104,7 @@ func readSnapshot(t testing.TB, snapshot string) ([]snapshotRecord, error) {
 			mu.Unlock()
 			value, err := json.Marshal(r)
 			rec := snapshotRecord{key: r.Key, value: value, exp: expected{scraped: r.ScrapedAt}}
-			if w, perr := processors.Parse(r); perr == nil && processors.Validate(w) == nil {
+			if w, perr := weaponrow.Parse(r); perr == nil && weaponrow.Validate(w) == nil {
 				rec.exp.hash, _ = processors.ContentHash(w)
 			}
 			mu.Lock()
@@ -518,9 +519,9 @@ func BenchmarkProcessorParseStep(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			w, err := processors.Parse(raw)
+			w, err := weaponrow.Parse(raw)
 			if err == nil {
-				err = processors.Validate(w)
+				err = weaponrow.Validate(w)
 			}
 			if err != nil {
 				b.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
+	"github.com/mhfz/mhfz-pipeline/processors/weaponrow"
 )
 
 // The kinds of dead letters: a short class of what is wrong with an input, for counting and for
@@ -18,9 +19,9 @@ const (
 	KindSchema   = "schema"    // a schema version this build cannot read
 	KindEnvelope = "envelope"  // missing key or row id, or a key that is not the message's key
 	KindType     = "type"      // missing or unknown weapon type
-	KindLayout   = "layout"    // unknown page kind or table layout
-	KindParse    = "parse"     // a cell that does not say what its column means
-	KindInvalid  = "invalid"   // parsed, but out of range or missing a required column
+	KindLayout   = weaponrow.KindLayout
+	KindParse    = weaponrow.KindParse
+	KindInvalid  = weaponrow.KindInvalid
 )
 
 // Kinds lists every dead-letter kind, in a stable order.
@@ -45,6 +46,10 @@ func KindOf(err error) string {
 	var re *RecordError
 	if errors.As(err, &re) {
 		return re.Kind
+	}
+	var we *weaponrow.Error
+	if errors.As(err, &we) {
+		return we.Kind
 	}
 	return KindParse
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/lovoo/goka/codec"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
+	"github.com/mhfz/mhfz-pipeline/processors/weaponrow"
 )
 
 // DefaultMaxMessageBytes is the largest raw record the router reads: the largest row of the site
@@ -193,11 +194,11 @@ func (r *router) weapon(key string, data []byte) (*codecs.Weapon, error) {
 	if raw.Key != key {
 		return nil, recordErr(KindEnvelope, "message %q: record key %q is not the message key", key, raw.Key)
 	}
-	w, err := Parse(raw)
+	w, err := weaponrow.Parse(raw)
 	if err != nil {
 		return nil, err
 	}
-	if err := Validate(w); err != nil {
+	if err := weaponrow.Validate(w); err != nil {
 		return nil, err
 	}
 	return w, nil

@@ -12,6 +12,7 @@ import (
 	"github.com/lovoo/goka/tester"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
+	"github.com/mhfz/mhfz-pipeline/processors/weaponrow"
 )
 
 // routerUnderTest is a router on goka's tester: real callback, in-memory Kafka.
@@ -151,7 +152,7 @@ func hashOf(t *testing.T, data []byte) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := Parse(raw)
+	w, err := weaponrow.Parse(raw)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package processors
+package weaponrow
 
 import (
 	"fmt"
@@ -28,7 +28,7 @@ var (
 )
 
 // Validate checks a parsed weapon: a known type, a name, an attack, and every number in its sane
-// range. The error (a *RecordError of KindInvalid) names the record and every problem found.
+// range. The error (a *Error of KindInvalid) names the record and every problem found.
 func Validate(w *codecs.Weapon) error {
 	var problems []string
 	check := func(what string, v *int, b bounds) {
@@ -77,7 +77,7 @@ func Validate(w *codecs.Weapon) error {
 		}
 	}
 	if len(problems) > 0 {
-		return recordErr(KindInvalid, "record %s (%s row %s): %s", w.Key, w.Page, w.RowID,
+		return rowErr(KindInvalid, "record %s (%s row %s): %s", w.Key, w.Page, w.RowID,
 			strings.Join(problems, "; "))
 	}
 	return nil
