@@ -3,7 +3,6 @@ package codecs
 import (
 	"errors"
 	"fmt"
-	json "github.com/goccy/go-json"
 	"time"
 )
 
@@ -147,38 +146,18 @@ type TowerUpgrade struct {
 }
 
 // DecodeWeapon decodes a Weapon and checks its envelope.
-func DecodeWeapon(data []byte) (*Weapon, error) {
-	if len(data) == 0 {
-		return nil, errors.New("decode weapon: empty message")
-	}
-	var w Weapon
-	if err := json.Unmarshal(data, &w); err != nil {
-		return nil, fmt.Errorf("decode weapon: malformed JSON: %w", err)
-	}
+func DecodeWeapon(data []byte) (*Weapon, error) { return decodeJSON[Weapon](data) }
+
+func (w *Weapon) check() error {
 	switch {
 	case w.Schema < 1 || w.Schema > WeaponSchemaVersion:
-		return nil, fmt.Errorf("decode weapon %q: schema %d: %w", w.Key, w.Schema, ErrUnknownSchema)
+		return fmt.Errorf("decode weapon %q: schema %d: %w", w.Key, w.Schema, ErrUnknownSchema)
 	case w.Key == "":
-		return nil, errors.New("decode weapon: missing key")
+		return errors.New("decode weapon: missing key")
 	case w.Version < 1:
-		return nil, fmt.Errorf("decode weapon %q: version %d, want >= 1", w.Key, w.Version)
+		return fmt.Errorf("decode weapon %q: version %d, want >= 1", w.Key, w.Version)
 	case !w.WeaponType.Valid():
-		return nil, fmt.Errorf("decode weapon %q: unknown weapon_type %q", w.Key, w.WeaponType)
+		return fmt.Errorf("decode weapon %q: unknown weapon_type %q", w.Key, w.WeaponType)
 	}
-	return &w, nil
+	return nil
 }
-
-// WeaponCodec is the goka codec of Weapon.
-type WeaponCodec struct{}
-
-// Encode implements goka.Codec.
-func (WeaponCodec) Encode(value any) ([]byte, error) {
-	w, ok := value.(*Weapon)
-	if !ok {
-		return nil, fmt.Errorf("weapon codec: cannot encode %T, want *Weapon", value)
-	}
-	return json.Marshal(w)
-}
-
-// Decode implements goka.Codec.
-func (WeaponCodec) Decode(data []byte) (any, error) { return DecodeWeapon(data) }
