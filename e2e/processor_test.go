@@ -542,9 +542,6 @@ func BenchmarkProcessorCorpus(b *testing.B) {
 	recs := snapshotRecords(b, testenv.Newest)
 	brokers := testenv.KafkaBrokers(b)
 	cfg := kafka.Config("bench-processor")
-	if err := kafka.Install(cfg); err != nil {
-		b.Fatal(err)
-	}
 	names := codecs.Names{Prefix: testenv.Name(b, "bench") + "."}
 	setup := processors.KafkaSetup{Brokers: brokers, Config: cfg, Partitions: 4, Replication: 1, StoragePath: b.TempDir()}
 	ctx := context.Background()

@@ -67,9 +67,6 @@ func runProcess(ctx context.Context, args []string, stdout io.Writer, log *slog.
 	}
 	names := o.kafka.names()
 	cfg := kafka.Config("mhfz-process")
-	if err := kafka.Install(cfg); err != nil {
-		return fmt.Errorf("process: %w", err)
-	}
 	setup := processors.KafkaSetup{Brokers: o.kafka.brokers, Config: cfg, Partitions: int32(o.kafka.partitions),
 		Replication: int16(o.kafka.replication), StoragePath: o.storage}
 	setupCtx, cancel := context.WithTimeout(ctx, o.setupWithin)
