@@ -57,6 +57,22 @@ type Weapon struct {
 	Shelling     string            `json:"shelling,omitempty"`   // gunlance: "Normal Shot LV1"
 	Phial        string            `json:"phial,omitempty"`      // switch axe: "Ele Phial"
 	Extra        map[string]string `json:"extra,omitempty"`      // what has no typed field yet
+
+	// Quality lists what looks wrong in the row: each value is stored as the site shows it, and
+	// flagged here rather than dropped.
+	Quality []Finding `json:"quality,omitempty"`
+}
+
+// Finding is one value of a weapon that looks wrong: out of the range the site's weapons have,
+// missing, or repaired from a malformed link.
+type Finding struct {
+	// Field is where the value is in the weapon's JSON (the record column): "attack",
+	// "elements[1].value", "creation[0][2].item_id".
+	Field string `json:"field"`
+	// Value is the value as text ("102400"; "" for a missing value).
+	Value string `json:"value"`
+	// Rule is a short, stable id of what is wrong: "element_range", "no_attack", ...
+	Rule string `json:"rule"`
 }
 
 // Source locates a record on a Kafka topic.

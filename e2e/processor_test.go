@@ -104,7 +104,7 @@ func readSnapshot(t testing.TB, snapshot string) ([]snapshotRecord, error) {
 			mu.Unlock()
 			value, err := json.Marshal(r)
 			rec := snapshotRecord{key: r.Key, value: value, exp: expected{scraped: r.ScrapedAt}}
-			if w, perr := weaponrow.Parse(r); perr == nil && weaponrow.Validate(w) == nil {
+			if w, perr := interpret(r); perr == nil {
 				rec.exp.hash, _ = processors.ContentHash(w)
 			}
 			mu.Lock()
@@ -140,6 +140,21 @@ func readSnapshot(t testing.TB, snapshot string) ([]snapshotRecord, error) {
 		return nil, fmt.Errorf("snapshot %s: %d rows read, want %d", snapshot, sum.Rows, corpusRows)
 	}
 	return recs, nil
+}
+
+// interpret is what the router makes of a raw record, as it does it: parse, validate, the
+// findings attached.
+func interpret(r *codecs.RawRecord) (*codecs.Weapon, error) {
+	w, err := weaponrow.Parse(r)
+	if err != nil {
+		return nil, err
+	}
+	findings, err := weaponrow.Validate(w)
+	if err != nil {
+		return nil, err
+	}
+	w.Quality = append(w.Quality, findings...)
+	return w, nil
 }
 
 // newestRecords reads the newest snapshot once per test binary: three tests emit it.
@@ -519,10 +534,7 @@ func BenchmarkProcessorParseStep(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			w, err := weaponrow.Parse(raw)
-			if err == nil {
-				err = weaponrow.Validate(w)
-			}
+			w, err := interpret(raw)
 			if err != nil {
 				b.Fatal(err)
 			}

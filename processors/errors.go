@@ -22,11 +22,13 @@ const (
 	KindLayout   = weaponrow.KindLayout
 	KindParse    = weaponrow.KindParse
 	KindInvalid  = weaponrow.KindInvalid
+	// KindUnstorable: a value the weapon tables cannot hold (weaponrow.Validate).
+	KindUnstorable = weaponrow.KindUnstorable
 )
 
 // Kinds lists every dead-letter kind, in a stable order.
 var Kinds = []string{KindEmpty, KindTooLarge, KindJSON, KindSchema, KindEnvelope, KindType,
-	KindLayout, KindParse, KindInvalid}
+	KindLayout, KindParse, KindInvalid, KindUnstorable}
 
 // RecordError is why one input could not be turned into a weapon: its kind and what is wrong.
 type RecordError struct {

@@ -144,6 +144,7 @@ func (r *router) process(ctx goka.Context, msg any) {
 			r.stats.Reemitted.Add(1)
 		} else {
 			r.stats.Forwarded.Add(1)
+			r.stats.flagged(w.Quality)
 		}
 	}
 }
@@ -198,9 +199,11 @@ func (r *router) weapon(key string, data []byte) (*codecs.Weapon, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := weaponrow.Validate(w); err != nil {
+	findings, err := weaponrow.Validate(w)
+	if err != nil {
 		return nil, err
 	}
+	w.Quality = append(w.Quality, findings...)
 	return w, nil
 }
 

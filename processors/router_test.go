@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -195,8 +196,7 @@ func TestRouterDeadLetters(t *testing.T) {
 		{"attack not a number", good.Key, encode(t, withCell(t, good, "Attributes", "abc 0%")), KindParse, `attack "abc 0%"`},
 		{"item without quantity", good.Key, encode(t, withCell(t, good, "Creation Mats", `<a href="../sozai/sozai.htm?00DA">Machalite Ore</a>`)), KindParse, "no quantity"},
 		{"no name", good.Key, encode(t, withCell(t, good, "Name", "")), KindInvalid, "no name"},
-		{"rarity out of range", good.Key, encode(t, withCell(t, good, "Rarity", "99")), KindInvalid, "rarity 99"},
-		{"affinity out of range", good.Key, encode(t, withCell(t, good, "Attributes", "480 250%")), KindInvalid, "affinity 250"},
+		{"attack beyond int4", good.Key, encode(t, withCell(t, good, "Attributes", "3000000000 0%")), KindUnstorable, "attack 3000000000"},
 		{"missing required column", good.Key, mutate(func(r *codecs.RawRecord) { r.Cells = r.Cells[:2] }), KindInvalid, "no attack/attributes column"},
 	}
 	u := newRouterUnderTest(t)
@@ -236,6 +236,28 @@ func TestRouterDeadLetters(t *testing.T) {
 	u.tt.Consume(u.input, good.Key, encode(t, good))
 	if got := drain[*codecs.Weapon](t, u, u.names.Type(codecs.LongSword)); len(got) != 1 {
 		t.Fatalf("after the bad inputs, a good one: %d weapons, want 1", len(got))
+	}
+}
+
+// TestRouterFlagsQuality: an implausible value is stored as the site shows it, with a finding
+// per value, counted by rule.
+func TestRouterFlagsQuality(t *testing.T) {
+	u := newRouterUnderTest(t)
+	good := fixture(t, "ken_base_tree")
+	odd := withCell(t, withCell(t, good, "Rarity", "99"), "Attributes", "480 250%<br>麻痺 102400")
+	u.tt.Consume(u.input, odd.Key, encode(t, odd))
+	got := drain[*codecs.Weapon](t, u, u.names.Type(codecs.LongSword))
+	want := []codecs.Finding{{Field: "rarity", Value: "99", Rule: "rarity_range"},
+		{Field: "affinity", Value: "250", Rule: "affinity_range"},
+		{Field: "elements[0].value", Value: "102400", Rule: "element_range"}}
+	if len(got) != 1 || got[0].Version != 1 || *got[0].Rarity != 99 || got[0].Elements[0].Value != 102400 ||
+		!reflect.DeepEqual(got[0].Quality, want) {
+		t.Fatalf("weapons %s; want version 1 with rarity 99, para 102400 and the findings %s", show(got), show(want))
+	}
+	s := u.router.Stats.Snapshot()
+	if s.DeadLetters != 0 || s.Forwarded != 1 || s.FindingsByRule["rarity_range"] != 1 ||
+		s.FindingsByRule["element_range"] != 1 || len(s.FindingsByRule) != 3 {
+		t.Fatalf("stats %+v; want one forwarded, one finding of each rule", s)
 	}
 }
 

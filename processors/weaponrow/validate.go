@@ -2,83 +2,125 @@ package weaponrow
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
 )
 
-// bounds is a sane range for one number of a weapon, wide enough for every weapon of the site
-// (both snapshots) and narrow enough to catch a cell read as the wrong column.
-type bounds struct{ min, max int }
-
-var (
-	attackBounds   = bounds{1, 10000}
-	rarityBounds   = bounds{1, 12}
-	gRankBounds    = bounds{1, 20}
-	affinityBounds = bounds{-100, 100}
-	elementBounds  = bounds{-5000, 5000}
-	defenseBounds  = bounds{-1000, 1000}
-	slotsBounds    = bounds{0, 3}
-	rankBounds     = bounds{0, 9999}
-	priceBounds    = bounds{0, 100_000_000}
-	levelBounds    = bounds{1, 100}
-	hitsBounds     = bounds{0, 1000}
-	quantityBounds = bounds{1, 99999}
-	capacityBounds = bounds{0, 999}
+// The rules of the findings that are not ranges. A range rule is named after its field:
+// "attack_range", "element_range", ...
+const (
+	RuleNoAttack          = "no_attack"           // a weapon without an attack value
+	RuleItemLinkMalformed = "item_link_malformed" // an item link whose id needed a repair
+	RuleItemIDNotHex      = "item_id_not_hex"     // an item link without a hex id: id left empty
 )
 
-// Validate checks a parsed weapon: a known type, a name, an attack, and every number in its sane
-// range. The error (a *Error of KindInvalid) names the record and every problem found.
-func Validate(w *codecs.Weapon) error {
-	var problems []string
-	check := func(what string, v *int, b bounds) {
-		if v != nil && (*v < b.min || *v > b.max) {
-			problems = append(problems, fmt.Sprintf("%s %d outside [%d, %d]", what, *v, b.min, b.max))
-		}
-	}
-	if !w.WeaponType.Valid() {
-		problems = append(problems, fmt.Sprintf("unknown weapon type %q", w.WeaponType))
-	}
-	if strings.TrimSpace(w.Name) == "" {
-		problems = append(problems, "no name")
-	}
-	if w.Attack == nil {
-		problems = append(problems, "no attack")
-	}
-	check("attack", w.Attack, attackBounds)
-	check("rarity", w.Rarity, rarityBounds)
-	check("G rank", w.GRank, gRankBounds)
-	check("affinity", w.Affinity, affinityBounds)
-	check("defense", w.Defense, defenseBounds)
-	check("slots", w.Slots, slotsBounds)
-	check("price", w.Price, priceBounds)
-	check("level", w.Level, levelBounds)
+// bounds is a closed range of integers.
+type bounds struct{ min, max int }
+
+func (b bounds) has(v int) bool { return v >= b.min && v <= b.max }
+
+// The ranges of the weapon tables' columns (migrations/00001_weapon_tables.sql): PostgreSQL's
+// integer, narrowed by the columns' CHECK constraints. A value outside cannot be stored at all.
+var (
+	int4Column     = bounds{math.MinInt32, math.MaxInt32}
+	nonNegColumn   = bounds{0, math.MaxInt32} // rarity, g_rank, attack, price
+	slotsColumn    = bounds{0, 3}
+	insideJSONB    = bounds{math.MinInt, math.MaxInt} // numbers of jsonb columns: any
+	elementsColumn = int4Column                       // the first element and status have columns
+)
+
+// number is one number of a weapon: where it is, what its column can hold and the range of
+// plausible values (wide enough for every weapon of both snapshots of the site, narrow enough to
+// catch a cell read as the wrong column). A value outside the plausible range is a finding.
+type number struct {
+	field string
+	v     *int
+	store bounds
+	sane  bounds
+	rule  string
+}
+
+// eachNumber calls fn for every number of w that Validate checks.
+func eachNumber(w *codecs.Weapon, fn func(number)) {
+	fn(number{"attack", w.Attack, nonNegColumn, bounds{1, 10000}, "attack_range"})
+	fn(number{"rarity", w.Rarity, nonNegColumn, bounds{1, 12}, "rarity_range"})
+	fn(number{"g_rank", w.GRank, nonNegColumn, bounds{1, 20}, "g_rank_range"})
+	fn(number{"affinity", w.Affinity, int4Column, bounds{-100, 100}, "affinity_range"})
+	fn(number{"defense", w.Defense, int4Column, bounds{-1000, 1000}, "defense_range"})
+	fn(number{"slots", w.Slots, slotsColumn, bounds{0, 3}, "slots_range"})
+	fn(number{"price", w.Price, nonNegColumn, bounds{0, 100_000_000}, "price_range"})
+	fn(number{"level", w.Level, int4Column, bounds{1, 100}, "level_range"})
 	if w.Rank != nil {
-		check("rank level", w.Rank.Level, rankBounds)
+		fn(number{"rank.level", w.Rank.Level, int4Column, bounds{0, 9999}, "rank_level_range"})
 	}
-	for _, e := range w.Elements {
-		check("element "+e.Kind, &e.Value, elementBounds)
+	for i := range w.Elements {
+		fn(number{fmt.Sprintf("elements[%d].value", i), &w.Elements[i].Value, elementsColumn,
+			bounds{-5000, 5000}, "element_range"})
 	}
-	for _, bar := range w.Sharpness {
-		for _, s := range bar {
-			check("sharpness "+s.Colour, &s.Hits, hitsBounds)
+	for i, bar := range w.Sharpness {
+		for j := range bar {
+			fn(number{fmt.Sprintf("sharpness[%d][%d].hits", i, j), &bar[j].Hits, insideJSONB,
+				bounds{0, 1000}, "sharpness_range"})
 		}
 	}
-	for _, recipes := range [][][]codecs.Material{w.Creation, w.Upgrade, w.GCreation100, w.GCreation60} {
-		for _, r := range recipes {
-			for _, m := range r {
-				check("quantity of "+m.Name, &m.Quantity, quantityBounds)
+	for _, list := range []struct {
+		name    string
+		recipes [][]codecs.Material
+	}{{"creation", w.Creation}, {"upgrade", w.Upgrade}, {"g_creation_100", w.GCreation100},
+		{"g_creation_60", w.GCreation60}} {
+		for i, r := range list.recipes {
+			for j := range r {
+				fn(number{fmt.Sprintf("%s[%d][%d].quantity", list.name, i, j), &r[j].Quantity, insideJSONB,
+					bounds{1, 99999}, "quantity_range"})
 			}
 		}
 	}
 	if w.Bowgun != nil {
-		for _, a := range w.Bowgun.Ammo {
-			check("capacity of "+a.Ammo, a.Capacity, capacityBounds)
+		for i := range w.Bowgun.Ammo {
+			fn(number{fmt.Sprintf("bowgun.ammo[%d].capacity", i), w.Bowgun.Ammo[i].Capacity, insideJSONB,
+				bounds{0, 999}, "capacity_range"})
 		}
 	}
-	if len(problems) > 0 {
-		return rowErr(KindInvalid, "record %s (%s row %s): %s", w.Key, w.Page, w.RowID,
-			strings.Join(problems, "; "))
+}
+
+// Validate checks a parsed weapon. What looks wrong but can be stored (a number outside the range
+// of the site's weapons, no attack) is returned as findings, in a stable order: the weapon is
+// stored as the site shows it, flagged. What cannot be a weapon row (no name, an unknown type) is
+// an *Error of KindInvalid, and a value that the weapon tables cannot hold (a number outside
+// PostgreSQL's integer, or outside a column's CHECK constraint) one of KindUnstorable; both name
+// the record and every problem found.
+func Validate(w *codecs.Weapon) ([]codecs.Finding, error) {
+	var invalid, unstorable []string
+	if !w.WeaponType.Valid() {
+		invalid = append(invalid, fmt.Sprintf("unknown weapon type %q", w.WeaponType))
 	}
-	return nil
+	if strings.TrimSpace(w.Name) == "" {
+		invalid = append(invalid, "no name")
+	}
+	var findings []codecs.Finding
+	if w.Attack == nil {
+		findings = append(findings, codecs.Finding{Field: "attack", Rule: RuleNoAttack})
+	}
+	eachNumber(w, func(n number) {
+		switch {
+		case n.v == nil:
+		case !n.store.has(*n.v):
+			unstorable = append(unstorable, fmt.Sprintf("%s %d does not fit its column (%d..%d)",
+				n.field, *n.v, n.store.min, n.store.max))
+		case !n.sane.has(*n.v):
+			findings = append(findings, codecs.Finding{Field: n.field, Value: strconv.Itoa(*n.v), Rule: n.rule})
+		}
+	})
+	switch {
+	case len(invalid) > 0:
+		return nil, rowErr(KindInvalid, "record %s (%s row %s): %s", w.Key, w.Page, w.RowID,
+			strings.Join(append(invalid, unstorable...), "; "))
+	case len(unstorable) > 0:
+		return nil, rowErr(KindUnstorable, "record %s (%s row %s): %s", w.Key, w.Page, w.RowID,
+			strings.Join(unstorable, "; "))
+	}
+	return findings, nil
 }
