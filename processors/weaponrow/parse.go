@@ -76,7 +76,8 @@ func normHeader(h string) string {
 
 // Parse interprets a raw record into a typed weapon, without version, hash or source (the
 // router sets them). It never panics; an error is a *Error naming the record, the column
-// and what is wrong. Parse does not validate ranges: Validate does.
+// and what is wrong. Parse does not validate ranges (Validate does); the links it had to repair
+// are findings in w.Quality.
 func Parse(raw *codecs.RawRecord) (*codecs.Weapon, error) {
 	if _, ok := codecs.PageKinds()[raw.PageKind]; !ok {
 		return nil, rowErr(KindLayout, "record %s: unknown page kind %q", raw.Key, raw.PageKind)
@@ -102,6 +103,7 @@ func Parse(raw *codecs.RawRecord) (*codecs.Weapon, error) {
 	if len(w.Extra) == 0 {
 		w.Extra = nil
 	}
+	checkItemIDs(w)
 	return w, nil
 }
 
