@@ -104,6 +104,9 @@ func (r *RawRecord) check() error { return CheckEnvelope(r) }
 // decodes it itself, so that a bad message goes to the dead-letter topic rather than stopping it.
 func CheckEnvelope(r *RawRecord) error {
 	switch {
+	case r.Schema == 0:
+		return fmt.Errorf("decode raw record %q: missing schema: %w (this build reads 1..%d)",
+			r.Key, ErrUnknownSchema, RawSchemaVersion)
 	case r.Schema < 1 || r.Schema > RawSchemaVersion:
 		return fmt.Errorf("decode raw record %q: schema %d: %w (this build reads 1..%d)",
 			r.Key, r.Schema, ErrUnknownSchema, RawSchemaVersion)

@@ -15,7 +15,9 @@ import (
 const (
 	KindEmpty    = "empty"     // a message without bytes
 	KindTooLarge = "too_large" // larger than RouterConfig.MaxMessageBytes
-	KindJSON     = "json"      // not a JSON RawRecord
+	KindUTF8     = "utf8"      // bytes that are not valid UTF-8
+	KindShape    = "shape"     // JSON, but not of a record's shape: an array, a number, a field of the wrong type
+	KindJSON     = "json"      // malformed JSON
 	KindSchema   = "schema"    // a schema version this build cannot read
 	KindEnvelope = "envelope"  // missing key or row id, or a key that is not the message's key
 	KindType     = "type"      // missing or unknown weapon type
@@ -24,11 +26,13 @@ const (
 	KindInvalid  = weaponrow.KindInvalid
 	// KindUnstorable: a value the weapon tables cannot hold (weaponrow.Validate).
 	KindUnstorable = weaponrow.KindUnstorable
+	// KindPanic: the parser panicked on the record (a bug: the record waits for a fixed parser).
+	KindPanic = "panic"
 )
 
 // Kinds lists every dead-letter kind, in a stable order.
-var Kinds = []string{KindEmpty, KindTooLarge, KindJSON, KindSchema, KindEnvelope, KindType,
-	KindLayout, KindParse, KindInvalid, KindUnstorable}
+var Kinds = []string{KindEmpty, KindTooLarge, KindUTF8, KindShape, KindJSON, KindSchema, KindEnvelope,
+	KindType, KindLayout, KindParse, KindInvalid, KindUnstorable, KindPanic}
 
 // RecordError is why one input could not be turned into a weapon: its kind and what is wrong.
 type RecordError struct {

@@ -3,6 +3,8 @@ package processors
 import (
 	"fmt"
 	"log/slog"
+	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/lovoo/goka"
@@ -26,6 +28,10 @@ type RouterConfig struct {
 	Stats *Stats
 	// Now stamps dead letters. nil: time.Now.
 	Now func() time.Time
+	// Parse turns a decoded raw record into a weapon, before the router validates it
+	// (weaponrow.Validate) and numbers it. nil: weaponrow.Parse. Tests inject another parser
+	// (a "build B", a parser that panics).
+	Parse func(*codecs.RawRecord) (*codecs.Weapon, error)
 }
 
 // Router is the processor group that parses, validates, deduplicates and routes the raw records.
@@ -42,6 +48,7 @@ type router struct {
 	log    *slog.Logger
 	stats  *Stats
 	now    func() time.Time
+	parse  func(*codecs.RawRecord) (*codecs.Weapon, error)
 }
 
 // NewRouter builds the router's goka processor: group names.RouterGroup() reading
@@ -53,7 +60,8 @@ func NewRouter(brokers []string, names codecs.Names, cfg RouterConfig, opts ...g
 	if cfg.MaxMessageBytes < 0 {
 		return nil, fmt.Errorf("new router: MaxMessageBytes %d is negative", cfg.MaxMessageBytes)
 	}
-	r := &router{names: names, maxLen: cfg.MaxMessageBytes, log: cfg.Logger, stats: cfg.Stats, now: cfg.Now}
+	r := &router{names: names, maxLen: cfg.MaxMessageBytes, log: cfg.Logger, stats: cfg.Stats, now: cfg.Now,
+		parse: cfg.Parse}
 	if r.maxLen == 0 {
 		r.maxLen = DefaultMaxMessageBytes
 	}
@@ -65,6 +73,9 @@ func NewRouter(brokers []string, names codecs.Names, cfg RouterConfig, opts ...g
 	}
 	if r.now == nil {
 		r.now = time.Now
+	}
+	if r.parse == nil {
+		r.parse = weaponrow.Parse
 	}
 	g := Graph(names, r.process)
 	// Empty messages must reach the callback (and the dead-letter topic), not be skipped.
@@ -179,23 +190,34 @@ func decide(state *codecs.DedupState, hash string, src codecs.Source) decision {
 	}
 }
 
-// weapon decodes, parses and validates one input.
-func (r *router) weapon(key string, data []byte) (*codecs.Weapon, error) {
+// weapon decodes, parses and validates one input. A panic of the parser (or of the validator) is
+// turned into an error of KindPanic: one record must not stop the processor and then come back
+// at every restart.
+func (r *router) weapon(key string, data []byte) (w *codecs.Weapon, err error) {
 	switch {
 	case len(data) == 0:
-		return nil, recordErr(KindEmpty, "message %q: empty", key)
+		return nil, recordErr(KindEmpty, "message %s: empty", quoteKey(key))
 	case len(data) > r.maxLen:
-		return nil, recordErr(KindTooLarge, "message %q: %d bytes, more than the %d a weapon row may take",
-			key, len(data), r.maxLen)
+		return nil, recordErr(KindTooLarge, "message %s: %d bytes, more than the %d a weapon row may take",
+			quoteKey(key), len(data), r.maxLen)
 	}
 	raw, err := Decode(data)
 	if err != nil {
-		return nil, &RecordError{Kind: KindOf(err), Err: fmt.Errorf("message %q: %w", key, err)}
+		return nil, &RecordError{Kind: KindOf(err), Err: fmt.Errorf("message %s: %w", quoteKey(key), err)}
 	}
 	if raw.Key != key {
-		return nil, recordErr(KindEnvelope, "message %q: record key %q is not the message key", key, raw.Key)
+		return nil, recordErr(KindEnvelope, "message %s: record key %q is not the message key",
+			quoteKey(key), clipKey(raw.Key))
 	}
-	w, err := weaponrow.Parse(raw)
+	defer func() {
+		if p := recover(); p != nil {
+			r.log.Error("the parser panicked: the record becomes a dead letter", "key", clipKey(key),
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			w, err = nil, recordErr(KindPanic, "record %s (%s row %s): the parser panicked: %v", raw.Key, raw.Page,
+				raw.RowID, p)
+		}
+	}()
+	w, err = r.parse(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -207,12 +229,24 @@ func (r *router) weapon(key string, data []byte) (*codecs.Weapon, error) {
 	return w, nil
 }
 
+// clipKey bounds a message key for a reason or a log line: a poison message may have a huge key.
+func clipKey(key string) string {
+	const max = 256
+	if len(key) <= max {
+		return key
+	}
+	return fmt.Sprintf("%s…(%d bytes)", key[:max], len(key))
+}
+
+func quoteKey(key string) string { return strconv.Quote(clipKey(key)) }
+
+// deadLetter emits the dead letter of one input: always small enough to be written, whatever the
+// size of the input (codecs.NewDeadLetter keeps a bounded prefix, the size and the SHA-256).
 func (r *router) deadLetter(ctx goka.Context, data []byte, src codecs.Source, err error) {
 	kind := KindOf(err)
 	r.stats.deadLetter(kind)
-	r.log.Warn("dead letter", "kind", kind, "key", ctx.Key(), "partition", src.Partition,
-		"offset", src.Offset, "reason", err.Error())
-	ctx.Emit(goka.Stream(r.names.DeadLetter()), ctx.Key(), &codecs.DeadLetter{
-		Reason: err.Error(), Kind: kind, Key: ctx.Key(), Source: src, Value: data, FailedAt: r.now().UTC(),
-	})
+	d := codecs.NewDeadLetter(kind, err.Error(), ctx.Key(), src, data, r.now().UTC())
+	r.log.Warn("dead letter", "kind", kind, "key", clipKey(ctx.Key()), "partition", src.Partition,
+		"offset", src.Offset, "size", d.Size, "reason", d.Reason)
+	ctx.Emit(goka.Stream(r.names.DeadLetter()), d.Key, d)
 }
