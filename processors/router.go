@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"time"
 
@@ -100,6 +101,11 @@ func Graph(names codecs.Names, cb goka.ProcessCallback) *goka.GroupGraph {
 	return goka.DefineGroup(goka.Group(names.RouterGroup()), edges...)
 }
 
+// recentVersions is how many versions of a key the group table remembers with their inputs
+// (codecs.DedupState.Recent): more than a crash can leave unsent, since one key changes at most
+// once per scrape of its page and goka commits its inputs every few seconds.
+const recentVersions = 8
+
 // process handles one input. It never calls ctx.Fail for a bad input: bad inputs go to the
 // dead-letter topic; goka itself stops the processor only when Kafka fails (retryable: restart).
 func (r *router) process(ctx goka.Context, msg any) {
@@ -109,6 +115,11 @@ func (r *router) process(ctx goka.Context, msg any) {
 	w, err := r.weapon(ctx.Key(), data)
 	if err != nil {
 		r.deadLetter(ctx, data, src, err)
+		return
+	}
+	topic, err := r.names.Route(w.WeaponType, w.PageKind)
+	if err != nil { // Validate refuses unknown types: kept a dead letter rather than a crash
+		r.deadLetter(ctx, data, src, &RecordError{Kind: KindType, Err: err})
 		return
 	}
 	hash, err := ContentHash(w)
@@ -121,7 +132,8 @@ func (r *router) process(ctx goka.Context, msg any) {
 		seen = ctx.Timestamp() // deterministic for the same message, unlike the clock
 	}
 	state, _ := ctx.Value().(*codecs.DedupState)
-	switch d := decide(state, hash, src); d {
+	d, made := decide(state, hash, src)
+	switch d {
 	case decisionUnchanged:
 		r.stats.Unchanged.Add(1)
 		if seen.After(state.LastSeen) {
@@ -129,35 +141,49 @@ func (r *router) process(ctx goka.Context, msg any) {
 			next.LastSeen = seen
 			ctx.SetValue(&next)
 		}
+		return
 	case decisionStale:
 		r.stats.Stale.Add(1)
+		return
+	case decisionReemit:
+		// The table already holds this version (and maybe later ones): sent again, table untouched.
+		w.Version, w.ContentHash, w.Source = made.Version, hash, src
+		r.stats.Reemitted.Add(1)
 	default:
-		next := codecs.DedupState{ContentHash: hash, Version: 1, FirstSeen: seen, LastSeen: seen, Source: src}
-		switch d {
-		case decisionReemit:
-			next = *state
-		case decisionChanged:
-			next.Version, next.FirstSeen = state.Version+1, state.FirstSeen
-		}
+		next := nextState(state, hash, seen, src)
 		w.Version, w.ContentHash, w.Source = next.Version, hash, src
-		topic, err := r.names.Route(w.WeaponType, w.PageKind)
-		if err != nil {
-			r.deadLetter(ctx, data, src, &RecordError{Kind: KindType, Err: err})
-			return
-		}
 		// The table is written before the weapon is sent and the input committed after both:
-		// a crash between them re-reads this input, finds this state with this source, and
-		// re-emits the same version (decisionReemit) instead of dropping it as unchanged.
-		ctx.SetValue(&next)
-		ctx.Emit(goka.Stream(topic), w.Key, w)
-		r.stats.routed(string(topic))
-		if d == decisionReemit {
-			r.stats.Reemitted.Add(1)
-		} else {
-			r.stats.Forwarded.Add(1)
-			r.stats.flagged(w.Quality)
-		}
+		// a crash between them re-reads this input, finds its version in the table's recent
+		// versions, and re-emits it (decisionReemit) instead of dropping it.
+		ctx.SetValue(next)
+		r.stats.Forwarded.Add(1)
+		r.stats.flagged(w.Quality)
 	}
+	ctx.Emit(goka.Stream(topic), w.Key, w)
+	r.stats.routed(string(topic))
+}
+
+// nextState is the state of a key after a new version: its number, the input that made it, and
+// the recent versions with it, at most recentVersions.
+func nextState(state *codecs.DedupState, hash string, seen time.Time, src codecs.Source) *codecs.DedupState {
+	next := &codecs.DedupState{ContentHash: hash, Version: 1, FirstSeen: seen, LastSeen: seen, Source: src}
+	var recent []codecs.VersionSource
+	if state != nil {
+		next.Version, next.FirstSeen = state.Version+1, state.FirstSeen
+		recent = recentOf(state)
+	}
+	recent = append(slices.Clone(recent), codecs.VersionSource{Version: next.Version, ContentHash: hash, Source: src})
+	next.Recent = recent[max(0, len(recent)-recentVersions):]
+	return next
+}
+
+// recentOf returns the recent versions of a state; a state written before they were kept knows
+// its last version only.
+func recentOf(state *codecs.DedupState) []codecs.VersionSource {
+	if len(state.Recent) > 0 {
+		return state.Recent
+	}
+	return []codecs.VersionSource{{Version: state.Version, ContentHash: state.ContentHash, Source: state.Source}}
 }
 
 type decision int
@@ -170,23 +196,29 @@ const (
 	decisionStale
 )
 
-// decide compares an input with its key's state. The same input as the one that made the last
-// version (same topic, partition, offset and content) is a redelivery after a crash: re-emit. An
-// input older than that one on the same partition is a redelivery of something already
-// superseded: drop it. Otherwise the content decides.
-func decide(state *codecs.DedupState, hash string, src codecs.Source) decision {
+// decide compares an input with its key's state. An input that made one of the key's recent
+// versions (same topic, partition and offset, same content) is a redelivery after a crash:
+// re-emit exactly that version, even if later ones were written since (the crash may have lost
+// its send and not theirs). Another input older than the one that made the last version, on the
+// same partition, made no version (it was unchanged, or a dead letter): drop it. Otherwise the
+// content decides. For decisionReemit, decide also returns the version the input made.
+func decide(state *codecs.DedupState, hash string, src codecs.Source) (decision, codecs.VersionSource) {
+	if state == nil {
+		return decisionNew, codecs.VersionSource{}
+	}
+	for _, v := range recentOf(state) {
+		if v.Source == src && v.ContentHash == hash {
+			return decisionReemit, v
+		}
+	}
 	switch {
-	case state == nil:
-		return decisionNew
-	case state.Source == src && state.ContentHash == hash:
-		return decisionReemit
 	case state.Source.Topic == src.Topic && state.Source.Partition == src.Partition &&
 		src.Offset < state.Source.Offset:
-		return decisionStale
+		return decisionStale, codecs.VersionSource{}
 	case state.ContentHash == hash:
-		return decisionUnchanged
+		return decisionUnchanged, codecs.VersionSource{}
 	default:
-		return decisionChanged
+		return decisionChanged, codecs.VersionSource{}
 	}
 }
 

@@ -163,6 +163,11 @@ func hashOf(t *testing.T, data []byte) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	findings, err := weaponrow.Validate(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Quality = append(w.Quality, findings...)
 	h, err := ContentHash(w)
 	if err != nil {
 		t.Fatal(err)
