@@ -217,4 +217,3 @@ func (e *routerEnv) produceTo(partition int32, inputs []poison) {
 	}
 	e.t.Logf("%d inputs sent to %s/%d", len(inputs), e.names.WeaponData(), partition)
 }
-
