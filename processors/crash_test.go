@@ -83,6 +83,12 @@ func TestRouterCrashOrders(t *testing.T) {
 			if st := u.state(t, raw.Key); st.Version != crashed.Version || len(st.Recent) != len(crashed.Recent) {
 				t.Errorf("table after the replay: %+v, want it as the crash left it (version %d)", st, crashed.Version)
 			}
+			// SetTableValue wrote goka's local copy only, as a crash can leave it: the state must
+			// reach the table's topic, which a rebuilt copy is recovered from.
+			if last := lastTableWrite(t, u, raw.Key); last == nil || last.Version != crashed.Version ||
+				last.ContentHash != crashed.ContentHash {
+				t.Errorf("last write of the table topic: %+v, want the state of version %d", last, crashed.Version)
+			}
 			s := u.router.Stats.Snapshot()
 			if s.Read != tc.stats.Read || s.Forwarded != tc.stats.Forwarded || s.Reemitted != tc.stats.Reemitted ||
 				s.Stale != tc.stats.Stale || s.Unchanged != tc.stats.Unchanged || s.DeadLetters != 0 {
@@ -113,5 +119,22 @@ func TestRouterKeepsRecentVersionsBounded(t *testing.T) {
 	}
 	if last := st.Recent[len(st.Recent)-1]; last.Version != st.Version || last.ContentHash != st.ContentHash || last.Source != st.Source {
 		t.Errorf("last recent %+v is not the state's version %d", last, st.Version)
+	}
+}
+
+// lastTableWrite is the last state of key written to the group table's topic.
+func lastTableWrite(t *testing.T, u *routerUnderTest, key string) *codecs.DedupState {
+	t.Helper()
+	tr := u.tt.NewQueueTracker(string(u.table))
+	tr.Seek(0)
+	var last *codecs.DedupState
+	for {
+		k, v, ok := tr.Next()
+		if !ok {
+			return last
+		}
+		if k == key {
+			last = v.(*codecs.DedupState)
+		}
 	}
 }

@@ -146,8 +146,11 @@ func (r *router) process(ctx goka.Context, msg any) {
 		r.stats.Stale.Add(1)
 		return
 	case decisionReemit:
-		// The table already holds this version (and maybe later ones): sent again, table untouched.
+		// The table already holds this version (and maybe later ones): it is sent again, and the
+		// key's state written again unchanged, since after a crash goka's local copy of the table
+		// may hold a state whose write to the table's topic was lost.
 		w.Version, w.ContentHash, w.Source = made.Version, hash, src
+		ctx.SetValue(state)
 		r.stats.Reemitted.Add(1)
 	default:
 		next := nextState(state, hash, seen, src)
