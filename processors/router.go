@@ -225,10 +225,17 @@ func decide(state *codecs.DedupState, hash string, src codecs.Source) (decision,
 	}
 }
 
-// weapon decodes, parses and validates one input. A panic of the parser (or of the validator) is
-// turned into an error of KindPanic: one record must not stop the processor and then come back
-// at every restart.
+// weapon decodes, parses and validates one input. A panic while doing it (a bug of the parser, or
+// of a library) is turned into an error of KindPanic: one record must not stop the processor and
+// then come back at every restart.
 func (r *router) weapon(key string, data []byte) (w *codecs.Weapon, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.log.Error("panic while parsing a record: it becomes a dead letter", "key", clipKey(key),
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			w, err = nil, recordErr(KindPanic, "message %s: the parser panicked: %v", quoteKey(key), p)
+		}
+	}()
 	switch {
 	case len(data) == 0:
 		return nil, recordErr(KindEmpty, "message %s: empty", quoteKey(key))
@@ -244,16 +251,7 @@ func (r *router) weapon(key string, data []byte) (w *codecs.Weapon, err error) {
 		return nil, recordErr(KindEnvelope, "message %s: record key %q is not the message key",
 			quoteKey(key), clipKey(raw.Key))
 	}
-	defer func() {
-		if p := recover(); p != nil {
-			r.log.Error("the parser panicked: the record becomes a dead letter", "key", clipKey(key),
-				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			w, err = nil, recordErr(KindPanic, "record %s (%s row %s): the parser panicked: %v", raw.Key, raw.Page,
-				raw.RowID, p)
-		}
-	}()
-	w, err = r.parse(raw)
-	if err != nil {
+	if w, err = r.parse(raw); err != nil {
 		return nil, err
 	}
 	findings, err := weaponrow.Validate(w)
@@ -266,11 +264,11 @@ func (r *router) weapon(key string, data []byte) (w *codecs.Weapon, err error) {
 
 // clipKey bounds a message key for a reason or a log line: a poison message may have a huge key.
 func clipKey(key string) string {
-	const max = 256
-	if len(key) <= max {
+	const limit = 256
+	if len(key) <= limit {
 		return key
 	}
-	return fmt.Sprintf("%s…(%d bytes)", key[:max], len(key))
+	return fmt.Sprintf("%s…(%d bytes)", key[:limit], len(key))
 }
 
 func quoteKey(key string) string { return strconv.Quote(clipKey(key)) }

@@ -221,7 +221,7 @@ func TestRouterDeadLetters(t *testing.T) {
 		{"malformed array", good.Key, []byte(`[{"schema":1}`), KindJSON, "malformed JSON"},
 		{"not JSON at all", good.Key, []byte("<html>"), KindJSON, "malformed JSON"},
 		{"the parser panics", good.Key, mutate(func(r *codecs.RawRecord) { r.RowID = "lPANIC" }), KindPanic,
-			"row lPANIC): the parser panicked: assignment to entry in nil map"},
+			`message "long_sword/base/l000A": the parser panicked: assignment to entry in nil map`},
 		{"unknown schema", good.Key, mutate(func(r *codecs.RawRecord) { r.Schema = 99 }), KindSchema, "schema 99"},
 		{"no schema", good.Key, mutate(func(r *codecs.RawRecord) { r.Schema = 0 }), KindSchema, "missing schema"},
 		{"missing type", good.Key, mutate(func(r *codecs.RawRecord) { r.WeaponType = "" }), KindType, "missing weapon_type"},
