@@ -37,9 +37,8 @@ type leanCell struct {
 }
 
 // Decode decodes a raw record for the parser, with the envelope checks of codecs.DecodeRaw
-// (codecs.CheckEnvelope), four times faster than DecodeRaw: goccy/go-json instead of
-// encoding/json, and only the fields the parser reads (the cells keep their header, sharpness and
-// HTML). Its errors are *RecordError, each saying exactly what is wrong: bytes that are not UTF-8
+// (codecs.CheckEnvelope), faster than DecodeRaw: only the fields the parser reads (the cells keep
+// their header, sharpness and HTML). Its errors are *RecordError, each saying exactly what is wrong: bytes that are not UTF-8
 // (and where), JSON of another shape than a record (and which field), malformed JSON, an envelope
 // this build cannot read.
 func Decode(data []byte) (*codecs.RawRecord, error) {
