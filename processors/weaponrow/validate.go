@@ -36,34 +36,61 @@ var (
 // plausible values (wide enough for every weapon of both snapshots of the site, narrow enough to
 // catch a cell read as the wrong column). A value outside the plausible range is a finding.
 type number struct {
-	field string
+	at    place
 	v     *int
 	store bounds
 	sane  bounds
 	rule  string
 }
 
+// place is where a number is in the weapon's JSON: a field, or a field of an element of a list
+// (of a list): "attack", "elements[1].value", "sharpness[0][2].hits". Its text is built only
+// for a finding: most numbers are fine.
+type place struct {
+	list string
+	i, j int // -1: not in a list
+	leaf string
+}
+
+func fieldAt(name string) place                  { return place{list: name, i: -1, j: -1} }
+func item(list string, i int, leaf string) place { return place{list: list, i: i, j: -1, leaf: leaf} }
+func item2(list string, i, j int, leaf string) place {
+	return place{list: list, i: i, j: j, leaf: leaf}
+}
+
+func (p place) String() string {
+	s := p.list
+	if p.i >= 0 {
+		s += "[" + strconv.Itoa(p.i) + "]"
+	}
+	if p.j >= 0 {
+		s += "[" + strconv.Itoa(p.j) + "]"
+	}
+	if p.leaf != "" {
+		s += "." + p.leaf
+	}
+	return s
+}
+
 // eachNumber calls fn for every number of w that Validate checks.
 func eachNumber(w *codecs.Weapon, fn func(number)) {
-	fn(number{"attack", w.Attack, nonNegColumn, bounds{1, 10000}, "attack_range"})
-	fn(number{"rarity", w.Rarity, nonNegColumn, bounds{1, 12}, "rarity_range"})
-	fn(number{"g_rank", w.GRank, nonNegColumn, bounds{1, 20}, "g_rank_range"})
-	fn(number{"affinity", w.Affinity, int4Column, bounds{-100, 100}, "affinity_range"})
-	fn(number{"defense", w.Defense, int4Column, bounds{-1000, 1000}, "defense_range"})
-	fn(number{"slots", w.Slots, slotsColumn, bounds{0, 3}, "slots_range"})
-	fn(number{"price", w.Price, nonNegColumn, bounds{0, 100_000_000}, "price_range"})
-	fn(number{"level", w.Level, int4Column, bounds{1, 100}, "level_range"})
+	fn(number{fieldAt("attack"), w.Attack, nonNegColumn, bounds{1, 10000}, "attack_range"})
+	fn(number{fieldAt("rarity"), w.Rarity, nonNegColumn, bounds{1, 12}, "rarity_range"})
+	fn(number{fieldAt("g_rank"), w.GRank, nonNegColumn, bounds{1, 20}, "g_rank_range"})
+	fn(number{fieldAt("affinity"), w.Affinity, int4Column, bounds{-100, 100}, "affinity_range"})
+	fn(number{fieldAt("defense"), w.Defense, int4Column, bounds{-1000, 1000}, "defense_range"})
+	fn(number{fieldAt("slots"), w.Slots, slotsColumn, bounds{0, 3}, "slots_range"})
+	fn(number{fieldAt("price"), w.Price, nonNegColumn, bounds{0, 100_000_000}, "price_range"})
+	fn(number{fieldAt("level"), w.Level, int4Column, bounds{1, 100}, "level_range"})
 	if w.Rank != nil {
-		fn(number{"rank.level", w.Rank.Level, int4Column, bounds{0, 9999}, "rank_level_range"})
+		fn(number{fieldAt("rank.level"), w.Rank.Level, int4Column, bounds{0, 9999}, "rank_level_range"})
 	}
 	for i := range w.Elements {
-		fn(number{fmt.Sprintf("elements[%d].value", i), &w.Elements[i].Value, elementsColumn,
-			bounds{-5000, 5000}, "element_range"})
+		fn(number{item("elements", i, "value"), &w.Elements[i].Value, elementsColumn, bounds{-5000, 5000}, "element_range"})
 	}
 	for i, bar := range w.Sharpness {
 		for j := range bar {
-			fn(number{fmt.Sprintf("sharpness[%d][%d].hits", i, j), &bar[j].Hits, insideJSONB,
-				bounds{0, 1000}, "sharpness_range"})
+			fn(number{item2("sharpness", i, j, "hits"), &bar[j].Hits, insideJSONB, bounds{0, 1000}, "sharpness_range"})
 		}
 	}
 	for _, list := range []struct {
@@ -73,15 +100,13 @@ func eachNumber(w *codecs.Weapon, fn func(number)) {
 		{"g_creation_60", w.GCreation60}} {
 		for i, r := range list.recipes {
 			for j := range r {
-				fn(number{fmt.Sprintf("%s[%d][%d].quantity", list.name, i, j), &r[j].Quantity, insideJSONB,
-					bounds{1, 99999}, "quantity_range"})
+				fn(number{item2(list.name, i, j, "quantity"), &r[j].Quantity, insideJSONB, bounds{1, 99999}, "quantity_range"})
 			}
 		}
 	}
 	if w.Bowgun != nil {
 		for i := range w.Bowgun.Ammo {
-			fn(number{fmt.Sprintf("bowgun.ammo[%d].capacity", i), w.Bowgun.Ammo[i].Capacity, insideJSONB,
-				bounds{0, 999}, "capacity_range"})
+			fn(number{item("bowgun.ammo", i, "capacity"), w.Bowgun.Ammo[i].Capacity, insideJSONB, bounds{0, 999}, "capacity_range"})
 		}
 	}
 }
@@ -109,9 +134,9 @@ func Validate(w *codecs.Weapon) ([]codecs.Finding, error) {
 		case n.v == nil:
 		case !n.store.has(*n.v):
 			unstorable = append(unstorable, fmt.Sprintf("%s %d does not fit its column (%d..%d)",
-				n.field, *n.v, n.store.min, n.store.max))
+				n.at, *n.v, n.store.min, n.store.max))
 		case !n.sane.has(*n.v):
-			findings = append(findings, codecs.Finding{Field: n.field, Value: strconv.Itoa(*n.v), Rule: n.rule})
+			findings = append(findings, codecs.Finding{Field: n.at.String(), Value: strconv.Itoa(*n.v), Rule: n.rule})
 		}
 	})
 	switch {
