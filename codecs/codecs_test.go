@@ -1,9 +1,15 @@
 package codecs
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 )
 
 func TestParsePageName(t *testing.T) {
@@ -130,5 +136,60 @@ func TestCodecsRoundTrip(t *testing.T) {
 	}
 	if _, err := DecodeWeapon([]byte(`{"schema":1,"key":"k","version":0,"weapon_type":"bow"}`)); err == nil {
 		t.Error("a weapon with version 0 was accepted")
+	}
+}
+
+// TestDeadLetterBounds: the dead letter of any input stays within its bounds, identifies the
+// whole input by size and SHA-256, and goes through its codec.
+func TestDeadLetterBounds(t *testing.T) {
+	at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		name            string
+		value           []byte
+		key, reason     string
+		truncated       bool
+		keyCut, reasCut bool
+	}{
+		{"small", []byte(`{"schema":1}`), "k", "malformed", false, false, false},
+		{"exactly the bound", bytes.Repeat([]byte("x"), MaxDeadLetterValue), "k", "too large", false, false, false},
+		{"9.9 MB", bytes.Repeat([]byte("y"), 9_900_000), strings.Repeat("é", MaxDeadLetterKey), strings.Repeat("武器", MaxDeadLetterReason), true, true, true},
+	}
+	for _, tc := range tests {
+		d := NewDeadLetter("too_large", tc.reason, tc.key, Source{Topic: "t", Offset: 7}, tc.value, at)
+		sum := sha256.Sum256(tc.value)
+		if d.Size != len(tc.value) || d.SHA256 != hex.EncodeToString(sum[:]) || d.Truncated != tc.truncated ||
+			!bytes.HasPrefix(tc.value, d.Value) || len(d.Value) > MaxDeadLetterValue {
+			t.Errorf("%s: size %d sha %s truncated %v value %d bytes; want %d, the input's SHA-256, %v, a prefix",
+				tc.name, d.Size, d.SHA256, d.Truncated, len(d.Value), len(tc.value), tc.truncated)
+		}
+		if len(d.Key) > MaxDeadLetterKey || len(d.Reason) > MaxDeadLetterReason || !utf8.ValidString(d.Key) ||
+			!utf8.ValidString(d.Reason) || (d.Key != tc.key) != tc.keyCut || (d.Reason != tc.reason) != tc.reasCut {
+			t.Errorf("%s: key %d bytes, reason %d bytes: want within their bounds, cut on a rune boundary, cut only if over", tc.name, len(d.Key), len(d.Reason))
+		}
+		data, err := DeadLetterCodec{}.Encode(d)
+		if err != nil || len(data) > 2*MaxDeadLetterValue {
+			t.Fatalf("%s: encoded %d bytes (%v), want under %d", tc.name, len(data), err, 2*MaxDeadLetterValue)
+		}
+		back, err := DeadLetterCodec{}.Decode(data)
+		if err != nil || back.(*DeadLetter).SHA256 != d.SHA256 || !bytes.Equal(back.(*DeadLetter).Value, d.Value) {
+			t.Fatalf("%s: round trip %v", tc.name, err)
+		}
+	}
+}
+
+func TestDedupStateCodec(t *testing.T) {
+	s := &DedupState{ContentHash: "h2", Version: 2, Source: Source{Topic: "t", Offset: 9},
+		Recent: []VersionSource{{Version: 1, ContentHash: "h1", Source: Source{Topic: "t", Offset: 3}},
+			{Version: 2, ContentHash: "h2", Source: Source{Topic: "t", Offset: 9}}}}
+	data, err := DedupStateCodec{}.Encode(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := DedupStateCodec{}.Decode(data)
+	if err != nil || !reflect.DeepEqual(back, s) {
+		t.Fatalf("round trip: %+v %v, want %+v", back, err, s)
+	}
+	if _, err := (DedupStateCodec{}).Decode(nil); err == nil || !strings.Contains(err.Error(), "DedupState: empty message") {
+		t.Errorf("empty table value: %v, want an error naming DedupState", err)
 	}
 }

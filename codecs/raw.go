@@ -1,7 +1,6 @@
 package codecs
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -95,25 +94,19 @@ func (r *RawRecord) Cell(header string) (RawCell, bool) {
 
 // DecodeRaw decodes a RawRecord and checks its envelope: schema version, key, row id, type.
 // It never panics; every error names what is wrong.
-func DecodeRaw(data []byte) (*RawRecord, error) {
-	if len(data) == 0 {
-		return nil, errors.New("decode raw record: empty message")
-	}
-	var r RawRecord
-	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("decode raw record: malformed JSON: %w", err)
-	}
-	if err := CheckEnvelope(&r); err != nil {
-		return nil, err
-	}
-	return &r, nil
-}
+func DecodeRaw(data []byte) (*RawRecord, error) { return decodeJSON[RawRecord](data) }
+
+func (r *RawRecord) check() error { return CheckEnvelope(r) }
 
 // CheckEnvelope checks what DecodeRaw checks after decoding: schema version, key, row id, type.
 // For readers that decode a RawRecord their own way (the processor decodes only the fields it
-// reads).
+// reads). RawCodec's Decode is strict (DecodeRaw); the processor reads its input as bytes and
+// decodes it itself, so that a bad message goes to the dead-letter topic rather than stopping it.
 func CheckEnvelope(r *RawRecord) error {
 	switch {
+	case r.Schema == 0:
+		return fmt.Errorf("decode raw record %q: missing schema: %w (this build reads 1..%d)",
+			r.Key, ErrUnknownSchema, RawSchemaVersion)
 	case r.Schema < 1 || r.Schema > RawSchemaVersion:
 		return fmt.Errorf("decode raw record %q: schema %d: %w (this build reads 1..%d)",
 			r.Key, r.Schema, ErrUnknownSchema, RawSchemaVersion)
@@ -128,21 +121,3 @@ func CheckEnvelope(r *RawRecord) error {
 	}
 	return nil
 }
-
-// RawCodec is the goka codec of RawRecord. Its Decode is strict (DecodeRaw); the processor
-// reads its input with goka's codec.Bytes instead and decodes it itself (checking the envelope
-// with CheckEnvelope), so that a bad message goes to the dead-letter topic rather than stopping
-// the processor.
-type RawCodec struct{}
-
-// Encode implements goka.Codec.
-func (RawCodec) Encode(value any) ([]byte, error) {
-	r, ok := value.(*RawRecord)
-	if !ok {
-		return nil, fmt.Errorf("raw codec: cannot encode %T, want *RawRecord", value)
-	}
-	return json.Marshal(r)
-}
-
-// Decode implements goka.Codec.
-func (RawCodec) Decode(data []byte) (any, error) { return DecodeRaw(data) }

@@ -3,7 +3,6 @@ package codecs
 import (
 	"errors"
 	"fmt"
-	json "github.com/goccy/go-json"
 	"time"
 )
 
@@ -58,6 +57,22 @@ type Weapon struct {
 	Shelling     string            `json:"shelling,omitempty"`   // gunlance: "Normal Shot LV1"
 	Phial        string            `json:"phial,omitempty"`      // switch axe: "Ele Phial"
 	Extra        map[string]string `json:"extra,omitempty"`      // what has no typed field yet
+
+	// Quality lists what looks wrong in the row: each value is stored as the site shows it, and
+	// flagged here rather than dropped.
+	Quality []Finding `json:"quality,omitempty"`
+}
+
+// Finding is one value of a weapon that looks wrong: out of the range the site's weapons have,
+// missing, or repaired from a malformed link.
+type Finding struct {
+	// Field is where the value is in the weapon's JSON (the record column): "attack",
+	// "elements[1].value", "creation[0][2].item_id".
+	Field string `json:"field"`
+	// Value is the value as text ("102400"; "" for a missing value).
+	Value string `json:"value"`
+	// Rule is a short, stable id of what is wrong: "element_range", "no_attack", ...
+	Rule string `json:"rule"`
 }
 
 // Source locates a record on a Kafka topic.
@@ -147,38 +162,18 @@ type TowerUpgrade struct {
 }
 
 // DecodeWeapon decodes a Weapon and checks its envelope.
-func DecodeWeapon(data []byte) (*Weapon, error) {
-	if len(data) == 0 {
-		return nil, errors.New("decode weapon: empty message")
-	}
-	var w Weapon
-	if err := json.Unmarshal(data, &w); err != nil {
-		return nil, fmt.Errorf("decode weapon: malformed JSON: %w", err)
-	}
+func DecodeWeapon(data []byte) (*Weapon, error) { return decodeJSON[Weapon](data) }
+
+func (w *Weapon) check() error {
 	switch {
 	case w.Schema < 1 || w.Schema > WeaponSchemaVersion:
-		return nil, fmt.Errorf("decode weapon %q: schema %d: %w", w.Key, w.Schema, ErrUnknownSchema)
+		return fmt.Errorf("decode weapon %q: schema %d: %w", w.Key, w.Schema, ErrUnknownSchema)
 	case w.Key == "":
-		return nil, errors.New("decode weapon: missing key")
+		return errors.New("decode weapon: missing key")
 	case w.Version < 1:
-		return nil, fmt.Errorf("decode weapon %q: version %d, want >= 1", w.Key, w.Version)
+		return fmt.Errorf("decode weapon %q: version %d, want >= 1", w.Key, w.Version)
 	case !w.WeaponType.Valid():
-		return nil, fmt.Errorf("decode weapon %q: unknown weapon_type %q", w.Key, w.WeaponType)
+		return fmt.Errorf("decode weapon %q: unknown weapon_type %q", w.Key, w.WeaponType)
 	}
-	return &w, nil
+	return nil
 }
-
-// WeaponCodec is the goka codec of Weapon.
-type WeaponCodec struct{}
-
-// Encode implements goka.Codec.
-func (WeaponCodec) Encode(value any) ([]byte, error) {
-	w, ok := value.(*Weapon)
-	if !ok {
-		return nil, fmt.Errorf("weapon codec: cannot encode %T, want *Weapon", value)
-	}
-	return json.Marshal(w)
-}
-
-// Decode implements goka.Codec.
-func (WeaponCodec) Decode(data []byte) (any, error) { return DecodeWeapon(data) }

@@ -23,6 +23,7 @@ import (
 	"github.com/mhfz/mhfz-pipeline/internal/testenv"
 	"github.com/mhfz/mhfz-pipeline/migrations"
 	"github.com/mhfz/mhfz-pipeline/processors"
+	"github.com/mhfz/mhfz-pipeline/processors/weaponrow"
 	"github.com/mhfz/mhfz-pipeline/sink"
 )
 
@@ -43,7 +44,7 @@ func inReprocessSubset(key string) bool {
 // of the long swords (other contents) and forgets prices (another history: a weapon whose only
 // change between the snapshots was its price has no version 2 in build B).
 func parseB(raw *codecs.RawRecord) (*codecs.Weapon, error) {
-	w, err := processors.Parse(raw)
+	w, err := weaponrow.Parse(raw)
 	if err != nil {
 		return nil, err
 	}

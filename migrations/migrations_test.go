@@ -102,3 +102,41 @@ func TestConcurrentUp(t *testing.T) {
 		t.Fatalf("pending after both: %v %v", pending, err)
 	}
 }
+
+// TestQualityReachesViewsAndHistory: the quality column of 00003 is in every table, its
+// <table>_current view (created before the column, so created again) and its <table>_history.
+func TestQualityReachesViewsAndHistory(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p, db := provider(t, testenv.DatabaseURL(t))
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tables := []string{"great_sword", "long_sword", "sword_and_shield", "dual_swords", "hammer",
+		"hunting_horn", "lance", "gunlance", "tonfa", "switch_axe_f", "magnet_spike", "light_bowgun",
+		"heavy_bowgun", "bow", "partner_weapon"}
+	for _, table := range tables {
+		for _, rel := range []string{table, table + "_current"} {
+			var typ string
+			err := db.QueryRowContext(ctx, `SELECT data_type FROM information_schema.columns
+				WHERE table_schema = 'public' AND table_name = $1 AND column_name = 'quality'`, rel).Scan(&typ)
+			if err != nil || typ != "jsonb" {
+				t.Errorf("%s.quality: type %q (%v), want jsonb", rel, typ, err)
+			}
+		}
+	}
+	const finding = `[{"rule": "element_range", "field": "elements[1].value", "value": "102400"}]` // as jsonb prints it
+	if _, err := db.ExecContext(ctx, `INSERT INTO switch_axe_f (key, version, content_hash, weapon_type,
+		page_kind, layout, page, url, row_id, hidden, scraped_at, kafka_topic, kafka_partition, kafka_offset,
+		name, record, quality) VALUES ('k', 1, 'h', 'switch_axe_f', 'ravi', 'ken', 'slaxe_s.htm', 'u', 'l1',
+		false, now(), 't', 0, 0, 'Apophis Axe', '{}', $1)`, finding); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"SELECT quality::text FROM switch_axe_f_current WHERE key = 'k'",
+		"SELECT quality::text FROM switch_axe_f_history('k')"} {
+		var got string
+		if err := db.QueryRowContext(ctx, q).Scan(&got); err != nil || got != finding {
+			t.Errorf("%s: %q (%v), want %q", q, got, err, finding)
+		}
+	}
+}

@@ -1,8 +1,13 @@
 package processors
 
 import (
-	json "github.com/goccy/go-json"
+	"bytes"
+	"errors"
+	"reflect"
 	"time"
+	"unicode/utf8"
+
+	json "github.com/goccy/go-json"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
 )
@@ -32,15 +37,29 @@ type leanCell struct {
 }
 
 // Decode decodes a raw record for the parser, with the envelope checks of codecs.DecodeRaw
-// (codecs.CheckEnvelope), four times faster than DecodeRaw: goccy/go-json instead of
-// encoding/json, and only the fields the parser reads (the cells keep their header, sharpness and
-// HTML). Its errors are *RecordError.
+// (codecs.CheckEnvelope), faster than DecodeRaw: only the fields the parser reads (the cells keep
+// their header, sharpness and HTML). Its errors are *RecordError, each saying exactly what is wrong: bytes that are not UTF-8
+// (and where), JSON of another shape than a record (and which field), malformed JSON, an envelope
+// this build cannot read.
 func Decode(data []byte) (*codecs.RawRecord, error) {
 	if len(data) == 0 {
 		return nil, recordErr(KindEmpty, "decode raw record: empty message")
 	}
+	// goccy/go-json would turn invalid bytes in strings into U+FFFD and store them as text.
+	if off := invalidUTF8(data); off >= 0 {
+		return nil, recordErr(KindUTF8, "decode raw record: not valid UTF-8: byte 0x%02x at offset %d",
+			data[off], off)
+	}
+	if what := notAnObject(data); what != "" {
+		return nil, recordErr(KindShape, "decode raw record: %s, not a JSON object", what)
+	}
 	var l leanRecord
 	if err := json.Unmarshal(data, &l); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return nil, recordErr(KindShape, "decode raw record: field %q is a JSON %s, want %s",
+				te.Field, te.Value, jsonKind(te.Type))
+		}
 		return nil, recordErr(KindJSON, "decode raw record: malformed JSON: %w", err)
 	}
 	r := &codecs.RawRecord{Schema: l.Schema, Key: l.Key, WeaponType: l.WeaponType, PageKind: l.PageKind,
@@ -53,4 +72,65 @@ func Decode(data []byte) (*codecs.RawRecord, error) {
 		return nil, &RecordError{Kind: classifyDecode(err), Err: err}
 	}
 	return r, nil
+}
+
+// invalidUTF8 returns the offset of the first byte of data that is not valid UTF-8, or -1.
+func invalidUTF8(data []byte) int {
+	if utf8.Valid(data) {
+		return -1
+	}
+	for off := 0; off < len(data); {
+		r, size := utf8.DecodeRune(data[off:])
+		if r == utf8.RuneError && size == 1 {
+			return off
+		}
+		off += size
+	}
+	return -1
+}
+
+// notAnObject names the JSON value data holds when it is valid JSON but not an object ("a JSON
+// array", "JSON null"), and returns "" otherwise: an object, or malformed JSON for the decoder to
+// report.
+func notAnObject(data []byte) string {
+	trimmed := bytes.TrimLeft(data, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] == '{' || !json.Valid(trimmed) {
+		return ""
+	}
+	switch c := trimmed[0]; {
+	case c == '[':
+		return "a JSON array"
+	case c == '"':
+		return "a JSON string"
+	case c == 't' || c == 'f':
+		return "a JSON boolean"
+	case c == 'n':
+		return "JSON null"
+	default:
+		return "a JSON number"
+	}
+}
+
+// jsonKind names the JSON a Go type is decoded from.
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "another type"
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	default:
+		return "an object"
+	}
 }

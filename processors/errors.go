@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
+	"github.com/mhfz/mhfz-pipeline/processors/weaponrow"
 )
 
 // The kinds of dead letters: a short class of what is wrong with an input, for counting and for
@@ -14,18 +15,24 @@ import (
 const (
 	KindEmpty    = "empty"     // a message without bytes
 	KindTooLarge = "too_large" // larger than RouterConfig.MaxMessageBytes
-	KindJSON     = "json"      // not a JSON RawRecord
+	KindUTF8     = "utf8"      // bytes that are not valid UTF-8
+	KindShape    = "shape"     // JSON, but not of a record's shape: an array, a number, a field of the wrong type
+	KindJSON     = "json"      // malformed JSON
 	KindSchema   = "schema"    // a schema version this build cannot read
 	KindEnvelope = "envelope"  // missing key or row id, or a key that is not the message's key
 	KindType     = "type"      // missing or unknown weapon type
-	KindLayout   = "layout"    // unknown page kind or table layout
-	KindParse    = "parse"     // a cell that does not say what its column means
-	KindInvalid  = "invalid"   // parsed, but out of range or missing a required column
+	KindLayout   = weaponrow.KindLayout
+	KindParse    = weaponrow.KindParse
+	KindInvalid  = weaponrow.KindInvalid
+	// KindUnstorable: a value the weapon tables cannot hold (weaponrow.Validate).
+	KindUnstorable = weaponrow.KindUnstorable
+	// KindPanic: the parser panicked on the record (a bug: the record waits for a fixed parser).
+	KindPanic = "panic"
 )
 
 // Kinds lists every dead-letter kind, in a stable order.
-var Kinds = []string{KindEmpty, KindTooLarge, KindJSON, KindSchema, KindEnvelope, KindType,
-	KindLayout, KindParse, KindInvalid}
+var Kinds = []string{KindEmpty, KindTooLarge, KindUTF8, KindShape, KindJSON, KindSchema, KindEnvelope,
+	KindType, KindLayout, KindParse, KindInvalid, KindUnstorable, KindPanic}
 
 // RecordError is why one input could not be turned into a weapon: its kind and what is wrong.
 type RecordError struct {
@@ -45,6 +52,10 @@ func KindOf(err error) string {
 	var re *RecordError
 	if errors.As(err, &re) {
 		return re.Kind
+	}
+	var we *weaponrow.Error
+	if errors.As(err, &we) {
+		return we.Kind
 	}
 	return KindParse
 }

@@ -9,10 +9,11 @@ import (
 	"github.com/mhfz/mhfz-pipeline/codecs"
 )
 
-// fixture reads a raw record of testdata/raw: real rows of the site, as the scraper emits them.
+// fixture reads a raw record of weaponrow/testdata/raw: real rows of the site, as the scraper
+// emits them.
 func fixture(t testing.TB, name string) *codecs.RawRecord {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "raw", name+".json"))
+	b, err := os.ReadFile(filepath.Join("weaponrow", "testdata", "raw", name+".json"))
 	if err != nil {
 		t.Fatal(err)
 	}

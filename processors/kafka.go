@@ -37,6 +37,9 @@ func (k KafkaSetup) validate() error {
 	case k.StoragePath == "":
 		return errors.New("no storage path for the group table")
 	}
+	if err := k.Config.Validate(); err != nil {
+		return fmt.Errorf("sarama config: %w", err)
+	}
 	return nil
 }
 
@@ -46,7 +49,9 @@ func (k KafkaSetup) validate() error {
 // emitted before the first start) and so that the producer is idempotent; topic replication as
 // a setting (goka's topic manager defaults to 2, which fails on one broker); the group table's
 // local storage in a configured folder (goka's default is under /tmp, re-read from Kafka after
-// every restart of a container).
+// every restart of a container). The config reaches goka only through these builders (goka's
+// global configuration is never replaced); each builder gets its own copy, since goka's builders
+// set the client id and the partitioner on the config they are given.
 func (k KafkaSetup) Options() ([]goka.ProcessorOption, error) {
 	if err := k.validate(); err != nil {
 		return nil, fmt.Errorf("router options: %w", err)
@@ -61,11 +66,12 @@ func (k KafkaSetup) Options() ([]goka.ProcessorOption, error) {
 	tm.Table.Replication = int(k.Replication)
 	tm.Stream.Replication = int(k.Replication)
 	tm.Stream.Retention = 0 // the topics are created by EnsureTopics, with the broker's retention
+	cfg := func() *sarama.Config { c := *k.Config; return &c }
 	return []goka.ProcessorOption{
-		goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(k.Config)),
-		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(k.Config)),
-		goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(k.Config)),
-		goka.WithTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(k.Config, tm)),
+		goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(cfg())),
+		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(cfg())),
+		goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(cfg())),
+		goka.WithTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(cfg(), tm)),
 		goka.WithStorageBuilder(storage.DefaultBuilder(k.StoragePath)),
 	}, nil
 }

@@ -3,12 +3,16 @@ package processors
 import (
 	"fmt"
 	"log/slog"
+	"runtime/debug"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
+	"github.com/mhfz/mhfz-pipeline/processors/weaponrow"
 )
 
 // DefaultMaxMessageBytes is the largest raw record the router reads: the largest row of the site
@@ -25,6 +29,10 @@ type RouterConfig struct {
 	Stats *Stats
 	// Now stamps dead letters. nil: time.Now.
 	Now func() time.Time
+	// Parse turns a decoded raw record into a weapon, before the router validates it
+	// (weaponrow.Validate) and numbers it. nil: weaponrow.Parse. Tests inject another parser
+	// (a "build B", a parser that panics).
+	Parse func(*codecs.RawRecord) (*codecs.Weapon, error)
 }
 
 // Router is the processor group that parses, validates, deduplicates and routes the raw records.
@@ -41,6 +49,7 @@ type router struct {
 	log    *slog.Logger
 	stats  *Stats
 	now    func() time.Time
+	parse  func(*codecs.RawRecord) (*codecs.Weapon, error)
 }
 
 // NewRouter builds the router's goka processor: group names.RouterGroup() reading
@@ -52,7 +61,8 @@ func NewRouter(brokers []string, names codecs.Names, cfg RouterConfig, opts ...g
 	if cfg.MaxMessageBytes < 0 {
 		return nil, fmt.Errorf("new router: MaxMessageBytes %d is negative", cfg.MaxMessageBytes)
 	}
-	r := &router{names: names, maxLen: cfg.MaxMessageBytes, log: cfg.Logger, stats: cfg.Stats, now: cfg.Now}
+	r := &router{names: names, maxLen: cfg.MaxMessageBytes, log: cfg.Logger, stats: cfg.Stats, now: cfg.Now,
+		parse: cfg.Parse}
 	if r.maxLen == 0 {
 		r.maxLen = DefaultMaxMessageBytes
 	}
@@ -64,6 +74,9 @@ func NewRouter(brokers []string, names codecs.Names, cfg RouterConfig, opts ...g
 	}
 	if r.now == nil {
 		r.now = time.Now
+	}
+	if r.parse == nil {
+		r.parse = weaponrow.Parse
 	}
 	g := Graph(names, r.process)
 	// Empty messages must reach the callback (and the dead-letter topic), not be skipped.
@@ -88,6 +101,11 @@ func Graph(names codecs.Names, cb goka.ProcessCallback) *goka.GroupGraph {
 	return goka.DefineGroup(goka.Group(names.RouterGroup()), edges...)
 }
 
+// recentVersions is how many versions of a key the group table remembers with their inputs
+// (codecs.DedupState.Recent): more than a crash can leave unsent, since one key changes at most
+// once per scrape of its page and goka commits its inputs every few seconds.
+const recentVersions = 8
+
 // process handles one input. It never calls ctx.Fail for a bad input: bad inputs go to the
 // dead-letter topic; goka itself stops the processor only when Kafka fails (retryable: restart).
 func (r *router) process(ctx goka.Context, msg any) {
@@ -97,6 +115,11 @@ func (r *router) process(ctx goka.Context, msg any) {
 	w, err := r.weapon(ctx.Key(), data)
 	if err != nil {
 		r.deadLetter(ctx, data, src, err)
+		return
+	}
+	topic, err := r.names.Route(w.WeaponType, w.PageKind)
+	if err != nil { // Validate refuses unknown types: kept a dead letter rather than a crash
+		r.deadLetter(ctx, data, src, &RecordError{Kind: KindType, Err: err})
 		return
 	}
 	hash, err := ContentHash(w)
@@ -109,7 +132,8 @@ func (r *router) process(ctx goka.Context, msg any) {
 		seen = ctx.Timestamp() // deterministic for the same message, unlike the clock
 	}
 	state, _ := ctx.Value().(*codecs.DedupState)
-	switch d := decide(state, hash, src); d {
+	d, made := decide(state, hash, src)
+	switch d {
 	case decisionUnchanged:
 		r.stats.Unchanged.Add(1)
 		if seen.After(state.LastSeen) {
@@ -117,34 +141,52 @@ func (r *router) process(ctx goka.Context, msg any) {
 			next.LastSeen = seen
 			ctx.SetValue(&next)
 		}
+		return
 	case decisionStale:
 		r.stats.Stale.Add(1)
+		return
+	case decisionReemit:
+		// The table already holds this version (and maybe later ones): it is sent again, and the
+		// key's state written again unchanged, since after a crash goka's local copy of the table
+		// may hold a state whose write to the table's topic was lost.
+		w.Version, w.ContentHash, w.Source = made.Version, hash, src
+		ctx.SetValue(state)
+		r.stats.Reemitted.Add(1)
 	default:
-		next := codecs.DedupState{ContentHash: hash, Version: 1, FirstSeen: seen, LastSeen: seen, Source: src}
-		switch d {
-		case decisionReemit:
-			next = *state
-		case decisionChanged:
-			next.Version, next.FirstSeen = state.Version+1, state.FirstSeen
-		}
+		next := nextState(state, hash, seen, src)
 		w.Version, w.ContentHash, w.Source = next.Version, hash, src
-		topic, err := r.names.Route(w.WeaponType, w.PageKind)
-		if err != nil {
-			r.deadLetter(ctx, data, src, &RecordError{Kind: KindType, Err: err})
-			return
-		}
 		// The table is written before the weapon is sent and the input committed after both:
-		// a crash between them re-reads this input, finds this state with this source, and
-		// re-emits the same version (decisionReemit) instead of dropping it as unchanged.
-		ctx.SetValue(&next)
-		ctx.Emit(goka.Stream(topic), w.Key, w)
-		r.stats.routed(string(topic))
-		if d == decisionReemit {
-			r.stats.Reemitted.Add(1)
-		} else {
-			r.stats.Forwarded.Add(1)
-		}
+		// a crash between them re-reads this input, finds its version in the table's recent
+		// versions, and re-emits it (decisionReemit) instead of dropping it.
+		ctx.SetValue(next)
+		r.stats.Forwarded.Add(1)
+		r.stats.flagged(w.Quality)
 	}
+	ctx.Emit(goka.Stream(topic), w.Key, w)
+	r.stats.routed(string(topic))
+}
+
+// nextState is the state of a key after a new version: its number, the input that made it, and
+// the recent versions with it, at most recentVersions.
+func nextState(state *codecs.DedupState, hash string, seen time.Time, src codecs.Source) *codecs.DedupState {
+	next := &codecs.DedupState{ContentHash: hash, Version: 1, FirstSeen: seen, LastSeen: seen, Source: src}
+	var recent []codecs.VersionSource
+	if state != nil {
+		next.Version, next.FirstSeen = state.Version+1, state.FirstSeen
+		recent = recentOf(state)
+	}
+	recent = append(slices.Clone(recent), codecs.VersionSource{Version: next.Version, ContentHash: hash, Source: src})
+	next.Recent = recent[max(0, len(recent)-recentVersions):]
+	return next
+}
+
+// recentOf returns the recent versions of a state; a state written before they were kept knows
+// its last version only.
+func recentOf(state *codecs.DedupState) []codecs.VersionSource {
+	if len(state.Recent) > 0 {
+		return state.Recent
+	}
+	return []codecs.VersionSource{{Version: state.Version, ContentHash: state.ContentHash, Source: state.Source}}
 }
 
 type decision int
@@ -157,58 +199,87 @@ const (
 	decisionStale
 )
 
-// decide compares an input with its key's state. The same input as the one that made the last
-// version (same topic, partition, offset and content) is a redelivery after a crash: re-emit. An
-// input older than that one on the same partition is a redelivery of something already
-// superseded: drop it. Otherwise the content decides.
-func decide(state *codecs.DedupState, hash string, src codecs.Source) decision {
+// decide compares an input with its key's state. An input that made one of the key's recent
+// versions (same topic, partition and offset, same content) is a redelivery after a crash:
+// re-emit exactly that version, even if later ones were written since (the crash may have lost
+// its send and not theirs). Another input older than the one that made the last version, on the
+// same partition, made no version (it was unchanged, or a dead letter): drop it. Otherwise the
+// content decides. For decisionReemit, decide also returns the version the input made.
+func decide(state *codecs.DedupState, hash string, src codecs.Source) (decision, codecs.VersionSource) {
+	if state == nil {
+		return decisionNew, codecs.VersionSource{}
+	}
+	for _, v := range recentOf(state) {
+		if v.Source == src && v.ContentHash == hash {
+			return decisionReemit, v
+		}
+	}
 	switch {
-	case state == nil:
-		return decisionNew
-	case state.Source == src && state.ContentHash == hash:
-		return decisionReemit
 	case state.Source.Topic == src.Topic && state.Source.Partition == src.Partition &&
 		src.Offset < state.Source.Offset:
-		return decisionStale
+		return decisionStale, codecs.VersionSource{}
 	case state.ContentHash == hash:
-		return decisionUnchanged
+		return decisionUnchanged, codecs.VersionSource{}
 	default:
-		return decisionChanged
+		return decisionChanged, codecs.VersionSource{}
 	}
 }
 
-// weapon decodes, parses and validates one input.
-func (r *router) weapon(key string, data []byte) (*codecs.Weapon, error) {
+// weapon decodes, parses and validates one input. A panic while doing it (a bug of the parser, or
+// of a library) is turned into an error of KindPanic: one record must not stop the processor and
+// then come back at every restart.
+func (r *router) weapon(key string, data []byte) (w *codecs.Weapon, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.log.Error("panic while parsing a record: it becomes a dead letter", "key", clipKey(key),
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			w, err = nil, recordErr(KindPanic, "message %s: the parser panicked: %v", quoteKey(key), p)
+		}
+	}()
 	switch {
 	case len(data) == 0:
-		return nil, recordErr(KindEmpty, "message %q: empty", key)
+		return nil, recordErr(KindEmpty, "message %s: empty", quoteKey(key))
 	case len(data) > r.maxLen:
-		return nil, recordErr(KindTooLarge, "message %q: %d bytes, more than the %d a weapon row may take",
-			key, len(data), r.maxLen)
+		return nil, recordErr(KindTooLarge, "message %s: %d bytes, more than the %d a weapon row may take",
+			quoteKey(key), len(data), r.maxLen)
 	}
 	raw, err := Decode(data)
 	if err != nil {
-		return nil, &RecordError{Kind: KindOf(err), Err: fmt.Errorf("message %q: %w", key, err)}
+		return nil, &RecordError{Kind: KindOf(err), Err: fmt.Errorf("message %s: %w", quoteKey(key), err)}
 	}
 	if raw.Key != key {
-		return nil, recordErr(KindEnvelope, "message %q: record key %q is not the message key", key, raw.Key)
+		return nil, recordErr(KindEnvelope, "message %s: record key %q is not the message key",
+			quoteKey(key), clipKey(raw.Key))
 	}
-	w, err := Parse(raw)
+	if w, err = r.parse(raw); err != nil {
+		return nil, err
+	}
+	findings, err := weaponrow.Validate(w)
 	if err != nil {
 		return nil, err
 	}
-	if err := Validate(w); err != nil {
-		return nil, err
-	}
+	w.Quality = append(w.Quality, findings...)
 	return w, nil
 }
 
+// clipKey bounds a message key for a reason or a log line: a poison message may have a huge key.
+func clipKey(key string) string {
+	const limit = 256
+	if len(key) <= limit {
+		return key
+	}
+	return fmt.Sprintf("%s…(%d bytes)", key[:limit], len(key))
+}
+
+func quoteKey(key string) string { return strconv.Quote(clipKey(key)) }
+
+// deadLetter emits the dead letter of one input: always small enough to be written, whatever the
+// size of the input (codecs.NewDeadLetter keeps a bounded prefix, the size and the SHA-256).
 func (r *router) deadLetter(ctx goka.Context, data []byte, src codecs.Source, err error) {
 	kind := KindOf(err)
 	r.stats.deadLetter(kind)
-	r.log.Warn("dead letter", "kind", kind, "key", ctx.Key(), "partition", src.Partition,
-		"offset", src.Offset, "reason", err.Error())
-	ctx.Emit(goka.Stream(r.names.DeadLetter()), ctx.Key(), &codecs.DeadLetter{
-		Reason: err.Error(), Kind: kind, Key: ctx.Key(), Source: src, Value: data, FailedAt: r.now().UTC(),
-	})
+	d := codecs.NewDeadLetter(kind, err.Error(), ctx.Key(), src, data, r.now().UTC())
+	r.log.Warn("dead letter", "kind", kind, "key", clipKey(ctx.Key()), "partition", src.Partition,
+		"offset", src.Offset, "size", d.Size, "reason", d.Reason)
+	ctx.Emit(goka.Stream(r.names.DeadLetter()), d.Key, d)
 }

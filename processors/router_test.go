@@ -1,9 +1,13 @@
 package processors
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"log/slog"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +16,7 @@ import (
 	"github.com/lovoo/goka/tester"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
+	"github.com/mhfz/mhfz-pipeline/processors/weaponrow"
 )
 
 // routerUnderTest is a router on goka's tester: real callback, in-memory Kafka.
@@ -23,14 +28,17 @@ type routerUnderTest struct {
 	table  goka.Table
 }
 
-func newRouterUnderTest(t *testing.T) *routerUnderTest {
+// newRouterUnderTest runs a router on goka's tester; configure, if given, changes its config.
+func newRouterUnderTest(t *testing.T, configure ...func(*RouterConfig)) *routerUnderTest {
 	t.Helper()
 	tt := tester.New(t)
 	names := codecs.Names{Prefix: "unit."}
 	now := func() time.Time { return time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC) }
-	r, err := NewRouter(nil, names, RouterConfig{
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: now, MaxMessageBytes: 64 << 10,
-	}, goka.WithTester(tt))
+	cfg := RouterConfig{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: now, MaxMessageBytes: 96 << 10}
+	for _, c := range configure {
+		c(&cfg)
+	}
+	r, err := NewRouter(nil, names, cfg, goka.WithTester(tt))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,10 +159,15 @@ func hashOf(t *testing.T, data []byte) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := Parse(raw)
+	w, err := weaponrow.Parse(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
+	findings, err := weaponrow.Validate(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Quality = append(w.Quality, findings...)
 	h, err := ContentHash(w)
 	if err != nil {
 		t.Fatal(err)
@@ -162,9 +175,22 @@ func hashOf(t *testing.T, data []byte) string {
 	return h
 }
 
+// panicOn is a parser that panics on the records of one row id, as a parser with a bug would.
+func panicOn(rowID string) func(*RouterConfig) {
+	return func(c *RouterConfig) {
+		c.Parse = func(raw *codecs.RawRecord) (*codecs.Weapon, error) {
+			if raw.RowID == rowID {
+				var cells map[string]int
+				cells[raw.Key]++ // assignment to entry in nil map
+			}
+			return weaponrow.Parse(raw)
+		}
+	}
+}
+
 // TestRouterDeadLetters sends every kind of bad input: each must reach the dead-letter topic
-// with its kind, a reason naming what is wrong, its original bytes and where it was read, and
-// the router must go on with the next input.
+// with its kind, a reason naming what is wrong, (a bounded prefix of) its original bytes with
+// their size and SHA-256, and where it was read, and the router must go on with the next input.
 func TestRouterDeadLetters(t *testing.T) {
 	good := fixture(t, "ken_base_tree")
 	mutate := func(f func(*codecs.RawRecord)) []byte {
@@ -179,11 +205,25 @@ func TestRouterDeadLetters(t *testing.T) {
 		reason    string
 	}{
 		{"empty message", good.Key, nil, KindEmpty, "empty"},
-		{"huge message", good.Key, []byte(`{"pad":"` + strings.Repeat("x", 70<<10) + `"}`), KindTooLarge, "more than"},
+		{"huge message", good.Key, []byte(`{"pad":"` + strings.Repeat("x", 100<<10) + `"}`), KindTooLarge, "102410 bytes, more than the 98304"},
+		{"huge message with a huge key", strings.Repeat("k", 90<<10), []byte(`{"pad":"` + strings.Repeat("x", 100<<10) + `"}`), KindTooLarge, "(92160 bytes)"},
+		{"over the dead letter's bound, under the router's", good.Key, []byte(`{"pad":"` + strings.Repeat("x", 80<<10) + `"}`), KindSchema, "missing schema"},
+		{"invalid UTF-8", good.Key, []byte("{\"schema\":1,\"key\":\"long_sword/base/l000A\",\"page\":\"tachi\xff.htm\"}"), KindUTF8, "not valid UTF-8: byte 0xff at offset 55"},
+		{"truncated UTF-8 sequence", good.Key, append(encode(t, good)[:30], 0xe3, 0x81), KindUTF8, "not valid UTF-8: byte 0xe3 at offset 30"},
+		{"an array", good.Key, []byte(`[{"schema":1}]`), KindShape, "a JSON array, not a JSON object"},
+		{"a string", good.Key, []byte(`"long_sword/base/l000A"`), KindShape, "a JSON string, not a JSON object"},
+		{"a number", good.Key, []byte(` 42`), KindShape, "a JSON number, not a JSON object"},
+		{"null", good.Key, []byte(`null`), KindShape, "JSON null, not a JSON object"},
+		{"a field of the wrong type", good.Key, []byte(`{"schema":"1","key":"long_sword/base/l000A"}`), KindShape, `field "schema" is a JSON string, want an integer`},
+		{"a nested field of the wrong type", good.Key, []byte(`{"schema":1,"cells":[{"header":"Name","html":7}]}`), KindShape, `field "cells.0.html" is a JSON number, want a string`},
+		{"cells not an array", good.Key, []byte(`{"schema":1,"cells":{"Name":"x"}}`), KindShape, `field "cells" is a JSON object, want an array`},
 		{"malformed JSON", good.Key, []byte(`{"schema":1,"key":`), KindJSON, "malformed JSON"},
+		{"malformed array", good.Key, []byte(`[{"schema":1}`), KindJSON, "malformed JSON"},
 		{"not JSON at all", good.Key, []byte("<html>"), KindJSON, "malformed JSON"},
+		{"the parser panics", good.Key, mutate(func(r *codecs.RawRecord) { r.RowID = "lPANIC" }), KindPanic,
+			`message "long_sword/base/l000A": the parser panicked: assignment to entry in nil map`},
 		{"unknown schema", good.Key, mutate(func(r *codecs.RawRecord) { r.Schema = 99 }), KindSchema, "schema 99"},
-		{"no schema", good.Key, mutate(func(r *codecs.RawRecord) { r.Schema = 0 }), KindSchema, "schema 0"},
+		{"no schema", good.Key, mutate(func(r *codecs.RawRecord) { r.Schema = 0 }), KindSchema, "missing schema"},
 		{"missing type", good.Key, mutate(func(r *codecs.RawRecord) { r.WeaponType = "" }), KindType, "missing weapon_type"},
 		{"unknown type", good.Key, mutate(func(r *codecs.RawRecord) { r.WeaponType = "chainsaw" }), KindType, `"chainsaw"`},
 		{"missing key", "", mutate(func(r *codecs.RawRecord) { r.Key = "" }), KindEnvelope, "missing key"},
@@ -194,11 +234,10 @@ func TestRouterDeadLetters(t *testing.T) {
 		{"attack not a number", good.Key, encode(t, withCell(t, good, "Attributes", "abc 0%")), KindParse, `attack "abc 0%"`},
 		{"item without quantity", good.Key, encode(t, withCell(t, good, "Creation Mats", `<a href="../sozai/sozai.htm?00DA">Machalite Ore</a>`)), KindParse, "no quantity"},
 		{"no name", good.Key, encode(t, withCell(t, good, "Name", "")), KindInvalid, "no name"},
-		{"rarity out of range", good.Key, encode(t, withCell(t, good, "Rarity", "99")), KindInvalid, "rarity 99"},
-		{"affinity out of range", good.Key, encode(t, withCell(t, good, "Attributes", "480 250%")), KindInvalid, "affinity 250"},
+		{"attack beyond int4", good.Key, encode(t, withCell(t, good, "Attributes", "3000000000 0%")), KindUnstorable, "attack 3000000000"},
 		{"missing required column", good.Key, mutate(func(r *codecs.RawRecord) { r.Cells = r.Cells[:2] }), KindInvalid, "no attack/attributes column"},
 	}
-	u := newRouterUnderTest(t)
+	u := newRouterUnderTest(t, panicOn("lPANIC"))
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			offset := u.tt.NewQueueTracker(u.input).Hwm()
@@ -215,10 +254,21 @@ func TestRouterDeadLetters(t *testing.T) {
 			if d.Kind != tc.kind || !strings.Contains(d.Reason, tc.reason) {
 				t.Fatalf("dead letter kind %q reason %q; want kind %q, reason containing %q", d.Kind, d.Reason, tc.kind, tc.reason)
 			}
-			if string(d.Value) != string(tc.value) || d.Key != tc.key || d.Source.Offset != offset ||
-				d.Source.Topic != u.input || d.FailedAt.IsZero() {
-				t.Fatalf("dead letter envelope %+v (value %d bytes), want the input's bytes, key and offset %d",
-					d, len(d.Value), offset)
+			kept, truncated := tc.value, false
+			if len(kept) > codecs.MaxDeadLetterValue {
+				kept, truncated = kept[:codecs.MaxDeadLetterValue], true
+			}
+			key := tc.key
+			if len(key) > codecs.MaxDeadLetterKey {
+				key = key[:codecs.MaxDeadLetterKey-len("…(cut)")] + "…(cut)"
+			}
+			sum := sha256.Sum256(tc.value)
+			if !bytes.Equal(d.Value, kept) || d.Truncated != truncated || d.Size != len(tc.value) ||
+				d.SHA256 != hex.EncodeToString(sum[:]) || d.Key != key || d.Source.Offset != offset ||
+				d.Source.Topic != u.input || d.FailedAt.IsZero() || len(d.Reason) > codecs.MaxDeadLetterReason {
+				t.Fatalf("dead letter: value %d bytes, truncated %v, size %d, sha256 %s, key %d bytes, source %+v, reason %d bytes; "+
+					"want the input's first %d bytes (truncated %v) of %d, its SHA-256, key and offset %d",
+					len(d.Value), d.Truncated, d.Size, d.SHA256, len(d.Key), d.Source, len(d.Reason), len(kept), truncated, len(tc.value), offset)
 			}
 		})
 	}
@@ -235,6 +285,28 @@ func TestRouterDeadLetters(t *testing.T) {
 	u.tt.Consume(u.input, good.Key, encode(t, good))
 	if got := drain[*codecs.Weapon](t, u, u.names.Type(codecs.LongSword)); len(got) != 1 {
 		t.Fatalf("after the bad inputs, a good one: %d weapons, want 1", len(got))
+	}
+}
+
+// TestRouterFlagsQuality: an implausible value is stored as the site shows it, with a finding
+// per value, counted by rule.
+func TestRouterFlagsQuality(t *testing.T) {
+	u := newRouterUnderTest(t)
+	good := fixture(t, "ken_base_tree")
+	odd := withCell(t, withCell(t, good, "Rarity", "99"), "Attributes", "480 250%<br>麻痺 102400")
+	u.tt.Consume(u.input, odd.Key, encode(t, odd))
+	got := drain[*codecs.Weapon](t, u, u.names.Type(codecs.LongSword))
+	want := []codecs.Finding{{Field: "rarity", Value: "99", Rule: "rarity_range"},
+		{Field: "affinity", Value: "250", Rule: "affinity_range"},
+		{Field: "elements[0].value", Value: "102400", Rule: "element_range"}}
+	if len(got) != 1 || got[0].Version != 1 || *got[0].Rarity != 99 || got[0].Elements[0].Value != 102400 ||
+		!reflect.DeepEqual(got[0].Quality, want) {
+		t.Fatalf("weapons %s; want version 1 with rarity 99, para 102400 and the findings %s", show(got), show(want))
+	}
+	s := u.router.Stats.Snapshot()
+	if s.DeadLetters != 0 || s.Forwarded != 1 || s.FindingsByRule["rarity_range"] != 1 ||
+		s.FindingsByRule["element_range"] != 1 || len(s.FindingsByRule) != 3 {
+		t.Fatalf("stats %+v; want one forwarded, one finding of each rule", s)
 	}
 }
 

@@ -1,9 +1,12 @@
 package processors
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/mhfz/mhfz-pipeline/codecs"
 )
 
 // Stats counts what the router did with its inputs. Every input is counted exactly once in
@@ -20,11 +23,23 @@ type Stats struct {
 	mu          sync.Mutex
 	deadLetters map[string]int64 // by kind
 	topics      map[string]int64 // forwarded and re-emitted, by output topic
+	findings    map[string]int64 // quality findings of the forwarded versions, by rule
 }
 
 // NewStats returns zeroed counters.
 func NewStats() *Stats {
-	return &Stats{deadLetters: map[string]int64{}, topics: map[string]int64{}}
+	return &Stats{deadLetters: map[string]int64{}, topics: map[string]int64{}, findings: map[string]int64{}}
+}
+
+func (s *Stats) flagged(findings []codecs.Finding) {
+	if len(findings) == 0 {
+		return
+	}
+	s.mu.Lock()
+	for _, f := range findings {
+		s.findings[f.Rule]++
+	}
+	s.mu.Unlock()
 }
 
 func (s *Stats) deadLetter(kind string) {
@@ -44,6 +59,7 @@ type Snapshot struct {
 	Read, Forwarded, Reemitted, Unchanged, Stale, DeadLetters int64
 	DeadLettersByKind                                         map[string]int64
 	ByTopic                                                   map[string]int64
+	FindingsByRule                                            map[string]int64
 }
 
 // Snapshot copies the counters.
@@ -55,6 +71,7 @@ func (s *Stats) Snapshot() Snapshot {
 		Unchanged: s.Unchanged.Load(), Stale: s.Stale.Load(),
 		DeadLettersByKind: make(map[string]int64, len(s.deadLetters)),
 		ByTopic:           make(map[string]int64, len(s.topics)),
+		FindingsByRule:    make(map[string]int64, len(s.findings)),
 	}
 	for k, v := range s.deadLetters {
 		snap.DeadLettersByKind[k] = v
@@ -62,6 +79,9 @@ func (s *Stats) Snapshot() Snapshot {
 	}
 	for k, v := range s.topics {
 		snap.ByTopic[k] = v
+	}
+	for k, v := range s.findings {
+		snap.FindingsByRule[k] = v
 	}
 	return snap
 }
@@ -71,17 +91,18 @@ func (s Snapshot) Done() int64 {
 	return s.Forwarded + s.Reemitted + s.Unchanged + s.Stale + s.DeadLetters
 }
 
-// LogAttrs gives the counters as slog key-value pairs, dead letters by kind in a stable order.
+// LogAttrs gives the counters as slog key-value pairs, dead letters by kind and findings by rule
+// in a stable order.
 func (s Snapshot) LogAttrs() []any {
 	attrs := []any{"read", s.Read, "forwarded", s.Forwarded, "reemitted", s.Reemitted,
 		"unchanged", s.Unchanged, "stale", s.Stale, "dead_letters", s.DeadLetters}
-	kinds := make([]string, 0, len(s.DeadLettersByKind))
-	for k := range s.DeadLettersByKind {
-		kinds = append(kinds, k)
-	}
-	sort.Strings(kinds)
-	for _, k := range kinds {
-		attrs = append(attrs, "dead_"+k, s.DeadLettersByKind[k])
+	attrs = appendSorted(attrs, "dead_", s.DeadLettersByKind)
+	return appendSorted(attrs, "quality_", s.FindingsByRule)
+}
+
+func appendSorted(attrs []any, prefix string, m map[string]int64) []any {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		attrs = append(attrs, prefix+k, m[k])
 	}
 	return attrs
 }

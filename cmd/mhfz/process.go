@@ -87,9 +87,6 @@ func runProcess(ctx context.Context, args []string, env runEnv) error {
 	}
 	names := o.kafka.names()
 	cfg := kafka.Config("mhfz-process")
-	if err := kafka.Install(cfg); err != nil {
-		return fmt.Errorf("process: %w", err)
-	}
 	if err := waitForKafka(ctx, env, o.kafka.brokers, cfg, o.router.setupWithin); err != nil {
 		return fmt.Errorf("process: %w", err)
 	}

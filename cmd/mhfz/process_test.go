@@ -113,7 +113,7 @@ func TestProcessRunAndStop(t *testing.T) {
 	storage := filepath.Join(t.TempDir(), "router")
 	args := []string{"process", "--topic-prefix", prefix, "--storage", storage, "--progress", "0"}
 
-	good, err := os.ReadFile("../../processors/testdata/raw/ken_base_tree.json")
+	good, err := os.ReadFile("../../processors/weaponrow/testdata/raw/ken_base_tree.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,9 +56,6 @@ func runReprocess(ctx context.Context, args []string, env runEnv) error {
 		return err
 	}
 	cfg := kafka.Config("mhfz-reprocess")
-	if err := kafka.Install(cfg); err != nil {
-		return fmt.Errorf("reprocess: %w", err)
-	}
 	if err := waitForKafka(ctx, env, o.kafka.brokers, cfg, o.router.setupWithin); err != nil {
 		return fmt.Errorf("reprocess: %w", err)
 	}

@@ -1,14 +1,15 @@
 package kafka
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
 )
 
-// Config builds the sarama configuration of the pipeline's clients.
+// Config builds the sarama configuration of the pipeline's clients. It is passed to goka through
+// its builders (goka.ProducerBuilderWithConfig and the like), never installed as goka's global
+// configuration: each component says which configuration it uses.
 //
 // Version: goka v1.1.14's DefaultConfig pins sarama to V2_0_0_0, and Kafka 4 removed the
 // protocol versions older than Kafka 2.1 (KIP-896), so goka's default cannot talk to the broker.
@@ -40,15 +41,4 @@ func Config(clientID string) *sarama.Config {
 	cfg.Metadata.Retry.Max = 10
 	cfg.Metadata.Retry.Backoff = 500 * time.Millisecond
 	return cfg
-}
-
-// Install makes cfg the configuration goka uses for every processor, emitter and view it builds
-// without an explicit one. goka keeps it in a package variable; call it once, from main or a
-// test's setup, before building goka components.
-func Install(cfg *sarama.Config) error {
-	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("kafka config: %w", err)
-	}
-	goka.ReplaceGlobalConfig(cfg)
-	return nil
 }

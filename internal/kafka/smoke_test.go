@@ -23,9 +23,6 @@ func TestProduceConsumeRoundTrip(t *testing.T) {
 	defer cancel()
 
 	cfg := kafka.Config("smoke-test")
-	if err := kafka.Install(cfg); err != nil {
-		t.Fatal(err)
-	}
 	topic := testenv.Name(t, "topic")
 	if err := kafka.EnsureTopics(ctx, brokers, cfg, []kafka.TopicSpec{{Name: topic, Partitions: 1, Replication: 1}}); err != nil {
 		t.Fatal(err)

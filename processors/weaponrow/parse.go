@@ -1,4 +1,4 @@
-package processors
+package weaponrow
 
 import (
 	"strings"
@@ -75,11 +75,12 @@ func normHeader(h string) string {
 }
 
 // Parse interprets a raw record into a typed weapon, without version, hash or source (the
-// router sets them). It never panics; an error is a *RecordError naming the record, the column
-// and what is wrong. Parse does not validate ranges: Validate does.
+// router sets them). It never panics; an error is a *Error naming the record, the column
+// and what is wrong. Parse does not validate ranges (Validate does); the links it had to repair
+// are findings in w.Quality.
 func Parse(raw *codecs.RawRecord) (*codecs.Weapon, error) {
 	if _, ok := codecs.PageKinds()[raw.PageKind]; !ok {
-		return nil, recordErr(KindLayout, "record %s: unknown page kind %q", raw.Key, raw.PageKind)
+		return nil, rowErr(KindLayout, "record %s: unknown page kind %q", raw.Key, raw.PageKind)
 	}
 	w := &codecs.Weapon{
 		Schema: codecs.WeaponSchemaVersion, Key: raw.Key, WeaponType: raw.WeaponType,
@@ -94,7 +95,7 @@ func Parse(raw *codecs.RawRecord) (*codecs.Weapon, error) {
 	case codecs.LayoutTower:
 		err = p.parseTower()
 	default:
-		return nil, recordErr(KindLayout, "record %s: unknown table layout %q", raw.Key, raw.Layout)
+		return nil, rowErr(KindLayout, "record %s: unknown table layout %q", raw.Key, raw.Layout)
 	}
 	if err != nil {
 		return nil, err
@@ -102,6 +103,7 @@ func Parse(raw *codecs.RawRecord) (*codecs.Weapon, error) {
 	if len(w.Extra) == 0 {
 		w.Extra = nil
 	}
+	checkItemIDs(w)
 	return w, nil
 }
 
@@ -126,7 +128,7 @@ func (p *rowParser) extra(key, value string) {
 }
 
 func (p *rowParser) fail(kind, header, format string, args ...any) error {
-	return recordErr(kind, "record %s (%s row %s) column %q: "+format,
+	return rowErr(kind, "record %s (%s row %s) column %q: "+format,
 		append([]any{p.raw.Key, p.raw.Page, p.raw.RowID, header}, args...)...)
 }
 
@@ -187,7 +189,7 @@ func (p *rowParser) parseTable() error {
 	}
 	for _, col := range required[p.raw.Layout] {
 		if !seen[col] {
-			return recordErr(KindInvalid, "record %s (%s row %s): no %s column, required in the %s layout",
+			return rowErr(KindInvalid, "record %s (%s row %s): no %s column, required in the %s layout",
 				p.raw.Key, p.raw.Page, p.raw.RowID, columnNames[col], p.raw.Layout)
 		}
 	}

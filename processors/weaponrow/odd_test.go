@@ -1,4 +1,4 @@
-package processors
+package weaponrow
 
 import (
 	"testing"
@@ -62,8 +62,8 @@ func TestParseOddCells(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := Validate(w); err != nil {
-				t.Fatal(err)
+			if findings, err := Validate(w); err != nil || len(findings) > 0 {
+				t.Fatalf("Validate: findings %+v, error %v; want neither", findings, err)
 			}
 			for _, fl := range tc.fields {
 				if got := fl.got(w); !equalJSON(got, fl.want) {
@@ -75,54 +75,3 @@ func TestParseOddCells(t *testing.T) {
 }
 
 func equalJSON(a, b any) bool { return show(a) == show(b) }
-
-// TestContentHash: what is not content (scrape time, URL, source, version) does not change the
-// hash; any parsed value does.
-func TestContentHash(t *testing.T) {
-	raw := fixture(t, "gun_base_defense")
-	w, err := Parse(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, _ := ContentHash(w)
-	same := *w
-	same.ScrapedAt, same.URL, same.Version = time.Now(), "https://mirror/x", 9
-	same.Source = codecs.Source{Topic: "t", Partition: 3, Offset: 99}
-	if h, _ := ContentHash(&same); h != base {
-		t.Fatal("scrape time, URL, version or source changed the content hash")
-	}
-	changes := map[string]func(w *codecs.Weapon){
-		"attack":      func(w *codecs.Weapon) { w.Attack = ip(229) },
-		"ammo":        func(w *codecs.Weapon) { b := *w.Bowgun; b.Reload = "Fast"; w.Bowgun = &b },
-		"extra":       func(w *codecs.Weapon) { w.Extra = map[string]string{"source": "Gacha"} },
-		"description": func(w *codecs.Weapon) { w.Description += "。" },
-	}
-	for name, change := range changes {
-		c := *w
-		change(&c)
-		if h, _ := ContentHash(&c); h == base {
-			t.Errorf("a change of %s kept the hash", name)
-		}
-	}
-}
-
-// TestDecodeMatchesDecodeRaw: the router's fast decoder gives the parser the same record as
-// codecs.DecodeRaw, on every fixture.
-func TestDecodeMatchesDecodeRaw(t *testing.T) {
-	for _, name := range []string{"ken_base_tree", "ken_g_hidden", "gun_rapid_fire", "bow_base", "tower_gunlance", "horn_notes"} {
-		data := encode(t, fixture(t, name))
-		full, err := codecs.DecodeRaw(data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		lean, err := Decode(data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, errA := Parse(full)
-		b, errB := Parse(lean)
-		if errA != nil || errB != nil || show(a) != show(b) {
-			t.Errorf("%s: Parse(DecodeRaw) = %s (%v), Parse(Decode) = %s (%v)", name, show(a), errA, show(b), errB)
-		}
-	}
-}

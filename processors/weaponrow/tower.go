@@ -1,4 +1,4 @@
-package processors
+package weaponrow
 
 import (
 	"strings"
@@ -80,7 +80,7 @@ func (p *rowParser) parseTower() error {
 		}
 	}
 	if !seenName || !seenAttack {
-		return recordErr(KindInvalid, "record %s (%s row %s): no 名称 or 攻撃力 column, required in the tenrou layout",
+		return rowErr(KindInvalid, "record %s (%s row %s): no 名称 or 攻撃力 column, required in the tenrou layout",
 			p.raw.Key, p.raw.Page, p.raw.RowID)
 	}
 	kept := t.Upgrades[:0]

@@ -1,4 +1,4 @@
-package processors
+package weaponrow
 
 import (
 	"encoding/json"
@@ -211,8 +211,8 @@ func TestParseRealRows(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := Validate(w); err != nil {
-				t.Fatal(err)
+			if findings, err := Validate(w); err != nil || len(findings) > 0 {
+				t.Fatalf("Validate: findings %+v, error %v; want neither", findings, err)
 			}
 			for _, fl := range tc.fields {
 				if got := fl.got(w); !reflect.DeepEqual(got, fl.want) {

@@ -1,0 +1,59 @@
+package codecs
+
+import (
+	"fmt"
+	"reflect"
+
+	json "github.com/goccy/go-json"
+)
+
+// JSONCodec is the goka codec of a record of this package: a *T encoded as JSON, decoded into a
+// new *T. Decode refuses an empty message and malformed JSON and, for a record with an envelope
+// (RawRecord, Weapon: a check method), a record whose envelope is wrong; every error names the
+// record type and what is wrong.
+type JSONCodec[T any] struct{}
+
+// The goka codecs of the records.
+type (
+	RawCodec        = JSONCodec[RawRecord]
+	WeaponCodec     = JSONCodec[Weapon]
+	DeadLetterCodec = JSONCodec[DeadLetter]
+	DedupStateCodec = JSONCodec[DedupState]
+)
+
+// checker is a record with an envelope that decoding checks.
+type checker interface{ check() error }
+
+// Encode implements goka.Codec.
+func (JSONCodec[T]) Encode(value any) ([]byte, error) {
+	v, ok := value.(*T)
+	if !ok {
+		return nil, fmt.Errorf("%s codec: cannot encode %T, want *%[1]s", typeName[T](), value)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", typeName[T](), err)
+	}
+	return b, nil
+}
+
+// Decode implements goka.Codec.
+func (JSONCodec[T]) Decode(data []byte) (any, error) { return decodeJSON[T](data) }
+
+func decodeJSON[T any](data []byte) (*T, error) {
+	if len(data) == 0 {
+		return nil, fmt.Errorf("decode %s: empty message", typeName[T]())
+	}
+	var v T
+	if err := json.Unmarshal(data, &v); err != nil {
+		return nil, fmt.Errorf("decode %s: malformed JSON: %w", typeName[T](), err)
+	}
+	if c, ok := any(&v).(checker); ok {
+		if err := c.check(); err != nil {
+			return nil, err
+		}
+	}
+	return &v, nil
+}
+
+func typeName[T any]() string { return reflect.TypeFor[T]().Name() }
