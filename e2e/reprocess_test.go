@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,7 +16,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
@@ -40,9 +40,25 @@ func inReprocessSubset(key string) bool {
 	return false
 }
 
-// parseB is "build B": a parser that differs from the default one. It upper-cases the names
-// of the long swords (other contents) and forgets prices (another history: a weapon whose only
-// change between the snapshots was its price has no version 2 in build B).
+// parseA is "build A", an older parser: like the builds before quality findings, it rejects a
+// weapon whose element or status value is beyond 5000, so the 100 Apophis Axe "Glory" rows of
+// the older snapshot (a status of 102400) are dead letters, and get their version 1 only from
+// the newer snapshot.
+func parseA(raw *codecs.RawRecord) (*codecs.Weapon, error) {
+	w, err := weaponrow.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range w.Elements {
+		if e.Value > 5000 || e.Value < -5000 {
+			return nil, fmt.Errorf("record %s: %s %d outside [-5000, 5000]", w.Key, e.Kind, e.Value)
+		}
+	}
+	return w, nil
+}
+
+// parseB is "build B", the current parser with one more difference: it upper-cases the names of
+// the long swords. With it the Apophis Axe rows have a version 1 (older snapshot) and a version 2.
 func parseB(raw *codecs.RawRecord) (*codecs.Weapon, error) {
 	w, err := weaponrow.Parse(raw)
 	if err != nil {
@@ -51,7 +67,6 @@ func parseB(raw *codecs.RawRecord) (*codecs.Weapon, error) {
 	if w.WeaponType == codecs.LongSword {
 		w.Name = strings.ToUpper(w.Name)
 	}
-	w.Price = nil
 	return w, nil
 }
 
@@ -103,28 +118,34 @@ func (d *deployment) setup() processors.KafkaSetup {
 	return processors.KafkaSetup{Brokers: d.brokers, Config: d.cfg, Partitions: 4, Replication: 1, StoragePath: d.storage}
 }
 
-// emit writes the subset's raw records of a snapshot to weapon_data, in the snapshot's order.
-func (d *deployment) emit(snapshot string) int {
+// subsetRecords reads the subset's raw records of a snapshot, in the snapshot's order; both
+// deployments get the very same records (the scrape time is in them).
+func subsetRecords(t *testing.T, snapshot string) []snapshotRecord {
+	var out []snapshotRecord
+	for _, rec := range snapshotRecords(t, snapshot) {
+		if inReprocessSubset(rec.key) {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// emit writes raw records to weapon_data, in their order.
+func (d *deployment) emit(recs []snapshotRecord) {
 	t := d.t
 	emitter, err := goka.NewEmitter(d.brokers, goka.Stream(d.names.WeaponData()), new(codec.Bytes),
 		goka.WithEmitterProducerBuilder(goka.ProducerBuilderWithConfig(d.cfg)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
-	for _, rec := range snapshotRecords(t, snapshot) {
-		if !inReprocessSubset(rec.key) {
-			continue
-		}
+	for _, rec := range recs {
 		if _, err := emitter.Emit(rec.key, rec.value); err != nil {
 			t.Fatal(err)
 		}
-		n++
 	}
 	if err := emitter.Finish(); err != nil {
 		t.Fatal(err)
 	}
-	return n
 }
 
 // logger writes to the test's log only when it fails, through a file.
@@ -146,12 +167,13 @@ func testLogger(t *testing.T, name string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(f, nil)).With("deployment", name)
 }
 
-// running is a router and a live sink of a deployment, running in this process.
+// running is a router and a live sink of a deployment, running in this process; each can be
+// stopped on its own.
 type running struct {
-	stop   context.CancelFunc
-	g      *errgroup.Group
-	router *processors.Router
-	sink   *sink.Sink
+	router     *processors.Router
+	sink       *sink.Sink
+	stopRouter func() error
+	stopSink   func() error
 }
 
 // start runs the deployment's router (with parse, nil: the default) and its live sink.
@@ -171,21 +193,37 @@ func (d *deployment) start(ctx context.Context, parse func(*codecs.RawRecord) (*
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	g, gctx := errgroup.WithContext(runCtx)
-	g.Go(func() error {
-		if err := router.Processor.Run(gctx); err != nil && !errors.Is(err, context.Canceled) {
+	r := &running{router: router, sink: sk}
+	r.stopRouter = goRun(ctx, func(ctx context.Context) error {
+		if err := router.Processor.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			return fmt.Errorf("router: %w", err)
 		}
 		return nil
 	})
-	g.Go(func() error { return sk.Run(gctx) })
-	return &running{stop: stop, g: g, router: router, sink: sk}
+	r.stopSink = goRun(ctx, sk.Run)
+	t.Cleanup(func() { _, _ = r.stopRouter(), r.stopSink() })
+	return r
+}
+
+// goRun runs f in a goroutine; the function it returns stops f and returns its error (the same
+// error if called again).
+func goRun(ctx context.Context, f func(context.Context) error) (stop func() error) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	var err error
+	go func() { defer close(done); err = f(ctx) }()
+	return func() error {
+		cancel()
+		<-done
+		return err
+	}
 }
 
 func (r *running) halt(t *testing.T) {
-	r.stop()
-	if err := r.g.Wait(); err != nil {
+	if err := r.stopRouter(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.stopSink(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -265,13 +303,50 @@ func (d *deployment) dump(ctx context.Context, table string) (rows int64, digest
 	t := d.t
 	err := d.db.QueryRow(ctx, fmt.Sprintf(`
 		SELECT count(*), coalesce(md5(string_agg(r::text, E'\n' ORDER BY key, version)), '')
-		FROM (SELECT key, version, (to_jsonb(w) - 'kafka_topic' - 'kafka_partition' - 'kafka_offset' - 'record')
-		             || jsonb_build_object('record', w.record::jsonb - 'source') AS r
-		      FROM %s w) AS x`, table)).Scan(&rows, &digest)
+		FROM (%s) AS x`, dumpRows(table))).Scan(&rows, &digest)
 	if err != nil {
 		t.Fatalf("dump %s: %v", table, err)
 	}
 	return rows, digest
+}
+
+// dumpRows selects key, version and r, a row without its Kafka positions.
+func dumpRows(table string) string {
+	return fmt.Sprintf(`SELECT key, version, (to_jsonb(w) - 'kafka_topic' - 'kafka_partition' - 'kafka_offset' - 'record')
+		|| jsonb_build_object('record', w.record::jsonb - 'source') AS r FROM %s w`, table)
+}
+
+// firstDifference returns the first row of table that differs between two deployments.
+func firstDifference(ctx context.Context, a, b *deployment, table string) string {
+	read := func(d *deployment) map[string]string {
+		rows, err := d.db.Query(ctx, dumpRows(table))
+		if err != nil {
+			d.t.Fatal(err)
+		}
+		defer rows.Close()
+		out := map[string]string{}
+		for rows.Next() {
+			var key, row string
+			var version int64
+			if err := rows.Scan(&key, &version, &row); err != nil {
+				d.t.Fatal(err)
+			}
+			out[fmt.Sprintf("%s v%d", key, version)] = row
+		}
+		return out
+	}
+	ra, rb := read(a), read(b)
+	for k, va := range ra {
+		if vb, ok := rb[k]; !ok || va != vb {
+			return fmt.Sprintf("%s:\n  re-processed: %s\n  fresh:        %s", k, va, vb)
+		}
+	}
+	for k := range rb {
+		if _, ok := ra[k]; !ok {
+			return fmt.Sprintf("%s only in the fresh tables", k)
+		}
+	}
+	return "none"
 }
 
 func (d *deployment) count(ctx context.Context, query string, args ...any) int64 {
@@ -289,6 +364,7 @@ var readerQueries = []string{
 	`SELECT count(*) FROM switch_axe_f_current`,
 	`SELECT count(*) FROM long_sword_current WHERE name = upper(name)`,
 	`SELECT count(*) FROM long_sword`,
+	`SELECT count(*) FROM switch_axe_f`,
 }
 
 // readers polls readerQueries until stopped and returns every distinct answer of each.
@@ -338,26 +414,34 @@ func (d *deployment) answers(ctx context.Context) []int64 {
 // axes) with build A, re-processes weapon_data with build B while readers query the tables and
 // the live sink keeps running, and compares the tables with those of a fresh pipeline that ran
 // build B on the same raw records: they must be identical, row by row, but for Kafka positions.
+// Build B numbers the versions of the Apophis Axe rows differently from build A (the case that
+// corrupted the history before): the history must be build B's, with no conflict.
 func TestReprocessEqualsRebuild(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: runs three pipelines over two snapshots")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
+	scrapes := [][]snapshotRecord{subsetRecords(t, testenv.Older), subsetRecords(t, testenv.Newest)}
 	a := newDeployment(t, ctx, "a")
-	live := a.start(ctx, nil, "a")
-	for _, snapshot := range []string{testenv.Older, testenv.Newest} {
-		n := a.emit(snapshot)
+	live := a.start(ctx, parseA, "a")
+	for i, recs := range scrapes {
+		a.emit(recs)
 		a.waitStored(ctx, live)
-		t.Logf("build A: snapshot %s, %d raw records stored", snapshot, n)
+		t.Logf("build A: scrape %d, %d raw records stored", i+1, len(recs))
+	}
+	if err := live.stopRouter(); err != nil { // the processor is stopped for a re-processing; the sink may run
+		t.Fatal(err)
 	}
 	before := a.answers(ctx)
 	stopReaders := a.readers(ctx)
-	res, err := reprocess.Run(ctx, reprocess.Config{
+	cfg := reprocess.Config{
 		Names: a.names, Setup: a.setup(), DatabaseURL: a.url, Logger: testLogger(t, "reprocess"),
 		Router: processors.RouterConfig{Parse: parseB}, Poll: 200 * time.Millisecond,
 		Sink: sink.Config{Kafka: kafka.Config("e2e-reprocess-rebuild"), RetryMax: 200 * time.Millisecond},
-	})
+	}
+	a.interruptedReprocess(ctx, cfg, before)
+	res, err := reprocess.Run(ctx, cfg)
 	seen, readErr := stopReaders()
 	if err != nil {
 		t.Fatal(err)
@@ -379,15 +463,21 @@ func TestReprocessEqualsRebuild(t *testing.T) {
 	if before[2] == after[2] {
 		t.Errorf("upper-case long sword names: %d before and after: build B's tables did not replace build A's", before[2])
 	}
+	if after[4]-before[4] != 100 {
+		t.Errorf("switch axe versions: %d with build A, %d after re-processing with build B: want the 100 Apophis Axe "+
+			"rows' version 1 of the older snapshot more", before[4], after[4])
+	}
 	if st := live.sink.Stats(); st.Conflicts != 0 || st.DeadLettered != 0 {
 		t.Errorf("the live sink, kept running during the re-processing: %d conflicts, %d dead letters, want 0", st.Conflicts, st.DeadLettered)
 	}
-	live.halt(t)
+	if err := live.stopSink(); err != nil {
+		t.Fatal(err)
+	}
 
 	b := newDeployment(t, ctx, "b")
 	fresh := b.start(ctx, parseB, "b")
-	for _, snapshot := range []string{testenv.Older, testenv.Newest} {
-		b.emit(snapshot)
+	for _, recs := range scrapes {
+		b.emit(recs)
 		b.waitStored(ctx, fresh)
 	}
 	fresh.halt(t)
@@ -395,7 +485,9 @@ func TestReprocessEqualsRebuild(t *testing.T) {
 		na, da := a.dump(ctx, table)
 		nb, db := b.dump(ctx, table)
 		if na != nb || da != db {
-			t.Errorf("table %s: re-processed %d rows (digest %s), fresh build B %d rows (digest %s)", table, na, da, nb, db)
+			t.Errorf("table %s: re-processed %d rows (digest %s), fresh build B %d rows (digest %s); first difference: %s",
+				table, na, da, nb, db, firstDifference(ctx, a, b, table))
+			continue
 		}
 		t.Logf("table %s: %d rows, identical", table, na)
 	}
@@ -407,4 +499,35 @@ func TestReprocessEqualsRebuild(t *testing.T) {
 			t.Errorf("%s: %d dead letters on %s, want 0", d.names.Prefix, n, d.names.DeadLetter())
 		}
 	}
+}
+
+// interruptedReprocess runs a re-processing and stops it once the rebuilt tables hold rows, but
+// before they caught up: it must fail, and leave the live tables as they were.
+func (d *deployment) interruptedReprocess(ctx context.Context, cfg reprocess.Config, before []int64) {
+	t := d.t
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { _, err := reprocess.Run(runCtx, cfg); done <- err }()
+	var rebuilt int64
+	for rebuilt == 0 {
+		select {
+		case err := <-done:
+			t.Fatalf("the re-processing ended (%v) before it could be interrupted", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+		// The rebuilt tables exist from the start of a re-processing on.
+		_ = d.db.QueryRow(ctx, `SELECT count(*) FROM mhfz_rebuild.long_sword`).Scan(&rebuilt)
+	}
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("an interrupted re-processing returned no error")
+	}
+	if n := d.count(ctx, `SELECT count(*) FROM pipeline_rebuild`); n != 1 {
+		t.Fatalf("after an interruption: %d markers, want 1 (the live sink must keep waiting)", n)
+	}
+	if got := d.answers(ctx); !slices.Equal(got, before) {
+		t.Fatalf("after an interruption the live tables answer %v, want %v as before", got, before)
+	}
+	t.Logf("re-processing interrupted with %d long swords rebuilt: the live tables are unchanged", rebuilt)
 }

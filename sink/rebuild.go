@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -91,8 +93,33 @@ func (r *Rebuild) Offsets(ctx context.Context) (map[string]map[int32]int64, erro
 // sink takes over the re-processing sink's offsets, dead letters and conflicts, and the marker
 // is removed. The old tables are dropped.
 func (r *Rebuild) Switch(ctx context.Context) (time.Time, error) {
+	for attempt := 1; ; attempt++ {
+		started, err := r.trySwitch(ctx)
+		var pgErr *pgconn.PgError
+		if err == nil || attempt == switchAttempts || !errors.As(err, &pgErr) ||
+			(pgErr.Code != pgerrcode.LockNotAvailable && pgErr.Code != pgerrcode.DeadlockDetected) {
+			return started, err
+		}
+		// A reader held a table too long, or a query of several tables took their locks in
+		// another order: nothing was changed; try again.
+		select {
+		case <-ctx.Done():
+			return started, ctx.Err()
+		case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
+		}
+	}
+}
+
+// switchAttempts bounds the attempts of a switch that long readers keep waiting.
+const switchAttempts = 20
+
+func (r *Rebuild) trySwitch(ctx context.Context) (time.Time, error) {
 	var started time.Time
 	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		// Readers queue behind the switch's locks: hold them briefly, or give up and try again.
+		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '5s'"); err != nil {
+			return fmt.Errorf("rebuild: set lock_timeout: %w", err)
+		}
 		err := tx.QueryRow(ctx, `SELECT started_at FROM pipeline_rebuild WHERE consumer = $1 FOR UPDATE`, r.rebuild).Scan(&started)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errors.New("rebuild: no re-processing is in progress")
@@ -128,9 +155,13 @@ func (r *Rebuild) Switch(ctx context.Context) (time.Time, error) {
 // swapTable replaces public's table by the rebuilt one, with the view and function readers use.
 func swapTable(ctx context.Context, tx pgx.Tx, table string) error {
 	live := pgx.Identifier{"public", table}.Sanitize()
+	view := pgx.Identifier{"public", table + "_current"}.Sanitize()
 	stmts := []string{
+		// The view first, then its table: the order in which a query of the view locks them, so
+		// that a reader of one view never deadlocks with the switch.
+		"LOCK TABLE " + view + " IN ACCESS EXCLUSIVE MODE",
 		"LOCK TABLE " + live + " IN ACCESS EXCLUSIVE MODE",
-		"DROP VIEW " + pgx.Identifier{"public", table + "_current"}.Sanitize(),
+		"DROP VIEW " + view,
 		"DROP FUNCTION " + pgx.Identifier{"public", table + "_history"}.Sanitize() + "(text)",
 		"DROP TABLE " + live,
 		"ALTER TABLE " + pgx.Identifier{RebuildSchema, table}.Sanitize() + " SET SCHEMA public",
