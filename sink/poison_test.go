@@ -188,11 +188,11 @@ func TestManyBadRows(t *testing.T) {
 		}
 		switch len(bad) % 3 {
 		case 0:
-			ws[i].Attack, bad[int64(i)] = ptr(-5), "attack_check"
+			ws[i].WeaponType, bad[int64(i)] = codecs.Lance, "long_sword_type_check"
 		case 1:
 			ws[i].Name, bad[int64(i)] = "bad\x00name", "0x00"
 		default:
-			ws[i].Slots, bad[int64(i)] = ptr(9), "slots_check"
+			ws[i].WeaponType, bad[int64(i)] = codecs.Bow, "long_sword_type_check"
 		}
 	}
 	recs := s.records(t, 0, 0, ws...)

@@ -22,12 +22,11 @@ type bounds struct{ min, max int }
 
 func (b bounds) has(v int) bool { return v >= b.min && v <= b.max }
 
-// The ranges of the weapon tables' columns (migrations/00001_weapon_tables.sql): PostgreSQL's
-// integer, narrowed by the columns' CHECK constraints. A value outside cannot be stored at all.
+// The ranges of the weapon tables' columns: PostgreSQL's integer (their CHECK constraints on
+// plausible values went with migrations/00006: such values are findings). A value outside cannot
+// be stored at all.
 var (
 	int4Column     = bounds{math.MinInt32, math.MaxInt32}
-	nonNegColumn   = bounds{0, math.MaxInt32} // rarity, g_rank, attack, price
-	slotsColumn    = bounds{0, 3}
 	insideJSONB    = bounds{math.MinInt, math.MaxInt} // numbers of jsonb columns: any
 	elementsColumn = int4Column                       // the first element and status have columns
 )
@@ -74,13 +73,13 @@ func (p place) String() string {
 
 // eachNumber calls fn for every number of w that Validate checks.
 func eachNumber(w *codecs.Weapon, fn func(number)) {
-	fn(number{fieldAt("attack"), w.Attack, nonNegColumn, bounds{1, 10000}, "attack_range"})
-	fn(number{fieldAt("rarity"), w.Rarity, nonNegColumn, bounds{1, 12}, "rarity_range"})
-	fn(number{fieldAt("g_rank"), w.GRank, nonNegColumn, bounds{1, 20}, "g_rank_range"})
+	fn(number{fieldAt("attack"), w.Attack, int4Column, bounds{1, 10000}, "attack_range"})
+	fn(number{fieldAt("rarity"), w.Rarity, int4Column, bounds{1, 12}, "rarity_range"})
+	fn(number{fieldAt("g_rank"), w.GRank, int4Column, bounds{1, 20}, "g_rank_range"})
 	fn(number{fieldAt("affinity"), w.Affinity, int4Column, bounds{-100, 100}, "affinity_range"})
 	fn(number{fieldAt("defense"), w.Defense, int4Column, bounds{-1000, 1000}, "defense_range"})
-	fn(number{fieldAt("slots"), w.Slots, slotsColumn, bounds{0, 3}, "slots_range"})
-	fn(number{fieldAt("price"), w.Price, nonNegColumn, bounds{0, 100_000_000}, "price_range"})
+	fn(number{fieldAt("slots"), w.Slots, int4Column, bounds{0, 3}, "slots_range"})
+	fn(number{fieldAt("price"), w.Price, int4Column, bounds{0, 100_000_000}, "price_range"})
 	fn(number{fieldAt("level"), w.Level, int4Column, bounds{1, 100}, "level_range"})
 	if w.Rank != nil {
 		fn(number{fieldAt("rank.level"), w.Rank.Level, int4Column, bounds{0, 9999}, "rank_level_range"})
@@ -115,7 +114,7 @@ func eachNumber(w *codecs.Weapon, fn func(number)) {
 // of the site's weapons, no attack) is returned as findings, in a stable order: the weapon is
 // stored as the site shows it, flagged. What cannot be a weapon row (no name, an unknown type) is
 // an *Error of KindInvalid, and a value that the weapon tables cannot hold (a number outside
-// PostgreSQL's integer, or outside a column's CHECK constraint) one of KindUnstorable; both name
+// PostgreSQL's integer) one of KindUnstorable; both name
 // the record and every problem found.
 func Validate(w *codecs.Weapon) ([]codecs.Finding, error) {
 	var invalid, unstorable []string

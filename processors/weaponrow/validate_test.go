@@ -39,8 +39,10 @@ func TestValidate(t *testing.T) {
 			"attack 3000000000 does not fit its column"},
 		{"element beyond int4", func(w *codecs.Weapon) { w.Elements[0].Value = -3_000_000_000 }, nil, KindUnstorable,
 			"elements[0].value -3000000000"},
-		{"slots outside the column's CHECK", func(w *codecs.Weapon) { w.Slots = ip(4) }, nil, KindUnstorable, "slots 4"},
-		{"negative price", func(w *codecs.Weapon) { w.Price = ip(-1) }, nil, KindUnstorable, "price -1"},
+		{"four slots: stored, flagged", func(w *codecs.Weapon) { w.Slots = ip(4) },
+			[]codecs.Finding{{Field: "slots", Value: "4", Rule: "slots_range"}}, "", ""},
+		{"negative price: stored, flagged", func(w *codecs.Weapon) { w.Price = ip(-1) },
+			[]codecs.Finding{{Field: "price", Value: "-1", Rule: "price_range"}}, "", ""},
 		{"no name", func(w *codecs.Weapon) { w.Name = " " }, nil, KindInvalid, "no name"},
 		{"unknown type", func(w *codecs.Weapon) { w.WeaponType = "spear" }, nil, KindInvalid, `unknown weapon type "spear"`},
 	}
