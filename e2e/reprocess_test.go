@@ -73,7 +73,7 @@ func parseB(raw *codecs.RawRecord) (*codecs.Weapon, error) {
 // deployment is one pipeline under test: its topics (a unique prefix), router storage and
 // database.
 type deployment struct {
-	t       *testing.T
+	t       testing.TB
 	brokers []string
 	cfg     *sarama.Config
 	names   codecs.Names
@@ -82,7 +82,7 @@ type deployment struct {
 	db      *pgxpool.Pool
 }
 
-func newDeployment(t *testing.T, ctx context.Context, name string) *deployment {
+func newDeployment(t testing.TB, ctx context.Context, name string) *deployment {
 	d := &deployment{t: t, brokers: testenv.KafkaBrokers(t), cfg: kafka.Config("e2e-reprocess"),
 		names: codecs.Names{Prefix: testenv.Name(t, name) + "."}, storage: t.TempDir(), url: testenv.DatabaseURL(t)}
 	if err := processors.EnsureTopics(ctx, d.names, d.setup()); err != nil {
@@ -120,7 +120,7 @@ func (d *deployment) setup() processors.KafkaSetup {
 
 // subsetRecords reads the subset's raw records of a snapshot, in the snapshot's order; both
 // deployments get the very same records (the scrape time is in them).
-func subsetRecords(t *testing.T, snapshot string) []snapshotRecord {
+func subsetRecords(t testing.TB, snapshot string) []snapshotRecord {
 	var out []snapshotRecord
 	for _, rec := range snapshotRecords(t, snapshot) {
 		if inReprocessSubset(rec.key) {
@@ -149,7 +149,7 @@ func (d *deployment) emit(recs []snapshotRecord) {
 }
 
 // logger writes to the test's log only when it fails, through a file.
-func testLogger(t *testing.T, name string) *slog.Logger {
+func testLogger(t testing.TB, name string) *slog.Logger {
 	f, err := os.Create(t.TempDir() + "/" + name + ".log")
 	if err != nil {
 		t.Fatal(err)
@@ -219,7 +219,7 @@ func goRun(ctx context.Context, f func(context.Context) error) (stop func() erro
 	}
 }
 
-func (r *running) halt(t *testing.T) {
+func (r *running) halt(t testing.TB) {
 	if err := r.stopRouter(); err != nil {
 		t.Fatal(err)
 	}
@@ -530,4 +530,34 @@ func (d *deployment) interruptedReprocess(ctx context.Context, cfg reprocess.Con
 		t.Fatalf("after an interruption the live tables answer %v, want %v as before", got, before)
 	}
 	t.Logf("re-processing interrupted with %d long swords rebuilt: the live tables are unchanged", rebuilt)
+}
+
+// BenchmarkReprocess re-processes both snapshots, whole (291,910 raw records), from weapon_data
+// into rebuilt tables and switches them: the time a user waits for `mhfz reprocess`.
+func BenchmarkReprocess(b *testing.B) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	d := newDeployment(b, ctx, "bench")
+	live := d.start(ctx, nil, "bench")
+	raw := 0
+	for _, snapshot := range []string{testenv.Older, testenv.Newest} {
+		recs := snapshotRecords(b, snapshot)
+		d.emit(recs)
+		d.waitStored(ctx, live)
+		raw += len(recs)
+	}
+	if err := live.stopRouter(); err != nil {
+		b.Fatal(err)
+	}
+	cfg := reprocess.Config{Names: d.names, Setup: d.setup(), DatabaseURL: d.url, Logger: testLogger(b, "reprocess"),
+		Sink: sink.Config{Kafka: kafka.Config("bench-reprocess-rebuild")}}
+	b.ResetTimer()
+	for range b.N {
+		res, err := reprocess.Run(ctx, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(raw)/res.Duration.Seconds(), "raw_records/s")
+		b.ReportMetric(float64(res.Sink.Stored), "rows")
+	}
 }

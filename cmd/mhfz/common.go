@@ -42,6 +42,17 @@ func (k *kafkaFlags) register(fs *flagSet) {
 	fs.intVar(&k.partitions, "partitions", envPartitions, 4, "partition count of the topics this command creates")
 }
 
+// check says what is wrong with the flags, for command.
+func (k *kafkaFlags) check(command string) error {
+	switch {
+	case len(k.brokers) == 0:
+		return usageError{command + ": --brokers is empty"}
+	case k.partitions < 1 || k.replication < 1:
+		return usageError{command + ": --partitions and --replication must be >= 1"}
+	}
+	return nil
+}
+
 // names are the topic and group names of this deployment.
 func (k *kafkaFlags) names() codecs.Names { return codecs.Names{Prefix: k.topicPrefix} }
 

@@ -65,15 +65,10 @@ func parseProcessFlags(args []string, output io.Writer) (*processOptions, error)
 	if err := fs.parse(args); err != nil {
 		return nil, err
 	}
-	switch {
-	case len(o.kafka.brokers) == 0:
-		return nil, usageError{"process: --brokers is empty"}
-	case o.kafka.partitions < 1 || o.kafka.replication < 1:
-		return nil, usageError{"process: --partitions and --replication must be >= 1"}
-	case o.progress < 0:
+	if o.progress < 0 {
 		return nil, usageError{"process: --progress must not be negative"}
 	}
-	return o, o.router.check("process")
+	return o, errors.Join(o.kafka.check("process"), o.router.check("process"))
 }
 
 // runProcess runs the router until ctx ends (SIGTERM, SIGINT) or Kafka fails: it creates the

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -34,16 +35,12 @@ func parseReprocessFlags(args []string, output io.Writer) (*reprocessOptions, er
 		return nil, err
 	}
 	switch {
-	case len(o.kafka.brokers) == 0:
-		return nil, usageError{"reprocess: --brokers is empty"}
 	case o.db.url == "":
 		return nil, usageError{"reprocess: --database-url is empty"}
-	case o.kafka.partitions < 1 || o.kafka.replication < 1:
-		return nil, usageError{"reprocess: --partitions and --replication must be >= 1"}
 	case o.progress < 0:
-		return nil, usageError{"reprocess: --progress must be >= 0"}
+		return nil, usageError{"reprocess: --progress must not be negative"}
 	}
-	return o, o.router.check("reprocess")
+	return o, errors.Join(o.kafka.check("reprocess"), o.router.check("reprocess"))
 }
 
 // runReprocess re-derives every weapon table from weapon_data with this build and switches the

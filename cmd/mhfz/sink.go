@@ -43,13 +43,12 @@ func parseSinkFlags(args []string, output io.Writer) (*sinkOptions, error) {
 	if err := fs.parse(args); err != nil {
 		return nil, err
 	}
+	if err := o.kafka.check("sink"); err != nil {
+		return nil, err
+	}
 	switch {
-	case len(o.kafka.brokers) == 0:
-		return nil, usageError{"sink: --brokers is empty"}
 	case o.db.url == "":
 		return nil, usageError{"sink: --database-url is empty"}
-	case o.kafka.partitions < 1 || o.kafka.replication < 1:
-		return nil, usageError{"sink: --partitions and --replication must be >= 1"}
 	case o.batchSize < 1:
 		return nil, usageError{"sink: --batch-size must be >= 1"}
 	case o.batchWait <= 0 || o.retryMax <= 0:

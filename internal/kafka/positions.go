@@ -13,22 +13,32 @@ type Ends map[string]map[int32]int64
 
 // TopicEnds returns the high-water mark of every partition of the topics.
 func TopicEnds(client sarama.Client, topics ...string) (Ends, error) {
-	ends := Ends{}
+	return offsetsAt(client, sarama.OffsetNewest, topics)
+}
+
+// TopicStarts returns the low watermark (oldest offset still held) of every partition.
+func TopicStarts(client sarama.Client, topics ...string) (Ends, error) {
+	return offsetsAt(client, sarama.OffsetOldest, topics)
+}
+
+// offsetsAt asks the offset at time (sarama.OffsetNewest or OffsetOldest) of every partition.
+func offsetsAt(client sarama.Client, time int64, topics []string) (Ends, error) {
+	out := Ends{}
 	for _, topic := range topics {
 		parts, err := client.Partitions(topic)
 		if err != nil {
 			return nil, fmt.Errorf("partitions of %s: %w", topic, err)
 		}
-		ends[topic] = map[int32]int64{}
+		out[topic] = map[int32]int64{}
 		for _, p := range parts {
-			n, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+			n, err := client.GetOffset(topic, p, time)
 			if err != nil {
-				return nil, fmt.Errorf("end of %s/%d: %w", topic, p, err)
+				return nil, fmt.Errorf("offset of %s/%d: %w", topic, p, err)
 			}
-			ends[topic][p] = n
+			out[topic][p] = n
 		}
 	}
-	return ends, nil
+	return out, nil
 }
 
 // Behind is how many records of ends lie at or beyond the positions in next (a partition missing
@@ -45,26 +55,6 @@ func (ends Ends) Behind(next, starts Ends) int64 {
 		}
 	}
 	return lag
-}
-
-// TopicStarts returns the low watermark (oldest offset still held) of every partition.
-func TopicStarts(client sarama.Client, topics ...string) (Ends, error) {
-	starts := Ends{}
-	for _, topic := range topics {
-		parts, err := client.Partitions(topic)
-		if err != nil {
-			return nil, fmt.Errorf("partitions of %s: %w", topic, err)
-		}
-		starts[topic] = map[int32]int64{}
-		for _, p := range parts {
-			n, err := client.GetOffset(topic, p, sarama.OffsetOldest)
-			if err != nil {
-				return nil, fmt.Errorf("start of %s/%d: %w", topic, p, err)
-			}
-			starts[topic][p] = n
-		}
-	}
-	return starts, nil
 }
 
 // GroupOffsets returns the offsets a consumer group has committed on the topics' partitions
