@@ -38,6 +38,7 @@ type HTTPOptions struct {
 	State       *State        // validators for conditional GET; nil: always download
 	Client      *http.Client  // a client of your own (its Timeout is left alone)
 	Log         *slog.Logger  // slog.Default()
+	Stats       *Stats        // counts the responses and the retries; nil: none
 }
 
 // maxRetryAfter caps the wait a server's Retry-After can impose: a longer one (a misconfigured
@@ -169,6 +170,7 @@ func (h *HTTPFetcher) retry(ctx context.Context, u string, attempt func() error)
 		if n >= h.opts.Retries {
 			return fmt.Errorf("%w (gave up after %d attempts)", err, n+1)
 		}
+		h.opts.Stats.retried()
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("fetch %s: %w (while waiting to retry after: %v)", u, ctx.Err(), err)
@@ -252,6 +254,7 @@ func (h *HTTPFetcher) get(ctx context.Context, p *Page) error {
 		return &retryable{err: fmt.Errorf("fetch %s: %w", p.URL, err)}
 	}
 	defer resp.Body.Close()
+	h.opts.Stats.response(resp.StatusCode)
 	switch {
 	case resp.StatusCode == http.StatusOK:
 		body, err := io.ReadAll(io.LimitReader(resp.Body, maxPageBytes+1))

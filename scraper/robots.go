@@ -139,6 +139,7 @@ func (h *HTTPFetcher) getRobots(ctx context.Context, rules *robotsRules) error {
 	}
 	defer resp.Body.Close()
 	code := resp.StatusCode
+	h.opts.Stats.response(code)
 	switch {
 	case code >= 200 && code < 300:
 		body, err := io.ReadAll(io.LimitReader(resp.Body, robotsMaxBytes))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
+	"github.com/mhfz/mhfz-pipeline/internal/observe"
 )
 
 // Options configure a Scraper. Zero values take the defaults shown.
@@ -17,6 +18,8 @@ type Options struct {
 	Log           *slog.Logger  // slog.Default()
 	ProgressEvery time.Duration // how often progress is logged: 5s
 	Now           func() time.Time
+	Stats         *Stats            // counts every scrape's pages (metrics); nil: none
+	Watch         *observe.Watchdog // a page that takes too long makes the scraper stuck (/healthz); nil: none
 }
 
 // Scraper reads every weapon page a Fetcher can reach and turns each weapon row into a raw
@@ -176,6 +179,7 @@ func (s *Scraper) progress(done, total int, res *Result) {
 }
 
 func (s *Scraper) scrapePage(ctx context.Context, j job, now time.Time, fn func(*codecs.RawRecord) error) jobDone {
+	defer s.opts.Watch.Start("page " + j.name)()
 	d := jobDone{job: j}
 	d.page, d.err = s.fetcher.Fetch(ctx, j.name)
 	if d.err != nil || d.page.Status != Fetched {
@@ -197,14 +201,17 @@ func (s *Scraper) account(res *Result, d jobDone) {
 		d.res = PageResult{Page: d.job.name, Issues: []Issue{{Kind: IssueFetch, Page: d.job.name, RowIndex: -1,
 			Detail: d.err.Error()}}}
 	case d.page.Status == Disallowed:
+		s.opts.Stats.page(outcomeDisallowed)
 		res.Disallowed++
 		log.Info("page disallowed by robots.txt: not fetched", "url", d.page.URL)
 		return
 	case d.page.Status == Unchanged:
+		s.opts.Stats.page(outcomeNotModified)
 		res.Unchanged++
 		log.Debug("page unchanged since the last run")
 		return
 	case d.page.Status == Absent && !d.job.linked:
+		s.opts.Stats.page(outcomeAbsent)
 		res.Absent++
 		log.Debug("guessed page absent")
 		return
@@ -213,6 +220,7 @@ func (s *Scraper) account(res *Result, d jobDone) {
 			Detail: fmt.Sprintf("the index links to %s but the site does not have it (404)", d.page.URL)}}}
 	}
 	res.Add(d.res)
+	s.opts.Stats.pageRead(d.res)
 	if d.res.Failed() {
 		for _, i := range d.res.Issues {
 			if i.Kind.Fatal() {

@@ -59,6 +59,7 @@ func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
 	s.sessMu.Lock()
 	s.sess, s.starts = sess, starts
 	s.sessMu.Unlock()
+	s.obs.partitions.Store(int64(len(starts)))
 	s.log.Info("partitions assigned", "partitions", len(starts))
 	return nil
 }
@@ -112,6 +113,7 @@ func (h *handler) Cleanup(sess sarama.ConsumerGroupSession) error {
 	h.s.sessMu.Lock()
 	h.s.sess = nil
 	h.s.sessMu.Unlock()
+	h.s.obs.partitions.Store(0)
 	if err != nil && h.ctx.Err() == nil {
 		return err
 	}

@@ -11,9 +11,11 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
+	"github.com/mhfz/mhfz-pipeline/internal/observe"
 	"github.com/mhfz/mhfz-pipeline/internal/startup"
 )
 
@@ -55,6 +57,15 @@ type Config struct {
 	Partitions  int32
 	Replication int16
 
+	// Registry, if set, gets the sink's metrics (Metrics); Health, if set, its checks: alive
+	// while no batch and no database call has been pending for longer than StallTimeout (5m),
+	// ready while Kafka and PostgreSQL answer and partitions are assigned. Both are measured every
+	// LagEvery (5s), with the lag per partition.
+	Registry     prometheus.Registerer
+	Health       *observe.Health
+	StallTimeout time.Duration
+	LagEvery     time.Duration
+
 	// Trace, if set, is called with "begin" once a batch's transaction holds its offsets and
 	// "commit" once it has committed (the crash tests kill the sink on them).
 	Trace func(event string)
@@ -90,6 +101,7 @@ type Sink struct {
 	store  *store
 	stats  counters
 	dbDown atomic.Bool
+	obs    observation
 
 	client sarama.Client
 	group  sarama.ConsumerGroup
@@ -118,6 +130,8 @@ func New(cfg Config) (*Sink, error) {
 		return nil, errors.New("sink: no logger given")
 	case cfg.Rebuild && cfg.Replay:
 		return nil, errors.New("sink: Rebuild and Replay exclude each other (a re-processing starts from empty tables)")
+	case cfg.StallTimeout < 0 || cfg.LagEvery < 0:
+		return nil, fmt.Errorf("sink: negative stall timeout %s or lag interval %s", cfg.StallTimeout, cfg.LagEvery)
 	case cfg.BatchSize < 0 || cfg.BatchWait < 0 || cfg.RetryMin < 0 || cfg.RetryMax < 0:
 		return nil, fmt.Errorf("sink: negative batch size %d, batch wait %s or retry delay %s/%s",
 			cfg.BatchSize, cfg.BatchWait, cfg.RetryMin, cfg.RetryMax)
@@ -143,6 +157,10 @@ func New(cfg Config) (*Sink, error) {
 		store: &store{pool: pool, consumer: consumer, trace: cfg.Trace},
 		in:    make(chan *record, cfg.BatchSize), flush: make(chan chan error),
 	}
+	if err := s.observe(); err != nil {
+		pool.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -167,6 +185,12 @@ func setDefaults(cfg *Config) {
 	}
 	if cfg.Progress == 0 {
 		cfg.Progress = 10 * time.Second
+	}
+	if cfg.StallTimeout == 0 {
+		cfg.StallTimeout = 5 * time.Minute
+	}
+	if cfg.LagEvery == 0 {
+		cfg.LagEvery = 5 * time.Second
 	}
 	if cfg.Trace == nil {
 		cfg.Trace = func(string) {}
@@ -208,6 +232,10 @@ func (s *Sink) Run(ctx context.Context) error {
 		return stoppedOr(ctx, err)
 	}
 	defer s.client.Close()
+	monitorCtx, stopMonitor := context.WithCancel(context.Background())
+	monitored := make(chan struct{})
+	go func() { defer close(monitored); s.monitor(monitorCtx) }()
+	defer func() { stopMonitor(); <-monitored }()
 	if err := s.waitDatabase(ctx); err != nil {
 		return err
 	}
@@ -313,6 +341,8 @@ func (s *Sink) setupKafka(ctx context.Context) error {
 // exponential backoff. It logs when the database goes down and when it is back, once each.
 func (s *Sink) withRetry(ctx context.Context, what string, f func() error) error {
 	delay := s.cfg.RetryMin
+	done := s.obs.watch.Start(what)
+	defer func() { done() }()
 	for {
 		err := f()
 		if err == nil {
@@ -326,6 +356,8 @@ func (s *Sink) withRetry(ctx context.Context, what string, f func() error) error
 		}
 		if errors.Is(err, ErrRebuilding) {
 			s.waitRebuild(ctx, err)
+			done() // waiting for a re-processing is idle by design, not a stall
+			done = s.obs.watch.Start(what)
 			continue
 		}
 		if !retryable(err) {

@@ -13,8 +13,12 @@ func (s *Sink) writeLoop(ctx context.Context, fail context.CancelCauseFunc) {
 	batch := make([]*record, 0, s.cfg.BatchSize)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	pending := func() {}
+	defer func() { pending() }()
 	write := func() error {
 		timer.Stop()
+		pending()
+		pending = func() {}
 		if len(batch) == 0 {
 			return nil
 		}
@@ -33,6 +37,7 @@ func (s *Sink) writeLoop(ctx context.Context, fail context.CancelCauseFunc) {
 		case r := <-s.in:
 			if len(batch) == 0 {
 				timer.Reset(s.cfg.BatchWait)
+				pending = s.obs.watch.Start("a pending batch")
 			}
 			if batch = append(batch, r); len(batch) >= s.cfg.BatchSize {
 				_ = write()
@@ -61,6 +66,7 @@ func (s *Sink) writeLoop(ctx context.Context, fail context.CancelCauseFunc) {
 // in a batch, so the first half's offsets are all below the second's.
 func (s *Sink) writeBatch(ctx context.Context, batch []*record) error {
 	var res batchResult
+	var took time.Duration
 	err := s.withRetry(ctx, "write batch", func() error {
 		if !s.cfg.Rebuild {
 			// The marker is set before the weapon topics get a new build's records, and a batch
@@ -70,7 +76,9 @@ func (s *Sink) writeBatch(ctx context.Context, batch []*record) error {
 			}
 		}
 		var err error
+		begin := time.Now()
 		res, err = s.store.write(ctx, batch)
+		took = time.Since(begin)
 		return err
 	})
 	if errors.Is(err, errSavepointCap) && len(batch) > 1 {
@@ -86,6 +94,7 @@ func (s *Sink) writeBatch(ctx context.Context, batch []*record) error {
 		return fmt.Errorf("sink: write a batch of %d records: %w", len(batch), explain(err))
 	}
 	s.count(res)
+	s.committed(batch, took)
 	if res.deadLettered > 0 {
 		s.log.Warn("records dead-lettered to sink_dead_letter", "count", res.deadLettered, "first", res.firstDead)
 	}

@@ -145,3 +145,72 @@ func Connect(ctx context.Context, brokers []string, cfg *sarama.Config) (sarama.
 	}
 	return client, admin, nil
 }
+
+// Watermarks returns the high-water mark and the low watermark of every partition of the topics,
+// with one ListOffsets request per broker and watermark (not one per partition): the lag
+// monitors ask every few seconds, and so ask little of the broker. cfg is the client's config
+// (its Version picks the request's version).
+func Watermarks(client sarama.Client, cfg *sarama.Config, topics ...string) (ends, starts Ends, err error) {
+	byLeader := map[*sarama.Broker][]partitionOf{}
+	for _, topic := range topics {
+		parts, err := client.Partitions(topic)
+		if err != nil {
+			return nil, nil, fmt.Errorf("partitions of %s: %w", topic, err)
+		}
+		for _, p := range parts {
+			leader, err := client.Leader(topic, p)
+			if err != nil {
+				return nil, nil, fmt.Errorf("leader of %s/%d: %w", topic, p, err)
+			}
+			byLeader[leader] = append(byLeader[leader], partitionOf{topic, p})
+		}
+	}
+	ends, starts = Ends{}, Ends{}
+	for leader, parts := range byLeader {
+		for _, at := range []struct {
+			time int64
+			into Ends
+		}{{sarama.OffsetNewest, ends}, {sarama.OffsetOldest, starts}} {
+			if err := listOffsets(leader, cfg, parts, at.time, at.into); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	return ends, starts, nil
+}
+
+type partitionOf struct {
+	topic string
+	id    int32
+}
+
+func listOffsets(leader *sarama.Broker, cfg *sarama.Config, parts []partitionOf, time int64, into Ends) error {
+	req := sarama.NewOffsetRequest(cfg.Version)
+	for _, p := range parts {
+		req.AddBlock(p.topic, p.id, time, 1)
+	}
+	resp, err := leader.GetAvailableOffsets(req)
+	if err != nil {
+		return fmt.Errorf("list offsets at broker %s: %w", leader.Addr(), err)
+	}
+	for _, p := range parts {
+		b := resp.GetBlock(p.topic, p.id)
+		switch {
+		case b == nil:
+			return fmt.Errorf("list offsets of %s/%d: %w", p.topic, p.id, sarama.ErrIncompleteResponse)
+		case !errors.Is(b.Err, sarama.ErrNoError):
+			return fmt.Errorf("list offsets of %s/%d: %w", p.topic, p.id, b.Err)
+		case len(b.Offsets) != 1 && b.Offset < 0:
+			return fmt.Errorf("list offsets of %s/%d: no offset in the answer", p.topic, p.id)
+		}
+		n := b.Offset
+		if len(b.Offsets) == 1 {
+			n = b.Offsets[0]
+		}
+		if into[p.topic] == nil {
+			into[p.topic] = map[int32]int64{}
+		}
+		into[p.topic][p.id] = n
+	}
+	return nil
+}
