@@ -11,7 +11,9 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
 
+	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
+	"github.com/mhfz/mhfz-pipeline/internal/observe"
 	"github.com/mhfz/mhfz-pipeline/processors"
 )
 
@@ -20,6 +22,7 @@ type processOptions struct {
 	kafka    kafkaFlags
 	router   routerFlags
 	progress time.Duration
+	observe  observeFlags
 }
 
 // routerFlags are the flags of the commands that run the router (process, reprocess).
@@ -62,13 +65,14 @@ func parseProcessFlags(args []string, output io.Writer) (*processOptions, error)
 	o.router.register(fs)
 	fs.durationVar(&o.progress, "progress", "MHFZ_PROGRESS_INTERVAL", 10*time.Second,
 		"interval of the progress log lines (0: none)")
+	o.observe.register(fs)
 	if err := fs.parse(args); err != nil {
 		return nil, err
 	}
 	if o.progress < 0 {
 		return nil, usageError{"process: --progress must not be negative"}
 	}
-	return o, errors.Join(o.kafka.check("process"), o.router.check("process"))
+	return o, errors.Join(o.kafka.check("process"), o.router.check("process"), o.observe.check("process"))
 }
 
 // runProcess runs the router until ctx ends (SIGTERM, SIGINT) or Kafka fails: it creates the
@@ -81,6 +85,11 @@ func runProcess(ctx context.Context, args []string, env runEnv) error {
 		return err
 	}
 	names := o.kafka.names()
+	obs, stopServing, err := o.observe.start(env)
+	if err != nil {
+		return err
+	}
+	defer stopServing()
 	cfg := kafka.Config("mhfz-process")
 	if err := waitForKafka(ctx, env, o.kafka.brokers, cfg, o.router.setupWithin); err != nil {
 		return fmt.Errorf("process: %w", err)
@@ -103,11 +112,16 @@ func runProcess(ctx context.Context, args []string, env runEnv) error {
 	}
 	log.Info("router starting", "group", names.RouterGroup(), "input", names.WeaponData(),
 		"brokers", o.kafka.brokers, "storage", o.router.storage)
+	stopMonitor, err := monitorRouter(router, names, setup, obs, o.observe.stall)
+	if err != nil {
+		return fmt.Errorf("process: %w", err)
+	}
 	start := time.Now()
 	done := make(chan struct{})
 	go logProgress(log, router.Stats, o.progress, done)
 	err = router.Processor.Run(ctx)
 	close(done)
+	stopMonitor()
 	s := router.Stats.Snapshot()
 	elapsed := time.Since(start)
 	log.Info("router stopped", append(s.LogAttrs(), "duration", elapsed.Round(time.Millisecond))...)
@@ -117,6 +131,23 @@ func runProcess(ctx context.Context, args []string, env runEnv) error {
 		return fmt.Errorf("process: router %s: %w", names.RouterGroup(), err)
 	}
 	return nil
+}
+
+// monitorRouter registers the router's metrics and checks on obs (none if nil) and measures its
+// lag until the returned function is called.
+func monitorRouter(router *processors.Router, names codecs.Names, setup processors.KafkaSetup,
+	obs *observe.Service, stall time.Duration) (stop func(), err error) {
+	if obs == nil {
+		return func() {}, nil
+	}
+	m, err := router.Observe(names, setup, obs.Registry, obs.Health, lagEvery, stall)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); m.Run(ctx) }()
+	return func() { cancel(); <-done }, nil
 }
 
 // logProgress logs the counters and the rate every interval until done.

@@ -21,6 +21,7 @@ type reprocessOptions struct {
 	db       databaseFlags
 	router   routerFlags
 	progress time.Duration
+	observe  observeFlags
 }
 
 func parseReprocessFlags(args []string, output io.Writer) (*reprocessOptions, error) {
@@ -31,6 +32,7 @@ func parseReprocessFlags(args []string, output io.Writer) (*reprocessOptions, er
 	o.router.register(fs)
 	fs.durationVar(&o.progress, "progress", "MHFZ_PROGRESS_INTERVAL", 10*time.Second,
 		"interval of the progress log lines (0: none)")
+	o.observe.register(fs)
 	if err := fs.parse(args); err != nil {
 		return nil, err
 	}
@@ -40,7 +42,7 @@ func parseReprocessFlags(args []string, output io.Writer) (*reprocessOptions, er
 	case o.progress < 0:
 		return nil, usageError{"reprocess: --progress must not be negative"}
 	}
-	return o, errors.Join(o.kafka.check("reprocess"), o.router.check("reprocess"))
+	return o, errors.Join(o.kafka.check("reprocess"), o.router.check("reprocess"), o.observe.check("reprocess"))
 }
 
 // runReprocess re-derives every weapon table from weapon_data with this build and switches the
@@ -52,6 +54,11 @@ func runReprocess(ctx context.Context, args []string, env runEnv) error {
 	if err != nil {
 		return err
 	}
+	obs, stopServing, err := o.observe.start(env)
+	if err != nil {
+		return err
+	}
+	defer stopServing()
 	cfg := kafka.Config("mhfz-reprocess")
 	if err := waitForKafka(ctx, env, o.kafka.brokers, cfg, o.router.setupWithin); err != nil {
 		return fmt.Errorf("reprocess: %w", err)
@@ -62,12 +69,17 @@ func runReprocess(ctx context.Context, args []string, env runEnv) error {
 	}
 	log.Info("re-processing weapon_data into rebuilt tables; the live tables stay as they are until the switch",
 		"input", o.kafka.names().WeaponData(), "storage", o.router.storage)
-	res, err := reprocess.Run(ctx, reprocess.Config{
+	rcfg := reprocess.Config{
 		Names: o.kafka.names(), Setup: o.router.setup(o.kafka, cfg),
 		Router:      processors.RouterConfig{MaxMessageBytes: o.router.maxMessage, Logger: log.With("stage", "router")},
 		RouterOpts:  []goka.ProcessorOption{goka.WithLogger(kafka.GokaLogger(log))},
 		DatabaseURL: o.db.url, Sink: sink.Config{}, Logger: log, Progress: progress,
-	})
+		LagEvery: lagEvery, StallTimeout: o.observe.stall,
+	}
+	if obs != nil {
+		rcfg.Registry, rcfg.Health = obs.Registry, obs.Health
+	}
+	res, err := reprocess.Run(ctx, rcfg)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
+	"github.com/mhfz/mhfz-pipeline/internal/observe"
 	"github.com/mhfz/mhfz-pipeline/scraper"
 )
 
@@ -31,6 +32,7 @@ type scrapeFlags struct {
 	stateFile   string
 	inFlight    int
 	setupWithin time.Duration
+	observe     observeFlags
 }
 
 func (f *scrapeFlags) register(fs *flagSet) {
@@ -55,6 +57,7 @@ func (f *scrapeFlags) register(fs *flagSet) {
 	fs.intVar(&f.inFlight, "in-flight", "MHFZ_SCRAPE_IN_FLIGHT", 10000,
 		"records sent to Kafka but not yet acknowledged, at most")
 	registerSetupTimeout(fs, &f.setupWithin)
+	f.observe.register(fs)
 }
 
 func runScrape(ctx context.Context, args []string, env runEnv) error {
@@ -68,15 +71,31 @@ func runScrape(ctx context.Context, args []string, env runEnv) error {
 	if f.every < 0 || f.setupWithin < 0 || f.inFlight < 1 || f.concurrency < 1 {
 		return usageError{"scrape: --every and --setup-timeout must not be negative, --in-flight and --concurrency must be positive"}
 	}
+	if err := f.observe.check("scrape"); err != nil {
+		return err
+	}
+	obs, stopServing, err := f.observe.start(env)
+	if err != nil {
+		return err
+	}
+	defer stopServing()
+	o := scrapeObservation{stats: scraper.NewStats()}
+	o.stats.Period = f.every
+	if obs != nil {
+		if o.watch, err = observe.NewWatchdog(f.observe.stall); err != nil {
+			return err
+		}
+		obs.Health.Live("scraper loop", o.watch.Check)
+	}
 	state, err := scraper.LoadState(f.stateFile, log)
 	if err != nil {
 		return err
 	}
-	fetcher, err := newFetcher(ctx, f, state, log)
+	fetcher, err := newFetcher(ctx, f, state, o.stats, log)
 	if err != nil {
 		return usageError{"scrape: " + err.Error()}
 	}
-	s, err := scraper.New(fetcher, scraper.Options{Workers: f.concurrency, Log: log})
+	s, err := scraper.New(fetcher, scraper.Options{Workers: f.concurrency, Log: log, Stats: o.stats, Watch: o.watch})
 	if err != nil {
 		return err
 	}
@@ -89,8 +108,15 @@ func runScrape(ctx context.Context, args []string, env runEnv) error {
 			log.Error("close", "err", err)
 		}
 	}()
+	if obs != nil {
+		stopProbe, err := o.register(obs, out.emitter, f.kafka.brokers)
+		if err != nil {
+			return err
+		}
+		defer stopProbe()
+	}
 	for {
-		err := scrapeOnce(ctx, s, out, state, log, f.where())
+		err := scrapeOnce(ctx, s, out, state, o, log, f.where())
 		if f.every == 0 || ctx.Err() != nil {
 			if ctx.Err() != nil {
 				log.Info("scrape stopped", "reason", ctx.Err())
@@ -118,14 +144,51 @@ func (f scrapeFlags) where() string {
 	return "--base-url " + f.baseURL
 }
 
-func newFetcher(ctx context.Context, f scrapeFlags, state *scraper.State, log *slog.Logger) (scraper.Fetcher, error) {
+func newFetcher(ctx context.Context, f scrapeFlags, state *scraper.State, stats *scraper.Stats, log *slog.Logger) (scraper.Fetcher, error) {
 	if f.source != "" {
 		return newDirFetcher(ctx, f.source)
 	}
 	return scraper.NewHTTPFetcher(f.baseURL, scraper.HTTPOptions{
 		UserAgent: f.userAgent, Timeout: f.timeout, Retries: f.retries, Rate: f.rate,
-		Burst: f.concurrency, State: state, Log: log,
+		Burst: f.concurrency, State: state, Log: log, Stats: stats,
 	})
+}
+
+// scrapeObservation is what the scraper shows of itself: its counters (metrics) and the
+// watchdog of its pages and of the records waiting for Kafka (/healthz).
+type scrapeObservation struct {
+	stats *scraper.Stats
+	watch *observe.Watchdog
+}
+
+// register registers the scraper's metrics, and a readiness check that Kafka answers (probed
+// every lagEvery until the returned function is called); a dry run (em nil) has no Kafka.
+func (o scrapeObservation) register(obs *observe.Service, em *scraper.Emitter, brokers []string) (stop func(), err error) {
+	if err := o.stats.Register(obs.Registry, em); err != nil {
+		return nil, fmt.Errorf("scrape: register metrics: %w", err)
+	}
+	if em == nil {
+		return func() {}, nil
+	}
+	probe := observe.NewProbe("Kafka", 3*lagEvery)
+	obs.Health.Ready("scraper kafka", probe.Check)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cfg := kafka.Config("mhfz-scraper-probe")
+		for {
+			pctx, pcancel := context.WithTimeout(ctx, lagEvery)
+			probe.Report(kafka.Ping(pctx, brokers, cfg))
+			pcancel()
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(lagEvery):
+			}
+		}
+	}()
+	return func() { cancel(); <-done }, nil
 }
 
 // newDirFetcher reads a local copy of the site's buki/ folder. A folder with neither the index
@@ -157,9 +220,16 @@ func newDirFetcher(ctx context.Context, dir string) (*scraper.DirFetcher, error)
 // scrapeOnce runs one scrape, makes sure its records are out, and only then remembers the
 // pages' validators. A scrape that found no weapon page at all is a failure: the source is
 // not the site's buki/ folder.
-func scrapeOnce(ctx context.Context, s *scraper.Scraper, out *recordSink, state *scraper.State, log *slog.Logger, where string) error {
+func scrapeOnce(ctx context.Context, s *scraper.Scraper, out *recordSink, state *scraper.State, o scrapeObservation,
+	log *slog.Logger, where string) error {
 	res, runErr := s.Run(ctx, out.emit)
+	waiting := o.watch.Start("records waiting for Kafka's acknowledgement")
 	flushErr := out.flush()
+	waiting()
+	err := scrapeError(res, runErr, flushErr, where)
+	if ctx.Err() == nil {
+		o.stats.Finished(res, err, time.Now())
+	}
 	if flushErr == nil && (runErr == nil || ctx.Err() != nil) {
 		if err := res.Commit(state); err != nil {
 			log.Error("save state", "err", err)
@@ -170,6 +240,11 @@ func scrapeOnce(ctx context.Context, s *scraper.Scraper, out *recordSink, state 
 		"failures", res.Failures(),
 		"duplicates", res.Duplicates, "issues", res.IssueLine(), "mb", fmt.Sprintf("%.1f", float64(res.Bytes)/1e6),
 		"duration", res.Duration.Round(time.Millisecond))
+	return err
+}
+
+// scrapeError is why a scrape failed, or nil.
+func scrapeError(res scraper.Result, runErr, flushErr error, where string) error {
 	switch {
 	case runErr != nil:
 		return errors.Join(runErr, flushErr)

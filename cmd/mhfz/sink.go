@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -21,6 +22,7 @@ type sinkOptions struct {
 	retryMax   time.Duration
 	instanceID string
 	setup      time.Duration
+	observe    observeFlags
 }
 
 func parseSinkFlags(args []string, output io.Writer) (*sinkOptions, error) {
@@ -40,10 +42,11 @@ func parseSinkFlags(args []string, output io.Writer) (*sinkOptions, error) {
 	fs.stringVar(&o.instanceID, "instance-id", "MHFZ_SINK_INSTANCE_ID", "",
 		"static consumer-group member id: a restarted sink gets its partitions back at once (one per replica)")
 	registerSetupTimeout(fs, &o.setup)
+	o.observe.register(fs)
 	if err := fs.parse(args); err != nil {
 		return nil, err
 	}
-	if err := o.kafka.check("sink"); err != nil {
+	if err := errors.Join(o.kafka.check("sink"), o.observe.check("sink")); err != nil {
 		return nil, err
 	}
 	switch {
@@ -69,13 +72,23 @@ func runSink(ctx context.Context, args []string, env runEnv) error {
 	if progress == 0 {
 		progress = -1 // the sink's "none"; its zero is its default
 	}
-	s, err := sink.New(sink.Config{
+	obs, stopServing, err := o.observe.start(env)
+	if err != nil {
+		return err
+	}
+	defer stopServing()
+	cfg := sink.Config{
 		Brokers: o.kafka.brokers, DatabaseURL: o.db.url, Names: o.kafka.names(),
 		Kafka: kafka.Config("mhfz-sink"), Logger: log,
 		BatchSize: o.batchSize, BatchWait: o.batchWait, Replay: o.replay,
 		RetryMax: o.retryMax, Progress: progress, InstanceID: o.instanceID, Startup: env.waiter(o.setup),
 		Partitions: int32(o.kafka.partitions), Replication: int16(o.kafka.replication),
-	})
+		StallTimeout: o.observe.stall, LagEvery: lagEvery,
+	}
+	if obs != nil {
+		cfg.Registry, cfg.Health = obs.Registry, obs.Health
+	}
+	s, err := sink.New(cfg)
 	if err != nil {
 		return err
 	}

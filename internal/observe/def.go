@@ -31,7 +31,9 @@ func (d Def) Desc() *prometheus.Desc {
 }
 
 // GaugeOpts are the options of a gauge of this Def.
-func (d Def) GaugeOpts() prometheus.GaugeOpts { return prometheus.GaugeOpts{Name: d.Name, Help: d.Help} }
+func (d Def) GaugeOpts() prometheus.GaugeOpts {
+	return prometheus.GaugeOpts{Name: d.Name, Help: d.Help}
+}
 
 // NewHistogram builds the histogram of this Def (it must have no labels).
 func (d Def) NewHistogram() prometheus.Histogram {

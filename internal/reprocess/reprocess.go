@@ -27,10 +27,12 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
+	"github.com/mhfz/mhfz-pipeline/internal/observe"
 	"github.com/mhfz/mhfz-pipeline/processors"
 	"github.com/mhfz/mhfz-pipeline/sink"
 )
@@ -46,6 +48,13 @@ type Config struct {
 	Logger      *slog.Logger
 	Progress    time.Duration // interval of the progress logs (10s; negative: none)
 	Poll        time.Duration // how often the catch-up is checked (1s)
+
+	// Registry and Health, if set, get the router's and the rebuilding sink's metrics and checks
+	// (their lag measured every LagEvery, 5s; stuck after StallTimeout, 5m).
+	Registry     prometheus.Registerer
+	Health       *observe.Health
+	LagEvery     time.Duration
+	StallTimeout time.Duration
 }
 
 // Result is what a re-processing did.
@@ -67,6 +76,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Second
+	}
+	if cfg.LagEvery <= 0 {
+		cfg.LagEvery = 5 * time.Second
+	}
+	if cfg.StallTimeout <= 0 {
+		cfg.StallTimeout = 5 * time.Minute
 	}
 	start := time.Now()
 	client, admin, err := kafka.Connect(ctx, cfg.Setup.Brokers, cfg.Setup.Config)
@@ -150,6 +165,7 @@ func rebuild(ctx context.Context, cfg Config, client sarama.Client, admin sarama
 	sc := cfg.Sink
 	sc.Brokers, sc.DatabaseURL, sc.Names, sc.Logger = cfg.Setup.Brokers, cfg.DatabaseURL, cfg.Names, cfg.Logger.With("stage", "sink")
 	sc.Rebuild, sc.Replay, sc.Partitions = true, false, 0
+	sc.Registry, sc.Health, sc.LagEvery, sc.StallTimeout = cfg.Registry, cfg.Health, cfg.LagEvery, cfg.StallTimeout
 	if sc.Kafka == nil {
 		sc.Kafka = kafka.Config("mhfz-reprocess-sink")
 	}
@@ -162,6 +178,15 @@ func rebuild(ctx context.Context, cfg Config, client sarama.Client, admin sarama
 	g, gctx := errgroup.WithContext(runCtx)
 	g.Go(func() error { return stopped(router.Processor.Run(gctx)) })
 	g.Go(func() error { return sk.Run(gctx) })
+	if cfg.Registry != nil || cfg.Health != nil {
+		m, err := router.Observe(cfg.Names, cfg.Setup, cfg.Registry, cfg.Health, cfg.LagEvery, cfg.StallTimeout)
+		if err != nil {
+			stop()
+			_ = g.Wait()
+			return Result{}, err
+		}
+		g.Go(func() error { m.Run(gctx); return nil })
+	}
 	caught := false
 	g.Go(func() error {
 		w := watcher{cfg: cfg, client: client, admin: admin, rb: rb, router: router, sink: sk}
