@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -59,6 +60,12 @@ func Metrics() []observe.Def {
 	return []observe.Def{metricReceived, metricRecords, metricBatches, metricRetries, metricBatchRecords,
 		metricTxSeconds, metricLag, metricDatabaseUp, metricKafkaUp, metricPartitions, metricLastCommit,
 		metricNewest, metricLatency}
+}
+
+// RebuildMetrics are the metrics the sink of a re-processing registers: those of Metrics but the
+// end-to-end latency (the rows it stores are old).
+func RebuildMetrics() []observe.Def {
+	return slices.DeleteFunc(Metrics(), func(d observe.Def) bool { return d.Name == metricLatency.Name })
 }
 
 // observation is what the sink shows of itself: nil histograms when nothing is registered.
