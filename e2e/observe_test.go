@@ -223,7 +223,9 @@ func TestStackMetricsInPrometheus(t *testing.T) {
 	addrs := map[string]string{"scraper": freeAddr(t), "processor": freeAddr(t), "sink": freeAddr(t)}
 	prom := startPrometheus(t, addrs)
 	runService(t, ctx, s.env, "migrate", "up")
-	with := func(svc string) []string { return append(append([]string(nil), s.env...), "MHFZ_HTTP_ADDR="+addrs[svc]) }
+	with := func(svc string) []string {
+		return append(append([]string(nil), s.env...), "MHFZ_HTTP_ADDR="+addrs[svc])
+	}
 	processor := startService(t, with("processor"), "process")
 	sink := startService(t, with("sink"), "sink")
 	scraper := startService(t, with("scraper"), "scrape", "--base-url", mirror(t, buki), "--rate", "-1", "--every", "15s")
