@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -10,23 +11,42 @@ import (
 
 // BenchmarkStackEndToEnd measures the whole newest snapshot from the scraper's first HTTP request
 // to the sink's last committed row, with the stack's processes already started (as they are in
-// the stack): one iteration is one full run on fresh topics and a fresh database.
+// the stack): one iteration is one full run on fresh topics and a fresh database. metrics=on runs
+// the same with every service serving /metrics (--http-addr) and a Prometheus (Debian's package)
+// scraping them every second; metrics=off without either. -count interleaves the two.
 //
-//	scripts/testenv run go test -run '^$' -bench StackEndToEnd -benchtime 1x -count 3 ./e2e/
+//	scripts/testenv run go test -run '^$' -bench StackEndToEnd -benchtime 1x -count 5 ./e2e/
 func BenchmarkStackEndToEnd(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	base := mirror(b, testenv.Snapshot(b, testenv.Newest))
-	for range b.N {
-		b.StopTimer()
-		s := newStack(b)
-		s.start(ctx)
-		b.StartTimer()
-		start := time.Now()
-		s.scrape(ctx, base)
-		s.waitCaughtUp(ctx, 10*time.Minute)
-		b.ReportMetric(time.Since(start).Seconds(), "s/snapshot")
-		b.ReportMetric(145955/time.Since(start).Seconds(), "records/s")
+	for _, metrics := range []bool{false, true} {
+		b.Run(fmt.Sprintf("metrics=%s", map[bool]string{false: "off", true: "on"}[metrics]), func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				s := newStack(b)
+				scrapeEnv := s.env
+				if metrics {
+					addrs := map[string]string{"scraper": freeAddr(b), "processor": freeAddr(b), "sink": freeAddr(b)}
+					startPrometheus(b, addrs)
+					with := func(svc string) []string {
+						return append(append([]string(nil), s.env...), "MHFZ_HTTP_ADDR="+addrs[svc])
+					}
+					runService(b, ctx, s.env, "migrate", "up")
+					startService(b, with("processor"), "process")
+					startService(b, with("sink"), "sink")
+					scrapeEnv = with("scraper")
+				} else {
+					s.start(ctx)
+				}
+				b.StartTimer()
+				start := time.Now()
+				runService(b, ctx, scrapeEnv, "scrape", "--base-url", base, "--rate", "-1")
+				s.waitCaughtUp(ctx, 10*time.Minute)
+				b.ReportMetric(time.Since(start).Seconds(), "s/snapshot")
+				b.ReportMetric(145955/time.Since(start).Seconds(), "records/s")
+			}
+		})
 	}
 }
 

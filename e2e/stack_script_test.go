@@ -33,7 +33,8 @@ func (o *scriptOutput) String() string { o.mu.Lock(); defer o.mu.Unlock(); retur
 
 // TestStackScriptHistory runs the README's `scripts/stack --history` as a user would: it
 // waits until every example query of the README returns rows (the older snapshot, then the
-// newer one, give the history queries something to show), then presses Ctrl-C (SIGINT to the
+// newer one, give the history queries something to show) and the Prometheus it printed scrapes
+// every service, then presses Ctrl-C (SIGINT to the
 // script's process group, as a terminal does). The processor's and the sink's summaries must
 // appear, the logs it advertised must be kept, and the extracted snapshots removed.
 func TestStackScriptHistory(t *testing.T) {
@@ -65,6 +66,7 @@ func TestStackScriptHistory(t *testing.T) {
 	})
 
 	dbURL := waitScript(t, ctx, &out, done, regexp.MustCompile(`(?m)^  PostgreSQL +(postgres://\S+)$`))[1]
+	promURL := waitScript(t, ctx, &out, done, regexp.MustCompile(`(?m)^  Prometheus +(http://\S+)`))[1]
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
 		t.Fatal(err)
@@ -83,6 +85,11 @@ func TestStackScriptHistory(t *testing.T) {
 		case <-time.After(2 * time.Second):
 		}
 	}
+
+	// The Prometheus it printed scrapes the three services (deploy/prometheus, every 15s).
+	prom := &prometheus{t: t, url: promURL}
+	prom.waitValue(ctx, `count(up{job=~"scraper|processor|sink"} == 1)`, "is 3 (every service scraped)", equals(3))
+	prom.waitValue(ctx, `sum(mhfz_sink_lag_records)`, "is 0", equals(0))
 
 	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil { // Ctrl-C
 		t.Fatal(err)
