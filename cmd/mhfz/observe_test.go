@@ -15,6 +15,7 @@ import (
 
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/tester"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/promql/parser"
 	"gopkg.in/yaml.v3"
 
@@ -30,8 +31,7 @@ import (
 func registered(t *testing.T) map[string][]string {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	newSink := func(rebuild bool) []string {
-		rec := &observe.Recorder{}
+	newSink := func(rec *observe.Recorder, rebuild bool) []string {
 		_, err := sink.New(sink.Config{Brokers: []string{"127.0.0.1:1"}, DatabaseURL: "postgres://u@127.0.0.1:1/db",
 			Logger: log, Registry: rec, Health: observe.NewHealth(), Rebuild: rebuild})
 		if err != nil {
@@ -39,8 +39,7 @@ func registered(t *testing.T) map[string][]string {
 		}
 		return rec.Names()
 	}
-	router := func() []string {
-		rec := &observe.Recorder{}
+	router := func(rec *observe.Recorder) []string {
 		r, err := processors.NewRouter(nil, codecs.Names{Prefix: "unit."}, processors.RouterConfig{Logger: log},
 			goka.WithTester(tester.New(t)))
 		if err != nil {
@@ -59,11 +58,14 @@ func registered(t *testing.T) map[string][]string {
 	for _, d := range observe.ServiceMetrics() {
 		common = append(common, d.Name)
 	}
+	// mhfz reprocess registers its router and its sink on one registry: their names must not clash.
+	reprocess := &observe.Recorder{Next: prometheus.NewRegistry()}
+	router(reprocess)
 	return map[string][]string{
 		"scrape":    append(slices.Clone(common), scraperRec.Names()...),
-		"process":   append(slices.Clone(common), router()...),
-		"sink":      append(slices.Clone(common), newSink(false)...),
-		"reprocess": append(append(slices.Clone(common), router()...), newSink(true)...),
+		"process":   append(slices.Clone(common), router(&observe.Recorder{Next: prometheus.NewRegistry()})...),
+		"sink":      append(slices.Clone(common), newSink(&observe.Recorder{Next: prometheus.NewRegistry()}, false)...),
+		"reprocess": append(slices.Clone(common), newSink(reprocess, true)...),
 	}
 }
 
