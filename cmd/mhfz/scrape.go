@@ -71,22 +71,11 @@ func runScrape(ctx context.Context, args []string, env runEnv) error {
 	if f.every < 0 || f.setupWithin < 0 || f.inFlight < 1 || f.concurrency < 1 {
 		return usageError{"scrape: --every and --setup-timeout must not be negative, --in-flight and --concurrency must be positive"}
 	}
-	if err := f.observe.check("scrape"); err != nil {
-		return err
-	}
-	obs, stopServing, err := f.observe.start(env)
+	o, obs, stopServing, err := observeScrape(f, env)
 	if err != nil {
 		return err
 	}
 	defer stopServing()
-	o := scrapeObservation{stats: scraper.NewStats()}
-	o.stats.Period = f.every
-	if obs != nil {
-		if o.watch, err = observe.NewWatchdog(f.observe.stall); err != nil {
-			return err
-		}
-		obs.Health.Live("scraper loop", o.watch.Check)
-	}
 	state, err := scraper.LoadState(f.stateFile, log)
 	if err != nil {
 		return err
@@ -152,6 +141,28 @@ func newFetcher(ctx context.Context, f scrapeFlags, state *scraper.State, stats 
 		UserAgent: f.userAgent, Timeout: f.timeout, Retries: f.retries, Rate: f.rate,
 		Burst: f.concurrency, State: state, Log: log, Stats: stats,
 	})
+}
+
+// observeScrape serves the scraper's metrics and health on --http-addr (obs nil without it) and
+// makes the counters and the watchdog of its scrapes.
+func observeScrape(f scrapeFlags, env runEnv) (o scrapeObservation, obs *observe.Service, stop func(), err error) {
+	if err := f.observe.check("scrape"); err != nil {
+		return o, nil, nil, err
+	}
+	obs, stop, err = f.observe.start(env)
+	if err != nil {
+		return o, nil, nil, err
+	}
+	o.stats = scraper.NewStats()
+	o.stats.Period = f.every
+	if obs != nil {
+		if o.watch, err = observe.NewWatchdog(f.observe.stall); err != nil {
+			stop()
+			return o, nil, nil, err
+		}
+		obs.Health.Live("scraper loop", o.watch.Check)
+	}
+	return o, obs, stop, nil
 }
 
 // scrapeObservation is what the scraper shows of itself: its counters (metrics) and the
