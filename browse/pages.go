@@ -212,9 +212,22 @@ func (s *Server) weaponPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	slices.Sort(names)
 	for _, k := range names {
-		if val := v.F[k]; val != nil && !slices.Contains(sectionFields, k) {
-			v.Fields = append(v.Fields, field{k, plain(val)})
+		val := v.F[k]
+		if val == nil || slices.Contains(sectionFields, k) {
+			continue
 		}
+		if m, ok := val.(map[string]any); ok { // extra: what has no typed field yet, one row each
+			sub := make([]string, 0, len(m))
+			for sk := range m {
+				sub = append(sub, sk)
+			}
+			slices.Sort(sub)
+			for _, sk := range sub {
+				v.Fields = append(v.Fields, field{k + "." + sk, plain(m[sk])})
+			}
+			continue
+		}
+		v.Fields = append(v.Fields, field{k, plain(val)})
 	}
 	v.Sharp = bars(v.F["sharpness"])
 	v.Recipe = recipes(v.F["materials"])
