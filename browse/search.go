@@ -96,7 +96,7 @@ func parseSearch(f *form, page bool) *searchQuery {
 	if q.elementMin != nil && q.element == "" {
 		f.fail("element_min needs element: the minimum of which element or status")
 	}
-	q.levels = f.boolean("levels", false)
+	q.levels = f.boolean("levels", q.id != "") // an id may well be a level row's
 	q.flagged = f.boolean("flagged", false)
 	q.parseSort(f)
 	if page {
