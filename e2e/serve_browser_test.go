@@ -83,7 +83,7 @@ func poll[T any](tb *tab, expr string) T {
 	var lastErr error
 	for time.Now().Before(deadline) {
 		ctx, cancel := context.WithTimeout(tb.ctx, 5*time.Second)
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[*T]("(" + expr + ") || null"))
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[*T]("("+expr+") || null"))
 		cancel()
 		if err == nil && v != nil {
 			return *v
@@ -100,9 +100,14 @@ func poll[T any](tb *tab, expr string) T {
 }
 
 // shot saves a screenshot of the whole page as NAME.png.
-func (tb *tab) shot(name string) {
+func (tb *tab) shot(name string) { tb.t.Helper(); tb.save(name, chromedp.FullScreenshot(100)) }
+
+// screen saves a screenshot of what the screen shows as NAME.png.
+func (tb *tab) screen(name string) { tb.t.Helper(); tb.save(name, chromedp.CaptureScreenshot()) }
+
+func (tb *tab) save(name string, a chromedp.Action[[]byte]) {
 	tb.t.Helper()
-	png := value(tb, chromedp.FullScreenshot(100))
+	png := value(tb, a)
 	if err := os.WriteFile(filepath.Join(tb.b.dir, name+".png"), png, 0o644); err != nil {
 		tb.t.Fatal(err)
 	}
@@ -166,7 +171,7 @@ func checkBrowser(t *testing.T, base string) {
 			tb.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile), chromedp.Navigate(base+page),
 				chromedp.WaitVisible(chromedp.CSS("main")))
 			name := "phone-" + strings.NewReplacer("/", "-", "?", "-", "=", "-").Replace(strings.Trim(page, "/"))
-			tb.shot(name)
+			tb.screen(name)
 			if eval[bool](tb, `document.documentElement.scrollWidth > window.innerWidth + 1`) {
 				t.Errorf("%s is wider than a phone (390 px): the page scrolls sideways", page)
 			}

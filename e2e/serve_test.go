@@ -19,11 +19,11 @@ import (
 	"time"
 
 	"github.com/antchfx/htmlquery"
-	"github.com/jackc/pgx/v5"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/mhfz/mhfz-pipeline/browse"
 	"github.com/mhfz/mhfz-pipeline/codecs"

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -20,11 +23,14 @@ func runHealth(ctx context.Context, args []string, env runEnv) error {
 	var (
 		brokers []string
 		dbURL   string
+		httpURL string
 		timeout time.Duration
 	)
 	fs := newFlagSet("health", "health [flags]", stdout)
 	registerBrokers(fs, &brokers)
 	fs.stringVar(&dbURL, "database-url", envDatabaseURL, "", "PostgreSQL URL to check; empty: do not check PostgreSQL")
+	fs.stringVar(&httpURL, "url", "MHFZ_HEALTH_URL", "",
+		"an HTTP URL that must answer 200 (mhfz serve: http://127.0.0.1:8080/api/health); empty: none")
 	fs.durationVar(&timeout, "timeout", "MHFZ_HEALTH_TIMEOUT", 5*time.Second, "how long each check may take")
 	if err := fs.parse(args); err != nil {
 		return err
@@ -37,6 +43,9 @@ func runHealth(ctx context.Context, args []string, env runEnv) error {
 	}
 	if dbURL != "" {
 		errs = append(errs, checkPostgres(ctx, dbURL))
+	}
+	if httpURL != "" {
+		errs = append(errs, checkHTTP(ctx, httpURL))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("unhealthy: %w", err)
@@ -68,6 +77,23 @@ func checkPostgres(ctx context.Context, url string) error {
 	defer conn.Close(ctx)
 	if err := conn.Ping(ctx); err != nil {
 		return fmt.Errorf("postgres: %w", err)
+	}
+	return nil
+}
+
+func checkHTTP(ctx context.Context, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("--url %s: %w", url, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("%s: %s %s", url, resp.Status, strings.TrimSpace(string(body)))
 	}
 	return nil
 }
