@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	json "github.com/goccy/go-json"
 	"github.com/jackc/pgx/v5"
@@ -162,6 +163,13 @@ func (q *searchQuery) parseSort(f *form) {
 		q.sort, col = "name", sortColumns["name"]
 	}
 	q.col, q.desc = col, strings.HasPrefix(q.sort, "-")
+	if name == "name" && utf8.RuneCountInString(q.q) >= 3 {
+		// A name of 3 characters or more is found through the trigram index; the plans are
+		// generic (made once, whatever the name), and one that may walk the index of the names
+		// in order would rather filter every weapon's name than use it. An expression of the
+		// name orders the same but has no index to walk.
+		q.col.expr = "(w.name || '')"
+	}
 }
 
 func (q *searchQuery) parseAfter(f *form) {
@@ -264,7 +272,11 @@ const current = `NOT EXISTS (SELECT 1 FROM %s n WHERE n.key = w.key AND n.versio
 // sql builds the statement of a search: one branch per table, each ordered and limited so that
 // it can stop early on an index, merged in the same order. Every value is a parameter; the table
 // names and columns come from fixed lists.
-func (q *searchQuery) sql(limit int) (string, []any, error) {
+//
+// keysOnly selects only the table, key, version and sort column of each row: what the covering
+// index of the visible rows (00008's <table>_visible_idx) holds, so that a search of the weapons
+// reads only that index; the rows of the page are read after, by key (fetchItems).
+func (q *searchQuery) sql(limit int, keysOnly bool) (string, []any, error) {
 	var args []any
 	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
 	var conds []string
@@ -328,10 +340,18 @@ func (q *searchQuery) sql(limit int) (string, []any, error) {
 	for _, t := range q.tables {
 		id := pgx.Identifier{t}.Sanitize()
 		where := append(slices.Clone(conds), fmt.Sprintf(current, id))
+		cols := itemColumns
+		if keysOnly {
+			cols = "'" + t + "'::text AS tbl, w.key, w.version, " + q.col.expr + " AS sortkey" // t: a name of sink.Tables()
+		}
 		branches = append(branches, fmt.Sprintf("(SELECT %s FROM %s w WHERE %s ORDER BY %s%s)",
-			itemColumns, id, strings.Join(where, " AND "), order, lim))
+			cols, id, strings.Join(where, " AND "), order, lim))
 	}
 	outer := strings.NewReplacer("w.", "s.").Replace(order)
+	if keysOnly {
+		outer = strings.Replace(order, q.col.expr, "s.sortkey", 1)
+		outer = strings.Replace(outer, "w.key", "s.key", 1)
+	}
 	return fmt.Sprintf("SELECT * FROM (%s) s ORDER BY %s%s", strings.Join(branches, " UNION ALL "), outer, lim), args, nil
 }
 
@@ -381,9 +401,10 @@ type SearchPage struct {
 	Next  *string `json:"next"` // the after of the next page; null on the last page
 }
 
-// search runs a paged search.
+// search runs a paged search in two steps: the keys of the page (from the narrow covering
+// index when it can), then their rows.
 func (s *Server) search(ctx context.Context, q *searchQuery) (*SearchPage, error) {
-	stmt, args, err := q.sql(q.limit + 1)
+	stmt, args, err := q.sql(q.limit+1, true)
 	if err != nil {
 		return nil, err
 	}
@@ -393,14 +414,18 @@ func (s *Server) search(ctx context.Context, q *searchQuery) (*SearchPage, error
 	if err != nil {
 		return nil, s.dbError(ctx, "the search", err)
 	}
-	page := &SearchPage{Items: []Item{}}
-	var it Item
-	_, err = pgx.ForEachRow(rows, it.fields(), func() error {
-		page.Items = append(page.Items, it)
-		it = Item{}
+	var hits []hit
+	var h hit
+	var sortValue any
+	_, err = pgx.ForEachRow(rows, []any{&h.table, &h.key, &h.version, &sortValue}, func() error {
+		hits = append(hits, h)
 		return nil
 	})
 	if err != nil {
+		return nil, s.dbError(ctx, "the search", err)
+	}
+	page := &SearchPage{Items: []Item{}}
+	if page.Items, err = s.fetchItems(ctx, hits); err != nil {
 		return nil, s.dbError(ctx, "the search", err)
 	}
 	if len(page.Items) > q.limit {
@@ -411,6 +436,57 @@ func (s *Server) search(ctx context.Context, q *searchQuery) (*SearchPage, error
 		page.Next = &next
 	}
 	return page, nil
+}
+
+// hit is a row a search found: its table, key and version.
+type hit struct {
+	table, key string
+	version    int64
+}
+
+// fetchItems reads the rows of hits, in their order, one statement for all their tables.
+func (s *Server) fetchItems(ctx context.Context, hits []hit) ([]Item, error) {
+	if len(hits) == 0 {
+		return []Item{}, nil
+	}
+	byTable := map[string][2][]any{}
+	var tables []string
+	for _, h := range hits {
+		kv, ok := byTable[h.table]
+		if !ok {
+			tables = append(tables, h.table)
+		}
+		byTable[h.table] = [2][]any{append(kv[0], h.key), append(kv[1], h.version)}
+	}
+	var branches []string
+	var args []any
+	for _, t := range tables {
+		kv := byTable[t]
+		args = append(args, kv[0], kv[1])
+		branches = append(branches, fmt.Sprintf(`(SELECT %s FROM %s w JOIN unnest($%d::text[], $%d::bigint[]) AS h(key, version)
+			ON w.key = h.key AND w.version = h.version)`, itemColumns, pgx.Identifier{t}.Sanitize(), len(args)-1, len(args)))
+	}
+	rows, err := s.db.Query(ctx, strings.Join(branches, " UNION ALL "), args...)
+	if err != nil {
+		return nil, err
+	}
+	byKey := make(map[string]Item, len(hits))
+	var it Item
+	_, err = pgx.ForEachRow(rows, it.fields(), func() error {
+		byKey[it.Key] = it
+		it = Item{}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Item, 0, len(hits))
+	for _, h := range hits {
+		if it, ok := byKey[h.key]; ok {
+			out = append(out, it)
+		}
+	}
+	return out, nil
 }
 
 func (s *Server) apiSearch(w http.ResponseWriter, r *http.Request) error {

@@ -14,7 +14,8 @@
 -- when it is moved); the GRANTs give it on what exists. The indexes are created on the live
 -- tables, so that the re-processing's `CREATE TABLE ... (LIKE ... INCLUDING ALL)` copies them.
 --
--- The indexes: trigram indexes on the names (English and Japanese substrings, ILIKE), the row id
+-- The indexes: a narrow covering index of the weapons without their level rows, which most
+-- searches read alone; trigram indexes on the names (English and Japanese substrings, ILIKE), the row id
 -- in upper case (the site's ids, typed in any case), scraped_at (the versions of one scrape), and
 -- a trigram index on the text of the materials (one line per item: "\nITEM_ID\tNAME\n"), which
 -- answers both "which weapons use item 19F3" and "items named like bone".
@@ -63,6 +64,11 @@ BEGIN
         EXECUTE format('CREATE INDEX %I ON %I (scraped_at)', t || '_scraped_at_idx', t);
         EXECUTE format('CREATE INDEX %I ON %I USING gin (mhfz_materials_text(materials, tower) gin_trgm_ops)',
             t || '_materials_trgm_idx', t);
+        -- The weapons without their level rows (a fifth of the rows), with what a search filters
+        -- and sorts on: a search reads this narrow index instead of the wide rows.
+        EXECUTE format('CREATE INDEX %I ON %I (name) INCLUDE (key, version, row_id, weapon_type, page_kind, rarity, '
+            'g_rank, attack, affinity, element_value, status_value, slots, price, level, defense, elements) WHERE NOT hidden',
+            t || '_visible_idx', t);
     END LOOP;
 END
 $$;
@@ -77,8 +83,8 @@ BEGIN
     FOREACH t IN ARRAY ARRAY['great_sword', 'long_sword', 'sword_and_shield', 'dual_swords', 'hammer',
             'hunting_horn', 'lance', 'gunlance', 'tonfa', 'switch_axe_f', 'magnet_spike', 'light_bowgun',
             'heavy_bowgun', 'bow', 'partner_weapon'] LOOP
-        EXECUTE format('DROP INDEX IF EXISTS %I, %I, %I, %I', t || '_name_trgm_idx', t || '_row_id_idx',
-            t || '_scraped_at_idx', t || '_materials_trgm_idx');
+        EXECUTE format('DROP INDEX IF EXISTS %I, %I, %I, %I, %I', t || '_name_trgm_idx', t || '_row_id_idx',
+            t || '_scraped_at_idx', t || '_materials_trgm_idx', t || '_visible_idx');
     END LOOP;
     ALTER DEFAULT PRIVILEGES REVOKE SELECT ON TABLES FROM mhfz_reader;
     REVOKE SELECT ON ALL TABLES IN SCHEMA public FROM mhfz_reader;
