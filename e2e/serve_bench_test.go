@@ -166,4 +166,3 @@ func latencies(b *testing.B, clients, requests int, target func(i int) string) {
 	b.Logf("%d requests from %d clients in %s: p50 %.1f ms, p99 %.1f ms, max %.1f ms", len(all), clients, took.Round(time.Millisecond),
 		pct(0.5), pct(0.99), float64(all[len(all)-1].Microseconds())/1000)
 }
-
