@@ -559,5 +559,6 @@ func BenchmarkReprocess(b *testing.B) {
 		}
 		b.ReportMetric(float64(raw)/res.Duration.Seconds(), "raw_records/s")
 		b.ReportMetric(float64(res.Sink.Stored), "rows")
+		b.ReportMetric(float64(res.Switch.Microseconds())/1000, "switch_ms")
 	}
 }

@@ -78,14 +78,35 @@ type jobDone struct {
 func (s *Scraper) Run(ctx context.Context, fn func(*codecs.RawRecord) error) (Result, error) {
 	start := s.opts.Now()
 	res := Result{Validators: map[string]Validator{}}
+	queue, seen, err := s.plan(ctx, &res)
+	if err != nil {
+		return res, err
+	}
+	jobs, results, wait := s.startWorkers(ctx, fn)
+	done, stopErr := s.dispatch(ctx, queue, seen, jobs, results, &res)
+	close(jobs)
+	wait()
+	res.Duration = s.opts.Now().Sub(start)
+	if stopErr != nil {
+		return res, stopErr
+	}
+	if err := ctx.Err(); err != nil {
+		return res, fmt.Errorf("scrape interrupted after %d pages: %w", done, err)
+	}
+	return res, nil
+}
+
+// plan reads robots.txt (if the fetcher has one) and the index, and returns the pages to fetch,
+// linked ones first, and the set of the pages queued.
+func (s *Scraper) plan(ctx context.Context, res *Result) ([]job, map[string]bool, error) {
 	if p, ok := s.fetcher.(Preparer); ok {
 		if err := p.Prepare(ctx); err != nil {
-			return res, fmt.Errorf("scrape: %w", err)
+			return nil, nil, fmt.Errorf("scrape: %w", err)
 		}
 	}
 	plan, err := Discover(ctx, s.fetcher)
 	if err != nil {
-		return res, err
+		return nil, nil, err
 	}
 	for _, name := range plan.Disallowed {
 		res.Disallowed++
@@ -101,9 +122,13 @@ func (s *Scraper) Run(ctx context.Context, fn func(*codecs.RawRecord) error) (Re
 	}
 	s.opts.Log.Info("scrape planned", "linked_pages", len(plan.Linked), "guessed_pages", len(plan.Guessed),
 		"disallowed_index_pages", len(plan.Disallowed))
+	return queue, seen, nil
+}
 
-	jobs := make(chan job)
-	results := make(chan jobDone)
+// startWorkers starts the page workers; fn is called by one of them at a time. wait waits for
+// them once jobs is closed.
+func (s *Scraper) startWorkers(ctx context.Context, fn func(*codecs.RawRecord) error) (jobs chan job, results chan jobDone, wait func()) {
+	jobs, results = make(chan job), make(chan jobDone)
 	var emitMu sync.Mutex
 	safeFn := func(r *codecs.RawRecord) error {
 		emitMu.Lock()
@@ -119,14 +144,22 @@ func (s *Scraper) Run(ctx context.Context, fn func(*codecs.RawRecord) error) (Re
 			}
 		})
 	}
+	return jobs, results, wg.Wait
+}
 
+// dispatch hands the queued pages to the workers, queues the pages they find linked, and
+// accounts for each page done, until the queue is empty and no page is in progress (or a page
+// stops the scrape, or ctx ends: then the pages in progress are waited for). It returns how many
+// pages were done and what stopped the scrape.
+func (s *Scraper) dispatch(ctx context.Context, queue []job, seen map[string]bool, jobs chan<- job,
+	results <-chan jobDone, res *Result) (int, error) {
 	var stopErr error
 	inflight, done := 0, 0
 	ticker := time.NewTicker(s.opts.ProgressEvery)
 	defer ticker.Stop()
 	cancelled := ctx.Done()
 	for (len(queue) > 0 && stopErr == nil && ctx.Err() == nil) || inflight > 0 {
-		var send chan job
+		var send chan<- job
 		var next job
 		if len(queue) > 0 && stopErr == nil && ctx.Err() == nil {
 			send, next = jobs, queue[0]
@@ -141,7 +174,7 @@ func (s *Scraper) Run(ctx context.Context, fn func(*codecs.RawRecord) error) (Re
 			if d.stop != nil && stopErr == nil {
 				stopErr = d.stop
 			}
-			s.account(&res, d)
+			s.account(res, d)
 			for _, name := range d.res.Links {
 				if !seen[name] {
 					seen[name] = true
@@ -149,25 +182,16 @@ func (s *Scraper) Run(ctx context.Context, fn func(*codecs.RawRecord) error) (Re
 				}
 			}
 			if done%20 == 0 {
-				s.progress(done, done+inflight+len(queue), &res)
+				s.progress(done, done+inflight+len(queue), res)
 			}
 		case <-ticker.C:
-			s.progress(done, done+inflight+len(queue), &res)
+			s.progress(done, done+inflight+len(queue), res)
 		case <-cancelled:
 			// Stop handing out pages; the loop waits for those in progress.
 			cancelled = nil
 		}
 	}
-	close(jobs)
-	wg.Wait()
-	res.Duration = s.opts.Now().Sub(start)
-	if stopErr != nil {
-		return res, stopErr
-	}
-	if err := ctx.Err(); err != nil {
-		return res, fmt.Errorf("scrape interrupted after %d pages: %w", done, err)
-	}
-	return res, nil
+	return done, stopErr
 }
 
 func (s *Scraper) progress(done, total int, res *Result) {

@@ -72,7 +72,8 @@ func runReprocess(ctx context.Context, args []string, env runEnv) error {
 		return err
 	}
 	log.Info("switched to the rebuilt tables", append(res.Router.LogAttrs(), "stored", res.Sink.Stored,
-		"sink_dead_lettered", res.Sink.DeadLettered, "duration", res.Duration.Round(time.Millisecond))...)
+		"sink_dead_lettered", res.Sink.DeadLettered, "switch", res.Switch.Round(time.Millisecond),
+		"duration", res.Duration.Round(time.Millisecond))...)
 	fmt.Fprintf(stdout, "reprocess: read %d raw records, forwarded %d, dead letters %d; stored %d rows; switched in %s\n",
 		res.Router.Read, res.Router.Forwarded, res.Router.DeadLetters, res.Sink.Stored, res.Duration.Round(time.Millisecond))
 	return nil

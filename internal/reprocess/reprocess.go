@@ -54,6 +54,7 @@ type Result struct {
 	Router   processors.Snapshot
 	Sink     sink.Stats
 	Duration time.Duration
+	Switch   time.Duration // the switch transaction alone: how long readers may have waited
 }
 
 // Run re-processes weapon_data and switches the tables. The live router must be stopped (its
@@ -87,7 +88,10 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("reprocess: %w (the live tables are unchanged; run it again to finish)", err)
 	}
-	if res.Started, err = rb.Switch(ctx); err != nil {
+	switchStart := time.Now()
+	res.Started, err = rb.Switch(ctx)
+	res.Switch = time.Since(switchStart)
+	if err != nil {
 		return res, fmt.Errorf("reprocess: %w (the live tables are unchanged; run it again to finish)", err)
 	}
 	res.Duration = time.Since(start)
