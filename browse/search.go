@@ -318,8 +318,12 @@ func (q *searchQuery) sql(limit int, keysOnly bool) (string, []any, error) {
 		if q.elementMin != nil {
 			min = *q.elementMin
 		}
-		conds = append(conds, "jsonb_path_exists(w.elements, '$[*] ? (@.kind == $k && @.value >= $v)', jsonb_build_object('k', "+
-			arg(q.element)+"::text, 'v', "+arg(min)+"::int))")
+		// The containment (cheap, first) keeps the weapons that have the element at all; the
+		// path checks its value.
+		k := arg(q.element)
+		conds = append(conds, "w.elements @> jsonb_build_array(jsonb_build_object('kind', "+k+"::text))",
+			"jsonb_path_exists(w.elements, '$[*] ? (@.kind == $k && @.value >= $v)', jsonb_build_object('k', "+
+				k+"::text, 'v', "+arg(min)+"::int))")
 	}
 	if q.flagged {
 		conds = append(conds, "w.quality IS NOT NULL")
