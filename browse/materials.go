@@ -19,18 +19,27 @@ var (
 	materialParams = []string{"item_id", "name", "type", "levels", "limit", "after"}
 )
 
-// materialsText is the expression of the materials' trigram index (00008_reader.sql): one line
-// "\nITEM_ID\tNAME\n" per item of the recipes and of the tower upgrades.
-const materialsText = "mhfz_materials_text(w.materials, w.tower)"
+// materialsText is the expression of the materials' trigram index of the weapons (not of their
+// level rows; 00008_reader.sql): one line "\nITEM_ID\tNAME\n" per item of the recipes and of
+// the tower upgrades. materialKeys is that of the index of every row's items: a JSON array of
+// their ids and names.
+const (
+	materialsText = "mhfz_materials_text(w.materials, w.tower)"
+	materialKeys  = `(jsonb_path_query_array(coalesce(w.materials, '{}'), '$.*[*][*].item_id') ||
+		jsonb_path_query_array(coalesce(w.materials, '{}'), '$.*[*][*].name') ||
+		jsonb_path_query_array(coalesce(w.tower, '{}'), '$.upgrades[*].materials[*].item_id') ||
+		jsonb_path_query_array(coalesce(w.tower, '{}'), '$.upgrades[*].materials[*].name'))`
+)
 
-// ItemCount is an item and how many weapon rows (levels included) use it.
+// ItemCount is an item and how many weapons (not counting their level rows) use it.
 type ItemCount struct {
 	ItemID string `json:"item_id"`
 	Name   string `json:"name"`
 	Rows   int64  `json:"rows"`
 }
 
-// apiItems finds items by a part of their name, or by their id.
+// apiItems finds items by a part of their name, or by their id, among the weapons' recipes (the
+// level rows' recipes are not searched by name: see materialsText).
 func (s *Server) apiItems(w http.ResponseWriter, r *http.Request) error {
 	f := newForm(r)
 	q, limit := f.text("q"), f.limit(defPageSize)
@@ -59,7 +68,7 @@ func (s *Server) items(ctx context.Context, q string, limit int) ([]ItemCount, e
 	for _, t := range allTables() {
 		id := pgx.Identifier{t}.Sanitize()
 		branches = append(branches, fmt.Sprintf(`(SELECT w.key, line FROM %[1]s w, regexp_split_to_table(%[2]s, E'\n') AS line
-			WHERE %[2]s ILIKE $1 AND (line ILIKE $2 OR line LIKE $3) AND `+current+`)`, id, materialsText, id))
+			WHERE NOT w.hidden AND %[2]s ILIKE $1 AND (line ILIKE $2 OR line LIKE $3) AND `+current+`)`, id, materialsText, id))
 	}
 	rows, err := s.db.Query(ctx, `SELECT line, count(DISTINCT key) FROM (`+strings.Join(branches, " UNION ALL ")+
 		`) x GROUP BY line ORDER BY 2 DESC, 1 LIMIT $4`, args...)
@@ -152,12 +161,21 @@ func parseMaterials(f *form) (*MaterialPage, *materialQuery) {
 func (s *Server) materials(ctx context.Context, p *MaterialPage, q *materialQuery) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
-	pattern := "%\n" + p.ItemID + "\t%"
-	op := "LIKE"
+	keys := []string{p.ItemID}
 	if p.ItemID == "" {
-		pattern, op = "%\t"+likeEscape(p.Name)+"\n%", "ILIKE"
+		var err error
+		if keys, err = s.itemNames(ctx, p.Name); err != nil {
+			return s.dbError(ctx, "the material search", err)
+		}
 	}
-	args := []any{pattern, q.after, q.limit + 1}
+	args := []any{q.after, q.limit + 1}
+	var alts []string
+	for _, k := range keys {
+		b, _ := json.Marshal([]string{k})
+		args = append(args, string(b))
+		alts = append(alts, materialKeys+" @> $"+strconv.Itoa(len(args))+"::jsonb")
+	}
+	usesItem := "(" + strings.Join(alts, " OR ") + ")"
 	var branches []string
 	for _, t := range q.tables {
 		id := pgx.Identifier{t}.Sanitize()
@@ -166,10 +184,10 @@ func (s *Server) materials(ctx context.Context, p *MaterialPage, q *materialQuer
 			cond = "NOT w.hidden AND "
 		}
 		branches = append(branches, fmt.Sprintf(`(SELECT w.key, w.name, w.weapon_type, w.page_kind, w.hidden, w.level, w.rarity,
-			w.g_rank, w.materials, w.tower FROM %s w WHERE %s%s %s $1 AND w.key > $2 AND `+current+` ORDER BY w.key LIMIT $3)`,
-			id, cond, materialsText, op, id))
+			w.g_rank, w.materials, w.tower FROM %s w WHERE %s%s AND w.key > $1 AND `+current+` ORDER BY w.key LIMIT $2)`,
+			id, cond, usesItem, id))
 	}
-	rows, err := s.db.Query(ctx, "SELECT * FROM ("+strings.Join(branches, " UNION ALL ")+") x ORDER BY key LIMIT $3", args...)
+	rows, err := s.db.Query(ctx, "SELECT * FROM ("+strings.Join(branches, " UNION ALL ")+") x ORDER BY key LIMIT $2", args...)
 	if err != nil {
 		return s.dbError(ctx, "the material search", err)
 	}
@@ -194,6 +212,29 @@ func (s *Server) materials(ctx context.Context, p *MaterialPage, q *materialQuer
 		p.Next = &next
 	}
 	return nil
+}
+
+// itemNames returns name and the spellings of it, in other cases, that the weapons' recipes have
+// (the index of the items holds them as written).
+func (s *Server) itemNames(ctx context.Context, name string) ([]string, error) {
+	var branches []string
+	for _, t := range allTables() {
+		branches = append(branches, fmt.Sprintf(`(SELECT split_part(line, E'\t', 2) FROM %s w, regexp_split_to_table(%s, E'\n') AS line
+			WHERE NOT w.hidden AND %s ILIKE $1 AND line ILIKE $2)`, pgx.Identifier{t}.Sanitize(), materialsText, materialsText))
+	}
+	rows, err := s.db.Query(ctx, "SELECT DISTINCT * FROM ("+strings.Join(branches, " UNION ALL ")+") x LIMIT 10",
+		"%\t"+likeEscape(name)+"\n%", "%\t"+likeEscape(name))
+	if err != nil {
+		return nil, err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(names, name) {
+		names = append(names, name)
+	}
+	return names, nil
 }
 
 // uses finds the item of p in a weapon's materials and tower upgrades.

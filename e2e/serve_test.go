@@ -491,12 +491,16 @@ func checkChanges(t *testing.T, api *apiClient, second map[string]bool) {
 func checkMaterials(t *testing.T, api *apiClient, expected map[string]*current) {
 	const item = "19F3" // Kut-Ku Bone
 	var want []string
+	weapons := 0 // not counting level rows
 	for key, c := range expected {
 		for _, list := range [][][]codecs.Material{c.w.Creation, c.w.Upgrade, c.w.GCreation100, c.w.GCreation60} {
 			if slices.ContainsFunc(list, func(alt []codecs.Material) bool {
 				return slices.ContainsFunc(alt, func(m codecs.Material) bool { return m.ItemID == item })
 			}) {
 				want = append(want, key)
+				if !c.w.Hidden {
+					weapons++
+				}
 				break
 			}
 		}
@@ -524,8 +528,13 @@ func checkMaterials(t *testing.T, api *apiClient, expected map[string]*current) 
 	}
 	var items struct{ Items []browse.ItemCount }
 	api.json(t, "/api/items?q=kut-ku+bone", &items)
-	if len(items.Items) == 0 || items.Items[0].ItemID != item || items.Items[0].Rows != int64(len(want)) {
-		t.Errorf("items named like kut-ku bone: %+v, want %s first, used by %d rows", items.Items, item, len(want))
+	if len(items.Items) == 0 || items.Items[0].ItemID != item || items.Items[0].Rows != int64(weapons) {
+		t.Errorf("items named like kut-ku bone: %+v, want %s first, used by %d weapons", items.Items, item, weapons)
+	}
+	var byName browse.MaterialPage
+	api.json(t, "/api/materials?name=KUT-KU+BONE&limit=200", &byName)
+	if len(byName.Weapons) != min(len(want), 200) || byName.Weapons[0].Key != got[0] {
+		t.Errorf("weapons using the item named KUT-KU BONE: %d, want the %d using %s", len(byName.Weapons), min(len(want), 200), item)
 	}
 }
 
@@ -659,5 +668,12 @@ func TestReaderReadsAfterReprocessSwitch(t *testing.T) {
 	}
 	if want := 2 * len(sink.Tables()); trgm != want {
 		t.Errorf("%d trigram indexes after the switches, want %d (names and materials of every table)", trgm, want)
+	}
+	var covering int
+	if err := reader.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE schemaname = 'public' AND indexdef LIKE '%INCLUDE%WHERE (NOT hidden)%'`).Scan(&covering); err != nil {
+		t.Fatal(err)
+	}
+	if covering != len(sink.Tables()) {
+		t.Errorf("%d covering indexes of the weapons after the switches, want %d", covering, len(sink.Tables()))
 	}
 }

@@ -19,9 +19,10 @@
 -- substrings, ILIKE), not of their level rows, which have their weapon's name: indexing those
 -- four rows in five would slow the sink's writes for the rare search of level rows by name; the
 -- row id in upper case (the site's ids, typed in any case); scraped_at (the versions of one
--- scrape); and a trigram index on the text of the materials of every row (one line per item:
--- "\nITEM_ID\tNAME\n"), which answers both "which weapons use item 19F3" and "items named like
--- bone".
+-- scrape); the items of every row's recipes (a JSON array of their ids and names), for "which
+-- weapons use item 19F3"; and a trigram index on the text of the weapons'
+-- materials (one line per item: "\nITEM_ID\tNAME\n"), for "items named like bone". Trigram
+-- indexes are the costly ones to write: both leave out the level rows.
 
 -- +goose Up
 -- +goose StatementBegin
@@ -65,7 +66,11 @@ BEGIN
         EXECUTE format('CREATE INDEX %I ON %I USING gin (name gin_trgm_ops) WHERE NOT hidden', t || '_name_trgm_idx', t);
         EXECUTE format('CREATE INDEX %I ON %I (upper(row_id))', t || '_row_id_idx', t);
         EXECUTE format('CREATE INDEX %I ON %I (scraped_at)', t || '_scraped_at_idx', t);
-        EXECUTE format('CREATE INDEX %I ON %I USING gin (mhfz_materials_text(materials, tower) gin_trgm_ops)',
+        EXECUTE format('CREATE INDEX %I ON %I USING gin ((jsonb_path_query_array(coalesce(materials, ''{}''), ''$.*[*][*].item_id'') || '
+            'jsonb_path_query_array(coalesce(materials, ''{}''), ''$.*[*][*].name'') || '
+            'jsonb_path_query_array(coalesce(tower, ''{}''), ''$.upgrades[*].materials[*].item_id'') || '
+            'jsonb_path_query_array(coalesce(tower, ''{}''), ''$.upgrades[*].materials[*].name'')) jsonb_path_ops)', t || '_materials_idx', t);
+        EXECUTE format('CREATE INDEX %I ON %I USING gin (mhfz_materials_text(materials, tower) gin_trgm_ops) WHERE NOT hidden',
             t || '_materials_trgm_idx', t);
         -- The weapons without their level rows (a fifth of the rows), with what a search filters
         -- and sorts on: a search reads this narrow index instead of the wide rows.
@@ -86,8 +91,8 @@ BEGIN
     FOREACH t IN ARRAY ARRAY['great_sword', 'long_sword', 'sword_and_shield', 'dual_swords', 'hammer',
             'hunting_horn', 'lance', 'gunlance', 'tonfa', 'switch_axe_f', 'magnet_spike', 'light_bowgun',
             'heavy_bowgun', 'bow', 'partner_weapon'] LOOP
-        EXECUTE format('DROP INDEX IF EXISTS %I, %I, %I, %I, %I', t || '_name_trgm_idx', t || '_row_id_idx',
-            t || '_scraped_at_idx', t || '_materials_trgm_idx', t || '_visible_idx');
+        EXECUTE format('DROP INDEX IF EXISTS %I, %I, %I, %I, %I, %I', t || '_name_trgm_idx', t || '_row_id_idx',
+            t || '_scraped_at_idx', t || '_materials_idx', t || '_materials_trgm_idx', t || '_visible_idx');
     END LOOP;
     ALTER DEFAULT PRIVILEGES REVOKE SELECT ON TABLES FROM mhfz_reader;
     REVOKE SELECT ON ALL TABLES IN SCHEMA public FROM mhfz_reader;
