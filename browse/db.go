@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
@@ -119,21 +120,12 @@ func tableOf(weaponType, kind string) string {
 
 // tableOfKey returns the table of a weapon key ("long_sword/g/l219C"), or "".
 func tableOfKey(key string) string {
-	t, rest, ok := cutKey(key)
+	t, rest, ok := strings.Cut(key, "/")
 	if !ok {
 		return ""
 	}
-	kind, _, _ := cutKey(rest)
+	kind, _, _ := strings.Cut(rest, "/")
 	return tableOf(t, kind)
-}
-
-func cutKey(s string) (string, string, bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '/' {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
 }
 
 // dbError turns a database error into what the client may see: a timeout or an unavailable

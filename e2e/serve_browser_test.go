@@ -83,7 +83,7 @@ func poll[T any](tb *tab, expr string) T {
 	var lastErr error
 	for time.Now().Before(deadline) {
 		ctx, cancel := context.WithTimeout(tb.ctx, 5*time.Second)
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[*T]("("+expr+") || null"))
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[*T](`(document.readyState === "complete" && (`+expr+`)) || null`))
 		cancel()
 		if err == nil && v != nil {
 			return *v
