@@ -16,6 +16,16 @@ type Change struct {
 	Paths  []string        `json:"paths"`
 	Before json.RawMessage `json:"before"`
 	After  json.RawMessage `json:"after"`
+	// Details are the values at each path, when the field is an object or a list that changed
+	// inside (the whole field is in Before and After).
+	Details []PathChange `json:"details,omitempty"`
+}
+
+// PathChange is the value before and after at one place inside a field.
+type PathChange struct {
+	Path   string `json:"path"`
+	Before any    `json:"before"`
+	After  any    `json:"after"`
 }
 
 // notContent are the fields of a record that say where and when it was read or how it was
@@ -57,9 +67,16 @@ func diffRecords(prev, cur []byte) ([]Change, error) {
 		if reflect.DeepEqual(va, vb) {
 			continue
 		}
-		var paths []string
-		diffPaths(k, va, vb, &paths)
-		changes = append(changes, Change{Field: k, Paths: paths, Before: orNull(a[k]), After: orNull(b[k])})
+		var details []PathChange
+		diffPaths(k, va, vb, &details)
+		c := Change{Field: k, Paths: make([]string, len(details)), Before: orNull(a[k]), After: orNull(b[k])}
+		for i, d := range details {
+			c.Paths[i] = d.Path
+		}
+		if len(details) > 1 || (len(details) == 1 && details[0].Path != k) {
+			c.Details = details
+		}
+		changes = append(changes, c)
 	}
 	return changes, nil
 }
@@ -85,9 +102,9 @@ func decodeAny(raw json.RawMessage) any {
 	return v
 }
 
-// diffPaths appends the places where a and b differ, descending into objects and into arrays of
-// the same length.
-func diffPaths(path string, a, b any, out *[]string) {
+// diffPaths appends the places where a and b differ, with both values, descending into objects
+// and into arrays of the same length.
+func diffPaths(path string, a, b any, out *[]PathChange) {
 	if len(*out) >= maxPaths || reflect.DeepEqual(a, b) {
 		return
 	}
@@ -117,5 +134,5 @@ func diffPaths(path string, a, b any, out *[]string) {
 			return
 		}
 	}
-	*out = append(*out, path)
+	*out = append(*out, PathChange{Path: path, Before: a, After: b})
 }
