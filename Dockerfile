@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# One image for every service of the pipeline: `mhfz scrape|process|sink|migrate|health`.
+# One image for every service of the pipeline: `mhfz scrape|process|sink|serve|migrate|health`.
 
 # Build: a static binary (CGO off), so that the final image needs no libc.
 FROM golang:1.26-bookworm AS build

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
@@ -91,6 +93,21 @@ func TestStackScriptHistory(t *testing.T) {
 	prom.waitValue(ctx, `count(up{job=~"scraper|processor|sink"} == 1)`, "is 3 (every service scraped)", equals(3))
 	prom.waitValue(ctx, `sum(mhfz_sink_lag_records)`, "is 0", equals(0))
 
+	// The web page and API it advertises answer, with the weapons of both snapshots.
+	web := waitScript(t, ctx, &out, done, regexp.MustCompile(`(?m)^  web and API +(http://\S+/) `))[1]
+	for _, path := range []string{"api/health", "api/weapons?q=katana&type=long_sword", "api/changes", "?q=katana"} {
+		resp, err := http.Get(web + path)
+		if err != nil {
+			t.Fatalf("the advertised web page: %v", err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || (strings.HasPrefix(path, "api/weapons") && !strings.Contains(string(body), "Katana")) ||
+			(path == "api/changes" && strings.Count(string(body), "scraped_at") != 2) {
+			t.Errorf("GET %s%s: %d %s", web, path, resp.StatusCode, tail(string(body), 300))
+		}
+	}
+
 	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil { // Ctrl-C
 		t.Fatal(err)
 	}
@@ -110,7 +127,7 @@ func TestStackScriptHistory(t *testing.T) {
 		t.Fatal("the script does not say where its logs are")
 	}
 	t.Cleanup(func() { os.RemoveAll(logs[1]) })
-	for _, f := range []string{"scraper-older.log", "scraper.log", "processor.log", "sink.log"} {
+	for _, f := range []string{"scraper-older.log", "scraper.log", "processor.log", "sink.log", "serve.log"} {
 		if _, err := os.Stat(logs[1] + "/" + f); err != nil {
 			t.Errorf("log %s not kept: %v", f, err)
 		}

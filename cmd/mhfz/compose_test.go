@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"regexp"
 	"slices"
@@ -109,8 +110,8 @@ func TestComposeCommandsAndVariablesExist(t *testing.T) {
 			if !slices.Equal(svc.Networks, []string{"pipeline"}) {
 				t.Errorf("networks %v, want the one network [pipeline]", svc.Networks)
 			}
-			if len(svc.Ports) > 0 {
-				t.Errorf("ports %v: only Kafka and PostgreSQL are published", svc.Ports)
+			if len(svc.Ports) > 0 && name != "serve" {
+				t.Errorf("ports %v: only Kafka, PostgreSQL and serve are published", svc.Ports)
 			}
 		})
 	}
@@ -145,6 +146,7 @@ func TestComposeDependenciesMatchHealthchecks(t *testing.T) {
 		"processor": {"kafka"},
 		"sink":      {"kafka", "migrate", "postgres"},
 		"reprocess": {"kafka", "migrate", "postgres"},
+		"serve":     {"migrate", "postgres"},
 	}
 	for name, deps := range want {
 		var got []string
@@ -156,7 +158,7 @@ func TestComposeDependenciesMatchHealthchecks(t *testing.T) {
 			t.Errorf("%s depends on %v, want %v", name, got, deps)
 		}
 	}
-	for _, name := range []string{"processor", "sink"} {
+	for _, name := range []string{"processor", "sink", "serve"} {
 		if r := c.Services[name].Restart; r != "unless-stopped" {
 			t.Errorf("%s: restart %q, want unless-stopped", name, r)
 		}
@@ -229,7 +231,8 @@ func TestComposeVolumesPortsAndNetwork(t *testing.T) {
 			t.Errorf("%s: no volume at %s", name, path)
 		}
 	}
-	published := map[string]string{"kafka": "127.0.0.1:9092:9092", "postgres": "127.0.0.1:5432:5432"}
+	published := map[string]string{"kafka": "127.0.0.1:9092:9092", "postgres": "127.0.0.1:5432:5432",
+		"serve": "127.0.0.1:8080:8080"}
 	for name, svc := range c.Services {
 		want, ok := published[name]
 		if !ok {
@@ -283,5 +286,23 @@ func TestDockerfileBuildsAStaticNonRootImage(t *testing.T) {
 	goLine := regexp.MustCompile(`(?m)^go (\d+\.\d+)`).FindSubmatch(gomod)
 	if goLine == nil || !strings.Contains(df, "FROM golang:"+string(goLine[1])) {
 		t.Errorf("Dockerfile's Go image does not match go.mod's go %s", goLine[1])
+	}
+}
+
+// serve reads as the read-only role, with the password migrate gives it, and is checked on its
+// own health route (it has no Kafka to check).
+func TestComposeServeReadsAsTheReader(t *testing.T) {
+	c := readCompose(t)
+	serve, migrate := c.Services["serve"], c.Services["migrate"]
+	if !strings.HasPrefix(serve.Environment["MHFZ_SERVE_DATABASE_URL"], "postgres://mhfz_reader:${MHFZ_READER_PASSWORD") {
+		t.Errorf("serve connects as %q, want mhfz_reader with MHFZ_READER_PASSWORD", serve.Environment["MHFZ_SERVE_DATABASE_URL"])
+	}
+	if migrate.Environment["MHFZ_READER_PASSWORD"] == "" {
+		t.Error("migrate does not set MHFZ_READER_PASSWORD: mhfz_reader would have no password")
+	}
+	addr := serve.Environment["MHFZ_SERVE_ADDR"]
+	test := fmt.Sprint(serve.Healthcheck["test"])
+	if addr != ":8080" || !strings.Contains(test, "--url http://127.0.0.1:8080/api/health") || !strings.Contains(test, "--brokers=") {
+		t.Errorf("serve listens on %q and is checked by %s: want :8080 and its /api/health, without Kafka", addr, test)
 	}
 }

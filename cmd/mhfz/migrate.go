@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/pressly/goose/v3"
 
+	"github.com/mhfz/mhfz-pipeline/browse"
 	"github.com/mhfz/mhfz-pipeline/internal/startup"
 	"github.com/mhfz/mhfz-pipeline/migrations"
 )
@@ -20,6 +22,8 @@ type migrateOptions struct {
 	action string
 	to     int64
 	wait   time.Duration
+	// readerPassword, when set, is given to the read-only role after `up`.
+	readerPassword string
 }
 
 var migrateActions = map[string]bool{"up": true, "down": true, "status": true, "version": true}
@@ -34,6 +38,8 @@ func parseMigrateFlags(args []string, output io.Writer) (*migrateOptions, error)
 		"up: apply up to this version; down: roll back to this version (0: everything). -1: up to the latest, down by one")
 	fs.durationVar(&o.wait, "wait", "MHFZ_DATABASE_WAIT", time.Minute,
 		"how long to wait for the database to be reachable (a wrong password or database fails at once; 0: until stopped)")
+	fs.stringVar(&o.readerPassword, "reader-password", "MHFZ_READER_PASSWORD", "",
+		"up: set this password on the read-only role "+browse.ReaderRole+" of mhfz serve (empty: leave it as it is)")
 	if err := fs.parse(args); err != nil {
 		return nil, err
 	}
@@ -93,6 +99,9 @@ func runMigrate(ctx context.Context, args []string, env runEnv) error {
 			results, err = p.Up(ctx)
 		}
 		report(log, "applied", results)
+		if err == nil && o.readerPassword != "" {
+			err = setReaderPassword(ctx, db, o.readerPassword)
+		}
 	case "down":
 		var results []*goose.MigrationResult
 		if o.to >= 0 {
@@ -114,6 +123,21 @@ func runMigrate(ctx context.Context, args []string, env runEnv) error {
 	}
 	if err != nil {
 		return fmt.Errorf("migrate %s: %w", o.action, err)
+	}
+	return nil
+}
+
+// setReaderPassword gives the read-only role (migration 00008) its password, so that mhfz serve
+// can log in on a server that asks for one. The statement takes no parameter: the password is
+// quoted by PostgreSQL's own format('%L').
+func setReaderPassword(ctx context.Context, db *sql.DB, password string) error {
+	var stmt string
+	if err := db.QueryRowContext(ctx, "SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text)",
+		browse.ReaderRole, password).Scan(&stmt); err != nil {
+		return fmt.Errorf("set the password of %s: %w", browse.ReaderRole, err)
+	}
+	if _, err := db.ExecContext(ctx, stmt); err != nil {
+		return fmt.Errorf("set the password of %s (the migrating role needs CREATEROLE): %w", browse.ReaderRole, err)
 	}
 	return nil
 }

@@ -93,3 +93,17 @@ func DatabaseURL(t testing.TB) string {
 	}
 	return fmt.Sprintf("postgres://%s:%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Password, cfg.Host, cfg.Port, name)
 }
+
+// Chromium returns the path of the headless browser of the browser tests: Debian's chromium,
+// which scripts/testenv installs when it is missing (MHFZ_TEST_CHROMIUM).
+func Chromium(t testing.TB) string {
+	t.Helper()
+	path := os.Getenv("MHFZ_TEST_CHROMIUM")
+	if path == "" {
+		missing(t, "Chromium (MHFZ_TEST_CHROMIUM)")
+	}
+	if _, err := os.Stat(path); err != nil {
+		missing(t, "Chromium at "+path)
+	}
+	return path
+}

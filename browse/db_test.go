@@ -1,0 +1,78 @@
+package browse_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mhfz/mhfz-pipeline/browse"
+	"github.com/mhfz/mhfz-pipeline/internal/testenv"
+	"github.com/mhfz/mhfz-pipeline/migrations"
+)
+
+// readerDB migrates a fresh database and returns its URL as mhfz_reader.
+func readerDB(t *testing.T) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dbURL := testenv.DatabaseURL(t)
+	db, err := migrations.Open(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p, err := migrations.NewProvider(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(browse.ReaderRole) // scripts/testenv's server trusts loopback connections
+	return u.String()
+}
+
+// TestQueryTimeout: a query that takes longer than the query timeout is answered 503 with a
+// message that says so, and the server answers again at once after it.
+func TestQueryTimeout(t *testing.T) {
+	dbURL := readerDB(t)
+	for _, tc := range []struct {
+		timeout time.Duration
+		status  int
+	}{{time.Nanosecond, 503}, {5 * time.Second, 200}} {
+		s, err := browse.New(context.Background(), browse.Config{DatabaseURL: dbURL, QueryTimeout: tc.timeout,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Check(context.Background()); err != nil {
+			t.Fatalf("the reader cannot read a migrated database: %v", err)
+		}
+		srv := httptest.NewServer(s.Handler())
+		resp, err := http.Get(srv.URL + "/api/weapons?q=katana")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct{ Error string }
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || (tc.status == 503 && (!strings.Contains(body.Error, "took too long") ||
+			resp.Header.Get("Retry-After") == "")) {
+			t.Errorf("query timeout %s: %d %q, want %d (503: says it took too long, with Retry-After)", tc.timeout,
+				resp.StatusCode, body.Error, tc.status)
+		}
+		srv.Close()
+		s.Close()
+	}
+}

@@ -1,0 +1,170 @@
+package browse
+
+import (
+	"context"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/mhfz/mhfz-pipeline/codecs"
+)
+
+// Upgrades is the upgrade tree around a weapon: where it comes from (and where that comes
+// from, …) and what it leads to (and further), each link resolved to the weapon it names.
+type Upgrades struct {
+	From      []*Node `json:"from"`
+	To        []*Node `json:"to"`
+	Truncated bool    `json:"truncated"` // the tree was larger than maxTreeNodes or maxTreeDepth
+}
+
+// Node is one link of the upgrade tree, as the site's page has it (page, row id, the name of
+// the link), and the weapon it leads to.
+type Node struct {
+	Page   string      `json:"page"`
+	RowID  string      `json:"row_id"`
+	Name   string      `json:"name"`
+	Key    string      `json:"key"`    // "" when the page is not a weapon page
+	Found  bool        `json:"found"`  // the weapon is in the database
+	Weapon *NodeWeapon `json:"weapon"` // its latest version, when found
+	Next   []*Node     `json:"next"`   // the links of that weapon in the same direction
+	Cycle  bool        `json:"cycle,omitempty"`
+}
+
+// NodeWeapon is what a tree shows of a weapon.
+type NodeWeapon struct {
+	Name       string `json:"name"`
+	WeaponType string `json:"weapon_type"`
+	PageKind   string `json:"page_kind"`
+	Rarity     *int32 `json:"rarity"`
+	GRank      *int32 `json:"g_rank"`
+	Attack     *int32 `json:"attack"`
+}
+
+const (
+	maxTreeDepth = 30
+	maxTreeNodes = 400
+)
+
+// upgrades resolves the tree of row in both directions, one query per depth.
+func (s *Server) upgrades(ctx context.Context, row *weaponRow) (Upgrades, error) {
+	var u Upgrades
+	var err error
+	budget := maxTreeNodes
+	u.From, err = s.tree(ctx, row, true, &budget, &u.Truncated)
+	if err != nil {
+		return u, err
+	}
+	u.To, err = s.tree(ctx, row, false, &budget, &u.Truncated)
+	return u, err
+}
+
+// linked is a weapon reached in the tree, with its links.
+type linked struct {
+	page     string
+	from, to []codecs.WeaponRef
+	weapon   NodeWeapon
+}
+
+func (s *Server) tree(ctx context.Context, root *weaponRow, up bool, budget *int, truncated *bool) ([]*Node, error) {
+	refs := root.to
+	if up {
+		refs = root.from
+	}
+	seen := map[string]bool{root.key: true}
+	top := s.nodes(root.page, refs)
+	level := top
+	for depth := 0; len(level) > 0; depth++ {
+		if depth >= maxTreeDepth {
+			*truncated = true
+			break
+		}
+		found, err := s.lookup(ctx, level)
+		if err != nil {
+			return nil, err
+		}
+		var next []*Node
+		for _, n := range level {
+			l, ok := found[n.Key]
+			if !ok {
+				continue
+			}
+			n.Found, n.Weapon = true, &l.weapon
+			if seen[n.Key] {
+				n.Cycle = true
+				continue
+			}
+			seen[n.Key] = true
+			links := l.to
+			if up {
+				links = l.from
+			}
+			if *budget -= len(links); *budget < 0 {
+				*truncated = true
+				continue
+			}
+			n.Next = s.nodes(l.page, links)
+			next = append(next, n.Next...)
+		}
+		level = next
+	}
+	return top, nil
+}
+
+// nodes turns the links of a weapon of page into nodes (a link without page is to the same page).
+func (s *Server) nodes(page string, refs []codecs.WeaponRef) []*Node {
+	out := make([]*Node, 0, len(refs))
+	for _, r := range refs {
+		p := r.Page
+		if p == "" {
+			p = page
+		}
+		n := &Node{Page: p, RowID: r.RowID, Name: r.Name, Next: []*Node{}}
+		if t, kind, err := codecs.ParsePageName(p); err == nil && r.RowID != "" {
+			n.Key = codecs.RecordKey(t, kind, r.RowID, 1)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// lookup reads the latest version of the nodes' weapons, one statement for all their tables.
+func (s *Server) lookup(ctx context.Context, nodes []*Node) (map[string]linked, error) {
+	byTable := map[string][]string{}
+	for _, n := range nodes {
+		if t := tableOfKey(n.Key); t != "" {
+			byTable[t] = append(byTable[t], n.Key)
+		}
+	}
+	if len(byTable) == 0 {
+		return nil, nil
+	}
+	var branches []string
+	var args []any
+	for t, keys := range byTable {
+		args = append(args, keys)
+		branches = append(branches, `(SELECT DISTINCT ON (key) key, page, name, weapon_type, page_kind, rarity, g_rank, attack,
+			upgrade_from, upgrade_to FROM `+pgx.Identifier{t}.Sanitize()+` WHERE key = ANY($`+strconv.Itoa(len(args))+`) ORDER BY key, version DESC)`)
+	}
+	rows, err := s.db.Query(ctx, strings.Join(branches, " UNION ALL "), args...)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]linked{}
+	var key string
+	var l linked
+	var from, to []byte
+	_, err = pgx.ForEachRow(rows, []any{&key, &l.page, &l.weapon.Name, &l.weapon.WeaponType, &l.weapon.PageKind,
+		&l.weapon.Rarity, &l.weapon.GRank, &l.weapon.Attack, &from, &to}, func() error {
+		if err := unmarshalRefs(from, &l.from); err != nil {
+			return err
+		}
+		if err := unmarshalRefs(to, &l.to); err != nil {
+			return err
+		}
+		out[key] = l
+		l = linked{}
+		return nil
+	})
+	return out, err
+}

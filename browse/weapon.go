@@ -1,0 +1,254 @@
+package browse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	json "github.com/goccy/go-json"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/mhfz/mhfz-pipeline/codecs"
+)
+
+// Weapon is one weapon as the API shows it: its latest version, whole, and what surrounds it.
+type Weapon struct {
+	Key       string          `json:"key"`
+	Weapon    json.RawMessage `json:"weapon"`     // every column of the latest version but the Kafka positions and the raw record
+	FeriasURL string          `json:"ferias_url"` // its row on the Ferias site
+	LevelOf   *LevelRef       `json:"level_of"`   // for a level row: the weapon it is a level of
+	Levels    []Level         `json:"levels"`     // the weapon's levels (its own row first), when it has several
+	Upgrades  Upgrades        `json:"upgrades"`
+	History   []Version       `json:"history"` // every version, oldest first
+}
+
+// LevelRef points at the weapon a level row belongs to.
+type LevelRef struct {
+	Key  string `json:"key"`
+	Name string `json:"name"`
+}
+
+// Level is one level of a weapon: on the site, the hidden rows under the weapon's row.
+type Level struct {
+	Key       string          `json:"key"`
+	RowID     string          `json:"row_id"`
+	Level     *int32          `json:"level"`
+	Hidden    bool            `json:"hidden"`
+	Rarity    *int32          `json:"rarity"`
+	GRank     *int32          `json:"g_rank"`
+	Attack    *int32          `json:"attack"`
+	Affinity  *int32          `json:"affinity"`
+	Elements  json.RawMessage `json:"elements"`
+	Defense   *int32          `json:"defense"`
+	Slots     *int32          `json:"slots"`
+	Price     *int32          `json:"price"`
+	Sharpness json.RawMessage `json:"sharpness"`
+	Materials json.RawMessage `json:"materials"`
+}
+
+// Version is one version of a weapon and what changed since the one before.
+type Version struct {
+	Version     int64     `json:"version"`
+	ScrapedAt   time.Time `json:"scraped_at"`
+	ContentHash string    `json:"content_hash"`
+	Changes     []Change  `json:"changes"`
+}
+
+// weaponRow is what the server itself reads of a weapon's latest version.
+type weaponRow struct {
+	key, page, rowID, name string
+	level                  *int32
+	hidden                 bool
+	from, to               []codecs.WeaponRef
+	all                    []byte
+}
+
+var errNoWeapon = errors.New("no such weapon")
+
+func (s *Server) apiWeapon(w http.ResponseWriter, r *http.Request) error {
+	key := r.PathValue("type") + "/" + r.PathValue("kind") + "/" + r.PathValue("row")
+	wp, err := s.weapon(r.Context(), key)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, wp)
+	return nil
+}
+
+// weapon reads one weapon and what surrounds it, within one query timeout.
+func (s *Server) weapon(ctx context.Context, key string) (*Weapon, error) {
+	table := tableOfKey(key)
+	if table == "" {
+		return nil, notFound("no weapon %q: a key is TYPE/KIND/ROW_ID, like long_sword/g/l219C (types: %s; kinds: %s)",
+			clip(key), typeNames(), kindNames())
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+	defer cancel()
+	row, err := s.readWeapon(ctx, table, key)
+	if errors.Is(err, errNoWeapon) {
+		return nil, notFound("no weapon %q in the database (GET /api/weapons?id=%s searches by row id)", clip(key), clip(lastPart(key)))
+	}
+	if err != nil {
+		return nil, s.dbError(ctx, "reading the weapon", err)
+	}
+	wp := &Weapon{Key: key, Weapon: row.all, FeriasURL: s.feriasRow(row.page, row.rowID)}
+	base := row
+	if parent, err := s.levelParent(ctx, table, row); err != nil {
+		return nil, s.dbError(ctx, "reading the weapon's levels", err)
+	} else if parent != nil {
+		wp.LevelOf = &LevelRef{Key: parent.key, Name: parent.name}
+		base = parent
+		if row.hidden {
+			wp.FeriasURL = s.feriasRow(row.page, parent.rowID) // a hidden row cannot be scrolled to
+		}
+	}
+	if wp.Levels, err = s.levels(ctx, table, base); err != nil {
+		return nil, s.dbError(ctx, "reading the weapon's levels", err)
+	}
+	if wp.Upgrades, err = s.upgrades(ctx, row); err != nil {
+		return nil, s.dbError(ctx, "reading the upgrade tree", err)
+	}
+	if wp.History, err = s.history(ctx, table, key); err != nil {
+		return nil, s.dbError(ctx, "reading the history", err)
+	}
+	return wp, nil
+}
+
+func lastPart(key string) string { return key[strings.LastIndexByte(key, '/')+1:] }
+
+func (s *Server) feriasRow(page, rowID string) string {
+	u := *s.site
+	u.Path += page
+	u.Fragment = rowID
+	return u.String()
+}
+
+// FeriasItem is the page of an item on the Ferias site.
+func (s *Server) feriasItem(itemID string) string {
+	u := *s.site
+	u.Path = strings.TrimSuffix(u.Path, "buki/") + "sozai/sozai.htm"
+	u.RawQuery = itemID
+	return u.String()
+}
+
+func (s *Server) readWeapon(ctx context.Context, table, key string) (*weaponRow, error) {
+	id := pgx.Identifier{table}.Sanitize()
+	var row weaponRow
+	var from, to []byte
+	err := s.db.QueryRow(ctx, `SELECT key, page, row_id, name, level, hidden, upgrade_from, upgrade_to,
+		to_jsonb(w) - 'record' - 'kafka_topic' - 'kafka_partition' - 'kafka_offset'
+		FROM `+id+` w WHERE key = $1 ORDER BY version DESC LIMIT 1`, key).Scan(
+		&row.key, &row.page, &row.rowID, &row.name, &row.level, &row.hidden, &from, &to, &row.all)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, errNoWeapon
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := unmarshalRefs(from, &row.from); err != nil {
+		return nil, err
+	}
+	return &row, unmarshalRefs(to, &row.to)
+}
+
+func unmarshalRefs(b []byte, refs *[]codecs.WeaponRef) error {
+	if b == nil {
+		return nil
+	}
+	if err := json.Unmarshal(b, refs); err != nil {
+		return fmt.Errorf("decode an upgrade link: %w", err)
+	}
+	return nil
+}
+
+// levelParent returns the weapon a level row belongs to: on the site, the row of level L of a
+// weapon has the weapon's row id followed by L ("l219C" → "l219C5"), the same name, on the same
+// page. nil when row is not such a row.
+func (s *Server) levelParent(ctx context.Context, table string, row *weaponRow) (*weaponRow, error) {
+	if row.level == nil {
+		return nil, nil
+	}
+	suffix := strconv.Itoa(int(*row.level))
+	parentID, ok := strings.CutSuffix(row.rowID, suffix)
+	if !ok || len(parentID) < 2 {
+		return nil, nil
+	}
+	parentKey := row.key[:strings.LastIndexByte(row.key, '/')+1] + parentID
+	parent, err := s.readWeapon(ctx, table, parentKey)
+	if errors.Is(err, errNoWeapon) {
+		return nil, nil
+	}
+	if err != nil || parent.name != row.name || parent.page != row.page {
+		return nil, err
+	}
+	return parent, nil
+}
+
+// levels returns the levels of base (its own row first), or none when it has no other.
+func (s *Server) levels(ctx context.Context, table string, base *weaponRow) ([]Level, error) {
+	rows, err := s.db.Query(ctx, `SELECT DISTINCT ON (w.key) w.key, w.row_id, w.level, w.hidden, w.rarity, w.g_rank,
+		w.attack, w.affinity, w.elements, w.defense, w.slots, w.price, w.sharpness, w.materials
+		FROM `+pgx.Identifier{table}.Sanitize()+` w WHERE w.name = $1 AND w.page = $2 AND w.row_id LIKE $3
+		ORDER BY w.key, w.version DESC`, base.name, base.page, likeEscape(base.rowID)+"%")
+	if err != nil {
+		return nil, err
+	}
+	var out []Level
+	var l Level
+	_, err = pgx.ForEachRow(rows, []any{&l.Key, &l.RowID, &l.Level, &l.Hidden, &l.Rarity, &l.GRank, &l.Attack, &l.Affinity,
+		&l.Elements, &l.Defense, &l.Slots, &l.Price, &l.Sharpness, &l.Materials}, func() error {
+		if l.RowID == base.rowID || (l.Level != nil && l.RowID == base.rowID+strconv.Itoa(int(*l.Level))) {
+			out = append(out, l)
+		}
+		l = Level{}
+		return nil
+	})
+	if err != nil || len(out) < 2 {
+		return []Level{}, err
+	}
+	slices.SortStableFunc(out, func(a, b Level) int {
+		switch {
+		case a.RowID == base.rowID:
+			return -1
+		case b.RowID == base.rowID:
+			return 1
+		}
+		return int(deref(a.Level) - deref(b.Level))
+	})
+	return out, nil
+}
+
+func deref(p *int32) int32 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+// history returns every version of a weapon with what changed since the one before.
+func (s *Server) history(ctx context.Context, table, key string) ([]Version, error) {
+	rows, err := s.db.Query(ctx, `SELECT version, scraped_at, content_hash, record::text FROM `+
+		pgx.Identifier{table}.Sanitize()+` WHERE key = $1 ORDER BY version`, key)
+	if err != nil {
+		return nil, err
+	}
+	var out []Version
+	var v Version
+	var record string
+	var prev []byte
+	_, err = pgx.ForEachRow(rows, []any{&v.Version, &v.ScrapedAt, &v.ContentHash, &record}, func() error {
+		var err error
+		if v.Changes, err = diffRecords(prev, []byte(record)); err != nil {
+			return fmt.Errorf("%s version %d: %w", key, v.Version, err)
+		}
+		prev = []byte(record)
+		out = append(out, v)
+		return nil
+	})
+	return out, err
+}

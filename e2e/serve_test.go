@@ -1,0 +1,679 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/antchfx/htmlquery"
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/mhfz/mhfz-pipeline/browse"
+	"github.com/mhfz/mhfz-pipeline/codecs"
+	"github.com/mhfz/mhfz-pipeline/internal/testenv"
+	"github.com/mhfz/mhfz-pipeline/migrations"
+	"github.com/mhfz/mhfz-pipeline/sink"
+)
+
+// serveSubset: the serve tests load the long swords, the switch axes (whose Apophis Axe rows
+// change in value and in quality between the snapshots) and the partner weapons (their own
+// table) of both snapshots: every page kind, about a sixth of the corpus.
+func inServeSubset(key string) bool {
+	return strings.HasPrefix(key, "long_sword/") || strings.HasPrefix(key, "switch_axe_f/") || strings.Contains(key, "/partner/")
+}
+
+// current is what the test expects the database to hold of one weapon, computed from the pages
+// with the processor's parser (not read back from the database).
+type current struct {
+	w        *codecs.Weapon
+	versions int               // versions it must have: one more for each change of content
+	hashes   []string          // content hash of each version
+	records  []json.RawMessage // the weapon of each version as JSON
+}
+
+// servedDB loads the subset of the older, then the newer snapshot through the real router and
+// sink, and returns the expected current weapons by key, the keys the second scrape gave a new
+// version, and the database as mhfz_reader.
+func servedDB(t *testing.T, ctx context.Context) (expected map[string]*current, second map[string]bool, readerURL string) {
+	d := newDeployment(t, ctx, "serve")
+	live := d.start(ctx, nil, "serve")
+	expected = map[string]*current{}
+	for i, snapshot := range []string{testenv.Older, testenv.Newest} {
+		var recs []snapshotRecord
+		changed := map[string]bool{}
+		for _, rec := range snapshotRecords(t, snapshot) {
+			if !inServeSubset(rec.key) {
+				continue
+			}
+			recs = append(recs, rec)
+			if rec.exp.hash == "" {
+				continue // a dead letter: no version
+			}
+			c := expected[rec.key]
+			if c == nil {
+				c = &current{}
+				expected[rec.key] = c
+			}
+			if n := len(c.hashes); n == 0 || c.hashes[n-1] != rec.exp.hash {
+				raw, err := codecs.DecodeRaw(rec.value)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.w, err = interpret(raw); err != nil {
+					t.Fatal(err)
+				}
+				b, _ := json.Marshal(c.w)
+				c.hashes, c.records = append(c.hashes, rec.exp.hash), append(c.records, b)
+				changed[rec.key] = true
+			}
+		}
+		if i == 1 {
+			second = changed
+		}
+		d.emit(recs)
+		d.waitStored(ctx, live)
+		t.Logf("scrape %d (%s): %d raw records of the subset stored, %d new versions", i+1, snapshot, len(recs), len(changed))
+	}
+	live.halt(t)
+	u, err := url.Parse(d.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(browse.ReaderRole) // scripts/testenv's server trusts loopback connections
+	return expected, second, u.String()
+}
+
+// TestServe loads the older, then the newer snapshot (a subset: see inServeSubset) through the
+// real pipeline and checks the API and, in headless Chromium, the web page, as mhfz_reader.
+func TestServe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: runs the pipeline over two snapshots")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	expected, second, readerURL := servedDB(t, ctx)
+	s, err := browse.New(ctx, browse.Config{DatabaseURL: readerURL, Logger: testLogger(t, "serve")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Check(ctx); err != nil {
+		t.Fatalf("mhfz_reader cannot read the tables: %v", err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	api := newAPIClient(t, srv.URL)
+
+	t.Run("search by English name", func(t *testing.T) { checkNameSearch(t, api, expected, "Iron Katana") })
+	t.Run("search by Japanese name", func(t *testing.T) { checkNameSearch(t, api, expected, "覇帝刀") })
+	t.Run("search by id", func(t *testing.T) { checkIDSearch(t, api, expected) })
+	t.Run("history of a changed long sword", func(t *testing.T) { checkHistory(t, api, expected) })
+	t.Run("upgrade tree", func(t *testing.T) { checkUpgradeTree(t, api, expected) })
+	t.Run("levels", func(t *testing.T) { checkLevels(t, api, expected) })
+	t.Run("changes of the second scrape", func(t *testing.T) { checkChanges(t, api, second) })
+	t.Run("materials", func(t *testing.T) { checkMaterials(t, api, expected) })
+	t.Run("exports", func(t *testing.T) { checkExports(t, api) })
+	t.Run("browser", func(t *testing.T) { checkBrowser(t, srv.URL) })
+}
+
+// apiClient gets the API's answers and checks each against openapi.yaml.
+type apiClient struct {
+	t      *testing.T
+	base   string
+	router routers.Router
+}
+
+func newAPIClient(t *testing.T, base string) *apiClient {
+	doc, err := openapi3.NewLoader().LoadFromData(browse.OpenAPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc.Servers = openapi3.Servers{{URL: base}}
+	router, err := legacy.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &apiClient{t: t, base: base, router: router}
+}
+
+// get returns the body of GET path; the status must be 200 and the answer as documented.
+func (c *apiClient) get(t *testing.T, path string) []byte {
+	t.Helper()
+	resp, err := http.Get(c.base + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
+	}
+	req, _ := http.NewRequest("GET", c.base+path, nil)
+	route, params, err := c.router.FindRoute(req)
+	if err != nil {
+		t.Fatalf("GET %s is not in openapi.yaml: %v", path, err)
+	}
+	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route}
+	if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
+		t.Errorf("GET %s: the request does not match openapi.yaml: %v", path, err)
+	}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "application/json" {
+		out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode,
+			Header: resp.Header, Body: io.NopCloser(bytes.NewReader(body))}
+		if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+			t.Errorf("GET %s: the answer does not match openapi.yaml: %v", path, clipErr(err))
+		}
+	}
+	return body
+}
+
+func clipErr(err error) string {
+	s := err.Error()
+	if len(s) > 1500 {
+		return s[:1500] + "…"
+	}
+	return s
+}
+
+func (c *apiClient) json(t *testing.T, path string, v any) {
+	t.Helper()
+	if err := json.Unmarshal(c.get(t, path), v); err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+}
+
+// searchAll follows the pages of a search and returns every item.
+func (c *apiClient) searchAll(t *testing.T, query url.Values) []browse.Item {
+	t.Helper()
+	var all []browse.Item
+	after := ""
+	for {
+		q := url.Values{}
+		for k, v := range query {
+			q[k] = v
+		}
+		q.Set("limit", "200")
+		if after != "" {
+			q.Set("after", after)
+		}
+		var page browse.SearchPage
+		c.json(t, "/api/weapons?"+q.Encode(), &page)
+		all = append(all, page.Items...)
+		if page.Next == nil {
+			return all
+		}
+		after = *page.Next
+	}
+}
+
+func keysOf(items []browse.Item) []string {
+	keys := make([]string, len(items))
+	for i, it := range items {
+		keys[i] = it.Key
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func checkNameSearch(t *testing.T, api *apiClient, expected map[string]*current, q string) {
+	var want []string
+	for key, c := range expected {
+		if !c.w.Hidden && strings.Contains(strings.ToLower(c.w.Name), strings.ToLower(q)) {
+			want = append(want, key)
+		}
+	}
+	slices.Sort(want)
+	got := keysOf(api.searchAll(t, url.Values{"q": {q}}))
+	if len(want) == 0 || !slices.Equal(got, want) {
+		t.Fatalf("q=%s: %d weapons %v, want the %d whose name has it %v", q, len(got), head(got), len(want), head(want))
+	}
+	t.Logf("q=%s: the %d weapons whose name has it, e.g. %s", q, len(got), expected[got[0]].w.Name)
+}
+
+func head(s []string) []string { return s[:min(len(s), 8)] }
+
+func checkIDSearch(t *testing.T, api *apiClient, expected map[string]*current) {
+	for _, id := range []string{"l000A", "219c", "L219C5", "03E9"} {
+		var want []string
+		for key, c := range expected {
+			if u := strings.ToUpper(c.w.RowID); u == strings.ToUpper(id) || u == "L"+strings.ToUpper(id) {
+				want = append(want, key)
+			}
+		}
+		slices.Sort(want)
+		got := keysOf(api.searchAll(t, url.Values{"id": {id}}))
+		if len(want) == 0 || !slices.Equal(got, want) {
+			t.Errorf("id=%s: %v, want %v", id, got, want)
+		}
+	}
+	// The search box takes ids too.
+	if got := keysOf(api.searchAll(t, url.Values{"q": {"l03E9"}, "type": {"long_sword"}})); !slices.Contains(got, "long_sword/base/l03E9") {
+		t.Errorf("q=l03E9: %v, want long_sword/base/l03E9 among them", got)
+	}
+}
+
+// checkHistory: the history of every long sword that changed between the snapshots shows
+// exactly the fields that differ between the two parsed versions.
+func checkHistory(t *testing.T, api *apiClient, expected map[string]*current) {
+	var changed []string
+	for key, c := range expected {
+		if strings.HasPrefix(key, "long_sword/") && len(c.records) == 2 {
+			changed = append(changed, key)
+		}
+	}
+	slices.Sort(changed)
+	if len(changed) < 100 {
+		t.Fatalf("%d long swords changed between the snapshots; the corpus has thousands", len(changed))
+	}
+	sample := []string{"long_sword/base/l03E9"} // its source was renamed (README)
+	for i := 0; i < len(changed); i += len(changed) / 25 {
+		sample = append(sample, changed[i])
+	}
+	for _, key := range sample {
+		var w browse.Weapon
+		api.json(t, "/api/weapons/"+key, &w)
+		if len(w.History) != 2 {
+			t.Errorf("%s: %d versions, want 2", key, len(w.History))
+			continue
+		}
+		want := changedFields(t, expected[key].records[0], expected[key].records[1])
+		var got []string
+		for _, c := range w.History[1].Changes {
+			got = append(got, c.Field)
+		}
+		if len(w.History[0].Changes) != 0 || !slices.Equal(got, want) {
+			t.Errorf("%s: history shows %v changed, the pages %v", key, got, want)
+		}
+	}
+	var w browse.Weapon
+	api.json(t, "/api/weapons/long_sword/base/l03E9", &w)
+	c := w.History[1].Changes[0]
+	if c.Field != "extra" || !slices.Equal(c.Paths, []string{"extra.source"}) || !strings.Contains(string(c.After), `"Festival"`) {
+		t.Errorf("long_sword/base/l03E9: change %+v, want extra.source renamed to Festival", c)
+	}
+	t.Logf("%d changed long swords, %d histories checked; l03E9: %s → %s", len(changed), len(sample), c.Before, c.After)
+}
+
+// changedFields are the fields of two weapon records that differ, but those that say where and
+// when it was read.
+func changedFields(t *testing.T, a, b []byte) []string {
+	var ma, mb map[string]json.RawMessage
+	if json.Unmarshal(a, &ma) != nil || json.Unmarshal(b, &mb) != nil {
+		t.Fatal("decode a record")
+	}
+	skip := map[string]bool{"schema": true, "key": true, "version": true, "content_hash": true, "scraped_at": true, "source": true, "url": true}
+	var out []string
+	for k := range ma {
+		if !skip[k] && !bytes.Equal(ma[k], mb[k]) {
+			out = append(out, k)
+		}
+	}
+	for k := range mb {
+		if _, ok := ma[k]; !ok && !skip[k] {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// checkUpgradeTree: the upgrade links of weapons, as the API resolves them, are those of their
+// rows on the page (read here with an HTML parser from the newer snapshot), one level further too.
+func checkUpgradeTree(t *testing.T, api *apiClient, expected map[string]*current) {
+	doc, err := htmlquery.LoadDoc(filepath.Join(testenv.Snapshot(t, testenv.Newest), "tachi.htm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	links := func(rowID string) (from, to []string) {
+		td := htmlquery.FindOne(doc, `//td[@id="`+rowID+`"]`)
+		if td == nil {
+			t.Fatalf("tachi.htm has no row %s", rowID)
+		}
+		for _, a := range htmlquery.Find(td, "./div/a") {
+			href := htmlquery.SelectAttr(a, "href")
+			page, row, _ := strings.Cut(href, "#")
+			if page == "" {
+				page = "tachi.htm"
+			}
+			typ, kind, err := codecs.ParsePageName(page)
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := codecs.RecordKey(typ, kind, row, 1)
+			switch text := strings.TrimSpace(htmlquery.InnerText(a)); {
+			case strings.HasSuffix(text, "←"):
+				from = append(from, key)
+			case strings.HasPrefix(text, "→"):
+				to = append(to, key)
+			}
+		}
+		return from, to
+	}
+	nodeKeys := func(nodes []*browse.Node) []string {
+		var out []string
+		for _, n := range nodes {
+			out = append(out, n.Key)
+		}
+		return out
+	}
+	checked := 0
+	for _, row := range []string{"l000B", "l000A", "l03E9", "l0010", "l0118", "l001F"} {
+		var w browse.Weapon
+		api.json(t, "/api/weapons/long_sword/base/"+row, &w)
+		from, to := links(row)
+		if got := nodeKeys(w.Upgrades.From); !slices.Equal(got, from) {
+			t.Errorf("%s comes from %v, its page says %v", row, got, from)
+		}
+		if got := nodeKeys(w.Upgrades.To); !slices.Equal(got, to) {
+			t.Errorf("%s leads to %v, its page says %v", row, got, to)
+		}
+		for _, n := range w.Upgrades.To {
+			if !strings.HasPrefix(n.Key, "long_sword/base/") {
+				continue
+			}
+			if !n.Found || n.Weapon == nil || n.Weapon.Name != expected[n.Key].w.Name {
+				t.Errorf("%s → %s: not resolved to its weapon (%+v)", row, n.Key, n.Weapon)
+				continue
+			}
+			_, further := links(lastSegment(n.Key))
+			if got := nodeKeys(n.Next); !slices.Equal(got, further) {
+				t.Errorf("%s → %s leads to %v, its page says %v", row, n.Key, got, further)
+			}
+			checked++
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no upgrade followed")
+	}
+}
+
+func lastSegment(key string) string { return key[strings.LastIndexByte(key, '/')+1:] }
+
+// checkLevels: a G-rank weapon's levels are its hidden rows, grouped under it.
+func checkLevels(t *testing.T, api *apiClient, expected map[string]*current) {
+	var want []string
+	for key, c := range expected {
+		if strings.HasPrefix(key, "long_sword/g/l219C") && c.w.Name == expected["long_sword/g/l219C"].w.Name {
+			want = append(want, key)
+		}
+	}
+	slices.Sort(want)
+	for _, key := range []string{"long_sword/g/l219C", "long_sword/g/l219C5"} {
+		var w browse.Weapon
+		api.json(t, "/api/weapons/"+key, &w)
+		var got []string
+		for _, l := range w.Levels {
+			got = append(got, l.Key)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) || w.Levels[0].Key != "long_sword/g/l219C" {
+			t.Errorf("%s: levels %v, want %v (its own row first)", key, head(got), head(want))
+		}
+	}
+	var w browse.Weapon
+	api.json(t, "/api/weapons/long_sword/g/l219C5", &w)
+	if w.LevelOf == nil || w.LevelOf.Key != "long_sword/g/l219C" || !strings.HasSuffix(w.FeriasURL, "tachi_g.htm#l219C") {
+		t.Errorf("l219C5: level_of %+v, ferias_url %s: want its weapon l219C", w.LevelOf, w.FeriasURL)
+	}
+}
+
+// checkChanges: the changes feed of the second scrape lists exactly the keys that got a new
+// version from it, each with what changed.
+func checkChanges(t *testing.T, api *apiClient, second map[string]bool) {
+	var scrapes struct{ Scrapes []browse.Scrape }
+	api.json(t, "/api/changes", &scrapes)
+	if len(scrapes.Scrapes) != 2 {
+		t.Fatalf("%d scrapes, want 2: %+v", len(scrapes.Scrapes), scrapes.Scrapes)
+	}
+	newest := scrapes.Scrapes[0]
+	got := map[string]bool{}
+	after := ""
+	withChanges := 0
+	for {
+		path := "/api/changes/" + newest.ScrapedAt.Format(time.RFC3339Nano) + "?limit=200"
+		if after != "" {
+			path += "&after=" + url.QueryEscape(after)
+		}
+		var page browse.ChangesPage
+		api.json(t, path, &page)
+		for _, v := range page.Versions {
+			got[v.Key] = true
+			if v.Version > 1 && len(v.Changes) > 0 {
+				withChanges++
+			}
+		}
+		if page.Next == nil {
+			break
+		}
+		after = *page.Next
+	}
+	var missing, extra []string
+	for k := range second {
+		if !got[k] {
+			missing = append(missing, k)
+		}
+	}
+	for k := range got {
+		if !second[k] {
+			extra = append(extra, k)
+		}
+	}
+	if len(missing)+len(extra) > 0 || int64(len(got)) != newest.Versions {
+		t.Fatalf("changes of the second scrape: %d keys (summary %d), want %d; missing %v, not expected %v",
+			len(got), newest.Versions, len(second), head(missing), head(extra))
+	}
+	if withChanges == 0 {
+		t.Error("no changed version says what changed")
+	}
+	t.Logf("second scrape: %d new versions (%d new rows, %d changed), all listed", len(got), newest.New, newest.Changed)
+}
+
+func checkMaterials(t *testing.T, api *apiClient, expected map[string]*current) {
+	const item = "19F3" // Kut-Ku Bone
+	var want []string
+	weapons := 0 // not counting level rows
+	for key, c := range expected {
+		for _, list := range [][][]codecs.Material{c.w.Creation, c.w.Upgrade, c.w.GCreation100, c.w.GCreation60} {
+			if slices.ContainsFunc(list, func(alt []codecs.Material) bool {
+				return slices.ContainsFunc(alt, func(m codecs.Material) bool { return m.ItemID == item })
+			}) {
+				want = append(want, key)
+				if !c.w.Hidden {
+					weapons++
+				}
+				break
+			}
+		}
+	}
+	slices.Sort(want)
+	var got []string
+	after := ""
+	for {
+		var page browse.MaterialPage
+		api.json(t, "/api/materials?item_id="+item+"&limit=200&after="+url.QueryEscape(after), &page)
+		for _, w := range page.Weapons {
+			got = append(got, w.Key)
+			if len(w.Uses) == 0 {
+				t.Errorf("%s: listed without its use of %s", w.Key, item)
+			}
+		}
+		if page.Next == nil {
+			break
+		}
+		after = *page.Next
+	}
+	slices.Sort(got)
+	if len(want) == 0 || !slices.Equal(got, want) {
+		t.Errorf("weapons using %s: %d %v, want %d %v", item, len(got), head(got), len(want), head(want))
+	}
+	var items struct{ Items []browse.ItemCount }
+	api.json(t, "/api/items?q=kut-ku+bone", &items)
+	if len(items.Items) == 0 || items.Items[0].ItemID != item || items.Items[0].Rows != int64(weapons) {
+		t.Errorf("items named like kut-ku bone: %+v, want %s first, used by %d weapons", items.Items, item, weapons)
+	}
+	var byName browse.MaterialPage
+	api.json(t, "/api/materials?name=KUT-KU+BONE&limit=200", &byName)
+	if len(byName.Weapons) != min(len(want), 200) || byName.Weapons[0].Key != got[0] {
+		t.Errorf("weapons using the item named KUT-KU BONE: %d, want the %d using %s", len(byName.Weapons), min(len(want), 200), item)
+	}
+}
+
+// checkExports: the CSV and JSON Lines exports of a search hold its results, in its order.
+func checkExports(t *testing.T, api *apiClient) {
+	query := url.Values{"type": {"long_sword"}, "kind": {"g"}, "levels": {"true"}, "sort": {"-attack"}}
+	items := api.searchAll(t, query)
+	if len(items) < 1000 {
+		t.Fatalf("%d results; the G-rank long swords with their levels are thousands", len(items))
+	}
+	rows, err := csv.NewReader(bytes.NewReader(api.get(t, "/api/export.csv?"+query.Encode()))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(rows[0], browse.ExportColumns) || len(rows)-1 != len(items) {
+		t.Fatalf("CSV: header %v and %d rows, want %v and %d", rows[0], len(rows)-1, browse.ExportColumns, len(items))
+	}
+	col := map[string]int{}
+	for i, c := range rows[0] {
+		col[c] = i
+	}
+	for i, it := range items {
+		r := rows[i+1]
+		if r[col["key"]] != it.Key || r[col["name"]] != it.Name || r[col["attack"]] != csvInt(it.Attack) {
+			t.Fatalf("CSV row %d: %v, search result %+v", i+1, r[:9], it)
+		}
+	}
+	lines := bytes.Split(bytes.TrimSpace(api.get(t, "/api/export.jsonl?"+query.Encode())), []byte("\n"))
+	if len(lines) != len(items) {
+		t.Fatalf("JSON Lines: %d lines, want %d", len(lines), len(items))
+	}
+	for i, it := range items {
+		want, _ := json.Marshal(it)
+		var got browse.Item
+		if err := json.Unmarshal(lines[i], &got); err != nil {
+			t.Fatal(err)
+		}
+		again, _ := json.Marshal(got)
+		if !bytes.Equal(again, want) {
+			t.Fatalf("JSON Lines line %d: %s, search result %s", i+1, lines[i], want)
+		}
+	}
+	t.Logf("exports of %d rows equal the search", len(items))
+}
+
+func csvInt(p *int32) string {
+	if p == nil {
+		return ""
+	}
+	return fmt.Sprint(*p)
+}
+
+// screenshots is where the browser tests keep their screenshots (MHFZ_TEST_SCREENSHOTS, else a
+// folder in the temporary folder, said in the log): test output, not committed.
+func screenshots(t *testing.T) string {
+	dir := os.Getenv("MHFZ_TEST_SCREENSHOTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "mhfz-screenshots")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshots in %s", dir)
+	return dir
+}
+
+// TestReaderReadsAfterReprocessSwitch: a re-processing replaces the weapon tables by tables
+// created in mhfz_rebuild and re-creates their views; mhfz_reader must still read every table,
+// view and history function after the switch, and the search indexes of 00008 must have come
+// along with the tables.
+func TestReaderReadsAfterReprocessSwitch(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dbURL := testenv.DatabaseURL(t)
+	db, err := migrations.Open(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p, err := migrations.NewProvider(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(dbURL)
+	u.User = url.User(browse.ReaderRole)
+	reader, err := pgx.Connect(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close(ctx)
+	readAll := func(when string) {
+		for _, table := range sink.Tables() {
+			for _, q := range []string{"SELECT count(*) FROM " + table, "SELECT count(*) FROM " + table + "_current",
+				"SELECT count(*) FROM " + table + "_history('x')"} {
+				var n int
+				if err := reader.QueryRow(ctx, q).Scan(&n); err != nil {
+					t.Errorf("%s, as %s: %s: %v", when, browse.ReaderRole, q, err)
+				}
+			}
+		}
+		var inserted bool
+		_, err := reader.Exec(ctx, "DELETE FROM long_sword")
+		if err == nil {
+			inserted = true
+		}
+		if inserted {
+			t.Errorf("%s: %s could delete from long_sword", when, browse.ReaderRole)
+		}
+	}
+	readAll("before a re-processing")
+	for round := 1; round <= 2; round++ {
+		rb, err := sink.NewRebuild(ctx, dbURL, "live", "rebuild")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rb.Prepare(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rb.Switch(ctx); err != nil {
+			t.Fatal(err)
+		}
+		rb.Close()
+		readAll(fmt.Sprintf("after re-processing %d", round))
+	}
+	var trgm int
+	if err := reader.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE schemaname = 'public' AND indexdef LIKE '%gin_trgm_ops%'`).Scan(&trgm); err != nil {
+		t.Fatal(err)
+	}
+	if want := 2 * len(sink.Tables()); trgm != want {
+		t.Errorf("%d trigram indexes after the switches, want %d (names and materials of every table)", trgm, want)
+	}
+	var covering int
+	if err := reader.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE schemaname = 'public' AND indexdef LIKE '%INCLUDE%WHERE (NOT hidden)%'`).Scan(&covering); err != nil {
+		t.Fatal(err)
+	}
+	if covering != len(sink.Tables()) {
+		t.Errorf("%d covering indexes of the weapons after the switches, want %d", covering, len(sink.Tables()))
+	}
+}
