@@ -22,6 +22,26 @@ func Compacted() map[string]string {
 	return map[string]string{"cleanup.policy": "compact"}
 }
 
+// MinInSync is the min.insync.replicas EnsureTopics gives a topic of replication 3 or more: with
+// the producers' acks=all, a record is acknowledged once two replicas hold it, so that one
+// broker may fail (or be restarted) at any time without losing an acknowledged record or stopping
+// the writes. Replication 1 or 2 keeps the broker's default (1): requiring 2 of 2 would stop
+// every write while either broker is down.
+const MinInSync = "2"
+
+// withReplicaConfigs returns configs, with min.insync.replicas added for a topic of replication 3
+// or more.
+func withReplicaConfigs(configs map[string]string, replication int16) map[string]string {
+	if replication < 3 {
+		return configs
+	}
+	out := map[string]string{"min.insync.replicas": MinInSync}
+	for k, v := range configs {
+		out[k] = v
+	}
+	return out
+}
+
 // Retained returns the configs of a topic whose records are kept forever. weapon_data is the
 // pipeline's source of truth: the scraper's conditional GET never sends an unchanged page again,
 // so a raw record that expired could not be re-processed. The derived topics are kept too, so that
@@ -47,7 +67,8 @@ func (e *PartitionMismatchError) Error() string {
 
 // EnsureTopics creates the topics that do not exist yet. An existing topic must have the
 // partition count asked for (else a *PartitionMismatchError), and gets the configs of its spec
-// if it lacks them (a topic created by an older version, with the broker's retention). It waits
+// if it lacks them (a topic created by an older version, with the broker's retention). A topic
+// of replication 3 or more also gets min.insync.replicas=2 (MinInSync). It waits
 // until the broker answers, up to ctx's deadline; a connection failure is retryable.
 func EnsureTopics(ctx context.Context, brokers []string, cfg *sarama.Config, topics []TopicSpec) error {
 	admin, err := connectAdmin(ctx, brokers, cfg)
@@ -70,7 +91,7 @@ func EnsureTopics(ctx context.Context, brokers []string, cfg *sarama.Config, top
 		created = append(created, t.Name)
 		detail := &sarama.TopicDetail{NumPartitions: t.Partitions, ReplicationFactor: t.Replication,
 			ConfigEntries: map[string]*string{}}
-		for k, v := range t.Configs {
+		for k, v := range withReplicaConfigs(t.Configs, t.Replication) {
 			detail.ConfigEntries[k] = &v
 		}
 		err := admin.CreateTopic(t.Name, detail, false)
@@ -115,11 +136,13 @@ func allLed(metas []*sarama.TopicMetadata) bool {
 }
 
 // reconcile checks an existing topic against its spec: the partition count must agree, and the
-// spec's configs are set where the topic differs.
+// spec's configs are set where the topic differs. min.insync.replicas follows the replicas the
+// topic has, not those asked for: 2 of a single replica would refuse every write.
 func reconcile(admin sarama.ClusterAdmin, t TopicSpec, detail sarama.TopicDetail) error {
 	if t.Partitions > 0 && detail.NumPartitions != t.Partitions {
 		return &PartitionMismatchError{Topic: t.Name, Existing: detail.NumPartitions, Requested: t.Partitions}
 	}
+	t.Configs = withReplicaConfigs(t.Configs, min(t.Replication, detail.ReplicationFactor))
 	if len(t.Configs) == 0 {
 		return nil
 	}
