@@ -59,7 +59,8 @@ func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
 	s.sessMu.Lock()
 	s.sess, s.starts = sess, starts
 	s.sessMu.Unlock()
-	s.log.Info("partitions assigned", "partitions", len(starts))
+	s.log.Info("partitions assigned", "partitions", len(starts), "claims", sess.Claims(), "member", sess.MemberID(),
+		"generation", sess.GenerationID())
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/lovoo/goka"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
@@ -58,6 +59,27 @@ type Config struct {
 	// Trace, if set, is called with "begin" once a batch's transaction holds its offsets and
 	// "commit" once it has committed (the crash tests kill the sink on them).
 	Trace func(event string)
+
+	// OnCommit, if set, is called after each committed transaction with what it held and when
+	// (the tests of parallel sinks check from it who owned which partition when).
+	OnCommit func(Commit)
+}
+
+// Commit describes one committed transaction of a sink. It held the locks of its partitions'
+// offsets at least from Locked to Written (they are released at the commit, between Written and
+// Committed): two transactions whose [Locked, Written] overlap held their locks at the same time.
+type Commit struct {
+	Partitions []Partition // whose offsets it locked and moved
+	Locked     time.Time   // when it held their offsets' locks
+	Written    time.Time   // when it had written everything, before its COMMIT
+	Committed  time.Time   // when it had committed
+	Records    int         // in its batch
+}
+
+// Partition names one Kafka partition.
+type Partition struct {
+	Topic string
+	ID    int32
 }
 
 // Stats counts what a sink did since it started.
@@ -291,11 +313,11 @@ func (s *Sink) setupKafka(ctx context.Context) error {
 			return fmt.Errorf("sink: %w", err)
 		}
 	}
-	if s.cfg.InstanceID != "" {
-		kcfg := *s.cfg.Kafka // the caller's config is not ours to change
-		kcfg.Consumer.Group.InstanceId = s.cfg.InstanceID
-		s.cfg.Kafka = &kcfg
-	}
+	kcfg := *s.cfg.Kafka // the caller's config is not ours to change
+	kcfg.Consumer.Group.InstanceId = s.cfg.InstanceID
+	kcfg.Consumer.Group.Rebalance.Strategy = nil // sarama prefers it to GroupStrategies
+	kcfg.Consumer.Group.Rebalance.GroupStrategies = groupStrategies()
+	s.cfg.Kafka = &kcfg
 	client, err := sarama.NewClient(s.cfg.Brokers, s.cfg.Kafka)
 	if err != nil {
 		return fmt.Errorf("sink: connect to Kafka at %v: %w", s.cfg.Brokers, err)
@@ -307,6 +329,18 @@ func (s *Sink) setupKafka(ctx context.Context) error {
 	}
 	s.client, s.group = client, group
 	return nil
+}
+
+// groupStrategies are the assignment strategies the sink's consumer group may use, preferred
+// first. Sticky spreads the partitions of all the weapon topics over any number of members (the
+// kafka.Config that every client starts from has goka's copartitioning strategy, which suits the
+// processor but gives a member the same partitions of every topic: members beyond the partition
+// count idle, and topics of different partition counts cannot be assigned at all), and keeps a
+// member's partitions across rebalances where it can. Copartitioning comes second only so that a
+// sink of this version can join a group whose older members know nothing else (a rolling
+// upgrade); the group switches to sticky once they are gone.
+func groupStrategies() []sarama.BalanceStrategy {
+	return []sarama.BalanceStrategy{sarama.NewBalanceStrategySticky(), goka.CopartitioningStrategy}
 }
 
 // withRetry runs f until it succeeds, fails for good (not retryable) or ctx is done, with an

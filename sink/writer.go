@@ -94,9 +94,27 @@ func (s *Sink) writeBatch(ctx context.Context, batch []*record) error {
 			"the incoming record is in sink_conflict", "count", res.conflicts, "first", res.firstClash)
 	}
 	s.log.Debug("batch committed", "records", len(batch), "stored", res.stored, "duplicates", res.duplicates,
-		"conflicts", res.conflicts, "skipped", res.skipped, "dead_lettered", res.deadLettered, "savepoints", res.savepoints)
+		"conflicts", res.conflicts, "skipped", res.skipped, "dead_lettered", res.deadLettered, "savepoints", res.savepoints,
+		"partitions", partitionNames(res.partitions), "locked_at", res.locked, "written_at", res.written,
+		"committed_at", res.committed)
+	if s.cfg.OnCommit != nil {
+		c := Commit{Locked: res.locked, Written: res.written, Committed: res.committed, Records: len(batch)}
+		for _, p := range res.partitions {
+			c.Partitions = append(c.Partitions, Partition{Topic: p.topic, ID: p.id})
+		}
+		s.cfg.OnCommit(c)
+	}
 	s.markKafka(res.next)
 	return nil
+}
+
+// partitionNames are "topic/partition" of each partition, for the logs.
+func partitionNames(parts []partition) []string {
+	names := make([]string, len(parts))
+	for i, p := range parts {
+		names[i] = fmt.Sprintf("%s/%d", p.topic, p.id)
+	}
+	return names
 }
 
 func (s *Sink) count(res batchResult) {
