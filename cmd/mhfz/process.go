@@ -11,6 +11,7 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
 
+	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 	"github.com/mhfz/mhfz-pipeline/processors"
 )
@@ -96,19 +97,16 @@ func runProcess(ctx context.Context, args []string, env runEnv) error {
 		return fmt.Errorf("process: %w", err)
 	}
 	opts = append(opts, goka.WithLogger(kafka.GokaLogger(log)))
-	router, err := processors.NewRouter(o.kafka.brokers, names,
-		processors.RouterConfig{MaxMessageBytes: o.router.maxMessage, Logger: log}, opts...)
-	if err != nil {
-		return fmt.Errorf("process: %w", err)
-	}
+	stats := processors.NewStats()
+	routerCfg := processors.RouterConfig{MaxMessageBytes: o.router.maxMessage, Logger: log, Stats: stats}
 	log.Info("router starting", "group", names.RouterGroup(), "input", names.WeaponData(),
 		"brokers", o.kafka.brokers, "storage", o.router.storage)
 	start := time.Now()
 	done := make(chan struct{})
-	go logProgress(log, router.Stats, o.progress, done)
-	err = router.Processor.Run(ctx)
+	go logProgress(log, stats, o.progress, done)
+	err = runRouter(ctx, log, o.kafka.brokers, names, routerCfg, opts)
 	close(done)
-	s := router.Stats.Snapshot()
+	s := stats.Snapshot()
 	elapsed := time.Since(start)
 	log.Info("router stopped", append(s.LogAttrs(), "duration", elapsed.Round(time.Millisecond))...)
 	fmt.Fprintf(stdout, "process: read %d, forwarded %d, re-emitted %d, unchanged %d, stale %d, dead letters %d, in %s\n",
@@ -117,6 +115,39 @@ func runProcess(ctx context.Context, args []string, env runEnv) error {
 		return fmt.Errorf("process: router %s: %w", names.RouterGroup(), err)
 	}
 	return nil
+}
+
+// runRouter runs the router until ctx ends. A router stopped by a Kafka failure that passes by
+// itself is started again, after a pause, from its group's committed offsets and its local
+// table: goka gives up at the first error of its consumer group, and a broker that dies while it
+// coordinates the group (connection refused until the cluster moves the group to another one)
+// would otherwise stop the processor, where sarama's clients and the other stages wait. Any other
+// error ends the run.
+func runRouter(ctx context.Context, log *slog.Logger, brokers []string, names codecs.Names,
+	cfg processors.RouterConfig, opts []goka.ProcessorOption) error {
+	const maxPause = 30 * time.Second
+	pause := time.Second
+	for {
+		router, err := processors.NewRouter(brokers, names, cfg, opts...)
+		started := time.Now()
+		if err == nil {
+			err = router.Processor.Run(ctx)
+		}
+		if err == nil || ctx.Err() != nil || !(kafka.Retriable(err) || kafka.Unreachable(err)) {
+			return err
+		}
+		if time.Since(started) > 2*maxPause {
+			pause = time.Second // it had been running fine: a new failure
+		}
+		log.Warn("router stopped by a Kafka failure that may pass (a broker down, a leader or coordinator moving): "+
+			"starting it again", "err", err, "in", pause)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, maxPause)
+	}
 }
 
 // logProgress logs the counters and the rate every interval until done.
