@@ -73,13 +73,14 @@ func parseB(raw *codecs.RawRecord) (*codecs.Weapon, error) {
 // deployment is one pipeline under test: its topics (a unique prefix), router storage and
 // database.
 type deployment struct {
-	t       testing.TB
-	brokers []string
-	cfg     *sarama.Config
-	names   codecs.Names
-	storage string
-	url     string
-	db      *pgxpool.Pool
+	t           testing.TB
+	brokers     []string
+	cfg         *sarama.Config
+	names       codecs.Names
+	storage     string
+	url         string
+	db          *pgxpool.Pool
+	replication int // of the topics its services create (failover_test.go)
 }
 
 func newDeployment(t testing.TB, ctx context.Context, name string) *deployment {
@@ -95,6 +96,13 @@ func newDeployment(t testing.TB, ctx context.Context, name string) *deployment {
 		}
 		_ = kafka.DeleteTopics(context.Background(), d.brokers, d.cfg, topics...)
 	})
+	d.migrate(ctx)
+	return d
+}
+
+// migrate applies the migrations to the deployment's database and opens its pool.
+func (d *deployment) migrate(ctx context.Context) {
+	t := d.t
 	db, err := migrations.Open(d.url)
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +119,6 @@ func newDeployment(t testing.TB, ctx context.Context, name string) *deployment {
 		t.Fatal(err)
 	}
 	t.Cleanup(d.db.Close)
-	return d
 }
 
 func (d *deployment) setup() processors.KafkaSetup {
