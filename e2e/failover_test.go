@@ -32,6 +32,11 @@ var failoverTypes = []string{"long_sword", "switch_axe_f", "bow", "hunting_horn"
 // `mhfz scrape --dry-run --source` writes them (the binary parses the pages, faster than the
 // race-instrumented test would): in the order a scrape of each emits them.
 func failoverRecords(t testing.TB, ctx context.Context) []snapshotRecord {
+	return recordsOf(t, ctx, failoverTypes)
+}
+
+// recordsOf are the raw records of both snapshots whose weapon type is one of types.
+func recordsOf(t testing.TB, ctx context.Context, types []string) []snapshotRecord {
 	var out []snapshotRecord
 	for _, snapshot := range []string{testenv.Older, testenv.Newest} {
 		cmd := exec.CommandContext(ctx, buildMhfz(t), "scrape", "--dry-run", "--source", testenv.Snapshot(t, snapshot))
@@ -49,7 +54,7 @@ func failoverRecords(t testing.TB, ctx context.Context) []snapshotRecord {
 			// The key is the record's second field: {"schema":1,"key":"long_sword/g/l219C",...
 			_, rest, _ := strings.Cut(sc.Text(), `"key":"`)
 			key, _, _ := strings.Cut(rest, `"`)
-			for _, typ := range failoverTypes {
+			for _, typ := range types {
 				if strings.HasPrefix(key, typ+"/") {
 					out = append(out, snapshotRecord{key: key, value: slices.Clone(sc.Bytes())})
 					break
@@ -164,9 +169,13 @@ type pipeline struct {
 }
 
 func (d *deployment) env() []string {
-	return []string{"MHFZ_KAFKA_BROKERS=" + strings.Join(d.brokers, ","), fmt.Sprintf("MHFZ_KAFKA_REPLICATION=%d", d.replication),
+	env := []string{"MHFZ_KAFKA_BROKERS=" + strings.Join(d.brokers, ","), fmt.Sprintf("MHFZ_KAFKA_REPLICATION=%d", d.replication),
 		"MHFZ_TOPIC_PREFIX=" + d.names.Prefix, "MHFZ_DATABASE_URL=" + d.url, "MHFZ_PROGRESS_INTERVAL=2s",
 		"MHFZ_LOG_FORMAT=json"}
+	if d.partitions > 0 {
+		env = append(env, fmt.Sprintf("MHFZ_KAFKA_PARTITIONS=%d", d.partitions))
+	}
+	return env
 }
 
 // startProcessor starts processor i, with a local storage of its own (kept across restarts).
