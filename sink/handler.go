@@ -139,8 +139,9 @@ func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 	return h.consume(sess, p, want, claim.Messages())
 }
 
-// consume delivers the messages at or beyond want.
+// consume delivers the messages at or beyond want to the partition's writer.
 func (h *handler) consume(sess sarama.ConsumerGroupSession, p partition, want int64, msgs <-chan *sarama.ConsumerMessage) error {
+	in := h.s.in[h.s.writerOf(p)]
 	for {
 		select {
 		case <-sess.Context().Done():
@@ -155,7 +156,7 @@ func (h *handler) consume(sess sarama.ConsumerGroupSession, p partition, want in
 				continue
 			}
 			select {
-			case h.s.in <- h.s.decode(msg):
+			case in <- h.s.decode(msg):
 			case <-sess.Context().Done():
 				return nil
 			}
