@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"regexp"
 	"slices"
@@ -403,16 +402,24 @@ func TestComposeClusterServices(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"processor", "reprocess"} {
+		// The tmpfs is mounted at the storage itself, writable by the image's user: a tmpfs over a
+		// folder of the image takes that folder's mode, root's (found bringing the stack up).
 		storage := base.Services[name].Environment["MHFZ_PROCESS_STORAGE"]
-		found := false
-		for _, v := range c.Services[name].Volumes {
-			m, ok := v.(map[string]any)
-			if ok && m["type"] == "tmpfs" && strings.HasPrefix(storage, fmt.Sprint(m["target"])+"/") {
-				found = true
+		vols := c.Services[name].Volumes
+		m, _ := func() (map[string]any, bool) {
+			if len(vols) != 1 {
+				return nil, false
 			}
+			m, ok := vols[0].(map[string]any)
+			return m, ok
+		}()
+		mode, _ := m["tmpfs"].(map[string]any)["mode"].(int)
+		if m == nil || m["type"] != "tmpfs" || m["target"] != storage || mode&0o002 == 0 {
+			t.Errorf("%s: volumes %v: want one tmpfs at its storage %s, writable by all", name, vols, storage)
 		}
-		if !found {
-			t.Errorf("%s: its storage %s is not on a tmpfs of the container: replicas would share it", name, storage)
+		if tag := yamlTag(t, "../../docker-compose.cluster.yml", "services", name, "volumes"); tag != "!override" {
+			t.Errorf("%s: volumes tagged %q, want !override: docker-compose.yml's shared processor-state volume "+
+				"would stay mounted in every replica", name, tag)
 		}
 	}
 	if len(base.Services["sink"].Volumes)+len(c.Services["sink"].Volumes) != 0 {
@@ -423,4 +430,31 @@ func TestComposeClusterServices(t *testing.T) {
 			t.Errorf("no volume %s", vol)
 		}
 	}
+}
+
+// yamlTag is the tag of the node at path (mapping keys) of a YAML file.
+func yamlTag(t *testing.T, file string, path ...string) string {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	n := doc.Content[0]
+	for _, key := range path {
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				next = n.Content[i+1]
+			}
+		}
+		if next == nil {
+			t.Fatalf("%s: no %v", file, path)
+		}
+		n = next
+	}
+	return n.Tag
 }
