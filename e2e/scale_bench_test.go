@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/lovoo/goka"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
@@ -96,14 +97,16 @@ func (d *deployment) resetSink(ctx context.Context) {
 	}
 }
 
-// sinkRun starts n sinks on emptied tables and returns how long they took to store every
-// message of the weapon topics (from their start: process start and group join included).
-func (d *deployment) sinkRun(ctx context.Context, n int, total int64) time.Duration {
+// sinkRun starts n sinks (with env added to their environment) on emptied tables and returns how
+// long they took to store every message of the weapon topics (from their start: process start
+// and group join included).
+func (d *deployment) sinkRun(ctx context.Context, n int, total int64, env ...string) time.Duration {
 	d.resetSink(ctx)
 	start := time.Now()
 	var sinks []*service
 	for i := range n {
-		sinks = append(sinks, startService(d.t, append(d.env(), fmt.Sprintf("MHFZ_SINK_INSTANCE_ID=%sbench-%d", d.names.Prefix, i)), "sink"))
+		sinks = append(sinks, startService(d.t, append(append(d.env(), env...),
+			fmt.Sprintf("MHFZ_SINK_INSTANCE_ID=%sbench-%d", d.names.Prefix, i)), "sink"))
 	}
 	waitFor(d.t, ctx, "the sinks store the snapshot", func() bool { return d.handled(ctx) >= total })
 	took := time.Since(start)
@@ -193,6 +196,7 @@ func routerRun(b *testing.B, ctx context.Context, names codecs.Names, ks process
 		if err != nil {
 			b.Fatal(err)
 		}
+		opts = append(opts, goka.WithLogger(kafka.GokaLogger(quiet)))
 		r, err := processors.NewRouter(ks.Brokers, names, processors.RouterConfig{Logger: quiet}, opts...)
 		if err != nil {
 			b.Fatal(err)
@@ -232,10 +236,10 @@ func routerRun(b *testing.B, ctx context.Context, names codecs.Names, ks process
 }
 
 // BenchmarkSinkVsCopy compares one sink (`mhfz sink` on emptied tables, from its start until
-// its offsets reach the ends of the weapon topics) with a plain COPY of the very same rows into
-// the same tables, keys and indexes (one `psql` running `\copy` of each table's rows, exported
-// from what the sink stored, in one transaction), on the newest snapshot; and reports the size
-// of the stored rows.
+// its offsets reach the ends of the weapon topics), with one writer and with two, with a plain
+// COPY of the very same rows into the same tables, keys and indexes (one `psql` running `\copy`
+// of each table's rows, exported from what the sink stored, in one transaction), on the newest
+// snapshot; and reports the size of the stored rows.
 func BenchmarkSinkVsCopy(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
 	defer cancel()
@@ -246,9 +250,10 @@ func BenchmarkSinkVsCopy(b *testing.B) {
 	script := d.exportTables(ctx, b.TempDir())
 	d.reportSizes(b, ctx)
 	for range b.N {
-		var sinkRuns, copyRuns []time.Duration
+		var oneRuns, sinkRuns, copyRuns []time.Duration
 		for range scalingRuns {
-			sinkRuns = append(sinkRuns, d.sinkRun(ctx, 1, total))
+			oneRuns = append(oneRuns, d.sinkRun(ctx, 1, total, "MHFZ_SINK_WRITERS=1"))
+			sinkRuns = append(sinkRuns, d.sinkRun(ctx, 1, total, "MHFZ_SINK_WRITERS=2"))
 			d.resetSink(ctx)
 			start := time.Now()
 			if out, err := exec.Command(psql, "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-d", d.url, "-f", script).CombinedOutput(); err != nil {
@@ -256,8 +261,9 @@ func BenchmarkSinkVsCopy(b *testing.B) {
 			}
 			copyRuns = append(copyRuns, time.Since(start))
 		}
-		s, c := median(sinkRuns), median(copyRuns)
-		b.Logf("sink %v, plain COPY %v (load %s)", sinkRuns, copyRuns, loadAverage())
+		one, s, c := median(oneRuns), median(sinkRuns), median(copyRuns)
+		b.Logf("sink, one writer %v, two writers %v; plain COPY %v (load %s)", oneRuns, sinkRuns, copyRuns, loadAverage())
+		b.ReportMetric(one.Seconds(), "sink_1writer_s")
 		b.ReportMetric(s.Seconds(), "sink_s")
 		b.ReportMetric(c.Seconds(), "copy_s")
 		b.ReportMetric(c.Seconds()/s.Seconds(), "copy/sink")
