@@ -98,47 +98,10 @@ var processSummary = regexp.MustCompile(`process: read (\d+), forwarded (\d+), r
 // TestProcessRunAndStop runs `mhfz process` on the real broker: a valid record and a bad one,
 // a clean stop when the context ends (SIGTERM in main), and a second run that forwards nothing.
 func TestProcessRunAndStop(t *testing.T) {
-	brokers := testenv.KafkaBrokers(t)
-	prefix := testenv.Name(t, "p") + "."
-	names := codecs.Names{Prefix: prefix}
-	cfg := kafka.Config("process-test")
-	t.Cleanup(func() {
-		topics := []string{string(names.WeaponData()), string(names.DeadLetter()), processors.TableTopic(names)}
-		for _, tp := range names.WeaponTopics() {
-			topics = append(topics, string(tp))
-		}
-		_ = kafka.DeleteTopics(context.Background(), brokers, cfg, topics...)
-	})
-	t.Setenv("MHFZ_KAFKA_BROKERS", strings.Join(brokers, ","))
-	storage := filepath.Join(t.TempDir(), "router")
-	args := []string{"process", "--topic-prefix", prefix, "--storage", storage, "--progress", "0"}
-
-	good, err := os.ReadFile("../../processors/weaponrow/testdata/raw/ken_base_tree.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var raw codecs.RawRecord
-	if err := json.Unmarshal(good, &raw); err != nil {
-		t.Fatal(err)
-	}
+	f := newRouterFixture(t)
+	brokers, names, cfg := f.brokers, f.names, f.cfg
+	args := []string{"process", "--topic-prefix", names.Prefix, "--storage", f.storage, "--progress", "0"}
 	ctx := context.Background()
-	if err := processors.EnsureTopics(ctx, names, processors.KafkaSetup{Brokers: brokers, Config: cfg, Partitions: 4,
-		Replication: 1, StoragePath: storage}); err != nil {
-		t.Fatal(err)
-	}
-	emitter, err := goka.NewEmitter(brokers, goka.Stream(names.WeaponData()), new(codec.Bytes),
-		goka.WithEmitterProducerBuilder(goka.ProducerBuilderWithConfig(cfg)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for key, value := range map[string][]byte{raw.Key: good, "bad/key": []byte("{not json")} {
-		if err := emitter.EmitSync(key, value); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := emitter.Finish(); err != nil {
-		t.Fatal(err)
-	}
 
 	// runUntil runs mhfz process until the group has read everything, then stops it.
 	runUntil := func(weapons int64) []string {
@@ -172,6 +135,54 @@ func TestProcessRunAndStop(t *testing.T) {
 	if got := runUntil(1); strings.Join(got, " ") != "0 0 0 0 0 0" {
 		t.Fatalf("second run: %v, want nothing read", got)
 	}
+}
+
+// routerFixture is one deployment's topics on the test broker, with a valid raw record and an
+// invalid one on weapon_data, and a folder for the router's storage.
+type routerFixture struct {
+	brokers []string
+	names   codecs.Names
+	cfg     *sarama.Config
+	storage string
+}
+
+func newRouterFixture(t *testing.T) routerFixture {
+	f := routerFixture{brokers: testenv.KafkaBrokers(t), names: codecs.Names{Prefix: testenv.Name(t, "p") + "."},
+		cfg: kafka.Config("process-test"), storage: filepath.Join(t.TempDir(), "router")}
+	t.Cleanup(func() {
+		topics := []string{string(f.names.WeaponData()), string(f.names.DeadLetter()), processors.TableTopic(f.names)}
+		for _, tp := range f.names.WeaponTopics() {
+			topics = append(topics, string(tp))
+		}
+		_ = kafka.DeleteTopics(context.Background(), f.brokers, f.cfg, topics...)
+	})
+	t.Setenv("MHFZ_KAFKA_BROKERS", strings.Join(f.brokers, ","))
+	good, err := os.ReadFile("../../processors/weaponrow/testdata/raw/ken_base_tree.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw codecs.RawRecord
+	if err := json.Unmarshal(good, &raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := processors.EnsureTopics(context.Background(), f.names, processors.KafkaSetup{Brokers: f.brokers,
+		Config: f.cfg, Partitions: 4, Replication: 1, StoragePath: f.storage}); err != nil {
+		t.Fatal(err)
+	}
+	emitter, err := goka.NewEmitter(f.brokers, goka.Stream(f.names.WeaponData()), new(codec.Bytes),
+		goka.WithEmitterProducerBuilder(goka.ProducerBuilderWithConfig(f.cfg)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, value := range map[string][]byte{raw.Key: good, "bad/key": []byte("{not json")} {
+		if err := emitter.EmitSync(key, value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := emitter.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
 
 // waitCommitted waits until the router's group has committed n offsets of weapon_data in total.
