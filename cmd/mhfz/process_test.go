@@ -157,6 +157,7 @@ func newRouterFixture(t *testing.T) routerFixture {
 		_ = kafka.DeleteTopics(context.Background(), f.brokers, f.cfg, topics...)
 	})
 	t.Setenv("MHFZ_KAFKA_BROKERS", strings.Join(f.brokers, ","))
+	t.Setenv("MHFZ_KAFKA_PARTITIONS", "4") // as the topics below: another count is refused
 	good, err := os.ReadFile("../../processors/weaponrow/testdata/raw/ken_base_tree.json")
 	if err != nil {
 		t.Fatal(err)
