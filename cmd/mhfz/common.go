@@ -27,9 +27,9 @@ const (
 	// defaultPartitions is chosen for growth (README, Scaling out). The partitions of weapon_data
 	// bound how many processors share the work (goka gives each partition to one instance);
 	// those of the weapon topics, how many sinks (15 topics: 15 times as many). 12 spreads
-	// evenly over 1, 2, 3, 4, 6 or 12 instances, and 12 processors are about ten times what a
-	// source of 100 sites like this one, scraped hourly, needs; a partition costs the brokers
-	// little, each processor a local table per partition it holds. Changing the count of an
+	// evenly over 1, 2, 3, 4, 6 or 12 instances, several times the processors that 100 sites
+	// like this one, scraped hourly, need at their peak; a partition costs the brokers little,
+	// each processor a local table per partition it holds. Changing the count of an
 	// existing deployment moves keys between partitions: it is the README's procedure, never a
 	// silent change (kafka.PartitionMismatchError).
 	defaultPartitions = 12
