@@ -1,6 +1,7 @@
 # The commands of the README: `make build` (the binary, bin/mhfz), `make test` (the test command
 # of the README and of CI: real Kafka and PostgreSQL started on loopback by scripts/testenv, the
-# whole module tested with the race detector, everything stopped after), `make bench`.
+# whole module tested with the race detector, the three-broker cluster too, everything stopped
+# after), `make bench`.
 GO ?= go
 TESTFLAGS ?= -race -count=1 -timeout 50m
 BIN ?= bin/mhfz
@@ -14,7 +15,7 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o $(BIN) ./cmd/mhfz
 
 test:
-	scripts/testenv run $(GO) test $(TESTFLAGS) ./...
+	scripts/testenv run --cluster $(GO) test $(TESTFLAGS) ./...
 
 # Benchmarks against the real services and the real pages (see docs/benchmarks.md).
 bench:

@@ -66,7 +66,7 @@ type Weapon struct {
 // Finding is one value of a weapon that looks wrong: out of the range the site's weapons have,
 // missing, or repaired from a malformed link.
 type Finding struct {
-	// Field is where the value is in the weapon's JSON (the record column): "attack",
+	// Field is where the value is in the weapon's JSON (as on the weapon topics): "attack",
 	// "elements[1].value", "creation[0][2].item_id".
 	Field string `json:"field"`
 	// Value is the value as text ("102400"; "" for a missing value).

@@ -128,7 +128,7 @@ func TestQualityReachesViewsAndHistory(t *testing.T) {
 	const finding = `[{"rule": "element_range", "field": "elements[1].value", "value": "102400"}]` // as jsonb prints it
 	if _, err := db.ExecContext(ctx, `INSERT INTO switch_axe_f (key, version, content_hash, weapon_type,
 		page_kind, layout, page, url, row_id, hidden, scraped_at, kafka_topic, kafka_partition, kafka_offset,
-		name, record, quality) VALUES ('k', 1, 'h', 'switch_axe_f', 'ravi', 'ken', 'slaxe_s.htm', 'u', 'l1',
+		name, source, quality) VALUES ('k', 1, 'h', 'switch_axe_f', 'ravi', 'ken', 'slaxe_s.htm', 'u', 'l1',
 		false, now(), 't', 0, 0, 'Apophis Axe', '{}', $1)`, finding); err != nil {
 		t.Fatal(err)
 	}
@@ -138,5 +138,56 @@ func TestQualityReachesViewsAndHistory(t *testing.T) {
 		if err := db.QueryRowContext(ctx, q).Scan(&got); err != nil || got != finding {
 			t.Errorf("%s: %q (%v), want %q", q, got, err, finding)
 		}
+	}
+}
+
+// TestSlimRowsKeepsSource: 00009 drops the record column of every table and its view, keeping
+// the raw record's position it held in the new source column; rolled back, record is there
+// again (empty: the weapon topics fill it) and source gone.
+func TestSlimRowsKeepsSource(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p, db := provider(t, testenv.DatabaseURL(t))
+	if _, err := p.UpTo(ctx, 6); err != nil {
+		t.Fatal(err)
+	}
+	const source = `{"topic": "weapon_data", "offset": 7, "partition": 3}` // as jsonb prints it
+	if _, err := db.ExecContext(ctx, `INSERT INTO bow (key, version, content_hash, weapon_type, page_kind, layout,
+		page, url, row_id, hidden, scraped_at, kafka_topic, kafka_partition, kafka_offset, name, record)
+		VALUES ('k', 1, 'h', 'bow', 'base', 'bow', 'yumi.htm', 'u', 'l1', false, now(), 't', 0, 0, 'Bow',
+		'{"schema": 1, "key": "k", "source": {"topic": "weapon_data", "partition": 3, "offset": 7}}')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 9); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"SELECT source::text FROM bow WHERE key = 'k'", "SELECT source::text FROM bow_current",
+		"SELECT source::text FROM bow_history('k')"} {
+		var got string
+		if err := db.QueryRowContext(ctx, q).Scan(&got); err != nil || got != source {
+			t.Errorf("%s: %q (%v), want %q", q, got, err, source)
+		}
+	}
+	columns := func(rel string) (n int) {
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.columns
+			WHERE table_schema = 'public' AND table_name = $1 AND column_name = 'record'`, rel).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for _, rel := range []string{"bow", "bow_current", "partner_weapon", "partner_weapon_current"} {
+		if n := columns(rel); n != 0 {
+			t.Errorf("%s still has a record column after 00009", rel)
+		}
+	}
+	if _, err := p.DownTo(ctx, 6); err != nil {
+		t.Fatal(err)
+	}
+	if n := columns("bow_current"); n != 1 {
+		t.Errorf("bow_current has %d record columns after rolling 00009 back, want 1", n)
+	}
+	var record sql.NullString
+	if err := db.QueryRowContext(ctx, "SELECT record FROM bow WHERE key = 'k'").Scan(&record); err != nil || record.Valid {
+		t.Errorf("record after rolling 00009 back: %v (%v), want NULL", record, err)
 	}
 }

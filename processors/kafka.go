@@ -51,7 +51,9 @@ func (k KafkaSetup) validate() error {
 // local storage in a configured folder (goka's default is under /tmp, re-read from Kafka after
 // every restart of a container). The config reaches goka only through these builders (goka's
 // global configuration is never replaced); each builder gets its own copy, since goka's builders
-// set the client id and the partitioner on the config they are given.
+// set the client id and the partitioner on the config they are given. The topic manager retries
+// its lookups through a leader election (kafka.RetryingTopicManager): goka would stop the
+// processor at the first "not the leader".
 func (k KafkaSetup) Options() ([]goka.ProcessorOption, error) {
 	if err := k.validate(); err != nil {
 		return nil, fmt.Errorf("router options: %w", err)
@@ -71,7 +73,7 @@ func (k KafkaSetup) Options() ([]goka.ProcessorOption, error) {
 		goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(cfg())),
 		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(cfg())),
 		goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(cfg())),
-		goka.WithTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(cfg(), tm)),
+		goka.WithTopicManagerBuilder(kafka.RetryingTopicManager(goka.TopicManagerBuilderWithConfig(cfg(), tm))),
 		goka.WithStorageBuilder(storage.DefaultBuilder(k.StoragePath)),
 	}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -72,7 +73,8 @@ func (s *Stats) readMetrics(emit func(d observe.Def, v float64, labels ...string
 // Monitor is what a router shows of itself: its metrics and health checks, and the lag monitor
 // that feeds them.
 type Monitor struct {
-	router  *Router
+	router  atomic.Pointer[Router] // the router running now: mhfz process starts a new one after a Kafka failure
+	stats   *Stats
 	names   codecs.Names
 	setup   KafkaSetup
 	every   time.Duration
@@ -91,8 +93,9 @@ func (r *Router) Observe(names codecs.Names, setup KafkaSetup, reg prometheus.Re
 	if every <= 0 || stall <= 0 {
 		return nil, fmt.Errorf("router monitor: interval %s and stall timeout %s must be positive", every, stall)
 	}
-	m := &Monitor{router: r, names: names, setup: setup, every: every, stall: stall,
+	m := &Monitor{stats: r.Stats, names: names, setup: setup, every: every, stall: stall,
 		kafka: observe.NewProbe("Kafka", 3*every), lag: metricLag.NewGaugeVec()}
+	m.router.Store(r)
 	m.stalled.since = time.Now()
 	health.Ready("processor table", m.checkRecovered)
 	health.Ready("processor kafka", m.kafka.Check)
@@ -104,8 +107,8 @@ func (r *Router) Observe(names codecs.Names, setup KafkaSetup, reg prometheus.Re
 		Defs: []observe.Def{metricRead, metricRecords, metricDeadLetters, metricFindings, metricRouted,
 			metricRecovered, metricKafkaUp},
 		Read: func(emit func(d observe.Def, v float64, labels ...string)) {
-			r.Stats.readMetrics(emit)
-			emit(metricRecovered, boolValue(r.Processor.Recovered()))
+			m.stats.readMetrics(emit)
+			emit(metricRecovered, boolValue(m.router.Load().Processor.Recovered()))
 			emit(metricKafkaUp, m.kafka.Up())
 		},
 	}))
@@ -113,6 +116,16 @@ func (r *Router) Observe(names codecs.Names, setup KafkaSetup, reg prometheus.Re
 		return nil, fmt.Errorf("router: register metrics: %w", err)
 	}
 	return m, nil
+}
+
+// Follow makes the monitor watch r from now on: a router started again in place of the one
+// Observe was called on, with the same Stats (RouterConfig.Stats).
+func (m *Monitor) Follow(r *Router) error {
+	if r.Stats != m.stats {
+		return errors.New("router monitor: the new router counts into other Stats than the first (set RouterConfig.Stats)")
+	}
+	m.router.Store(r)
+	return nil
 }
 
 func boolValue(b bool) float64 {
@@ -123,7 +136,7 @@ func boolValue(b bool) float64 {
 }
 
 func (m *Monitor) checkRecovered() error {
-	if st := m.router.Processor.StateReader().State(); st != goka.ProcStateRunning {
+	if st := m.router.Load().Processor.StateReader().State(); st != goka.ProcStateRunning {
 		return fmt.Errorf("not running yet (goka state %d: starting, joining the group or recovering the group table)", st)
 	}
 	return nil
@@ -153,7 +166,7 @@ func (m *Monitor) Run(ctx context.Context) {
 	for {
 		lag, err := m.measure(client, admin)
 		m.kafka.Report(err)
-		m.stalled.update(err == nil, lag, m.router.Stats.Read.Load(), m.router.Processor.Recovered(), m.stall)
+		m.stalled.update(err == nil, lag, m.stats.Read.Load(), m.router.Load().Processor.Recovered(), m.stall)
 		select {
 		case <-ctx.Done():
 			return

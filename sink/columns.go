@@ -140,8 +140,8 @@ var (
 	}
 	tailColumns = []column{
 		weaponCol("extra", func(w *codecs.Weapon) any { return jsonb(w.Extra) }),
-		{name: "record", value: func(r *record) any { return r.value }},
 		weaponCol("quality", func(w *codecs.Weapon) any { return jsonb(w.Quality) }), // 00003_quality.sql
+		weaponCol("source", func(w *codecs.Weapon) any { return jsonb(w.Source) }),   // 00009_slim_rows.sql
 	}
 )
 

@@ -60,7 +60,8 @@ func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
 	s.sess, s.starts = sess, starts
 	s.sessMu.Unlock()
 	s.obs.partitions.Store(int64(len(starts)))
-	s.log.Info("partitions assigned", "partitions", len(starts))
+	s.log.Info("partitions assigned", "partitions", len(starts), "claims", sess.Claims(), "member", sess.MemberID(),
+		"generation", sess.GenerationID())
 	return nil
 }
 
@@ -140,8 +141,9 @@ func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 	return h.consume(sess, p, want, claim.Messages())
 }
 
-// consume delivers the messages at or beyond want.
+// consume delivers the messages at or beyond want to the partition's writer.
 func (h *handler) consume(sess sarama.ConsumerGroupSession, p partition, want int64, msgs <-chan *sarama.ConsumerMessage) error {
+	in := h.s.in[h.s.writerOf(p)]
 	for {
 		select {
 		case <-sess.Context().Done():
@@ -156,7 +158,7 @@ func (h *handler) consume(sess sarama.ConsumerGroupSession, p partition, want in
 				continue
 			}
 			select {
-			case h.s.in <- h.s.decode(msg):
+			case in <- h.s.decode(msg):
 			case <-sess.Context().Done():
 				return nil
 			}

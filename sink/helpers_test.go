@@ -101,7 +101,14 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	f := &fixture{names: codecs.Names{Prefix: testenv.Name(t, "sink") + "."}, brokers: testenv.KafkaBrokers(t),
+	return newFixtureOn(t, testenv.KafkaBrokers(t), 1, func(codecs.Topic) int32 { return testPartitions })
+}
+
+// newFixtureOn makes a fixture on brokers whose weapon topics have the replication given and
+// the partition counts partitions gives.
+func newFixtureOn(t testing.TB, brokers []string, replication int16, partitions func(codecs.Topic) int32) *fixture {
+	t.Helper()
+	f := &fixture{names: codecs.Names{Prefix: testenv.Name(t, "sink") + "."}, brokers: brokers,
 		url: testenv.DatabaseURL(t), cfg: kafka.Config("sink-test")}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -109,7 +116,7 @@ func newFixture(t testing.TB) *fixture {
 	specs := []kafka.TopicSpec{}
 	var names []string
 	for _, topic := range f.names.WeaponTopics() {
-		specs = append(specs, kafka.TopicSpec{Name: string(topic), Partitions: testPartitions, Replication: 1})
+		specs = append(specs, kafka.TopicSpec{Name: string(topic), Partitions: partitions(topic), Replication: replication})
 		names = append(names, string(topic))
 	}
 	if err := kafka.EnsureTopics(ctx, f.brokers, f.cfg, specs); err != nil {

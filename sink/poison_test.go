@@ -263,11 +263,11 @@ func (f *fixture) deadLetters(t testing.TB) map[int64]string {
 }
 
 // TestOffsetsOnlyForward: two transactions on a partition that has no offset yet (two
-// instances during a rebalance) both write; the stale one, committing last, cannot take the
-// offset back. And a transaction locks only its own partitions' offsets: a batch of another
-// partition goes on while it holds them.
+// instances during a rebalance): the second waits for the first, then skips what it stored, and
+// the offset never goes back. And a transaction locks only its own partitions' offsets: a batch of
+// another partition goes on while it holds them.
 func TestOffsetsOnlyForward(t *testing.T) {
-	t.Run("stale batch commits last", func(t *testing.T) {
+	t.Run("first batches of a partition at once", func(t *testing.T) {
 		f := dbFixture(t)
 		s := f.directSink(t)
 		ws := make([]*codecs.Weapon, 100)
@@ -276,34 +276,44 @@ func TestOffsetsOnlyForward(t *testing.T) {
 		}
 		recs := s.records(t, 0, 0, ws...)
 		ahead, stale := f.store(t), f.store(t)
-		aheadBegan, staleBegan, aheadCommitted := make(chan struct{}), make(chan struct{}), make(chan struct{})
+		held, release := make(chan struct{}), make(chan struct{})
 		ahead.trace = func(ev string) {
-			switch ev {
-			case "begin":
-				close(aheadBegan)
-				<-staleBegan // both have read the offsets: there were none
-			case "commit":
-				close(aheadCommitted)
+			if ev == "begin" {
+				close(held)
+				<-release
 			}
 		}
+		staleBegan := make(chan struct{}, 1)
 		stale.trace = func(ev string) {
 			if ev == "begin" {
-				close(staleBegan)
-				<-aheadCommitted // it writes and commits after the other one
+				staleBegan <- struct{}{}
 			}
 		}
 		done := make(chan error, 1)
 		go func() { _, err := ahead.write(context.Background(), recs); done <- err }()
-		<-aheadBegan
-		res, err := stale.write(context.Background(), recs[:50])
-		if err != nil || <-done != nil {
-			t.Fatal(err)
+		<-held
+		type result struct {
+			res batchResult
+			err error
 		}
-		if res.duplicates != 50 {
-			t.Errorf("stale batch: %+v, want 50 duplicates", res)
+		staleDone := make(chan result, 1)
+		go func() { res, err := stale.write(context.Background(), recs[:50]); staleDone <- result{res, err} }()
+		waitLockWait(t, f)
+		select {
+		case <-staleBegan:
+			t.Fatal("the second transaction took the partition's offset while the first held it")
+		default:
+		}
+		close(release)
+		r := <-staleDone
+		if r.err != nil || <-done != nil {
+			t.Fatal(r.err)
+		}
+		if r.res.skipped != 50 || r.res.stored+r.res.duplicates != 0 {
+			t.Errorf("the second batch: %+v, want its 50 records skipped (the first one stored them)", r.res)
 		}
 		if got := f.consumed(t); got != 100 {
-			t.Errorf("next_offset is %d after the stale batch, want 100", got)
+			t.Errorf("next_offset is %d after both batches, want 100", got)
 		}
 	})
 	t.Run("other partitions are not locked", func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/lovoo/goka"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
@@ -30,6 +31,7 @@ type Config struct {
 
 	BatchSize int           // records per transaction at most (5000)
 	BatchWait time.Duration // how long a partial batch waits for more records (200ms)
+	Writers   int           // transactions written at once, each over its own share of the partitions (2)
 	Replay    bool          // empty the tables and offsets first, then consume from offset zero
 
 	// Rebuild makes this the sink of a re-processing (mhfz reprocess): it writes the tables of
@@ -69,6 +71,28 @@ type Config struct {
 	// Trace, if set, is called with "begin" once a batch's transaction holds its offsets and
 	// "commit" once it has committed (the crash tests kill the sink on them).
 	Trace func(event string)
+
+	// OnCommit, if set, is called after each committed transaction with what it held and when
+	// (the tests of parallel sinks check from it who owned which partition when); the writers
+	// call it, possibly at the same time.
+	OnCommit func(Commit)
+}
+
+// Commit describes one committed transaction of a sink. It held the locks of its partitions'
+// offsets at least from Locked to Written (they are released at the commit, between Written and
+// Committed): two transactions whose [Locked, Written] overlap held their locks at the same time.
+type Commit struct {
+	Partitions []Partition // whose offsets it locked and moved
+	Locked     time.Time   // when it held their offsets' locks
+	Written    time.Time   // when it had written everything, before its COMMIT
+	Committed  time.Time   // when it had committed
+	Records    int         // in its batch
+}
+
+// Partition names one Kafka partition.
+type Partition struct {
+	Topic string
+	ID    int32
 }
 
 // Stats counts what a sink did since it started.
@@ -106,13 +130,14 @@ type Sink struct {
 	client sarama.Client
 	group  sarama.ConsumerGroup
 
-	in    chan *record    // decoded records, to the writer
-	flush chan chan error // a flush request: write what is pending now
+	in    []chan *record    // decoded records, to each writer (writerOf: a partition's writer)
+	flush []chan chan error // a flush request to each writer: write what is pending now
 
 	sessMu sync.Mutex
 	sess   sarama.ConsumerGroupSession // the current session, for the advisory Kafka commits
 	starts map[partition]int64         // PostgreSQL's next_offset of each claim of the session
 
+	rebuildMu     sync.Mutex
 	rebuildLogged time.Time // when waitRebuild last logged
 
 	noSetupSeek bool // tests: leave Kafka's committed offsets as they are, to exercise ConsumeClaim's checks
@@ -132,16 +157,16 @@ func New(cfg Config) (*Sink, error) {
 		return nil, errors.New("sink: Rebuild and Replay exclude each other (a re-processing starts from empty tables)")
 	case cfg.StallTimeout < 0 || cfg.LagEvery < 0:
 		return nil, fmt.Errorf("sink: negative stall timeout %s or lag interval %s", cfg.StallTimeout, cfg.LagEvery)
-	case cfg.BatchSize < 0 || cfg.BatchWait < 0 || cfg.RetryMin < 0 || cfg.RetryMax < 0:
-		return nil, fmt.Errorf("sink: negative batch size %d, batch wait %s or retry delay %s/%s",
-			cfg.BatchSize, cfg.BatchWait, cfg.RetryMin, cfg.RetryMax)
+	case cfg.BatchSize < 0 || cfg.BatchWait < 0 || cfg.RetryMin < 0 || cfg.RetryMax < 0 || cfg.Writers < 0:
+		return nil, fmt.Errorf("sink: negative batch size %d, batch wait %s, retry delay %s/%s or writers %d",
+			cfg.BatchSize, cfg.BatchWait, cfg.RetryMin, cfg.RetryMax, cfg.Writers)
 	}
 	setDefaults(&cfg)
 	poolCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("sink: database URL: %w", err)
 	}
-	poolCfg.MaxConns = 4
+	poolCfg.MaxConns = int32(cfg.Writers + 2) // the writers, the offsets' load and a check
 	consumer := string(cfg.Names.SinkConsumer())
 	if cfg.Rebuild {
 		consumer = string(cfg.Names.SinkRebuildConsumer())
@@ -155,7 +180,10 @@ func New(cfg Config) (*Sink, error) {
 	s := &Sink{
 		cfg: cfg, log: cfg.Logger, tables: topicTables(cfg.Names), pool: pool,
 		store: &store{pool: pool, consumer: consumer, trace: cfg.Trace},
-		in:    make(chan *record, cfg.BatchSize), flush: make(chan chan error),
+	}
+	for range cfg.Writers {
+		s.in = append(s.in, make(chan *record, cfg.BatchSize))
+		s.flush = append(s.flush, make(chan chan error))
 	}
 	if err := s.observe(); err != nil {
 		pool.Close()
@@ -173,6 +201,9 @@ func setDefaults(cfg *Config) {
 	}
 	if cfg.BatchWait == 0 {
 		cfg.BatchWait = 200 * time.Millisecond
+	}
+	if cfg.Writers == 0 {
+		cfg.Writers = 2
 	}
 	if cfg.RetryMin == 0 {
 		cfg.RetryMin = 100 * time.Millisecond
@@ -249,8 +280,11 @@ func (s *Sink) Run(ctx context.Context) error {
 		s.log.Info("replay: tables emptied and offsets reset, consuming from offset zero")
 	}
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); s.writeLoop(ctx, cancel) }()
+	for i := range s.cfg.Writers {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.writeLoop(ctx, cancel, s.in[i], s.flush[i]) }()
+	}
+	wg.Add(1)
 	go func() { defer wg.Done(); s.progressLoop(ctx) }()
 	go func() {
 		for err := range s.group.Errors() {
@@ -263,7 +297,7 @@ func (s *Sink) Run(ctx context.Context) error {
 		topics = append(topics, string(t))
 	}
 	s.log.Info("sink started", "topics", len(topics), "consumer", s.store.consumer,
-		"batch_size", s.cfg.BatchSize, "batch_wait", s.cfg.BatchWait)
+		"batch_size", s.cfg.BatchSize, "batch_wait", s.cfg.BatchWait, "writers", s.cfg.Writers)
 	for ctx.Err() == nil {
 		if err := s.group.Consume(ctx, topics, &handler{s: s, ctx: ctx, fail: cancel}); err != nil && ctx.Err() == nil {
 			s.log.Warn("consumer group session ended, rejoining", "err", err)
@@ -319,11 +353,11 @@ func (s *Sink) setupKafka(ctx context.Context) error {
 			return fmt.Errorf("sink: %w", err)
 		}
 	}
-	if s.cfg.InstanceID != "" {
-		kcfg := *s.cfg.Kafka // the caller's config is not ours to change
-		kcfg.Consumer.Group.InstanceId = s.cfg.InstanceID
-		s.cfg.Kafka = &kcfg
-	}
+	kcfg := *s.cfg.Kafka // the caller's config is not ours to change
+	kcfg.Consumer.Group.InstanceId = s.cfg.InstanceID
+	kcfg.Consumer.Group.Rebalance.Strategy = nil // sarama prefers it to GroupStrategies
+	kcfg.Consumer.Group.Rebalance.GroupStrategies = groupStrategies()
+	s.cfg.Kafka = &kcfg
 	client, err := sarama.NewClient(s.cfg.Brokers, s.cfg.Kafka)
 	if err != nil {
 		return fmt.Errorf("sink: connect to Kafka at %v: %w", s.cfg.Brokers, err)
@@ -335,6 +369,18 @@ func (s *Sink) setupKafka(ctx context.Context) error {
 	}
 	s.client, s.group = client, group
 	return nil
+}
+
+// groupStrategies are the assignment strategies the sink's consumer group may use, preferred
+// first. Sticky spreads the partitions of all the weapon topics over any number of members (the
+// kafka.Config that every client starts from has goka's copartitioning strategy, which suits the
+// processor but gives a member the same partitions of every topic: members beyond the partition
+// count idle, and topics of different partition counts cannot be assigned at all), and keeps a
+// member's partitions across rebalances where it can. Copartitioning comes second only so that a
+// sink of this version can join a group whose older members know nothing else (a rolling
+// upgrade); the group switches to sticky once they are gone.
+func groupStrategies() []sarama.BalanceStrategy {
+	return []sarama.BalanceStrategy{sarama.NewBalanceStrategySticky(), goka.CopartitioningStrategy}
 }
 
 // withRetry runs f until it succeeds, fails for good (not retryable) or ctx is done, with an
@@ -376,8 +422,14 @@ func (s *Sink) withRetry(ctx context.Context, what string, f func() error) error
 // waitRebuild logs that the sink waits for a re-processing, at most every RebuildLogEvery, and
 // waits a while before the caller checks again.
 func (s *Sink) waitRebuild(ctx context.Context, err error) {
-	if now := time.Now(); now.Sub(s.rebuildLogged) >= s.cfg.RebuildLogEvery {
+	s.rebuildMu.Lock()
+	now := time.Now()
+	due := now.Sub(s.rebuildLogged) >= s.cfg.RebuildLogEvery
+	if due {
 		s.rebuildLogged = now
+	}
+	s.rebuildMu.Unlock()
+	if due {
 		s.log.Warn("waiting: nothing is written while a re-processing is in progress", "reason", err)
 	}
 	sleep(ctx, s.cfg.RetryMax)

@@ -69,22 +69,22 @@ func TestStoresEveryTypeOnce(t *testing.T) {
 		t.Errorf("stats %+v: want %d stored, %d duplicates, 0 dead-lettered, no conflict", st, len(want), len(dups))
 	}
 
-	// The typed columns hold the weapon's values; the record holds all of it.
+	// The typed columns hold the weapon's values; source, where its raw record was read.
 	w := synthWeapon(41) // version 2 of weapon 40, a heavy bowgun
 	var name, element, status, rankSystem, reload, ammo string
 	var attack, affinity, elementValue int
-	var recordName string
+	var source codecs.Source
 	err := f.db.QueryRow(context.Background(), `SELECT name, attack, affinity, element, element_value, status,
-		rank_system, reload, ammo->1->>'ammo', record->>'name' FROM heavy_bowgun_current WHERE key = $1`, w.Key).
-		Scan(&name, &attack, &affinity, &element, &elementValue, &status, &rankSystem, &reload, &ammo, &recordName)
+		rank_system, reload, ammo->1->>'ammo', source FROM heavy_bowgun_current WHERE key = $1`, w.Key).
+		Scan(&name, &attack, &affinity, &element, &elementValue, &status, &rankSystem, &reload, &ammo, &source)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if name != w.Name || attack != *w.Attack || affinity != *w.Affinity || element != "fire" ||
 		elementValue != w.Elements[0].Value || status != "poison" || rankSystem != "GR" ||
-		reload != w.Bowgun.Reload || ammo != w.Bowgun.Ammo[1].Ammo || recordName != w.Name {
-		t.Errorf("heavy_bowgun_current row %s: %q %d %d %q %d %q %q %q %q %q, want the values of %+v",
-			w.Key, name, attack, affinity, element, elementValue, status, rankSystem, reload, ammo, recordName, w)
+		reload != w.Bowgun.Reload || ammo != w.Bowgun.Ammo[1].Ammo || source != w.Source {
+		t.Errorf("heavy_bowgun_current row %s: %q %d %d %q %d %q %q %q %q %+v, want the values of %+v",
+			w.Key, name, attack, affinity, element, elementValue, status, rankSystem, reload, ammo, source, w)
 	}
 	var versions []int64
 	rows, _ := f.db.Query(context.Background(), `SELECT version FROM heavy_bowgun_history($1)`, w.Key)

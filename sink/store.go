@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
@@ -43,6 +44,10 @@ type batchResult struct {
 	deadLettered int
 	savepoints   int                 // taken by the transaction
 	next         map[partition]int64 // the offsets written
+	partitions   []partition         // the batch's, in lock order
+	locked       time.Time           // when the transaction held the locks of the partitions' offsets
+	written      time.Time           // when it had written everything and still held them (before COMMIT)
+	committed    time.Time           // when it had committed
 	firstDead    string              // the first dead letter's reason, for the logs
 	firstClash   string              // the first conflict, for the logs
 }
@@ -107,15 +112,16 @@ func scanOffsets(rows pgx.Rows) (map[partition]int64, error) {
 // batch (this one is a replay after a crash or a rebalance) and are skipped, so no record is
 // ever handled twice. errSavepointCap: nothing was written, write the batch in parts.
 func (s *store) write(ctx context.Context, recs []*record) (batchResult, error) {
-	parts := partitionsOf(recs)
+	parts, firsts := partitionsOf(recs)
 	var res batchResult
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		t := &txn{s: s, tx: tx, res: batchResult{next: map[partition]int64{}}}
 		defer func() { s.notePeak(t.savepoints) }()
-		stored, err := t.lockOffsets(ctx, parts)
+		stored, err := t.lockOffsets(ctx, parts, firsts)
 		if err != nil {
 			return err
 		}
+		res.locked = time.Now()
 		s.trace("begin")
 		byTable := t.route(recs, stored)
 		tables := make([]string, 0, len(byTable))
@@ -131,12 +137,15 @@ func (s *store) write(ctx context.Context, recs []*record) (batchResult, error) 
 		if err := t.finish(ctx, parts); err != nil {
 			return err
 		}
+		t.res.locked, t.res.written = res.locked, time.Now()
 		res = t.res
 		return nil
 	})
 	if err != nil {
 		return batchResult{}, err
 	}
+	res.committed = time.Now()
+	res.partitions = parts
 	s.trace("commit")
 	return res, nil
 }
@@ -150,13 +159,15 @@ func (s *store) notePeak(n int) {
 	}
 }
 
-// partitionsOf returns the partitions of recs, sorted: the order their offsets are locked in.
-func partitionsOf(recs []*record) []partition {
-	seen := map[partition]bool{}
+// partitionsOf returns the partitions of recs, sorted (the order their offsets are locked in),
+// and the first offset of each in recs.
+func partitionsOf(recs []*record) ([]partition, []int64) {
+	first := map[partition]int64{}
 	var parts []partition
 	for _, r := range recs {
-		if p := (partition{r.topic, r.partition}); !seen[p] {
-			seen[p] = true
+		p := partition{r.topic, r.partition}
+		if _, seen := first[p]; !seen {
+			first[p] = r.offset
 			parts = append(parts, p)
 		}
 	}
@@ -166,7 +177,11 @@ func partitionsOf(recs []*record) []partition {
 		}
 		return parts[i].id < parts[j].id
 	})
-	return parts
+	firsts := make([]int64, len(parts))
+	for i, p := range parts {
+		firsts[i] = first[p]
+	}
+	return parts, firsts
 }
 
 func partitionArrays(parts []partition) ([]string, []int32) {
@@ -188,10 +203,23 @@ type txn struct {
 }
 
 // lockOffsets locks the offsets of parts, in their order (two transactions on the same
-// partitions cannot deadlock), and returns them. Other partitions are not locked: a batch of
-// other partitions (another instance's, during a rebalance) goes on meanwhile.
-func (t *txn) lockOffsets(ctx context.Context, parts []partition) (map[partition]int64, error) {
+// partitions cannot deadlock), and returns them. Only the batch's partitions are locked: the
+// batches of other partitions (another instance's) are written meanwhile, in parallel.
+//
+// A partition that has no offset yet gets its row first, at the batch's first offset of it
+// (firsts), so that the row lock serializes even the first transactions of a partition: two
+// instances racing on it (a rebalance while a transaction is open) wait for each other on the
+// row's key, and the later one reads the offset the earlier one committed and skips what it
+// stored. Rows are created, then locked, each in the same order.
+func (t *txn) lockOffsets(ctx context.Context, parts []partition, firsts []int64) (map[partition]int64, error) {
 	topics, ids := partitionArrays(parts)
+	_, err := t.tx.Exec(ctx, `INSERT INTO kafka_offsets (consumer, topic, partition, next_offset)
+		SELECT $1, u.topic, u.partition, u.next_offset FROM unnest($2::text[], $3::int4[], $4::int8[])
+			AS u(topic, partition, next_offset)
+		ORDER BY u.topic, u.partition ON CONFLICT DO NOTHING`, t.s.consumer, topics, ids, firsts)
+	if err != nil {
+		return nil, fmt.Errorf("create offsets: %w", err)
+	}
 	rows, err := t.tx.Query(ctx, `SELECT o.topic, o.partition, o.next_offset FROM kafka_offsets o
 		JOIN unnest($2::text[], $3::int4[]) AS u(topic, partition) USING (topic, partition)
 		WHERE o.consumer = $1 ORDER BY o.topic, o.partition FOR UPDATE OF o`, t.s.consumer, topics, ids)
@@ -483,8 +511,8 @@ func (t *txn) recordConflicts(ctx context.Context) error {
 }
 
 // saveOffsets writes the batch's next offsets (parts: in lock order). An offset only moves
-// forward: a stale batch (two instances racing on a partition that had no offset yet) cannot
-// take it back.
+// forward: lockOffsets serializes the transactions of a partition already, and this makes sure
+// no batch could ever take an offset back.
 func (t *txn) saveOffsets(ctx context.Context, parts []partition) error {
 	var topics []string
 	var ids []int32

@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"time"
 )
 
-// writeLoop gathers the decoded records into batches, bounded by size and by time, and writes
-// each in one transaction. A failure that retrying cannot cure cancels the sink with it.
-func (s *Sink) writeLoop(ctx context.Context, fail context.CancelCauseFunc) {
+// writeLoop is one writer: it gathers the decoded records of its partitions (in) into batches,
+// bounded by size and by time, and writes each in one transaction. The writers of a sink write at
+// once, each its own partitions' batches (a partition has one writer: its records stay in order),
+// so that PostgreSQL gets a backend at work per writer. A failure that retrying cannot cure
+// cancels the sink with it.
+func (s *Sink) writeLoop(ctx context.Context, fail context.CancelCauseFunc, in <-chan *record, flush <-chan chan error) {
 	batch := make([]*record, 0, s.cfg.BatchSize)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -34,7 +38,7 @@ func (s *Sink) writeLoop(ctx context.Context, fail context.CancelCauseFunc) {
 		select {
 		case <-ctx.Done():
 			return
-		case r := <-s.in:
+		case r := <-in:
 			if len(batch) == 0 {
 				timer.Reset(s.cfg.BatchWait)
 				pending = s.obs.watch.Start("a pending batch")
@@ -44,11 +48,11 @@ func (s *Sink) writeLoop(ctx context.Context, fail context.CancelCauseFunc) {
 			}
 		case <-timer.C:
 			_ = write()
-		case done := <-s.flush:
+		case done := <-flush:
 			// The claims have returned, so whatever they sent is in the channel already.
 			for drained := false; !drained; {
 				select {
-				case r := <-s.in:
+				case r := <-in:
 					batch = append(batch, r)
 				default:
 					drained = true
@@ -103,9 +107,27 @@ func (s *Sink) writeBatch(ctx context.Context, batch []*record) error {
 			"the incoming record is in sink_conflict", "count", res.conflicts, "first", res.firstClash)
 	}
 	s.log.Debug("batch committed", "records", len(batch), "stored", res.stored, "duplicates", res.duplicates,
-		"conflicts", res.conflicts, "skipped", res.skipped, "dead_lettered", res.deadLettered, "savepoints", res.savepoints)
+		"conflicts", res.conflicts, "skipped", res.skipped, "dead_lettered", res.deadLettered, "savepoints", res.savepoints,
+		"partitions", partitionNames(res.partitions), "locked_at", res.locked, "written_at", res.written,
+		"committed_at", res.committed)
+	if s.cfg.OnCommit != nil {
+		c := Commit{Locked: res.locked, Written: res.written, Committed: res.committed, Records: len(batch)}
+		for _, p := range res.partitions {
+			c.Partitions = append(c.Partitions, Partition{Topic: p.topic, ID: p.id})
+		}
+		s.cfg.OnCommit(c)
+	}
 	s.markKafka(res.next)
 	return nil
+}
+
+// partitionNames are "topic/partition" of each partition, for the logs.
+func partitionNames(parts []partition) []string {
+	names := make([]string, len(parts))
+	for i, p := range parts {
+		names[i] = fmt.Sprintf("%s/%d", p.topic, p.id)
+	}
+	return names
 }
 
 func (s *Sink) count(res batchResult) {
@@ -118,18 +140,32 @@ func (s *Sink) count(res batchResult) {
 	c.batches.Add(1)
 }
 
-// flushPending asks the writer to write what it holds now and waits for it.
+// flushPending asks every writer to write what it holds now and waits for them.
 func (s *Sink) flushPending(ctx context.Context) error {
-	done := make(chan error, 1)
-	select {
-	case s.flush <- done:
-	case <-ctx.Done():
-		return ctx.Err()
+	dones := make([]chan error, len(s.flush))
+	for i, flush := range s.flush {
+		dones[i] = make(chan error, 1)
+		select {
+		case flush <- dones[i]:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
+	var errs []error
+	for _, done := range dones {
+		select {
+		case err := <-done:
+			errs = append(errs, err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
+	return errors.Join(errs...)
+}
+
+// writerOf is the writer of a partition: the partitions of a topic go to the writers in turn.
+func (s *Sink) writerOf(p partition) int {
+	h := fnv.New32a()
+	h.Write([]byte(p.topic))
+	return int((h.Sum32() + uint32(p.id)) % uint32(len(s.in)))
 }

@@ -23,6 +23,16 @@ const (
 
 	defaultBrokers     = "localhost:9092"
 	defaultDatabaseURL = "postgres://mhfz:mhfz@localhost:5432/mhfz?sslmode=disable"
+
+	// defaultPartitions is chosen for growth (README, Scaling out). The partitions of weapon_data
+	// bound how many processors share the work (goka gives each partition to one instance);
+	// those of the weapon topics, how many sinks (15 topics: 15 times as many). 12 spreads
+	// evenly over 1, 2, 3, 4, 6 or 12 instances, several times the processors that 100 sites
+	// like this one, scraped hourly, need at their peak; a partition costs the brokers little,
+	// each processor a local table per partition it holds. Changing the count of an
+	// existing deployment moves keys between partitions: it is the README's procedure, never a
+	// silent change (kafka.PartitionMismatchError).
+	defaultPartitions = 12
 )
 
 // kafkaFlags are the flags of every stage: the broker, the topics it creates, their names.
@@ -39,7 +49,8 @@ func (k *kafkaFlags) register(fs *flagSet) {
 		"prefix of every topic and group name (one deployment, or one test, per prefix)")
 	fs.intVar(&k.replication, "replication", envReplication, 1,
 		"replication factor of the topics this command creates (1 on a single broker)")
-	fs.intVar(&k.partitions, "partitions", envPartitions, 4, "partition count of the topics this command creates")
+	fs.intVar(&k.partitions, "partitions", envPartitions, defaultPartitions,
+		"partition count of the topics this command creates (an existing deployment's must not change: README, Scaling out)")
 }
 
 // check says what is wrong with the flags, for command.

@@ -306,3 +306,177 @@ func TestComposeServeReadsAsTheReader(t *testing.T) {
 		t.Errorf("serve listens on %q and is checked by %s: want :8080 and its /api/health, without Kafka", addr, test)
 	}
 }
+
+// clusterCompose is docker-compose.cluster.yml, the override of the three-broker variant.
+type clusterCompose struct {
+	Services map[string]clusterService `yaml:"services"`
+	Volumes  map[string]any            `yaml:"volumes"`
+}
+
+// clusterService is a service of the override: as composeService, with replicas, and volumes of
+// the long syntax (a tmpfs) too.
+type clusterService struct {
+	Image       string                       `yaml:"image"`
+	Environment map[string]string            `yaml:"environment"`
+	Ports       []string                     `yaml:"ports"`
+	Restart     string                       `yaml:"restart"`
+	DependsOn   map[string]map[string]string `yaml:"depends_on"`
+	Healthcheck map[string]any               `yaml:"healthcheck"`
+	Volumes     []any                        `yaml:"volumes"`
+	Deploy      struct {
+		Replicas int `yaml:"replicas"`
+	} `yaml:"deploy"`
+}
+
+func readClusterCompose(t *testing.T) clusterCompose {
+	t.Helper()
+	data, err := os.ReadFile("../../docker-compose.cluster.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c clusterCompose
+	if err := yaml.Unmarshal(data, &c); err != nil {
+		t.Fatalf("docker-compose.cluster.yml: %v", err)
+	}
+	return c
+}
+
+// TestComposeClusterQuorum: three KRaft nodes, each broker and controller, of one cluster, a
+// quorum of the three, the broker's own topics replicated three times, each node's external
+// listener published on its own loopback port.
+func TestComposeClusterQuorum(t *testing.T) {
+	c := readClusterCompose(t)
+	base := readCompose(t)
+	nodes := map[string]string{"kafka": "1", "kafka-2": "2", "kafka-3": "3"}
+	clusterID, ports := "", map[string]bool{}
+	for name, id := range nodes {
+		svc, ok := c.Services[name]
+		if !ok {
+			t.Fatalf("no service %s", name)
+		}
+		env := svc.Environment
+		want := map[string]string{"KAFKA_NODE_ID": id, "KAFKA_PROCESS_ROLES": "broker,controller",
+			"KAFKA_CONTROLLER_QUORUM_VOTERS":         "1@kafka:9093,2@kafka-2:9093,3@kafka-3:9093",
+			"KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "3", "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "3",
+			"KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "2"}
+		for k, v := range want {
+			if env[k] != v {
+				t.Errorf("%s: %s=%q, want %q", name, k, env[k], v)
+			}
+		}
+		if clusterID == "" {
+			clusterID = env["CLUSTER_ID"]
+		} else if env["CLUSTER_ID"] != clusterID {
+			t.Errorf("%s: CLUSTER_ID %q, the other nodes' %q", name, env["CLUSTER_ID"], clusterID)
+		}
+		if !strings.Contains(env["KAFKA_ADVERTISED_LISTENERS"], "INTERNAL://"+name+":29092") {
+			t.Errorf("%s: advertised listeners %q: want its internal one", name, env["KAFKA_ADVERTISED_LISTENERS"])
+		}
+		if name == "kafka" {
+			continue // its image, volume, port and healthcheck are docker-compose.yml's
+		}
+		if svc.Image != base.Services["kafka"].Image || svc.Healthcheck == nil || svc.Restart != "unless-stopped" {
+			t.Errorf("%s: image %q, healthcheck %v, restart %q: want kafka's", name, svc.Image, svc.Healthcheck, svc.Restart)
+		}
+		if len(svc.Ports) != 1 || !strings.HasPrefix(svc.Ports[0], "127.0.0.1:") || ports[svc.Ports[0]] {
+			t.Errorf("%s publishes %v: want one port of its own, on loopback", name, svc.Ports)
+		}
+		ports[svc.Ports[0]] = true
+		host := strings.Split(svc.Ports[0], ":")[1]
+		if !strings.Contains(env["KAFKA_ADVERTISED_LISTENERS"], "EXTERNAL://localhost:"+host) {
+			t.Errorf("%s: advertised listeners %q: want EXTERNAL://localhost:%s", name, env["KAFKA_ADVERTISED_LISTENERS"], host)
+		}
+	}
+	if clusterID != base.Services["kafka"].Environment["CLUSTER_ID"] {
+		t.Errorf("CLUSTER_ID %q: want docker-compose.yml's %q (the kafka service and its volume are the same)",
+			clusterID, base.Services["kafka"].Environment["CLUSTER_ID"])
+	}
+}
+
+// TestComposeClusterServices: every service of the image that uses Kafka (serve does not) talks to
+// the three brokers and creates
+// topics of replication 3, two processors and two sinks run, and no replica shares local state
+// with another: the processors' state folder is a tmpfs of each container, the sinks keep none,
+// and no replica has a static member id of its own (--scale would give it to all of them).
+func TestComposeClusterServices(t *testing.T) {
+	c := readClusterCompose(t)
+	base := readCompose(t)
+	for name, svc := range base.Services {
+		if svc.Image != ourImage || svc.Environment["MHFZ_KAFKA_BROKERS"] == "" {
+			continue // migrate and serve use PostgreSQL only
+		}
+		env := c.Services[name].Environment
+		if env["MHFZ_KAFKA_BROKERS"] != "kafka:29092,kafka-2:29092,kafka-3:29092" || env["MHFZ_KAFKA_REPLICATION"] != "3" {
+			t.Errorf("%s: brokers %q, replication %q: want the three internal listeners and 3", name,
+				env["MHFZ_KAFKA_BROKERS"], env["MHFZ_KAFKA_REPLICATION"])
+		}
+		deps := c.Services[name].DependsOn
+		if deps["kafka-2"]["condition"] != "service_healthy" || deps["kafka-3"]["condition"] != "service_healthy" {
+			t.Errorf("%s depends on %v: want kafka-2 and kafka-3 healthy too", name, deps)
+		}
+		if v := base.Services[name].Environment["MHFZ_SINK_INSTANCE_ID"] + env["MHFZ_SINK_INSTANCE_ID"]; v != "" {
+			t.Errorf("%s: MHFZ_SINK_INSTANCE_ID=%q would be every replica's", name, v)
+		}
+	}
+	for _, name := range []string{"processor", "sink"} {
+		if n := c.Services[name].Deploy.Replicas; n != 2 {
+			t.Errorf("%s: %d replicas, want 2", name, n)
+		}
+	}
+	for _, name := range []string{"processor", "reprocess"} {
+		// The tmpfs is mounted at the storage itself, writable by the image's user: a tmpfs over a
+		// folder of the image takes that folder's mode, root's (found bringing the stack up).
+		storage := base.Services[name].Environment["MHFZ_PROCESS_STORAGE"]
+		vols := c.Services[name].Volumes
+		m, _ := func() (map[string]any, bool) {
+			if len(vols) != 1 {
+				return nil, false
+			}
+			m, ok := vols[0].(map[string]any)
+			return m, ok
+		}()
+		mode, _ := m["tmpfs"].(map[string]any)["mode"].(int)
+		if m == nil || m["type"] != "tmpfs" || m["target"] != storage || mode&0o002 == 0 {
+			t.Errorf("%s: volumes %v: want one tmpfs at its storage %s, writable by all", name, vols, storage)
+		}
+		if tag := yamlTag(t, "../../docker-compose.cluster.yml", "services", name, "volumes"); tag != "!override" {
+			t.Errorf("%s: volumes tagged %q, want !override: docker-compose.yml's shared processor-state volume "+
+				"would stay mounted in every replica", name, tag)
+		}
+	}
+	if len(base.Services["sink"].Volumes)+len(c.Services["sink"].Volumes) != 0 {
+		t.Errorf("sink: volumes %v %v: a sink keeps no local state", base.Services["sink"].Volumes, c.Services["sink"].Volumes)
+	}
+	for _, vol := range []string{"kafka-2-data", "kafka-3-data"} {
+		if _, ok := c.Volumes[vol]; !ok {
+			t.Errorf("no volume %s", vol)
+		}
+	}
+}
+
+// yamlTag is the tag of the node at path (mapping keys) of a YAML file.
+func yamlTag(t *testing.T, file string, path ...string) string {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	n := doc.Content[0]
+	for _, key := range path {
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				next = n.Content[i+1]
+			}
+		}
+		if next == nil {
+			t.Fatalf("%s: no %v", file, path)
+		}
+		n = next
+	}
+	return n.Tag
+}

@@ -124,7 +124,7 @@ func TestSinkNeedsTheSchema(t *testing.T) {
 }
 
 func TestSinkUsage(t *testing.T) {
-	for _, args := range [][]string{{"sink", "--batch-size", "0"}, {"sink", "--database-url", ""}, {"sink", "--batch-wait", "0s"}} {
+	for _, args := range [][]string{{"sink", "--batch-size", "0"}, {"sink", "--database-url", ""}, {"sink", "--batch-wait", "0s"}, {"sink", "--writers", "0"}} {
 		_, err := mhfz(t, args...)
 		var u usageError
 		if !errors.As(err, &u) {

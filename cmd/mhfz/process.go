@@ -105,24 +105,18 @@ func runProcess(ctx context.Context, args []string, env runEnv) error {
 		return fmt.Errorf("process: %w", err)
 	}
 	opts = append(opts, goka.WithLogger(kafka.GokaLogger(log)))
-	router, err := processors.NewRouter(o.kafka.brokers, names,
-		processors.RouterConfig{MaxMessageBytes: o.router.maxMessage, Logger: log}, opts...)
-	if err != nil {
-		return fmt.Errorf("process: %w", err)
-	}
+	stats := processors.NewStats()
+	routerCfg := processors.RouterConfig{MaxMessageBytes: o.router.maxMessage, Logger: log, Stats: stats}
 	log.Info("router starting", "group", names.RouterGroup(), "input", names.WeaponData(),
 		"brokers", o.kafka.brokers, "storage", o.router.storage)
-	stopMonitor, err := monitorRouter(router, names, setup, obs, o.observe.stall)
-	if err != nil {
-		return fmt.Errorf("process: %w", err)
-	}
+	monitor := &routerMonitor{names: names, setup: setup, obs: obs, stall: o.observe.stall}
 	start := time.Now()
 	done := make(chan struct{})
-	go logProgress(log, router.Stats, o.progress, done)
-	err = router.Processor.Run(ctx)
+	go logProgress(log, stats, o.progress, done)
+	err = runRouter(ctx, log, o.kafka.brokers, names, routerCfg, opts, monitor.follow)
 	close(done)
-	stopMonitor()
-	s := router.Stats.Snapshot()
+	monitor.stop()
+	s := stats.Snapshot()
 	elapsed := time.Since(start)
 	log.Info("router stopped", append(s.LogAttrs(), "duration", elapsed.Round(time.Millisecond))...)
 	fmt.Fprintf(stdout, "process: read %d, forwarded %d, re-emitted %d, unchanged %d, stale %d, dead letters %d, in %s\n",
@@ -133,21 +127,77 @@ func runProcess(ctx context.Context, args []string, env runEnv) error {
 	return nil
 }
 
-// monitorRouter registers the router's metrics and checks on obs (none if nil) and measures its
-// lag until the returned function is called.
-func monitorRouter(router *processors.Router, names codecs.Names, setup processors.KafkaSetup,
-	obs *observe.Service, stall time.Duration) (stop func(), err error) {
-	if obs == nil {
-		return func() {}, nil
+// routerMonitor registers the router's metrics and checks on obs (none if nil) and measures its
+// lag, following each router runRouter starts, until stop.
+type routerMonitor struct {
+	names   codecs.Names
+	setup   processors.KafkaSetup
+	obs     *observe.Service
+	stall   time.Duration
+	monitor *processors.Monitor
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+func (m *routerMonitor) follow(router *processors.Router) error {
+	switch {
+	case m.obs == nil:
+		return nil
+	case m.monitor != nil:
+		return m.monitor.Follow(router)
 	}
-	m, err := router.Observe(names, setup, obs.Registry, obs.Health, lagEvery, stall)
+	mon, err := router.Observe(m.names, m.setup, m.obs.Registry, m.obs.Health, lagEvery, m.stall)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); m.Run(ctx) }()
-	return func() { cancel(); <-done }, nil
+	m.monitor, m.cancel, m.done = mon, cancel, make(chan struct{})
+	go func() { defer close(m.done); mon.Run(ctx) }()
+	return nil
+}
+
+func (m *routerMonitor) stop() {
+	if m.cancel != nil {
+		m.cancel()
+		<-m.done
+	}
+}
+
+// runRouter runs the router until ctx ends. A router stopped by a Kafka failure that passes by
+// itself is started again, after a pause, from its group's committed offsets and its local
+// table: goka gives up at the first error of its consumer group, and a broker that dies while it
+// coordinates the group (connection refused until the cluster moves the group to another one)
+// would otherwise stop the processor, where sarama's clients and the other stages wait. Any other
+// error ends the run.
+// Each router made is passed to onStart before it runs.
+func runRouter(ctx context.Context, log *slog.Logger, brokers []string, names codecs.Names,
+	cfg processors.RouterConfig, opts []goka.ProcessorOption, onStart func(*processors.Router) error) error {
+	const maxPause = 30 * time.Second
+	pause := time.Second
+	for {
+		router, err := processors.NewRouter(brokers, names, cfg, opts...)
+		started := time.Now()
+		if err == nil {
+			err = onStart(router)
+		}
+		if err == nil {
+			err = router.Processor.Run(ctx)
+		}
+		if err == nil || ctx.Err() != nil || !(kafka.Retriable(err) || kafka.Unreachable(err)) {
+			return err
+		}
+		if time.Since(started) > 2*maxPause {
+			pause = time.Second // it had been running fine: a new failure
+		}
+		log.Warn("router stopped by a Kafka failure that may pass (a broker down, a leader or coordinator moving): "+
+			"starting it again", "err", err, "in", pause)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, maxPause)
+	}
 }
 
 // logProgress logs the counters and the rate every interval until done.

@@ -33,12 +33,12 @@ func TestProcessFlags(t *testing.T) {
 		want processOptions
 		err  string
 	}{
-		{name: "defaults", want: processOptions{kafka: kafkaFlags{brokers: []string{"localhost:9092"}, replication: 1, partitions: 4},
+		{name: "defaults", want: processOptions{kafka: kafkaFlags{brokers: []string{"localhost:9092"}, replication: 1, partitions: 12},
 			router:   routerFlags{storage: "data/router", maxMessage: processors.DefaultMaxMessageBytes, setupWithin: time.Minute},
 			progress: 10 * time.Second}},
 		{name: "environment", env: map[string]string{"MHFZ_KAFKA_BROKERS": "a:1,b:2", "MHFZ_TOPIC_PREFIX": "x.",
 			"MHFZ_PROCESS_STORAGE": "/var/lib/mhfz/tables", "MHFZ_PROGRESS_INTERVAL": "1s"},
-			want: processOptions{kafka: kafkaFlags{brokers: []string{"a:1", "b:2"}, replication: 1, partitions: 4, topicPrefix: "x."},
+			want: processOptions{kafka: kafkaFlags{brokers: []string{"a:1", "b:2"}, replication: 1, partitions: defaultPartitions, topicPrefix: "x."},
 				router:   routerFlags{storage: "/var/lib/mhfz/tables", maxMessage: processors.DefaultMaxMessageBytes, setupWithin: time.Minute},
 				progress: time.Second}},
 		{name: "flags win over the environment", env: map[string]string{"MHFZ_PROCESS_STORAGE": "/env"},
@@ -157,6 +157,7 @@ func newRouterFixture(t *testing.T) routerFixture {
 		_ = kafka.DeleteTopics(context.Background(), f.brokers, f.cfg, topics...)
 	})
 	t.Setenv("MHFZ_KAFKA_BROKERS", strings.Join(f.brokers, ","))
+	t.Setenv("MHFZ_KAFKA_PARTITIONS", "4") // as the topics below: another count is refused
 	good, err := os.ReadFile("../../processors/weaponrow/testdata/raw/ken_base_tree.json")
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ type reprocessOptions struct {
 	router   routerFlags
 	progress time.Duration
 	observe  observeFlags
+	copyFrom string
 }
 
 func parseReprocessFlags(args []string, output io.Writer) (*reprocessOptions, error) {
@@ -33,12 +34,18 @@ func parseReprocessFlags(args []string, output io.Writer) (*reprocessOptions, er
 	fs.durationVar(&o.progress, "progress", "MHFZ_PROGRESS_INTERVAL", 10*time.Second,
 		"interval of the progress log lines (0: none)")
 	o.observe.register(fs)
+	fs.stringVar(&o.copyFrom, "copy-from", "MHFZ_REPROCESS_COPY_FROM", "",
+		"first copy the raw records of this topic (another deployment's weapon_data) into this deployment's: "+
+			"how the partition count changes (README, Scaling out)")
 	if err := fs.parse(args); err != nil {
 		return nil, err
 	}
 	switch {
 	case o.db.url == "":
 		return nil, usageError{"reprocess: --database-url is empty"}
+	case o.copyFrom != "" && o.copyFrom == string(o.kafka.names().WeaponData()):
+		return nil, usageError{"reprocess: --copy-from " + o.copyFrom + " is this deployment's own raw topic: " +
+			"give the new deployment another --topic-prefix"}
 	case o.progress < 0:
 		return nil, usageError{"reprocess: --progress must not be negative"}
 	}
@@ -73,7 +80,7 @@ func runReprocess(ctx context.Context, args []string, env runEnv) error {
 		Names: o.kafka.names(), Setup: o.router.setup(o.kafka, cfg),
 		Router:      processors.RouterConfig{MaxMessageBytes: o.router.maxMessage, Logger: log.With("stage", "router")},
 		RouterOpts:  []goka.ProcessorOption{goka.WithLogger(kafka.GokaLogger(log))},
-		DatabaseURL: o.db.url, Sink: sink.Config{}, Logger: log, Progress: progress,
+		DatabaseURL: o.db.url, Sink: sink.Config{}, Logger: log, Progress: progress, CopyFrom: o.copyFrom,
 		LagEvery: lagEvery, StallTimeout: o.observe.stall,
 	}
 	if obs != nil {

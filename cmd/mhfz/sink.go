@@ -17,6 +17,7 @@ type sinkOptions struct {
 	db         databaseFlags
 	batchSize  int
 	batchWait  time.Duration
+	writers    int
 	replay     bool
 	progress   time.Duration
 	retryMax   time.Duration
@@ -33,6 +34,8 @@ func parseSinkFlags(args []string, output io.Writer) (*sinkOptions, error) {
 	fs.intVar(&o.batchSize, "batch-size", "MHFZ_SINK_BATCH_SIZE", 5000, "records per transaction at most")
 	fs.durationVar(&o.batchWait, "batch-wait", "MHFZ_SINK_BATCH_WAIT", 200*time.Millisecond,
 		"how long a partial batch waits for more records before it is written")
+	fs.intVar(&o.writers, "writers", "MHFZ_SINK_WRITERS", 2,
+		"transactions written at once, each over its own share of the partitions (PostgreSQL connections at work)")
 	fs.boolVar(&o.replay, "replay", "MHFZ_SINK_REPLAY", false,
 		"rebuild the tables: empty them and reset the offsets in one transaction, then consume from offset zero")
 	fs.durationVar(&o.progress, "progress", "MHFZ_PROGRESS_INTERVAL", 10*time.Second,
@@ -52,8 +55,8 @@ func parseSinkFlags(args []string, output io.Writer) (*sinkOptions, error) {
 	switch {
 	case o.db.url == "":
 		return nil, usageError{"sink: --database-url is empty"}
-	case o.batchSize < 1:
-		return nil, usageError{"sink: --batch-size must be >= 1"}
+	case o.batchSize < 1 || o.writers < 1:
+		return nil, usageError{"sink: --batch-size and --writers must be >= 1"}
 	case o.batchWait <= 0 || o.retryMax <= 0:
 		return nil, usageError{"sink: --batch-wait and --retry-max must be > 0"}
 	case o.progress < 0 || o.setup < 0:
@@ -80,7 +83,7 @@ func runSink(ctx context.Context, args []string, env runEnv) error {
 	cfg := sink.Config{
 		Brokers: o.kafka.brokers, DatabaseURL: o.db.url, Names: o.kafka.names(),
 		Kafka: kafka.Config("mhfz-sink"), Logger: log,
-		BatchSize: o.batchSize, BatchWait: o.batchWait, Replay: o.replay,
+		BatchSize: o.batchSize, BatchWait: o.batchWait, Writers: o.writers, Replay: o.replay,
 		RetryMax: o.retryMax, Progress: progress, InstanceID: o.instanceID, Startup: env.waiter(o.setup),
 		Partitions: int32(o.kafka.partitions), Replication: int16(o.kafka.replication),
 		StallTimeout: o.observe.stall, LagEvery: lagEvery,

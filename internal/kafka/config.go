@@ -18,7 +18,11 @@ import (
 // scripts/testenv run Kafka 4.1).
 //
 // Producer: acks from all in-sync replicas and idempotence, so a retried send is not written
-// twice; compression, since the records are JSON.
+// twice; compression, since the records are JSON. Its retries outlast a leader election: a
+// broker that dies is fenced by the controller only after broker.session.timeout.ms (9 s by
+// default), and until then every send to the partitions it led fails at once; the backoff
+// (100 ms doubling to 1 s, 40 attempts: about 37 s) lets the send through once a new leader is
+// elected, instead of failing the stage.
 func Config(clientID string) *sarama.Config {
 	cfg := goka.DefaultConfig()
 	cfg.ClientID = clientID
@@ -27,8 +31,10 @@ func Config(clientID string) *sarama.Config {
 	cfg.Producer.RequiredAcks = sarama.WaitForAll
 	cfg.Producer.Idempotent = true
 	cfg.Net.MaxOpenRequests = 1 // required by sarama for an idempotent producer
-	cfg.Producer.Retry.Max = 10
-	cfg.Producer.Retry.Backoff = 200 * time.Millisecond
+	cfg.Producer.Retry.Max = 40
+	cfg.Producer.Retry.BackoffFunc = func(retries, _ int) time.Duration {
+		return min(100*time.Millisecond<<min(retries, 4), time.Second)
+	}
 	cfg.Producer.Compression = sarama.CompressionLZ4
 	cfg.Producer.Flush.Bytes = 1 << 20
 	cfg.Producer.Flush.Frequency = 20 * time.Millisecond

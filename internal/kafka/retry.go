@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"syscall"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -30,6 +33,15 @@ func Retriable(err error) bool {
 		}
 	}
 	return false
+}
+
+// Unreachable reports whether err says a broker could not be reached or dropped the
+// connection: what a broker that died or restarts gives until the cluster has moved its
+// partitions' leaders and its groups' coordinators to the others.
+func Unreachable(err error) bool {
+	var netErr net.Error
+	return errors.As(err, &netErr) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, io.EOF) || errors.Is(err, sarama.ErrNotConnected)
 }
 
 // Retry runs f until it succeeds, fails with an error that is not Retriable, or ctx ends; it

@@ -55,6 +55,11 @@ type Config struct {
 	Health       *observe.Health
 	LagEvery     time.Duration
 	StallTimeout time.Duration
+
+	// CopyFrom, if set, is another deployment's raw topic (its weapon_data), copied into this
+	// deployment's weapon_data before the re-processing: how the partition count changes (this
+	// deployment's topics are created with Setup.Partitions). See copyRaw.
+	CopyFrom string
 }
 
 // Result is what a re-processing did.
@@ -138,6 +143,11 @@ func prepare(ctx context.Context, cfg Config, client sarama.Client, admin sarama
 	}
 	if err := kafka.Truncate(ctx, client, admin, derivedTopics(cfg.Names)...); err != nil {
 		return err
+	}
+	if cfg.CopyFrom != "" {
+		if _, err := copyRaw(ctx, cfg, client, admin); err != nil {
+			return err
+		}
 	}
 	cfg.Logger.Info("router reset and derived topics emptied", "group", group, "input", cfg.Names.WeaponData())
 	return nil

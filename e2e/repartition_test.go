@@ -1,0 +1,92 @@
+package e2e
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/mhfz/mhfz-pipeline/codecs"
+	"github.com/mhfz/mhfz-pipeline/internal/kafka"
+	"github.com/mhfz/mhfz-pipeline/internal/testenv"
+	"github.com/mhfz/mhfz-pipeline/processors"
+	"github.com/mhfz/mhfz-pipeline/sink"
+)
+
+// TestRepartitionByReprocess follows the README's procedure to change a deployment's partition
+// count: with its services stopped, `mhfz reprocess --copy-from` copies its raw records into a
+// new deployment (another topic prefix) whose topics have the new count, and re-processes them
+// into the same database. The tables are then those of before, row by row (but for Kafka
+// positions); the new deployment's services take over where the re-processing left, and a
+// service given the old count is refused with the mismatch, never silently.
+func TestRepartitionByReprocess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: runs the pipeline and a re-processing over two snapshots")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	recs := recordsOf(t, ctx, reprocessTables)
+	old := newServiceDeployment(t, ctx, "old", testenv.KafkaBrokers(t), 1)
+	p := old.startPipeline(ctx, 1, 1)
+	old.emit(recs)
+	old.waitStored(ctx, nil)
+	p.stopAll(t)
+	type dump struct {
+		rows   int64
+		digest string
+	}
+	before := map[string]dump{}
+	for _, table := range sink.Tables() {
+		n, d := old.dump(ctx, table)
+		before[table] = dump{n, d}
+	}
+
+	neu := *old
+	neu.names = codecs.Names{Prefix: testenv.Name(t, "new") + "."}
+	neu.storage, neu.partitions = t.TempDir(), 5
+	t.Cleanup(func() {
+		_ = kafka.DeleteTopics(context.Background(), neu.brokers, neu.cfg, append(weaponTopicNames(neu.names),
+			string(neu.names.WeaponData()), string(neu.names.DeadLetter()), processors.TableTopic(neu.names))...)
+	})
+	runService(t, ctx, append(neu.env(), "MHFZ_PROCESS_STORAGE="+neu.storage+"/reprocess"),
+		"reprocess", "--copy-from", string(old.names.WeaponData()))
+	for _, topic := range append(weaponTopicNames(neu.names), string(neu.names.WeaponData()), processors.TableTopic(neu.names)) {
+		if n := partitionCount(t, neu.brokers, neu.cfg, topic); n != 5 {
+			t.Errorf("%s: %d partitions, want 5", topic, n)
+		}
+	}
+	for _, table := range sink.Tables() {
+		if n, d := neu.dump(ctx, table); n != before[table].rows || d != before[table].digest {
+			t.Errorf("table %s: %d rows (digest %s) after the repartitioning, %d (digest %s) before", table, n, d,
+				before[table].rows, before[table].digest)
+		}
+	}
+	neu.checkClean(ctx)
+
+	// The old count is refused, by name; the new deployment's services find nothing left to do.
+	wrong := startService(t, append(old.env(), "MHFZ_TOPIC_PREFIX="+neu.names.Prefix), "sink")
+	if err := wrong.waitLog(ctx, "exists with 5 partitions, but 12 were asked for"); err != nil {
+		t.Error(err)
+	}
+	p = neu.startPipeline(ctx, 1, 1)
+	neu.waitStored(ctx, nil)
+	p.stopAll(t)
+	if n := neu.count(ctx, `SELECT count(*) FROM kafka_offsets WHERE consumer = $1`, string(neu.names.SinkConsumer())); n == 0 {
+		t.Error("the new deployment's sink has no offsets: the re-processing did not hand it its own")
+	}
+}
+
+func partitionCount(t testing.TB, brokers []string, cfg *sarama.Config, topic string) int {
+	t.Helper()
+	client, err := sarama.NewClient(brokers, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	parts, err := client.Partitions(topic)
+	if err != nil {
+		t.Fatalf("partitions of %s: %v", topic, err)
+	}
+	return len(parts)
+}

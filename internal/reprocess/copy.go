@@ -1,0 +1,129 @@
+package reprocess
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/IBM/sarama"
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/codec"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/mhfz/mhfz-pipeline/internal/kafka"
+)
+
+// copyRaw copies every raw record of cfg.CopyFrom (another deployment's weapon_data) into this
+// deployment's weapon_data, created with this deployment's partition count: how a deployment
+// gets another partition count (README, Scaling out). The records are placed as the scraper
+// places them (goka's emitter: a key's partition is a hash of the key modulo the partition
+// count), so that the router's table, partitioned the same way, holds each key's state beside
+// its records. A key's records all come from one partition of the source, placed the same way,
+// and are sent in that partition's order: every key keeps the order of its records. The target
+// is emptied first (a copy interrupted before starts over). What the scraper sends to the source
+// meanwhile is not copied: it must be stopped.
+func copyRaw(ctx context.Context, cfg Config, client sarama.Client, admin sarama.ClusterAdmin) (int64, error) {
+	from, to := cfg.CopyFrom, string(cfg.Names.WeaponData())
+	if from == to {
+		return 0, fmt.Errorf("copy the raw records: %s is this deployment's own weapon_data (give another --topic-prefix)", from)
+	}
+	starts, err := kafka.TopicStarts(client, from)
+	if err != nil {
+		return 0, fmt.Errorf("copy the raw records of %s: %w", from, err)
+	}
+	ends, err := kafka.TopicEnds(client, from)
+	if err != nil {
+		return 0, fmt.Errorf("copy the raw records of %s: %w", from, err)
+	}
+	if err := kafka.Truncate(ctx, client, admin, to); err != nil {
+		return 0, fmt.Errorf("copy the raw records: empty %s: %w", to, err)
+	}
+	producerCfg := *cfg.Setup.Config // goka's builder sets its partitioner on the config it gets
+	emitter, err := goka.NewEmitter(cfg.Setup.Brokers, goka.Stream(to), new(codec.Bytes),
+		goka.WithEmitterProducerBuilder(goka.ProducerBuilderWithConfig(&producerCfg)))
+	if err != nil {
+		return 0, fmt.Errorf("copy the raw records to %s: %w", to, err)
+	}
+	consumer, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		return 0, fmt.Errorf("copy the raw records of %s: %w", from, err)
+	}
+	defer consumer.Close()
+	c := &rawCopy{emitter: emitter, log: cfg.Logger}
+	g, gctx := errgroup.WithContext(ctx)
+	for p, end := range ends[from] {
+		if start := starts[from][p]; end > start {
+			g.Go(func() error { return c.partition(gctx, consumer, from, p, start, end) })
+		}
+	}
+	err = g.Wait()
+	// Finish waits for every send; a failed one was recorded by its promise.
+	err = errors.Join(err, emitter.Finish(), c.failed())
+	if err != nil {
+		return 0, fmt.Errorf("copy the raw records of %s to %s: %w", from, to, err)
+	}
+	cfg.Logger.Info("raw records copied", "from", from, "to", to, "records", c.sent.Load(),
+		"partitions", cfg.Setup.Partitions)
+	return c.sent.Load(), nil
+}
+
+// rawCopy is one copy in progress: its emitter, how many records it sent, its first failure.
+type rawCopy struct {
+	emitter *goka.Emitter
+	log     *slog.Logger
+	sent    atomic.Int64
+	mu      sync.Mutex
+	err     error
+}
+
+// partition sends the records of one partition of topic from offset start to end, in order.
+func (c *rawCopy) partition(ctx context.Context, consumer sarama.Consumer, topic string, p int32, start, end int64) error {
+	pc, err := consumer.ConsumePartition(topic, p, start)
+	if err != nil {
+		return fmt.Errorf("read %s/%d from %d: %w", topic, p, start, err)
+	}
+	defer pc.AsyncClose()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-pc.Errors():
+			// sarama's partition consumer goes on by itself (a leader moving, say): said, not fatal.
+			c.log.Warn("copy the raw records: read error, going on", "topic", topic, "partition", p, "err", err)
+		case msg := <-pc.Messages():
+			headers := goka.Headers{}
+			for _, h := range msg.Headers {
+				headers[string(h.Key)] = h.Value
+			}
+			promise, err := c.emitter.EmitWithHeaders(string(msg.Key), msg.Value, headers)
+			if err != nil {
+				return fmt.Errorf("send %s/%d@%d: %w", topic, p, msg.Offset, err)
+			}
+			promise.Then(c.done)
+			if msg.Offset >= end-1 {
+				return nil
+			}
+		}
+	}
+}
+
+func (c *rawCopy) done(err error) {
+	if err == nil {
+		c.sent.Add(1)
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil {
+		c.err = err
+	}
+}
+
+func (c *rawCopy) failed() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
