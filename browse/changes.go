@@ -113,7 +113,7 @@ func (s *Server) changes(ctx context.Context, at string, q *materialQuery) (*Cha
 			cond = " AND NOT c.hidden"
 		}
 		branches = append(branches, fmt.Sprintf(`(SELECT c.key, c.name, c.weapon_type, c.page_kind, c.hidden, c.level, c.version,
-			c.record::text, p.record::text FROM %[1]s c LEFT JOIN %[1]s p ON p.key = c.key AND p.version = c.version - 1
+			to_jsonb(c)::text, CASE WHEN p.key IS NULL THEN NULL ELSE to_jsonb(p)::text END FROM %[1]s c LEFT JOIN %[1]s p ON p.key = c.key AND p.version = c.version - 1
 			WHERE c.scraped_at = $1 AND c.key > $2%[2]s ORDER BY c.key LIMIT $3)`, id, cond))
 	}
 	rows, err := s.db.Query(ctx, "SELECT * FROM ("+strings.Join(branches, " UNION ALL ")+") x ORDER BY key LIMIT $3",

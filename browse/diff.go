@@ -9,7 +9,7 @@ import (
 )
 
 // Change is one field of a weapon that differs between a version and the one before: the
-// field of the weapon's record (codecs.Weapon's JSON name), the places inside it that changed
+// field (a column of the weapon's table, as in Weapon.Weapon), the places inside it that changed
 // (at most maxPaths: "extra.source", "sharpness[1][4].hits"), and both values.
 type Change struct {
 	Field  string          `json:"field"`
@@ -28,15 +28,18 @@ type PathChange struct {
 	After  any    `json:"after"`
 }
 
-// notContent are the fields of a record that say where and when it was read or how it was
-// numbered, not what the site shows (processors.ContentHash leaves them out too).
-var notContent = map[string]bool{"schema": true, "key": true, "version": true, "content_hash": true,
-	"scraped_at": true, "source": true, "url": true}
+// notContent are the columns of a row that say where and when it was read or how it was
+// numbered, not what the site shows (processors.ContentHash leaves them out too), and those
+// derived from another column (element, element_value, status and status_value from elements):
+// a changed element is one change, of elements.
+var notContent = map[string]bool{"key": true, "version": true, "content_hash": true,
+	"scraped_at": true, "source": true, "url": true, "kafka_topic": true, "kafka_partition": true,
+	"kafka_offset": true, "element": true, "element_value": true, "status": true, "status_value": true}
 
 const maxPaths = 20
 
-// diffRecords returns the fields whose content differs between two records of one weapon
-// (prev nil: the first version, no change), in alphabetical order.
+// diffRecords returns the fields whose content differs between two rows of one weapon, each as
+// its to_jsonb (prev nil: the first version, no change), in alphabetical order.
 func diffRecords(prev, cur []byte) ([]Change, error) {
 	if prev == nil {
 		return []Change{}, nil

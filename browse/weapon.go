@@ -19,7 +19,7 @@ import (
 // Weapon is one weapon as the API shows it: its latest version, whole, and what surrounds it.
 type Weapon struct {
 	Key       string          `json:"key"`
-	Weapon    json.RawMessage `json:"weapon"`     // every column of the latest version but the Kafka positions and the raw record
+	Weapon    json.RawMessage `json:"weapon"`     // every column of the latest version but the Kafka positions
 	FeriasURL string          `json:"ferias_url"` // its row on the Ferias site
 	LevelOf   *LevelRef       `json:"level_of"`   // for a level row: the weapon it is a level of
 	Levels    []Level         `json:"levels"`     // the weapon's levels (its own row first), when it has several
@@ -141,7 +141,7 @@ func (s *Server) readWeapon(ctx context.Context, table, key string) (*weaponRow,
 	var row weaponRow
 	var from, to []byte
 	err := s.db.QueryRow(ctx, `SELECT key, page, row_id, name, level, hidden, upgrade_from, upgrade_to,
-		to_jsonb(w) - 'record' - 'kafka_topic' - 'kafka_partition' - 'kafka_offset'
+		to_jsonb(w) - 'kafka_topic' - 'kafka_partition' - 'kafka_offset'
 		FROM `+id+` w WHERE key = $1 ORDER BY version DESC LIMIT 1`, key).Scan(
 		&row.key, &row.page, &row.rowID, &row.name, &row.level, &row.hidden, &from, &to, &row.all)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -232,8 +232,8 @@ func deref(p *int32) int32 {
 
 // history returns every version of a weapon with what changed since the one before.
 func (s *Server) history(ctx context.Context, table, key string) ([]Version, error) {
-	rows, err := s.db.Query(ctx, `SELECT version, scraped_at, content_hash, record::text FROM `+
-		pgx.Identifier{table}.Sanitize()+` WHERE key = $1 ORDER BY version`, key)
+	rows, err := s.db.Query(ctx, `SELECT version, scraped_at, content_hash, to_jsonb(w)::text FROM `+
+		pgx.Identifier{table}.Sanitize()+` w WHERE key = $1 ORDER BY version`, key)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -314,22 +315,44 @@ func checkHistory(t *testing.T, api *apiClient, expected map[string]*current) {
 	t.Logf("%d changed long swords, %d histories checked; l03E9: %s → %s", len(changed), len(sample), c.Before, c.After)
 }
 
-// changedFields are the fields of two weapon records that differ, but those that say where and
-// when it was read.
+// changedFields are the columns of a weapon's table whose content differs between two weapon
+// records, computed from the records the test interpreted from the pages: the record's fields,
+// each named as the sink's table names it (the recipes are one column, materials; rank is
+// rank_system and rank_level), but those that say where and when it was read.
 func changedFields(t *testing.T, a, b []byte) []string {
 	var ma, mb map[string]json.RawMessage
-	if json.Unmarshal(a, &ma) != nil || json.Unmarshal(b, &mb) != nil {
+	var wa, wb codecs.Weapon
+	if json.Unmarshal(a, &ma) != nil || json.Unmarshal(b, &mb) != nil || json.Unmarshal(a, &wa) != nil || json.Unmarshal(b, &wb) != nil {
 		t.Fatal("decode a record")
 	}
 	skip := map[string]bool{"schema": true, "key": true, "version": true, "content_hash": true, "scraped_at": true, "source": true, "url": true}
-	var out []string
-	for k := range ma {
-		if !skip[k] && !bytes.Equal(ma[k], mb[k]) {
-			out = append(out, k)
+	set := map[string]bool{}
+	for _, m := range []map[string]json.RawMessage{ma, mb} {
+		for k := range m {
+			if skip[k] || bytes.Equal(ma[k], mb[k]) {
+				continue
+			}
+			switch k {
+			case "creation", "upgrade", "g_creation_100", "g_creation_60":
+				set["materials"] = true
+			case "rank":
+				var ra, rb codecs.Rank
+				if wa.Rank != nil {
+					ra = *wa.Rank
+				}
+				if wb.Rank != nil {
+					rb = *wb.Rank
+				}
+				set["rank_system"] = ra.System != rb.System
+				set["rank_level"] = !reflect.DeepEqual(ra.Level, rb.Level)
+			default:
+				set[k] = true
+			}
 		}
 	}
-	for k := range mb {
-		if _, ok := ma[k]; !ok && !skip[k] {
+	var out []string
+	for k, changed := range set {
+		if changed {
 			out = append(out, k)
 		}
 	}
