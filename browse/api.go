@@ -141,8 +141,9 @@ func requestID(r *http.Request) string {
 	return id
 }
 
-// middleware gives each request an id, logs it, and turns a panic into a 500 without a stack
-// trace for the client (the log has it).
+// middleware gives each request an id, watches, counts and logs it, and turns a panic into a
+// 500 without a stack trace for the client (the log has it). An export cut after it started
+// (http.ErrAbortHandler) is counted with the status it had sent.
 func (s *Server) middleware(next http.Handler) http.Handler {
 	var seq atomic.Uint64
 	prefix := strconv.FormatInt(time.Now().Unix()%100000, 36)
@@ -151,18 +152,23 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
 		rec := &statusRecorder{ResponseWriter: w, status: 200}
 		start := time.Now()
+		done := s.obs.watch.Start("request " + id + " " + r.Method + " " + clip(r.URL.Path))
 		defer func() {
-			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
-					panic(p)
-				}
+			p := recover()
+			if p != nil && p != http.ErrAbortHandler {
 				s.log.Error("panic while answering", "request", id, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
 				if !rec.wrote {
 					writeJSON(rec, http.StatusInternalServerError, map[string]string{"error": "internal error (request " + id + ")"})
 				}
 			}
+			done()
+			took := time.Since(start)
+			s.answered(r, rec.status, took)
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
 			s.log.LogAttrs(r.Context(), slog.LevelDebug, "request", slog.String("request", id), slog.String("method", r.Method),
-				slog.String("path", r.URL.Path), slog.Int("status", rec.status), slog.Duration("took", time.Since(start)))
+				slog.String("path", r.URL.Path), slog.Int("status", rec.status), slog.Duration("took", took))
 		}()
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		next.ServeHTTP(rec, r)

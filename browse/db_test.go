@@ -20,6 +20,13 @@ import (
 // readerDB migrates a fresh database and returns its URL as mhfz_reader.
 func readerDB(t *testing.T) string {
 	t.Helper()
+	_, reader := migratedDB(t)
+	return reader
+}
+
+// migratedDB migrates a fresh database and returns its URL as its owner and as mhfz_reader.
+func migratedDB(t *testing.T) (owner, reader string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	dbURL := testenv.DatabaseURL(t)
@@ -40,7 +47,7 @@ func readerDB(t *testing.T) string {
 		t.Fatal(err)
 	}
 	u.User = url.User(browse.ReaderRole) // scripts/testenv's server trusts loopback connections
-	return u.String()
+	return dbURL, u.String()
 }
 
 // TestQueryTimeout: a query that takes longer than the query timeout is answered 503 with a

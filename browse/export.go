@@ -80,6 +80,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, contentType, ext
 	write, flush := writer(out)
 	var it Item
 	n := 0
+	streamed := s.obs.exportRows.WithLabelValues(ext)
 	for rows.Next() {
 		if err := rows.Scan(it.fields()...); err != nil {
 			return s.abortExport(ctx, r, started, err)
@@ -93,6 +94,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, contentType, ext
 		if err := write(&it); err != nil {
 			return s.abortExport(ctx, r, started, err)
 		}
+		streamed.Inc()
 		if n++; n%500 == 0 {
 			if err := flush(); err != nil {
 				return s.abortExport(ctx, r, started, err)

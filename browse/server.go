@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mhfz/mhfz-pipeline/internal/observe"
 )
 
 // ReaderRole is the read-only role the server is meant to connect as (00008_reader.sql).
@@ -26,11 +29,21 @@ type Config struct {
 	QueryTimeout  time.Duration // the longest a query of a page or an API call may take (5s)
 	ExportTimeout time.Duration // the longest an export may take, streaming included (2m)
 	Logger        *slog.Logger  // required
+
+	// Registry, if set, gets the server's metrics (Metrics); Health, if set, its checks: alive
+	// while no request has been running for longer than StallTimeout (5m, longer than the
+	// export timeout), ready while PostgreSQL answers the ping made every ProbeEvery (5s) while
+	// serving.
+	Registry     prometheus.Registerer
+	Health       *observe.Health
+	StallTimeout time.Duration
+	ProbeEvery   time.Duration
 }
 
 // Server serves the API and the page. It is safe for concurrent use.
 type Server struct {
 	cfg     Config
+	obs     observation
 	log     *slog.Logger
 	db      *pgxpool.Pool
 	site    *url.URL
@@ -64,15 +77,29 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.ExportTimeout == 0 {
 		cfg.ExportTimeout = 2 * time.Minute
 	}
-	if cfg.QueryTimeout < 0 || cfg.ExportTimeout < 0 {
-		return nil, fmt.Errorf("browse: negative timeout (query %s, export %s)", cfg.QueryTimeout, cfg.ExportTimeout)
+	if cfg.StallTimeout == 0 {
+		cfg.StallTimeout = 5 * time.Minute
+	}
+	if cfg.ProbeEvery == 0 {
+		cfg.ProbeEvery = 5 * time.Second
+	}
+	if cfg.QueryTimeout < 0 || cfg.ExportTimeout < 0 || cfg.ProbeEvery < 0 {
+		return nil, fmt.Errorf("browse: negative timeout (query %s, export %s) or probe interval %s",
+			cfg.QueryTimeout, cfg.ExportTimeout, cfg.ProbeEvery)
+	}
+	if cfg.Health != nil && cfg.StallTimeout <= max(cfg.QueryTimeout, cfg.ExportTimeout) {
+		return nil, fmt.Errorf("browse: stall timeout %s must be longer than the export timeout %s: an export may take that long",
+			cfg.StallTimeout, max(cfg.QueryTimeout, cfg.ExportTimeout))
 	}
 	db, err := openPool(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, db: db, site: site}
-	if s.pages, err = newPages(); err == nil {
+	if err = s.observe(); err == nil {
+		s.pages, err = newPages()
+	}
+	if err == nil {
 		s.openAPIJSON, err = openAPIJSON()
 	}
 	if err != nil {
@@ -93,7 +120,8 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
 
 // Serve serves on addr until ctx ends, then lets the requests in progress finish (at most the
-// export timeout) and returns. started, if not nil, is called with the listening address.
+// export timeout) and returns. started, if not nil, is called with the listening address. While
+// it serves, it probes the database for the readiness check and the metrics.
 func (s *Server) Serve(ctx context.Context, addr string, started func(string)) error {
 	srv := &http.Server{
 		Addr:              addr,
@@ -109,6 +137,10 @@ func (s *Server) Serve(ctx context.Context, addr string, started func(string)) e
 	if started != nil {
 		started(ln.Addr().String())
 	}
+	monitorCtx, stopMonitor := context.WithCancel(ctx)
+	monitored := make(chan struct{})
+	go func() { defer close(monitored); s.monitor(monitorCtx) }()
+	defer func() { stopMonitor(); <-monitored }()
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	select {

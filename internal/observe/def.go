@@ -40,6 +40,16 @@ func (d Def) NewHistogram() prometheus.Histogram {
 	return prometheus.NewHistogram(prometheus.HistogramOpts{Name: d.Name, Help: d.Help, Buckets: d.Buckets})
 }
 
+// NewHistogramVec builds the histogram vector of this Def (its labels).
+func (d Def) NewHistogramVec() *prometheus.HistogramVec {
+	return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: d.Name, Help: d.Help, Buckets: d.Buckets}, d.Labels)
+}
+
+// NewCounterVec builds the counter vector of this Def, for counts kept nowhere else.
+func (d Def) NewCounterVec() *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: d.Name, Help: d.Help}, d.Labels)
+}
+
 // NewGaugeVec builds the gauge vector of this Def.
 func (d Def) NewGaugeVec() *prometheus.GaugeVec {
 	return prometheus.NewGaugeVec(d.GaugeOpts(), d.Labels)
