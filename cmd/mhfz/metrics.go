@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mhfz/mhfz-pipeline/browse"
 	"github.com/mhfz/mhfz-pipeline/internal/observe"
 	"github.com/mhfz/mhfz-pipeline/processors"
 	"github.com/mhfz/mhfz-pipeline/scraper"
@@ -21,6 +22,7 @@ func serviceMetrics() map[string][]observe.Def {
 		"process":   append(slices.Clone(common), processors.Metrics()...),
 		"sink":      append(slices.Clone(common), sink.Metrics()...),
 		"reprocess": append(append(slices.Clone(common), processors.Metrics()...), sink.RebuildMetrics()...),
+		"serve":     append(slices.Clone(common), browse.Metrics()...),
 	}
 }
 
@@ -29,7 +31,7 @@ func serviceMetrics() map[string][]observe.Def {
 func metricsTable() string {
 	served := map[string][]string{}
 	defs := map[string]observe.Def{}
-	for _, cmd := range []string{"scrape", "process", "sink", "reprocess"} {
+	for _, cmd := range []string{"scrape", "process", "sink", "reprocess", "serve"} {
 		for _, d := range serviceMetrics()[cmd] {
 			served[d.Name] = append(served[d.Name], cmd)
 			defs[d.Name] = d

@@ -8,7 +8,7 @@ import (
 )
 
 // observeFlags are the flags of every long-running service (scrape --every, process, sink,
-// reprocess): where it serves its metrics and health, and when its loop counts as stuck.
+// reprocess, serve): where it serves its metrics and health, and when its loop counts as stuck.
 type observeFlags struct {
 	addr  string
 	stall time.Duration
@@ -18,7 +18,7 @@ func (o *observeFlags) register(fs *flagSet) {
 	fs.stringVar(&o.addr, "http-addr", "MHFZ_HTTP_ADDR", "",
 		"serve /metrics (Prometheus), /healthz and /readyz on this address, such as :9100 (empty: none)")
 	fs.durationVar(&o.stall, "stall-timeout", "MHFZ_STALL_TIMEOUT", 5*time.Minute,
-		"/healthz fails once a piece of work (a batch, a database call, a page, records waiting) has made no progress for this long")
+		"/healthz fails once a piece of work (a batch, a database call, a page, records waiting, a request of serve) has made no progress for this long")
 }
 
 func (o *observeFlags) check(command string) error {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	"gopkg.in/yaml.v3"
 
+	"github.com/mhfz/mhfz-pipeline/browse"
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/observe"
 	"github.com/mhfz/mhfz-pipeline/processors"
@@ -50,6 +52,13 @@ func registered(t *testing.T) map[string][]string {
 		}
 		return rec.Names()
 	}
+	serveRec := &observe.Recorder{Next: prometheus.NewRegistry()}
+	srv, err := browse.New(context.Background(), browse.Config{DatabaseURL: "postgres://u@127.0.0.1:1/db", Logger: log,
+		Registry: serveRec, Health: observe.NewHealth()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
 	scraperRec := &observe.Recorder{}
 	if err := scraper.NewStats().Register(scraperRec, nil); err != nil {
 		t.Fatal(err)
@@ -66,6 +75,7 @@ func registered(t *testing.T) map[string][]string {
 		"process":   append(slices.Clone(common), router(&observe.Recorder{Next: prometheus.NewRegistry()})...),
 		"sink":      append(slices.Clone(common), newSink(&observe.Recorder{Next: prometheus.NewRegistry()}, false)...),
 		"reprocess": append(slices.Clone(common), newSink(reprocess, true)...),
+		"serve":     append(slices.Clone(common), serveRec.Names()...),
 	}
 }
 

@@ -18,6 +18,7 @@ type serveOptions struct {
 	queryTimeout  time.Duration
 	exportTimeout time.Duration
 	wait          time.Duration
+	observe       observeFlags
 }
 
 const defaultServeDatabaseURL = "postgres://" + browse.ReaderRole + "@localhost:5432/mhfz?sslmode=disable"
@@ -37,7 +38,11 @@ func parseServeFlags(args []string, output io.Writer) (*serveOptions, error) {
 		"the longest a CSV or JSON Lines export may take")
 	fs.durationVar(&o.wait, "wait", "MHFZ_DATABASE_WAIT", time.Minute,
 		"how long to wait for the database to be reachable (a wrong password or database fails at once; 0: until stopped)")
+	o.observe.register(fs)
 	if err := fs.parse(args); err != nil {
+		return nil, err
+	}
+	if err := o.observe.check("serve"); err != nil {
 		return nil, err
 	}
 	switch {
@@ -49,6 +54,10 @@ func parseServeFlags(args []string, output io.Writer) (*serveOptions, error) {
 		return nil, usageError{"serve: --query-timeout and --export-timeout must be > 0"}
 	case o.wait < 0:
 		return nil, usageError{"serve: --wait must not be negative"}
+	case o.observe.addr != "" && o.observe.stall <= max(o.queryTimeout, o.exportTimeout):
+		return nil, usageError{"serve: --stall-timeout must be longer than --export-timeout and --query-timeout: a request may take that long"}
+	case o.observe.addr != "" && o.observe.addr == o.addr:
+		return nil, usageError{"serve: --http-addr and --addr are the same address: the metrics and health are served apart from the page"}
 	}
 	return o, nil
 }
@@ -62,8 +71,17 @@ func runServe(ctx context.Context, args []string, env runEnv) error {
 	if err != nil {
 		return usageError{fmt.Sprintf("serve: --database-url: %v", err)}
 	}
-	s, err := browse.New(ctx, browse.Config{DatabaseURL: o.dbURL, SiteURL: o.siteURL, QueryTimeout: o.queryTimeout,
-		ExportTimeout: o.exportTimeout, Logger: env.log})
+	obs, stopServing, err := o.observe.start(env)
+	if err != nil {
+		return err
+	}
+	defer stopServing()
+	cfg := browse.Config{DatabaseURL: o.dbURL, SiteURL: o.siteURL, QueryTimeout: o.queryTimeout,
+		ExportTimeout: o.exportTimeout, Logger: env.log, StallTimeout: o.observe.stall, ProbeEvery: lagEvery}
+	if obs != nil {
+		cfg.Registry, cfg.Health = obs.Registry, obs.Health
+	}
+	s, err := browse.New(ctx, cfg)
 	if err != nil {
 		return usageError{fmt.Sprintf("serve: %v", err)}
 	}
