@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +85,13 @@ func sample(t *testing.T, svc *observe.Service, name string, labels map[string]s
 	return nil
 }
 
+func show(v *float64) string {
+	if v == nil {
+		return "no such series"
+	}
+	return strconv.FormatFloat(*v, 'g', -1, 64)
+}
+
 func valueOf(m *dto.Metric) float64 {
 	switch {
 	case m.Counter != nil:
@@ -156,7 +164,7 @@ func TestServeMetrics(t *testing.T) {
 		{"mhfz_healthy", nil, 1},
 	} {
 		if got := sample(t, svc, tc.name, tc.labels); got == nil || *got != tc.want {
-			t.Errorf("%s %v: %v, want %v", tc.name, tc.labels, got, tc.want)
+			t.Errorf("%s %v: %s, want %v", tc.name, tc.labels, show(got), tc.want)
 		}
 	}
 	if got := sample(t, svc, "mhfz_serve_requests_total", map[string]string{"route": "/api/weapons/long_sword/base/l1"}); got != nil {
@@ -195,6 +203,6 @@ func TestServeNotReadyWithoutTheDatabase(t *testing.T) {
 		t.Errorf("/healthz: %d %q, want 200 (nothing is stuck)", code, body)
 	}
 	if got := sample(t, svc, "mhfz_serve_database_up", nil); got == nil || *got != 0 {
-		t.Errorf("mhfz_serve_database_up: %v, want 0", got)
+		t.Errorf("mhfz_serve_database_up: %s, want 0", show(got))
 	}
 }

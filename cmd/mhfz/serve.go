@@ -56,8 +56,6 @@ func parseServeFlags(args []string, output io.Writer) (*serveOptions, error) {
 		return nil, usageError{"serve: --wait must not be negative"}
 	case o.observe.addr != "" && o.observe.stall <= max(o.queryTimeout, o.exportTimeout):
 		return nil, usageError{"serve: --stall-timeout must be longer than --export-timeout and --query-timeout: a request may take that long"}
-	case o.observe.addr != "" && o.observe.addr == o.addr:
-		return nil, usageError{"serve: --http-addr and --addr are the same address: the metrics and health are served apart from the page"}
 	}
 	return o, nil
 }

@@ -19,6 +19,7 @@ import (
 // `migrate up --reader-password` set (scripts/testenv's server trusts loopback, so the password
 // is checked in the role, not at login), answers its health route and stops cleanly; on a
 // database without the schema it fails at once saying to migrate; `mhfz health --url` checks it.
+// With --http-addr it serves its /readyz and its mhfz_serve_ metrics apart from the page.
 func TestServeCommand(t *testing.T) {
 	dbURL := testenv.DatabaseURL(t)
 	if _, err := mhfz(t, "migrate", "--database-url", dbURL, "--reader-password", "s3cret'quote", "up"); err != nil {
@@ -41,12 +42,16 @@ func TestServeCommand(t *testing.T) {
 	var stdout, stderr syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--database-url", u.String()}, &stdout, &stderr)
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--database-url", u.String(), "--http-addr", "127.0.0.1:0"},
+			&stdout, &stderr)
 	}()
-	var base string
-	for base == "" {
+	var base, metricsBase string
+	for base == "" || metricsBase == "" {
 		if m := regexp.MustCompile(`url=(http://\S+/) `).FindStringSubmatch(stderr.String()); m != nil {
 			base = m[1]
+		}
+		if m := regexp.MustCompile(`serving /metrics.* addr=(\S+)`).FindStringSubmatch(stderr.String()); m != nil {
+			metricsBase = "http://" + m[1] + "/"
 		}
 		select {
 		case err := <-done:
@@ -66,6 +71,35 @@ func TestServeCommand(t *testing.T) {
 	if out, err := mhfz(t, "health", "--brokers=", "--url", base+"api/health"); err != nil || !strings.Contains(out, "healthy") {
 		t.Errorf("mhfz health --url: %q %v", out, err)
 	}
+	get := func(url string) (int, string) {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		code, body := get(metricsBase + "readyz")
+		if code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("--http-addr's /readyz: %d %s", code, body)
+		}
+	}
+	_, metrics := get(metricsBase + "metrics")
+	for _, want := range []string{`mhfz_serve_requests_total{code="200",route="GET /api/health"} 2`,
+		`mhfz_serve_request_duration_seconds_count{route="GET /api/health"} 2`, "mhfz_serve_database_up 1",
+		`mhfz_serve_export_rows_total{format="csv"} 0`, "mhfz_ready 1"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("--http-addr's /metrics lacks %q:\n%s", want, metrics)
+		}
+	}
+	if code, body := get(base + "metrics"); code != 404 {
+		t.Errorf("--addr serves /metrics too (%d %.100s): the metrics are apart from the page", code, body)
+	}
 	if strings.Contains(stderr.String(), "can write") {
 		t.Errorf("mhfz_reader was taken for a role that can write:\n%s", stderr.String())
 	}
@@ -77,5 +111,26 @@ func TestServeCommand(t *testing.T) {
 	_, err = mhfz(t, "serve", "--addr", "127.0.0.1:0", "--database-url", testenv.DatabaseURL(t))
 	if err == nil || !strings.Contains(err.Error(), "run mhfz migrate up") {
 		t.Errorf("mhfz serve on a database without the schema: %v, want it to say to run mhfz migrate up", err)
+	}
+}
+
+// TestServeObserveFlags: the observation's flags are checked against serve's own.
+func TestServeObserveFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"--http-addr", ":9100", "--stall-timeout", "1m"}, "--stall-timeout must be longer than --export-timeout"},
+		{[]string{"--http-addr", ":9100", "--export-timeout", "10m"}, "--stall-timeout must be longer than --export-timeout"},
+		{[]string{"--stall-timeout", "0s"}, "--stall-timeout must be positive"},
+	} {
+		_, err := parseServeFlags(tc.args, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("serve %v: %v, want %q", tc.args, err, tc.says)
+		}
+	}
+	o, err := parseServeFlags([]string{"--http-addr", ":9100", "--export-timeout", "10m", "--stall-timeout", "11m"}, io.Discard)
+	if err != nil || o.observe.addr != ":9100" || o.observe.stall != 11*time.Minute {
+		t.Errorf("serve --http-addr :9100 --stall-timeout 11m: %+v %v", o, err)
 	}
 }
