@@ -20,6 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/mhfz/mhfz-pipeline/browse"
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/testenv"
 )
@@ -201,9 +202,9 @@ func waitHTTP(ctx context.Context, url string, status int, substr string) error 
 	}
 }
 
-// TestStackMetricsInPrometheus runs the stack with every service serving its metrics and a real
-// Prometheus scraping them with the repository's configuration and rules, while the whole newest
-// snapshot flows; then Prometheus's HTTP API must say what the tables say: every row stored, no
+// TestStackMetricsInPrometheus runs the stack (mhfz serve too) with every service serving its
+// metrics and a real Prometheus scraping them with the repository's configuration and rules,
+// while the whole newest snapshot flows; then Prometheus's HTTP API must say what the tables say: every row stored, no
 // lag, no dead letter, every page fetched once, and at the second scrape every page not modified.
 func TestStackMetricsInPrometheus(t *testing.T) {
 	if testing.Short() {
@@ -220,12 +221,18 @@ func TestStackMetricsInPrometheus(t *testing.T) {
 		t.Fatalf("the snapshot has %d rows on %d pages, want 145,955 rows", sum.Rows, sum.Pages)
 	}
 	s := newStack(t)
-	addrs := map[string]string{"scraper": freeAddr(t), "processor": freeAddr(t), "sink": freeAddr(t)}
+	addrs := map[string]string{"scraper": freeAddr(t), "processor": freeAddr(t), "sink": freeAddr(t), "serve": freeAddr(t)}
 	prom := startPrometheus(t, addrs)
 	runService(t, ctx, s.env, "migrate", "up")
 	with := func(svc string) []string {
 		return append(append([]string(nil), s.env...), "MHFZ_HTTP_ADDR="+addrs[svc])
 	}
+	reader, err := url.Parse(s.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader.User = url.User(browse.ReaderRole) // scripts/testenv's server trusts loopback connections
+	serve := startService(t, append(with("serve"), "MHFZ_SERVE_ADDR="+freeAddr(t), "MHFZ_SERVE_DATABASE_URL="+reader.String()), "serve")
 	processor := startService(t, with("processor"), "process")
 	sink := startService(t, with("sink"), "sink")
 	scraper := startService(t, with("scraper"), "scrape", "--base-url", mirror(t, buki), "--rate", "-1", "--every", "15s")
@@ -236,7 +243,7 @@ func TestStackMetricsInPrometheus(t *testing.T) {
 		expr, what string
 		want       func(float64) bool
 	}{
-		{`count(up{job=~"scraper|processor|sink"} == 1)`, "is 3 (every service scraped)", equals(3)},
+		{`count(up{job=~"scraper|processor|sink|serve"} == 1)`, "is 4 (every service scraped)", equals(4)},
 		{`sum(mhfz_sink_records_total{outcome="stored"})`, "is 145,955", equals(145955)},
 		{`sum(mhfz_sink_lag_records)`, "is 0", equals(0)},
 		{`count(mhfz_sink_lag_records)`, "is 60 (15 topics of 4 partitions)", equals(60)},
@@ -247,7 +254,8 @@ func TestStackMetricsInPrometheus(t *testing.T) {
 		{`sum(mhfz_processor_records_total{outcome="forwarded"})`, "is 145,955", equals(145955)},
 		{`sum(mhfz_end_to_end_latency_seconds_count)`, "is 145,955", equals(145955)},
 		{`time() - max(mhfz_sink_newest_row_scraped_timestamp_seconds)`, "is under 10 minutes", func(v float64) bool { return v >= 0 && v < 600 }},
-		{`min(mhfz_sink_database_up) + min(mhfz_sink_kafka_up) + min(mhfz_processor_table_recovered)`, "is 3", equals(3)},
+		{`min(mhfz_sink_database_up) + min(mhfz_sink_kafka_up) + min(mhfz_processor_table_recovered) + min(mhfz_serve_database_up)`,
+			"is 4", equals(4)},
 		{`sum(mhfz_scraper_pages_total{outcome="fetched"})`, fmt.Sprintf("is %v, the pages of the snapshot", pages), equals(pages)},
 		{`sum(mhfz_scraper_records_acknowledged_total)`, "is 145,955", equals(145955)},
 		// The second scrape of the same mirror: every page answers 304 Not Modified (and every
@@ -265,7 +273,7 @@ func TestStackMetricsInPrometheus(t *testing.T) {
 	if v, ok, err := prom.query(`count(ALERTS{alertstate="firing"})`); err != nil || ok {
 		t.Errorf("alerts firing: %v (%v)", v, err)
 	}
-	for _, svc := range []*service{scraper, processor, sink} {
+	for _, svc := range []*service{scraper, processor, sink, serve} {
 		if err := svc.stop(); err != nil {
 			t.Errorf("mhfz %s did not stop cleanly: %v", svc.name, err)
 		}

@@ -88,9 +88,9 @@ func TestStackScriptHistory(t *testing.T) {
 		}
 	}
 
-	// The Prometheus it printed scrapes the three services (deploy/prometheus, every 15s).
+	// The Prometheus it printed scrapes the four services (deploy/prometheus, every 15s).
 	prom := &prometheus{t: t, url: promURL}
-	prom.waitValue(ctx, `count(up{job=~"scraper|processor|sink"} == 1)`, "is 3 (every service scraped)", equals(3))
+	prom.waitValue(ctx, `count(up{job=~"scraper|processor|sink|serve"} == 1)`, "is 4 (every service scraped)", equals(4))
 	prom.waitValue(ctx, `sum(mhfz_sink_lag_records)`, "is 0", equals(0))
 
 	// The web page and API it advertises answer, with the weapons of both snapshots.
@@ -107,6 +107,9 @@ func TestStackScriptHistory(t *testing.T) {
 			t.Errorf("GET %s%s: %d %s", web, path, resp.StatusCode, tail(string(body), 300))
 		}
 	}
+	// serve counts them by route pattern, and Prometheus reads them.
+	prom.waitValue(ctx, `sum(mhfz_serve_requests_total{job="serve",route="GET /api/weapons",code="200"})`,
+		"is at least 1 (the search above)", func(v float64) bool { return v >= 1 })
 
 	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil { // Ctrl-C
 		t.Fatal(err)

@@ -364,7 +364,7 @@ func TestComposeObservability(t *testing.T) {
 			targets[sc.JobName] = append(targets[sc.JobName], s.Targets...)
 		}
 	}
-	for _, name := range []string{"scraper", "processor", "sink"} {
+	for _, name := range []string{"scraper", "processor", "sink", "serve"} {
 		svc := c.Services[name]
 		_, port, err := net.SplitHostPort(svc.Environment["MHFZ_HTTP_ADDR"])
 		if err != nil {
