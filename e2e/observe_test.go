@@ -246,7 +246,7 @@ func TestStackMetricsInPrometheus(t *testing.T) {
 		{`count(up{job=~"scraper|processor|sink|serve"} == 1)`, "is 4 (every service scraped)", equals(4)},
 		{`sum(mhfz_sink_records_total{outcome="stored"})`, "is 145,955", equals(145955)},
 		{`sum(mhfz_sink_lag_records)`, "is 0", equals(0)},
-		{`count(mhfz_sink_lag_records)`, "is 60 (15 topics of 4 partitions)", equals(60)},
+		{`count(mhfz_sink_lag_records)`, "is 180 (15 topics of mhfz's default 12 partitions)", equals(180)},
 		{`sum(mhfz_processor_lag_records)`, "is 0", equals(0)},
 		{`count(mhfz_processor_lag_records)`, "is 4", equals(4)},
 		{`sum(mhfz_processor_dead_letters_total)`, "is 0", equals(0)},
