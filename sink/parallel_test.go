@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -47,14 +48,20 @@ func (s *Sink) claims() int {
 	return len(s.starts)
 }
 
-// waitClaims waits until every sink holds partitions of a session of its own.
-func waitClaims(t *testing.T, sinks ...*running) {
+// waitClaims waits until every sink holds partitions of a session of its own; if one does not,
+// it fails with the sinks' logs (logs[i] is sinks[i]'s, or nil).
+func waitClaims(t *testing.T, logs []*syncBuffer, sinks ...*running) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
-	for _, r := range sinks {
+	for i, r := range sinks {
 		for r.sink.claims() == 0 {
 			if time.Now().After(deadline) {
-				t.Fatal("a sink was assigned no partition within 2 minutes")
+				for j, l := range logs {
+					if l != nil {
+						t.Logf("log of sink %d:\n%s", j, l.String())
+					}
+				}
+				t.Fatalf("sink %d was assigned no partition within 2 minutes", i)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -74,14 +81,15 @@ func TestParallelSinks(t *testing.T) {
 		return testPartitions
 	})
 	logs := []*commitLog{{}, {}}
+	sinkLogs := []*syncBuffer{newSyncBuffer(), newSyncBuffer()}
 	var sinks []*running
 	for i, l := range logs {
-		cfg := f.config(nil)
+		cfg := f.config(slog.New(slog.NewTextHandler(sinkLogs[i], &slog.HandlerOptions{Level: slog.LevelDebug})))
 		cfg.BatchSize, cfg.OnCommit = 500, l.add
 		cfg.InstanceID = fmt.Sprintf("%sparallel-%d", f.names.Prefix, i)
 		sinks = append(sinks, start(t, cfg, nil))
 	}
-	waitClaims(t, sinks...)
+	waitClaims(t, sinkLogs, sinks...)
 	if got := groupProtocol(t, f); got != "sticky" {
 		t.Errorf("the sinks' group uses the %q assignment strategy, want sticky", got)
 	}
