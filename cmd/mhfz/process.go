@@ -183,7 +183,12 @@ func runRouter(ctx context.Context, log *slog.Logger, brokers []string, names co
 		if err == nil {
 			err = router.Processor.Run(ctx)
 		}
-		if err == nil || ctx.Err() != nil || !(kafka.Retriable(err) || kafka.Unreachable(err)) {
+		if ctx.Err() != nil {
+			// A stop: goka reports one that comes while it recovers its table as an error of
+			// its own ("context closed while waiting for startup tables"), not context.Canceled.
+			return nil
+		}
+		if err == nil || !(kafka.Retriable(err) || kafka.Unreachable(err)) {
 			return err
 		}
 		if time.Since(started) > 2*maxPause {

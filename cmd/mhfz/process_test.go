@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -135,6 +136,40 @@ func TestProcessRunAndStop(t *testing.T) {
 	if got := runUntil(1); strings.Join(got, " ") != "0 0 0 0 0 0" {
 		t.Fatalf("second run: %v, want nothing read", got)
 	}
+}
+
+// TestProcessStoppedWhileStarting: a stop that comes while the router joins its group and
+// recovers its table is a clean stop (goka reports it as an error of its own).
+func TestProcessStoppedWhileStarting(t *testing.T) {
+	f := newRouterFixture(t)
+	args := []string{"process", "--topic-prefix", f.names.Prefix, "--storage", f.storage, "--progress", "0"}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logs := &cancelOn{substr: "router starting", cancel: cancel}
+	var stdout bytes.Buffer
+	if err := run(ctx, args, &stdout, logs); err != nil {
+		t.Fatalf("mhfz process stopped while starting: %v, want a clean stop", err)
+	}
+	if !logs.seen.Load() {
+		t.Fatal("the router never started: the stop did not come while it was starting")
+	}
+	if !processSummary.MatchString(stdout.String()) {
+		t.Errorf("no summary in:\n%s", stdout.String())
+	}
+}
+
+// cancelOn is a log destination that calls cancel once a line containing substr is written.
+type cancelOn struct {
+	substr string
+	cancel context.CancelFunc
+	seen   atomic.Bool
+}
+
+func (c *cancelOn) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte(c.substr)) && c.seen.CompareAndSwap(false, true) {
+		c.cancel()
+	}
+	return len(p), nil
 }
 
 // routerFixture is one deployment's topics on the test broker, with a valid raw record and an
