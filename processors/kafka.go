@@ -53,7 +53,8 @@ func (k KafkaSetup) validate() error {
 // global configuration is never replaced); each builder gets its own copy, since goka's builders
 // set the client id and the partitioner on the config they are given. The topic manager retries
 // its lookups through a leader election (kafka.RetryingTopicManager): goka would stop the
-// processor at the first "not the leader".
+// processor at the first "not the leader". The consumer group commits each partition's inputs in
+// order (InOrderCommits): goka alone can commit past an input whose send is still in flight.
 func (k KafkaSetup) Options() ([]goka.ProcessorOption, error) {
 	if err := k.validate(); err != nil {
 		return nil, fmt.Errorf("router options: %w", err)
@@ -70,7 +71,7 @@ func (k KafkaSetup) Options() ([]goka.ProcessorOption, error) {
 	tm.Stream.Retention = 0 // the topics are created by EnsureTopics, with the broker's retention
 	cfg := func() *sarama.Config { c := *k.Config; return &c }
 	return []goka.ProcessorOption{
-		goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(cfg())),
+		goka.WithConsumerGroupBuilder(InOrderCommits(goka.ConsumerGroupBuilderWithConfig(cfg()))),
 		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(cfg())),
 		goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(cfg())),
 		goka.WithTopicManagerBuilder(kafka.RetryingTopicManager(goka.TopicManagerBuilderWithConfig(cfg(), tm))),
