@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"syscall"
 	"time"
 
@@ -40,9 +41,26 @@ func Retriable(err error) bool {
 // partitions' leaders and its groups' coordinators to the others.
 func Unreachable(err error) bool {
 	var netErr net.Error
-	return errors.As(err, &netErr) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, io.EOF) || errors.Is(err, sarama.ErrNotConnected)
+	if errors.As(err, &netErr) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, io.EOF) || errors.Is(err, sarama.ErrNotConnected) {
+		return true
+	}
+	if err == nil {
+		return false
+	}
+	for _, text := range flattenedUnreachable {
+		if strings.Contains(err.Error(), text) {
+			return true
+		}
+	}
+	return false
 }
+
+// flattenedUnreachable are reachability errors that goka's topic manager formats with %v, so
+// that only their text is left: its check of the first broker of the client's list (a broker
+// down fails a new processor whenever it comes first, while the others would answer), and
+// sarama's client finding no broker at all.
+var flattenedUnreachable = []string{"cannot connect to broker ", sarama.ErrOutOfBrokers.Error()}
 
 // Retry runs f until it succeeds, fails with an error that is not Retriable, or ctx ends; it
 // waits backoff between attempts. what names the operation in the error.
