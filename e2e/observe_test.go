@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -62,10 +63,13 @@ func startPrometheus(t testing.TB, targets map[string]string) *prometheus {
 	text := strings.NewReplacer("scrape_interval: 15s", "scrape_interval: 1s",
 		"evaluation_interval: 15s", "evaluation_interval: 1s").Replace(string(cfg))
 	for job, addr := range targets {
-		if !strings.Contains(text, `"`+job+`:9100"`) {
-			t.Fatalf("deploy/prometheus/prometheus.yml has no target %s:9100", job)
+		// Each job's one line of DNS discovery (the compose services by name) becomes a static
+		// target, as scripts/stack does.
+		line := regexp.MustCompile(`dns_sd_configs: \[\{names: \["` + job + `"\].*`)
+		if !line.MatchString(text) {
+			t.Fatalf("deploy/prometheus/prometheus.yml has no discovery of %s", job)
 		}
-		text = strings.ReplaceAll(text, `"`+job+`:9100"`, `"`+addr+`"`)
+		text = line.ReplaceAllLiteralString(text, `static_configs: [{targets: ["`+addr+`"]}]`)
 	}
 	rules, err := os.ReadFile("../deploy/prometheus/alerts.yml")
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -351,17 +352,23 @@ func TestComposeObservability(t *testing.T) {
 	var prom struct {
 		RuleFiles     []string `yaml:"rule_files"`
 		ScrapeConfigs []struct {
-			JobName       string `yaml:"job_name"`
-			StaticConfigs []struct {
-				Targets []string
-			} `yaml:"static_configs"`
+			JobName      string `yaml:"job_name"`
+			DNSSDConfigs []struct {
+				Names []string
+				Type  string
+				Port  int
+			} `yaml:"dns_sd_configs"`
 		} `yaml:"scrape_configs"`
 	}
 	readYAML(t, "../../deploy/prometheus/prometheus.yml", &prom)
+	// Every replica of a service is a target of its own: found by the service's name (an A record
+	// per container), not reached through it one at a time.
 	targets := map[string][]string{}
 	for _, sc := range prom.ScrapeConfigs {
-		for _, s := range sc.StaticConfigs {
-			targets[sc.JobName] = append(targets[sc.JobName], s.Targets...)
+		for _, d := range sc.DNSSDConfigs {
+			for _, n := range d.Names {
+				targets[sc.JobName] = append(targets[sc.JobName], fmt.Sprintf("%s %s:%d", d.Type, n, d.Port))
+			}
 		}
 	}
 	for _, name := range []string{"scraper", "processor", "sink", "serve"} {
@@ -371,7 +378,7 @@ func TestComposeObservability(t *testing.T) {
 			t.Errorf("%s: MHFZ_HTTP_ADDR %q: %v", name, svc.Environment["MHFZ_HTTP_ADDR"], err)
 			continue
 		}
-		if want := []string{name + ":" + port}; !slices.Equal(targets[name], want) {
+		if want := []string{"A " + name + ":" + port}; !slices.Equal(targets[name], want) {
 			t.Errorf("Prometheus's job %s scrapes %v, want %v", name, targets[name], want)
 		}
 		test, _ := svc.Healthcheck["test"].([]any)
