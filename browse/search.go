@@ -269,16 +269,50 @@ func (it *Item) sortValue(sort string) any {
 // current keeps the latest version of each key: the row has no newer version.
 const current = `NOT EXISTS (SELECT 1 FROM %s n WHERE n.key = w.key AND n.version > w.version)`
 
-// sql builds the statement of a search: one branch per table, each ordered and limited so that
-// it can stop early on an index, merged in the same order. Every value is a parameter; the table
-// names and columns come from fixed lists.
-//
-// keysOnly selects only the table, key, version and sort column of each row: what the covering
-// index of the visible rows (00008's <table>_visible_idx) holds, so that a search of the weapons
-// reads only that index; the rows of the page are read after, by key (fetchItems).
-func (q *searchQuery) sql(limit int, keysOnly bool) (string, []any, error) {
+// keysSQL builds the statement of a search's keys, in its order: the weapon table, key, version
+// and sort value of each row, read from weapon_latest (migration 00010), the latest version of
+// every key with what searches filter and sort on. Every value is a parameter; the columns come
+// from fixed lists.
+func (q *searchQuery) keysSQL(limit int) (string, []any, error) {
 	var args []any
 	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	conds, err := q.conditions(arg)
+	if err != nil {
+		return "", nil, err
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = " WHERE " + strings.Join(conds, " AND ")
+	}
+	lim := ""
+	if limit > 0 {
+		lim = " LIMIT " + arg(limit)
+	}
+	return fmt.Sprintf("SELECT w.weapon_table, w.key, w.version, %s AS sortkey FROM %s w%s ORDER BY %s%s",
+		q.col.expr, pgx.Identifier{sink.LatestTable}.Sanitize(), where, q.order(), lim), args, nil
+}
+
+// rowsSQL builds the statement of a search's whole rows, in its order (an export): its keys
+// (keysSQL), each joined to its row in its own table.
+func (q *searchQuery) rowsSQL(limit int) (string, []any, error) {
+	keys, args, err := q.keysSQL(limit)
+	if err != nil {
+		return "", nil, err
+	}
+	branches := make([]string, 0, len(q.tables))
+	for _, t := range q.tables {
+		// t: a name of sink.Tables(), as weapon_latest's weapon_table holds it.
+		branches = append(branches, fmt.Sprintf("(SELECT %s FROM %s w WHERE s.weapon_table = '%s' AND w.key = s.key AND w.version = s.version)",
+			itemColumns, pgx.Identifier{t}.Sanitize(), t))
+	}
+	outer := strings.Replace(q.order(), q.col.expr, "s.sortkey", 1)
+	outer = strings.Replace(outer, "w.key", "s.key", 1)
+	return fmt.Sprintf("SELECT r.* FROM (%s) s CROSS JOIN LATERAL (%s) r ORDER BY %s", keys,
+		strings.Join(branches, " UNION ALL "), outer), args, nil
+}
+
+// conditions are the conditions of the search on weapon_latest w.
+func (q *searchQuery) conditions(arg func(any) string) ([]string, error) {
 	var conds []string
 	if !q.levels {
 		conds = append(conds, "NOT w.hidden")
@@ -326,37 +360,16 @@ func (q *searchQuery) sql(limit int, keysOnly bool) (string, []any, error) {
 				k+"::text, 'v', "+arg(min)+"::int))")
 	}
 	if q.flagged {
-		conds = append(conds, "w.quality IS NOT NULL")
+		conds = append(conds, "w.flagged")
 	}
 	keyset, err := q.keyset(arg)
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	if keyset != "" {
 		conds = append(conds, keyset)
 	}
-	order := q.order()
-	lim := ""
-	if limit > 0 {
-		lim = " LIMIT " + arg(limit)
-	}
-	branches := make([]string, 0, len(q.tables))
-	for _, t := range q.tables {
-		id := pgx.Identifier{t}.Sanitize()
-		where := append(slices.Clone(conds), fmt.Sprintf(current, id))
-		cols := itemColumns
-		if keysOnly {
-			cols = "'" + t + "'::text AS tbl, w.key, w.version, " + q.col.expr + " AS sortkey" // t: a name of sink.Tables()
-		}
-		branches = append(branches, fmt.Sprintf("(SELECT %s FROM %s w WHERE %s ORDER BY %s%s)",
-			cols, id, strings.Join(where, " AND "), order, lim))
-	}
-	outer := strings.NewReplacer("w.", "s.").Replace(order)
-	if keysOnly {
-		outer = strings.Replace(order, q.col.expr, "s.sortkey", 1)
-		outer = strings.Replace(outer, "w.key", "s.key", 1)
-	}
-	return fmt.Sprintf("SELECT * FROM (%s) s ORDER BY %s%s", strings.Join(branches, " UNION ALL "), outer, lim), args, nil
+	return conds, nil
 }
 
 func (q *searchQuery) order() string {
@@ -405,10 +418,10 @@ type SearchPage struct {
 	Next  *string `json:"next"` // the after of the next page; null on the last page
 }
 
-// search runs a paged search in two steps: the keys of the page (from the narrow covering
-// index when it can), then their rows.
+// search runs a paged search in two steps: the keys of the page (from weapon_latest alone),
+// then their rows.
 func (s *Server) search(ctx context.Context, q *searchQuery) (*SearchPage, error) {
-	stmt, args, err := q.sql(q.limit+1, true)
+	stmt, args, err := q.keysSQL(q.limit + 1)
 	if err != nil {
 		return nil, err
 	}
