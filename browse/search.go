@@ -163,11 +163,13 @@ func (q *searchQuery) parseSort(f *form) {
 		q.sort, col = "name", sortColumns["name"]
 	}
 	q.col, q.desc = col, strings.HasPrefix(q.sort, "-")
-	if name == "name" && utf8.RuneCountInString(q.q) >= 3 {
+	if name == "name" && (utf8.RuneCountInString(q.q) >= 3 || (q.q != "" && !q.levels)) {
 		// A name of 3 characters or more is found through the trigram index; the plans are
 		// generic (made once, whatever the name), and one that may walk the index of the names
 		// in order would rather filter every weapon's name than use it. An expression of the
-		// name orders the same but has no index to walk.
+		// name orders the same but has no index to walk. A shorter name is looked for in each of
+		// weapon_latest's names: one pass over that narrow table, where a walk of the index would
+		// read every row out of order for a rare name.
 		q.col.expr = "(w.name || '')"
 	}
 }
@@ -269,14 +271,56 @@ func (it *Item) sortValue(sort string) any {
 // current keeps the latest version of each key: the row has no newer version.
 const current = `NOT EXISTS (SELECT 1 FROM %s n WHERE n.key = w.key AND n.version > w.version)`
 
-// keysSQL builds the statement of a search's keys, in its order: the weapon table, key, version
-// and sort value of each row, read from weapon_latest (migration 00010), the latest version of
-// every key with what searches filter and sort on. Every value is a parameter; the columns come
-// from fixed lists.
-func (q *searchQuery) keysSQL(limit int) (string, []any, error) {
+// branchesSQL builds the statement of a search of the weapon tables themselves, level rows
+// included (weapon_latest has none): one branch per table, each ordered and limited so that it
+// can stop early on an index, merged in the same order; each row is checked to be its key's
+// latest version.
+//
+// keysOnly selects only the table, key, version and sort column of each row; the rows of the
+// page are read after, by key (fetchItems).
+func (q *searchQuery) branchesSQL(limit int, keysOnly bool) (string, []any, error) {
 	var args []any
 	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
-	conds, err := q.conditions(arg)
+	conds, err := q.conditions(arg, false)
+	if err != nil {
+		return "", nil, err
+	}
+	order := q.order()
+	lim := ""
+	if limit > 0 {
+		lim = " LIMIT " + arg(limit)
+	}
+	branches := make([]string, 0, len(q.tables))
+	for _, t := range q.tables {
+		id := pgx.Identifier{t}.Sanitize()
+		where := append(slices.Clone(conds), fmt.Sprintf(current, id))
+		cols := itemColumns
+		if keysOnly {
+			cols = "'" + t + "'::text AS tbl, w.key, w.version, " + q.col.expr + " AS sortkey" // t: a name of sink.Tables()
+		}
+		branches = append(branches, fmt.Sprintf("(SELECT %s FROM %s w WHERE %s ORDER BY %s%s)",
+			cols, id, strings.Join(where, " AND "), order, lim))
+	}
+	outer := strings.NewReplacer("w.", "s.").Replace(order)
+	if keysOnly {
+		outer = strings.Replace(order, q.col.expr, "s.sortkey", 1)
+		outer = strings.Replace(outer, "w.key", "s.key", 1)
+	}
+	return fmt.Sprintf("SELECT * FROM (%s) s ORDER BY %s%s", strings.Join(branches, " UNION ALL "), outer, lim), args, nil
+}
+
+// keysSQL builds the statement of a search's keys, in its order: the weapon table, key, version
+// and sort value of each row. A search of the weapons reads weapon_latest (migration 00010) alone:
+// the latest version of every weapon's key, without the level rows, with what searches filter
+// and sort on. One that includes the level rows (levels) reads the weapon tables
+// (branchesSQL). Every value is a parameter; the columns come from fixed lists.
+func (q *searchQuery) keysSQL(limit int) (string, []any, error) {
+	if q.levels {
+		return q.branchesSQL(limit, true)
+	}
+	var args []any
+	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	conds, err := q.conditions(arg, true)
 	if err != nil {
 		return "", nil, err
 	}
@@ -295,6 +339,9 @@ func (q *searchQuery) keysSQL(limit int) (string, []any, error) {
 // rowsSQL builds the statement of a search's whole rows, in its order (an export): its keys
 // (keysSQL), each joined to its row in its own table.
 func (q *searchQuery) rowsSQL(limit int) (string, []any, error) {
+	if q.levels {
+		return q.branchesSQL(limit, false)
+	}
 	keys, args, err := q.keysSQL(limit)
 	if err != nil {
 		return "", nil, err
@@ -311,16 +358,30 @@ func (q *searchQuery) rowsSQL(limit int) (string, []any, error) {
 		strings.Join(branches, " UNION ALL "), outer), args, nil
 }
 
-// conditions are the conditions of the search on weapon_latest w.
-func (q *searchQuery) conditions(arg func(any) string) ([]string, error) {
+// conditions are the conditions of the search on w: weapon_latest (latest), which holds no level
+// row, or a weapon table.
+func (q *searchQuery) conditions(arg func(any) string, latest bool) ([]string, error) {
 	var conds []string
-	if !q.levels {
+	if !q.levels && !latest {
 		conds = append(conds, "NOT w.hidden")
 	}
 	if q.q != "" {
-		c := "w.name ILIKE " + arg(likePattern(q.q))
+		var c string
+		if latest {
+			c = q.nameCondition(arg)
+		} else {
+			c = "w.name ILIKE " + arg(likePattern(q.q))
+		}
 		if idPattern.MatchString(q.q) {
-			c = "(" + c + " OR upper(w.row_id) = ANY(" + arg(rowIDs(q.q)) + "))"
+			p := arg(rowIDs(q.q))
+			ids := "upper(w.row_id) = ANY(" + p + ")"
+			if latest && utf8.RuneCountInString(q.q) < 3 {
+				// The names are read one by one (nameCondition): the ids are found once, by the
+				// index, rather than upper() of every row's id.
+				ids = "w.key IN (SELECT i.key FROM " + pgx.Identifier{sink.LatestTable}.Sanitize() +
+					" i WHERE upper(i.row_id) = ANY(" + p + "))"
+			}
+			c = "(" + c + " OR " + ids + ")"
 		}
 		conds = append(conds, c)
 	}
@@ -359,8 +420,10 @@ func (q *searchQuery) conditions(arg func(any) string) ([]string, error) {
 			"jsonb_path_exists(w.elements, '$[*] ? (@.kind == $k && @.value >= $v)', jsonb_build_object('k', "+
 				k+"::text, 'v', "+arg(min)+"::int))")
 	}
-	if q.flagged {
+	if q.flagged && latest {
 		conds = append(conds, "w.flagged")
+	} else if q.flagged {
+		conds = append(conds, "w.quality IS NOT NULL")
 	}
 	keyset, err := q.keyset(arg)
 	if err != nil {
@@ -370,6 +433,20 @@ func (q *searchQuery) conditions(arg func(any) string) ([]string, error) {
 		conds = append(conds, keyset)
 	}
 	return conds, nil
+}
+
+// nameCondition finds q's name in weapon_latest w: in name_lower, lower(name), which is what
+// ILIKE compares (lower(name) LIKE lower(pattern)); the pattern is lowered once (a sub-select: a
+// parameter's lower() in a generic plan would be computed again for every row). A name of 3
+// characters or more goes through the trigram index. A shorter one has no trigram: the index
+// would hand every row to the check, so it is looked for in each name of the table (an
+// expression of the column, which has no index).
+func (q *searchQuery) nameCondition(arg func(any) string) string {
+	col := "w.name_lower"
+	if utf8.RuneCountInString(q.q) < 3 {
+		col = "(w.name_lower || '')"
+	}
+	return col + " LIKE (SELECT lower(" + arg(likePattern(q.q)) + "::text))"
 }
 
 func (q *searchQuery) order() string {
