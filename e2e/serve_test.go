@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -137,6 +138,7 @@ func TestServe(t *testing.T) {
 	t.Run("changes of the second scrape", func(t *testing.T) { checkChanges(t, api, second) })
 	t.Run("materials", func(t *testing.T) { checkMaterials(t, api, expected) })
 	t.Run("exports", func(t *testing.T) { checkExports(t, api) })
+	t.Run("searches against the tables", func(t *testing.T) { checkSearchesAgainstTables(t, ctx, api, readerURL) })
 	t.Run("browser", func(t *testing.T) { checkBrowser(t, srv.URL) })
 }
 
@@ -212,6 +214,12 @@ func (c *apiClient) json(t *testing.T, path string, v any) {
 // searchAll follows the pages of a search and returns every item.
 func (c *apiClient) searchAll(t *testing.T, query url.Values) []browse.Item {
 	t.Helper()
+	return c.searchPaged(t, query, 200)
+}
+
+// searchPaged follows the pages of limit items of a search and returns every item.
+func (c *apiClient) searchPaged(t *testing.T, query url.Values, limit int) []browse.Item {
+	t.Helper()
 	var all []browse.Item
 	after := ""
 	for {
@@ -219,7 +227,7 @@ func (c *apiClient) searchAll(t *testing.T, query url.Values) []browse.Item {
 		for k, v := range query {
 			q[k] = v
 		}
-		q.Set("limit", "200")
+		q.Set("limit", strconv.Itoa(limit))
 		if after != "" {
 			q.Set("after", after)
 		}
@@ -704,5 +712,68 @@ func TestReaderReadsAfterReprocessSwitch(t *testing.T) {
 	}
 	if covering != len(sink.Tables()) {
 		t.Errorf("%d covering indexes of the weapons after the switches, want %d", covering, len(sink.Tables()))
+	}
+}
+
+// checkSearchesAgainstTables compares searches, followed page by page, with the same search
+// written in SQL on the <table>_current views (the latest version of every key, by DISTINCT ON):
+// the same weapons in the same order, whatever the path a search takes (weapon_latest, or the
+// weapon tables for the level rows).
+func checkSearchesAgainstTables(t *testing.T, ctx context.Context, api *apiClient, readerURL string) {
+	conn, err := pgx.Connect(ctx, readerURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var views []string
+	for _, table := range sink.Tables() {
+		views = append(views, `SELECT key, name, weapon_type, page_kind, hidden, row_id, level, rarity, g_rank, attack,
+			affinity, element_value, status_value, defense, slots, price, elements, quality FROM `+
+			pgx.Identifier{table + "_current"}.Sanitize())
+	}
+	const visible = "NOT hidden"
+	for _, tc := range []struct{ query, where, order string }{
+		{"", visible, "name"},
+		{"kind=g&sort=-affinity", visible + " AND page_kind = 'g'", "affinity DESC"},
+		{"type=long_sword&sort=-attack", visible + " AND weapon_type = 'long_sword'", "attack DESC"},
+		{"type=hammer&sort=attack", visible + " AND weapon_type = 'hammer'", "attack"},
+		{"type=long_sword&slots_min=2&sort=-attack", visible + " AND weapon_type = 'long_sword' AND slots >= 2", "attack DESC"},
+		{"element=fire&element_min=300", visible + ` AND jsonb_path_exists(elements, '$[*] ? (@.kind == "fire" && @.value >= 300)')`, "name"},
+		{"element=poison&sort=-status", visible + ` AND elements @> '[{"kind": "poison"}]'`, "status_value DESC"},
+		{"type=switch_axe_f&rarity_min=5&sort=-rarity", visible + " AND weapon_type = 'switch_axe_f' AND rarity >= 5", "rarity DESC"},
+		{"q=ka", visible + " AND name ILIKE '%ka%'", "name"},
+		{"q=ea", visible + " AND (name ILIKE '%ea%' OR upper(row_id) IN ('EA', 'LEA'))", "name"},
+		{"q=KATANA&sort=-element", visible + " AND name ILIKE '%katana%'", "element_value DESC"},
+		{"q=刀", visible + " AND name LIKE '%刀%'", "name"},
+		{"q=sword&kind=g&kind=sp&sort=-g_rank", visible + " AND name ILIKE '%sword%' AND page_kind IN ('g', 'sp')", "g_rank DESC"},
+		{"kind=partner&sort=type", visible + " AND page_kind = 'partner'", "weapon_type"},
+		{"flagged=true&sort=-price", visible + " AND quality IS NOT NULL", "price DESC"},
+		{"sort=-defense&attack_min=200&attack_max=900", visible + " AND attack BETWEEN 200 AND 900", "defense DESC"},
+		{"type=switch_axe_f&levels=true&sort=-attack", "weapon_type = 'switch_axe_f'", "attack DESC"},
+		{"q=ka&levels=true&sort=level", "name ILIKE '%ka%'", "level"},
+	} {
+		rows, err := conn.Query(ctx, fmt.Sprintf("SELECT key FROM (%s) c WHERE %s ORDER BY %s NULLS LAST, key",
+			strings.Join(views, " UNION ALL "), tc.where, tc.order))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.query, err)
+		}
+		want, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatalf("%s: %v", tc.query, err)
+		}
+		query, err := url.ParseQuery(tc.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := api.searchPaged(t, query, 37) // many pages: the cursors are followed
+		keys := make([]string, len(got))
+		for i, it := range got {
+			keys[i] = it.Key
+		}
+		if len(want) == 0 || !slices.Equal(keys, want) {
+			t.Errorf("%s: %d weapons %v, want the %d of the tables %v", tc.query, len(keys), head(keys), len(want), head(want))
+		} else {
+			t.Logf("%s: the %d weapons of the tables, in their order", tc.query, len(keys))
+		}
 	}
 }
