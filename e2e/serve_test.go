@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -640,8 +641,8 @@ func screenshots(t *testing.T) string {
 
 // TestReaderReadsAfterReprocessSwitch: a re-processing replaces the weapon tables by tables
 // created in mhfz_rebuild and re-creates their views; mhfz_reader must still read every table,
-// view and history function after the switch, and the search indexes of 00008 must have come
-// along with the tables.
+// view and history function after the switch, and the search indexes of 00008 and 00010 and
+// weapon_latest's triggers must have come along with the tables.
 func TestReaderReadsAfterReprocessSwitch(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -703,15 +704,40 @@ func TestReaderReadsAfterReprocessSwitch(t *testing.T) {
 	if err := reader.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE schemaname = 'public' AND indexdef LIKE '%gin_trgm_ops%'`).Scan(&trgm); err != nil {
 		t.Fatal(err)
 	}
-	if want := 2 * len(sink.Tables()); trgm != want {
-		t.Errorf("%d trigram indexes after the switches, want %d (names and materials of every table)", trgm, want)
+	if want := len(sink.Tables()) + 1; trgm != want {
+		t.Errorf("%d trigram indexes after the switches, want %d (materials of every table, weapon_latest's names)", trgm, want)
 	}
-	var covering int
-	if err := reader.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE schemaname = 'public' AND indexdef LIKE '%INCLUDE%WHERE (NOT hidden)%'`).Scan(&covering); err != nil {
+	checkLatestAfterSwitch(t, ctx, db, reader)
+}
+
+// checkLatestAfterSwitch: after switches, weapon_latest has its indexes, every weapon table its
+// triggers, and a row inserted into a (switched) table reaches public's weapon_latest, which
+// mhfz_reader reads.
+func checkLatestAfterSwitch(t *testing.T, ctx context.Context, owner *sql.DB, reader *pgx.Conn) {
+	var indexes, triggers int
+	if err := reader.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE schemaname = 'public' AND tablename = $1`,
+		sink.LatestTable).Scan(&indexes); err != nil {
 		t.Fatal(err)
 	}
-	if covering != len(sink.Tables()) {
-		t.Errorf("%d covering indexes of the weapons after the switches, want %d", covering, len(sink.Tables()))
+	if indexes != 10 {
+		t.Errorf("%s has %d indexes after the switches, want the 10 of migration 00010", sink.LatestTable, indexes)
+	}
+	if err := reader.QueryRow(ctx, `SELECT count(*) FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
+		JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND g.tgname LIKE 'weapon_latest_%'`).Scan(&triggers); err != nil {
+		t.Fatal(err)
+	}
+	if want := 4 * len(sink.Tables()); triggers != want {
+		t.Errorf("%d triggers of weapon_latest on the weapon tables after the switches, want %d", triggers, want)
+	}
+	if _, err := owner.ExecContext(ctx, `INSERT INTO long_sword (key, version, content_hash, weapon_type, page_kind,
+		layout, page, url, row_id, hidden, scraped_at, kafka_topic, kafka_partition, kafka_offset, name)
+		VALUES ('long_sword/base/l0001', 1, 'h', 'long_sword', 'base', 'blademaster', 'x.htm', 'u', 'l0001', false,
+		now(), 't', 0, 0, 'Switched Katana')`); err != nil {
+		t.Fatal(err)
+	}
+	var name string
+	if err := reader.QueryRow(ctx, `SELECT name FROM weapon_latest WHERE key = 'long_sword/base/l0001'`).Scan(&name); err != nil {
+		t.Errorf("a row inserted after the switches is not in public's %s: %v", sink.LatestTable, err)
 	}
 }
 
