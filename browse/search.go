@@ -349,7 +349,8 @@ func (q *searchQuery) rowsSQL(limit int) (string, []any, error) {
 	branches := make([]string, 0, len(q.tables))
 	for _, t := range q.tables {
 		// t: a name of sink.Tables(), as weapon_latest's weapon_table holds it.
-		branches = append(branches, fmt.Sprintf("(SELECT %s FROM %s w WHERE s.weapon_table = '%s' AND w.key = s.key AND w.version = s.version)",
+		branches = append(branches, fmt.Sprintf(
+			"(SELECT %s FROM %s w WHERE s.weapon_table = '%s' AND w.key = s.key AND w.version = s.version)",
 			itemColumns, pgx.Identifier{t}.Sanitize(), t))
 	}
 	outer := strings.Replace(q.order(), q.col.expr, "s.sortkey", 1)
@@ -366,24 +367,7 @@ func (q *searchQuery) conditions(arg func(any) string, latest bool) ([]string, e
 		conds = append(conds, "NOT w.hidden")
 	}
 	if q.q != "" {
-		var c string
-		if latest {
-			c = q.nameCondition(arg)
-		} else {
-			c = "w.name ILIKE " + arg(likePattern(q.q))
-		}
-		if idPattern.MatchString(q.q) {
-			p := arg(rowIDs(q.q))
-			ids := "upper(w.row_id) = ANY(" + p + ")"
-			if latest && utf8.RuneCountInString(q.q) < 3 {
-				// The names are read one by one (nameCondition): the ids are found once, by the
-				// index, rather than upper() of every row's id.
-				ids = "w.key IN (SELECT i.key FROM " + pgx.Identifier{sink.LatestTable}.Sanitize() +
-					" i WHERE upper(i.row_id) = ANY(" + p + "))"
-			}
-			c = "(" + c + " OR " + ids + ")"
-		}
-		conds = append(conds, c)
+		conds = append(conds, q.nameOrID(arg, latest))
 	}
 	if q.id != "" {
 		conds = append(conds, "upper(w.row_id) = ANY("+arg(rowIDs(q.id))+")")
@@ -433,6 +417,28 @@ func (q *searchQuery) conditions(arg func(any) string, latest bool) ([]string, e
 		conds = append(conds, keyset)
 	}
 	return conds, nil
+}
+
+// nameOrID is the condition of q's q: the name has it, or, if it looks like one, the row id is it.
+func (q *searchQuery) nameOrID(arg func(any) string, latest bool) string {
+	var c string
+	if latest {
+		c = q.nameCondition(arg)
+	} else {
+		c = "w.name ILIKE " + arg(likePattern(q.q))
+	}
+	if !idPattern.MatchString(q.q) {
+		return c
+	}
+	p := arg(rowIDs(q.q))
+	ids := "upper(w.row_id) = ANY(" + p + ")"
+	if latest && utf8.RuneCountInString(q.q) < 3 {
+		// The names are read one by one (nameCondition): the ids are found once, by the index,
+		// rather than upper() of every row's id.
+		ids = "w.key IN (SELECT i.key FROM " + pgx.Identifier{sink.LatestTable}.Sanitize() +
+			" i WHERE upper(i.row_id) = ANY(" + p + "))"
+	}
+	return "(" + c + " OR " + ids + ")"
 }
 
 // nameCondition finds q's name in weapon_latest w: in name_lower, lower(name), which is what
@@ -495,8 +501,8 @@ type SearchPage struct {
 	Next  *string `json:"next"` // the after of the next page; null on the last page
 }
 
-// search runs a paged search in two steps: the keys of the page (from weapon_latest alone),
-// then their rows.
+// search runs a paged search in two steps: the keys of the page (keysSQL: from weapon_latest
+// alone, unless it asks for level rows), then their rows.
 func (s *Server) search(ctx context.Context, q *searchQuery) (*SearchPage, error) {
 	stmt, args, err := q.keysSQL(q.limit + 1)
 	if err != nil {
