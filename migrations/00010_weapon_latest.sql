@@ -157,8 +157,8 @@ BEGIN
             'heavy_bowgun', 'bow', 'partner_weapon'] LOOP
         EXECUTE format($q$
             INSERT INTO weapon_latest (key, version, weapon_table, weapon_type, page_kind, row_id, flagged,
-                name, name_lower, level, rarity, g_rank, attack, affinity, element_value, status_value, defense, slots, price,
-            elements)
+                name, name_lower, level, rarity, g_rank, attack, affinity, element_value, status_value, defense,
+                slots, price, elements)
             SELECT key, version, %1$L, weapon_type, page_kind, row_id, flagged,
                 name, lower(name), level, rarity, g_rank, attack, affinity, element_value, status_value, defense,
                 slots, price, elements
