@@ -68,7 +68,8 @@ func (r *Rebuild) Prepare(ctx context.Context) error {
 				continue
 			}
 			// LIKE copies no trigger: the rebuilt table gets those that keep its weapon_latest.
-			if _, err := tx.Exec(ctx, "SELECT mhfz_latest_triggers($1::regclass)", pgx.Identifier{RebuildSchema, t}.Sanitize()); err != nil {
+			rebuilt := pgx.Identifier{RebuildSchema, t}.Sanitize()
+			if _, err := tx.Exec(ctx, "SELECT mhfz_latest_triggers($1::regclass)", rebuilt); err != nil {
 				return fmt.Errorf("rebuild: create the triggers of %s.%s: %w", RebuildSchema, t, err)
 			}
 		}
