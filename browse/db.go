@@ -74,12 +74,16 @@ func (s *Server) Check(ctx context.Context) error {
 			}
 		}
 	}
-	var fn bool
-	if err := s.db.QueryRow(ctx, "SELECT to_regproc('mhfz_materials_text') IS NOT NULL").Scan(&fn); err != nil {
+	var fn, latest bool
+	if err := s.db.QueryRow(ctx, "SELECT to_regproc('mhfz_materials_text') IS NOT NULL, to_regclass($1) IS NOT NULL",
+		sink.LatestTable).Scan(&fn, &latest); err != nil {
 		return fmt.Errorf("check the database: %w", err)
 	}
 	if !fn {
 		return errors.New("the database lacks migration 00008 (mhfz_materials_text): run mhfz migrate up")
+	}
+	if !latest {
+		return errors.New("the database lacks migration 00010 (" + sink.LatestTable + ", which searches read): run mhfz migrate up")
 	}
 	var writes bool
 	if err := s.db.QueryRow(ctx, "SELECT has_table_privilege('long_sword', 'INSERT')").Scan(&writes); err != nil {

@@ -83,3 +83,31 @@ func TestQueryTimeout(t *testing.T) {
 		s.Close()
 	}
 }
+
+// TestCheckNeedsWeaponLatest: a database migrated up to 00009 lacks weapon_latest, which every
+// search of the weapons reads: Check says which migration is missing.
+func TestCheckNeedsWeaponLatest(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dbURL := testenv.DatabaseURL(t)
+	db, err := migrations.Open(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p, err := migrations.NewProvider(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 9); err != nil {
+		t.Fatal(err)
+	}
+	s, err := browse.New(ctx, browse.Config{DatabaseURL: dbURL, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Check(ctx); err == nil || !strings.Contains(err.Error(), "00010") {
+		t.Errorf("Check of a database without migration 00010: %v, want an error that names it", err)
+	}
+}

@@ -64,7 +64,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, contentType, ext
 	if f.err != nil {
 		return f.err
 	}
-	stmt, args, err := q.sql(q.limit, false)
+	stmt, args, err := q.rowsSQL(q.limit)
 	if err != nil {
 		return err
 	}

@@ -163,11 +163,13 @@ func (q *searchQuery) parseSort(f *form) {
 		q.sort, col = "name", sortColumns["name"]
 	}
 	q.col, q.desc = col, strings.HasPrefix(q.sort, "-")
-	if name == "name" && utf8.RuneCountInString(q.q) >= 3 {
+	if name == "name" && (utf8.RuneCountInString(q.q) >= 3 || (q.q != "" && !q.levels)) {
 		// A name of 3 characters or more is found through the trigram index; the plans are
 		// generic (made once, whatever the name), and one that may walk the index of the names
 		// in order would rather filter every weapon's name than use it. An expression of the
-		// name orders the same but has no index to walk.
+		// name orders the same but has no index to walk. A shorter name is looked for in each of
+		// weapon_latest's names: one pass over that narrow table, where a walk of the index would
+		// read every row out of order for a rare name.
 		q.col.expr = "(w.name || '')"
 	}
 }
@@ -269,26 +271,103 @@ func (it *Item) sortValue(sort string) any {
 // current keeps the latest version of each key: the row has no newer version.
 const current = `NOT EXISTS (SELECT 1 FROM %s n WHERE n.key = w.key AND n.version > w.version)`
 
-// sql builds the statement of a search: one branch per table, each ordered and limited so that
-// it can stop early on an index, merged in the same order. Every value is a parameter; the table
-// names and columns come from fixed lists.
+// branchesSQL builds the statement of a search of the weapon tables themselves, level rows
+// included (weapon_latest has none): one branch per table, each ordered and limited so that it
+// can stop early on an index, merged in the same order; each row is checked to be its key's
+// latest version.
 //
-// keysOnly selects only the table, key, version and sort column of each row: what the covering
-// index of the visible rows (00008's <table>_visible_idx) holds, so that a search of the weapons
-// reads only that index; the rows of the page are read after, by key (fetchItems).
-func (q *searchQuery) sql(limit int, keysOnly bool) (string, []any, error) {
+// keysOnly selects only the table, key, version and sort column of each row; the rows of the
+// page are read after, by key (fetchItems).
+func (q *searchQuery) branchesSQL(limit int, keysOnly bool) (string, []any, error) {
 	var args []any
 	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	conds, err := q.conditions(arg, false)
+	if err != nil {
+		return "", nil, err
+	}
+	order := q.order()
+	lim := ""
+	if limit > 0 {
+		lim = " LIMIT " + arg(limit)
+	}
+	branches := make([]string, 0, len(q.tables))
+	for _, t := range q.tables {
+		id := pgx.Identifier{t}.Sanitize()
+		where := append(slices.Clone(conds), fmt.Sprintf(current, id))
+		cols := itemColumns
+		if keysOnly {
+			cols = "'" + t + "'::text AS tbl, w.key, w.version, " + q.col.expr + " AS sortkey" // t: a name of sink.Tables()
+		}
+		branches = append(branches, fmt.Sprintf("(SELECT %s FROM %s w WHERE %s ORDER BY %s%s)",
+			cols, id, strings.Join(where, " AND "), order, lim))
+	}
+	outer := strings.NewReplacer("w.", "s.").Replace(order)
+	if keysOnly {
+		outer = strings.Replace(order, q.col.expr, "s.sortkey", 1)
+		outer = strings.Replace(outer, "w.key", "s.key", 1)
+	}
+	return fmt.Sprintf("SELECT * FROM (%s) s ORDER BY %s%s", strings.Join(branches, " UNION ALL "), outer, lim), args, nil
+}
+
+// keysSQL builds the statement of a search's keys, in its order: the weapon table, key, version
+// and sort value of each row. A search of the weapons reads weapon_latest (migration 00010) alone:
+// the latest version of every weapon's key, without the level rows, with what searches filter
+// and sort on. One that includes the level rows (levels) reads the weapon tables
+// (branchesSQL). Every value is a parameter; the columns come from fixed lists.
+func (q *searchQuery) keysSQL(limit int) (string, []any, error) {
+	if q.levels {
+		return q.branchesSQL(limit, true)
+	}
+	var args []any
+	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	conds, err := q.conditions(arg, true)
+	if err != nil {
+		return "", nil, err
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = " WHERE " + strings.Join(conds, " AND ")
+	}
+	lim := ""
+	if limit > 0 {
+		lim = " LIMIT " + arg(limit)
+	}
+	return fmt.Sprintf("SELECT w.weapon_table, w.key, w.version, %s AS sortkey FROM %s w%s ORDER BY %s%s",
+		q.col.expr, pgx.Identifier{sink.LatestTable}.Sanitize(), where, q.order(), lim), args, nil
+}
+
+// rowsSQL builds the statement of a search's whole rows, in its order (an export): its keys
+// (keysSQL), each joined to its row in its own table.
+func (q *searchQuery) rowsSQL(limit int) (string, []any, error) {
+	if q.levels {
+		return q.branchesSQL(limit, false)
+	}
+	keys, args, err := q.keysSQL(limit)
+	if err != nil {
+		return "", nil, err
+	}
+	branches := make([]string, 0, len(q.tables))
+	for _, t := range q.tables {
+		// t: a name of sink.Tables(), as weapon_latest's weapon_table holds it.
+		branches = append(branches, fmt.Sprintf(
+			"(SELECT %s FROM %s w WHERE s.weapon_table = '%s' AND w.key = s.key AND w.version = s.version)",
+			itemColumns, pgx.Identifier{t}.Sanitize(), t))
+	}
+	outer := strings.Replace(q.order(), q.col.expr, "s.sortkey", 1)
+	outer = strings.Replace(outer, "w.key", "s.key", 1)
+	return fmt.Sprintf("SELECT r.* FROM (%s) s CROSS JOIN LATERAL (%s) r ORDER BY %s", keys,
+		strings.Join(branches, " UNION ALL "), outer), args, nil
+}
+
+// conditions are the conditions of the search on w: weapon_latest (latest), which holds no level
+// row, or a weapon table.
+func (q *searchQuery) conditions(arg func(any) string, latest bool) ([]string, error) {
 	var conds []string
-	if !q.levels {
+	if !q.levels && !latest {
 		conds = append(conds, "NOT w.hidden")
 	}
 	if q.q != "" {
-		c := "w.name ILIKE " + arg(likePattern(q.q))
-		if idPattern.MatchString(q.q) {
-			c = "(" + c + " OR upper(w.row_id) = ANY(" + arg(rowIDs(q.q)) + "))"
-		}
-		conds = append(conds, c)
+		conds = append(conds, q.nameOrID(arg, latest))
 	}
 	if q.id != "" {
 		conds = append(conds, "upper(w.row_id) = ANY("+arg(rowIDs(q.id))+")")
@@ -325,38 +404,55 @@ func (q *searchQuery) sql(limit int, keysOnly bool) (string, []any, error) {
 			"jsonb_path_exists(w.elements, '$[*] ? (@.kind == $k && @.value >= $v)', jsonb_build_object('k', "+
 				k+"::text, 'v', "+arg(min)+"::int))")
 	}
-	if q.flagged {
+	if q.flagged && latest {
+		conds = append(conds, "w.flagged")
+	} else if q.flagged {
 		conds = append(conds, "w.quality IS NOT NULL")
 	}
 	keyset, err := q.keyset(arg)
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	if keyset != "" {
 		conds = append(conds, keyset)
 	}
-	order := q.order()
-	lim := ""
-	if limit > 0 {
-		lim = " LIMIT " + arg(limit)
+	return conds, nil
+}
+
+// nameOrID is the condition of q's q: the name has it, or, if it looks like one, the row id is it.
+func (q *searchQuery) nameOrID(arg func(any) string, latest bool) string {
+	var c string
+	if latest {
+		c = q.nameCondition(arg)
+	} else {
+		c = "w.name ILIKE " + arg(likePattern(q.q))
 	}
-	branches := make([]string, 0, len(q.tables))
-	for _, t := range q.tables {
-		id := pgx.Identifier{t}.Sanitize()
-		where := append(slices.Clone(conds), fmt.Sprintf(current, id))
-		cols := itemColumns
-		if keysOnly {
-			cols = "'" + t + "'::text AS tbl, w.key, w.version, " + q.col.expr + " AS sortkey" // t: a name of sink.Tables()
-		}
-		branches = append(branches, fmt.Sprintf("(SELECT %s FROM %s w WHERE %s ORDER BY %s%s)",
-			cols, id, strings.Join(where, " AND "), order, lim))
+	if !idPattern.MatchString(q.q) {
+		return c
 	}
-	outer := strings.NewReplacer("w.", "s.").Replace(order)
-	if keysOnly {
-		outer = strings.Replace(order, q.col.expr, "s.sortkey", 1)
-		outer = strings.Replace(outer, "w.key", "s.key", 1)
+	p := arg(rowIDs(q.q))
+	ids := "upper(w.row_id) = ANY(" + p + ")"
+	if latest && utf8.RuneCountInString(q.q) < 3 {
+		// The names are read one by one (nameCondition): the ids are found once, by the index,
+		// rather than upper() of every row's id.
+		ids = "w.key IN (SELECT i.key FROM " + pgx.Identifier{sink.LatestTable}.Sanitize() +
+			" i WHERE upper(i.row_id) = ANY(" + p + "))"
 	}
-	return fmt.Sprintf("SELECT * FROM (%s) s ORDER BY %s%s", strings.Join(branches, " UNION ALL "), outer, lim), args, nil
+	return "(" + c + " OR " + ids + ")"
+}
+
+// nameCondition finds q's name in weapon_latest w: in name_lower, lower(name), which is what
+// ILIKE compares (lower(name) LIKE lower(pattern)); the pattern is lowered once (a sub-select: a
+// parameter's lower() in a generic plan would be computed again for every row). A name of 3
+// characters or more goes through the trigram index. A shorter one has no trigram: the index
+// would hand every row to the check, so it is looked for in each name of the table (an
+// expression of the column, which has no index).
+func (q *searchQuery) nameCondition(arg func(any) string) string {
+	col := "w.name_lower"
+	if utf8.RuneCountInString(q.q) < 3 {
+		col = "(w.name_lower || '')"
+	}
+	return col + " LIKE (SELECT lower(" + arg(likePattern(q.q)) + "::text))"
 }
 
 func (q *searchQuery) order() string {
@@ -405,10 +501,10 @@ type SearchPage struct {
 	Next  *string `json:"next"` // the after of the next page; null on the last page
 }
 
-// search runs a paged search in two steps: the keys of the page (from the narrow covering
-// index when it can), then their rows.
+// search runs a paged search in two steps: the keys of the page (keysSQL: from weapon_latest
+// alone, unless it asks for level rows), then their rows.
 func (s *Server) search(ctx context.Context, q *searchQuery) (*SearchPage, error) {
-	stmt, args, err := q.sql(q.limit+1, true)
+	stmt, args, err := q.keysSQL(q.limit + 1)
 	if err != nil {
 		return nil, err
 	}

@@ -85,8 +85,8 @@ func (d *deployment) routerLag(ctx context.Context) int64 {
 
 // resetSink empties the tables and the sink's offsets, as `mhfz sink --replay` does.
 func (d *deployment) resetSink(ctx context.Context) {
-	tables := make([]string, 0, len(sink.Tables()))
-	for _, t := range sink.Tables() {
+	tables := make([]string, 0, len(sink.Tables())+1)
+	for _, t := range append(sink.Tables(), sink.LatestTable) {
 		tables = append(tables, pgx.Identifier{t}.Sanitize())
 	}
 	for _, q := range []string{"TRUNCATE " + strings.Join(tables, ", "), "DELETE FROM kafka_offsets",

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -137,6 +139,7 @@ func TestServe(t *testing.T) {
 	t.Run("changes of the second scrape", func(t *testing.T) { checkChanges(t, api, second) })
 	t.Run("materials", func(t *testing.T) { checkMaterials(t, api, expected) })
 	t.Run("exports", func(t *testing.T) { checkExports(t, api) })
+	t.Run("searches against the tables", func(t *testing.T) { checkSearchesAgainstTables(t, ctx, api, readerURL) })
 	t.Run("browser", func(t *testing.T) { checkBrowser(t, srv.URL) })
 }
 
@@ -212,6 +215,12 @@ func (c *apiClient) json(t *testing.T, path string, v any) {
 // searchAll follows the pages of a search and returns every item.
 func (c *apiClient) searchAll(t *testing.T, query url.Values) []browse.Item {
 	t.Helper()
+	return c.searchPaged(t, query, 200)
+}
+
+// searchPaged follows the pages of limit items of a search and returns every item.
+func (c *apiClient) searchPaged(t *testing.T, query url.Values, limit int) []browse.Item {
+	t.Helper()
 	var all []browse.Item
 	after := ""
 	for {
@@ -219,7 +228,7 @@ func (c *apiClient) searchAll(t *testing.T, query url.Values) []browse.Item {
 		for k, v := range query {
 			q[k] = v
 		}
-		q.Set("limit", "200")
+		q.Set("limit", strconv.Itoa(limit))
 		if after != "" {
 			q.Set("after", after)
 		}
@@ -632,8 +641,8 @@ func screenshots(t *testing.T) string {
 
 // TestReaderReadsAfterReprocessSwitch: a re-processing replaces the weapon tables by tables
 // created in mhfz_rebuild and re-creates their views; mhfz_reader must still read every table,
-// view and history function after the switch, and the search indexes of 00008 must have come
-// along with the tables.
+// view and history function after the switch, and the search indexes of 00008 and 00010 and
+// weapon_latest's triggers must have come along with the tables.
 func TestReaderReadsAfterReprocessSwitch(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -695,14 +704,102 @@ func TestReaderReadsAfterReprocessSwitch(t *testing.T) {
 	if err := reader.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE schemaname = 'public' AND indexdef LIKE '%gin_trgm_ops%'`).Scan(&trgm); err != nil {
 		t.Fatal(err)
 	}
-	if want := 2 * len(sink.Tables()); trgm != want {
-		t.Errorf("%d trigram indexes after the switches, want %d (names and materials of every table)", trgm, want)
+	if want := len(sink.Tables()) + 1; trgm != want {
+		t.Errorf("%d trigram indexes after the switches, want %d (materials of every table, weapon_latest's names)", trgm, want)
 	}
-	var covering int
-	if err := reader.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE schemaname = 'public' AND indexdef LIKE '%INCLUDE%WHERE (NOT hidden)%'`).Scan(&covering); err != nil {
+	checkLatestAfterSwitch(t, ctx, db, reader)
+}
+
+// checkLatestAfterSwitch: after switches, weapon_latest has its indexes, every weapon table its
+// triggers, and a row inserted into a (switched) table reaches public's weapon_latest, which
+// mhfz_reader reads.
+func checkLatestAfterSwitch(t *testing.T, ctx context.Context, owner *sql.DB, reader *pgx.Conn) {
+	var indexes, triggers int
+	if err := reader.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE schemaname = 'public' AND tablename = $1`,
+		sink.LatestTable).Scan(&indexes); err != nil {
 		t.Fatal(err)
 	}
-	if covering != len(sink.Tables()) {
-		t.Errorf("%d covering indexes of the weapons after the switches, want %d", covering, len(sink.Tables()))
+	if indexes != 10 {
+		t.Errorf("%s has %d indexes after the switches, want the 10 of migration 00010", sink.LatestTable, indexes)
+	}
+	if err := reader.QueryRow(ctx, `SELECT count(*) FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
+		JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND g.tgname LIKE 'weapon_latest_%'`).Scan(&triggers); err != nil {
+		t.Fatal(err)
+	}
+	if want := 4 * len(sink.Tables()); triggers != want {
+		t.Errorf("%d triggers of weapon_latest on the weapon tables after the switches, want %d", triggers, want)
+	}
+	if _, err := owner.ExecContext(ctx, `INSERT INTO long_sword (key, version, content_hash, weapon_type, page_kind,
+		layout, page, url, row_id, hidden, scraped_at, kafka_topic, kafka_partition, kafka_offset, name)
+		VALUES ('long_sword/base/l0001', 1, 'h', 'long_sword', 'base', 'blademaster', 'x.htm', 'u', 'l0001', false,
+		now(), 't', 0, 0, 'Switched Katana')`); err != nil {
+		t.Fatal(err)
+	}
+	var name string
+	if err := reader.QueryRow(ctx, `SELECT name FROM weapon_latest WHERE key = 'long_sword/base/l0001'`).Scan(&name); err != nil {
+		t.Errorf("a row inserted after the switches is not in public's %s: %v", sink.LatestTable, err)
+	}
+}
+
+// checkSearchesAgainstTables compares searches, followed page by page, with the same search
+// written in SQL on the <table>_current views (the latest version of every key, by DISTINCT ON):
+// the same weapons in the same order, whatever the path a search takes (weapon_latest, or the
+// weapon tables for the level rows).
+func checkSearchesAgainstTables(t *testing.T, ctx context.Context, api *apiClient, readerURL string) {
+	conn, err := pgx.Connect(ctx, readerURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var views []string
+	for _, table := range sink.Tables() {
+		views = append(views, `SELECT key, name, weapon_type, page_kind, hidden, row_id, level, rarity, g_rank, attack,
+			affinity, element_value, status_value, defense, slots, price, elements, quality FROM `+
+			pgx.Identifier{table + "_current"}.Sanitize())
+	}
+	const visible = "NOT hidden"
+	for _, tc := range []struct{ query, where, order string }{
+		{"", visible, "name"},
+		{"kind=g&sort=-affinity", visible + " AND page_kind = 'g'", "affinity DESC"},
+		{"type=long_sword&sort=-attack", visible + " AND weapon_type = 'long_sword'", "attack DESC"},
+		{"type=hammer&sort=attack", visible + " AND weapon_type = 'hammer'", "attack"},
+		{"type=long_sword&slots_min=2&sort=-attack", visible + " AND weapon_type = 'long_sword' AND slots >= 2", "attack DESC"},
+		{"element=fire&element_min=300", visible + ` AND jsonb_path_exists(elements, '$[*] ? (@.kind == "fire" && @.value >= 300)')`, "name"},
+		{"element=poison&sort=-status", visible + ` AND elements @> '[{"kind": "poison"}]'`, "status_value DESC"},
+		{"type=switch_axe_f&rarity_min=5&sort=-rarity", visible + " AND weapon_type = 'switch_axe_f' AND rarity >= 5", "rarity DESC"},
+		{"q=ka", visible + " AND name ILIKE '%ka%'", "name"},
+		{"q=ea", visible + " AND (name ILIKE '%ea%' OR upper(row_id) IN ('EA', 'LEA'))", "name"},
+		{"q=KATANA&sort=-element", visible + " AND name ILIKE '%katana%'", "element_value DESC"},
+		{"q=刀", visible + " AND name LIKE '%刀%'", "name"},
+		{"q=sword&kind=g&kind=sp&sort=-g_rank", visible + " AND name ILIKE '%sword%' AND page_kind IN ('g', 'sp')", "g_rank DESC"},
+		{"kind=partner&sort=type", visible + " AND page_kind = 'partner'", "weapon_type"},
+		{"flagged=true&sort=-price", visible + " AND quality IS NOT NULL", "price DESC"},
+		{"sort=-defense&attack_min=200&attack_max=900", visible + " AND attack BETWEEN 200 AND 900", "defense DESC"},
+		{"type=switch_axe_f&levels=true&sort=-attack", "weapon_type = 'switch_axe_f'", "attack DESC"},
+		{"q=ka&levels=true&sort=level", "name ILIKE '%ka%'", "level"},
+	} {
+		rows, err := conn.Query(ctx, fmt.Sprintf("SELECT key FROM (%s) c WHERE %s ORDER BY %s NULLS LAST, key",
+			strings.Join(views, " UNION ALL "), tc.where, tc.order))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.query, err)
+		}
+		want, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatalf("%s: %v", tc.query, err)
+		}
+		query, err := url.ParseQuery(tc.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := api.searchPaged(t, query, 37) // many pages: the cursors are followed
+		keys := make([]string, len(got))
+		for i, it := range got {
+			keys[i] = it.Key
+		}
+		if len(want) == 0 || !slices.Equal(keys, want) {
+			t.Errorf("%s: %d weapons %v, want the %d of the tables %v", tc.query, len(keys), head(keys), len(want), head(want))
+		} else {
+			t.Logf("%s: the %d weapons of the tables, in their order", tc.query, len(keys))
+		}
 	}
 }

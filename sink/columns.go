@@ -13,6 +13,11 @@ import (
 // PartnerTable is the table of the partner weapons, whatever their class.
 const PartnerTable = "partner_weapon"
 
+// LatestTable holds the latest version of every key of the weapon tables, narrow, for searches;
+// the weapon tables' triggers keep it current (migration 00010). Emptying the weapon tables
+// empties it too.
+const LatestTable = "weapon_latest"
+
 // Tables lists every weapon table: one per weapon type, named as the type, then the partners'.
 func Tables() []string {
 	tables := make([]string, 0, len(codecs.WeaponTypes)+1)

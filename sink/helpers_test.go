@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -354,6 +355,44 @@ func (f *fixture) checkExactlyOnce(t testing.TB, want []rowID) {
 	}
 	if missing > 0 {
 		t.Fatalf("%d of %d rows not stored exactly once", missing, len(want))
+	}
+	checkLatest(t, f.db)
+}
+
+// latestColumns are weapon_latest's columns, as its triggers compute them from a weapon row
+// (weapon_table aside).
+const latestColumns = `key, version, weapon_type, page_kind, row_id, quality IS NOT NULL AS flagged, name,
+	lower(name) AS name_lower, level, rarity, g_rank, attack, affinity, element_value, status_value, defense, slots,
+	price, elements`
+
+// checkLatest fails unless weapon_latest holds exactly the latest version of every key of the
+// weapon tables whose latest version is not a level row, with its columns: what its triggers
+// must keep, whatever the inserts (and replays, conflicts, crashes) that led there.
+func checkLatest(t testing.TB, db *pgxpool.Pool) {
+	t.Helper()
+	var want []string
+	for _, table := range Tables() {
+		want = append(want, fmt.Sprintf(`SELECT %s, '%s' FROM (SELECT DISTINCT ON (key) * FROM %s ORDER BY key, version DESC) t
+			WHERE NOT hidden`, latestColumns, table, pgx.Identifier{table}.Sanitize()))
+	}
+	cols := "key, version, weapon_type, page_kind, row_id, flagged, name, name_lower, level, rarity, g_rank, attack, " +
+		"affinity, element_value, status_value, defense, slots, price, elements, weapon_table"
+	q := fmt.Sprintf(`WITH want AS (%s), got AS (SELECT %s FROM %s)
+		SELECT 'missing or different: ' || w.key FROM (SELECT * FROM want EXCEPT ALL SELECT * FROM got) w
+		UNION ALL SELECT 'not latest or different: ' || g.key FROM (SELECT * FROM got EXCEPT ALL SELECT * FROM want) g
+		UNION ALL SELECT 'rows: ' || (SELECT count(*) FROM got) WHERE (SELECT count(*) FROM got) <> (SELECT count(*) FROM want)`,
+		strings.Join(want, " UNION ALL "), cols, LatestTable)
+	rows, err := db.Query(context.Background(), q)
+	if err != nil {
+		t.Fatalf("compare %s with the weapon tables: %v", LatestTable, err)
+	}
+	diffs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatalf("compare %s with the weapon tables: %v", LatestTable, err)
+	}
+	if len(diffs) > 0 {
+		t.Fatalf("%s is not the latest visible version of every key: %d differences: %v", LatestTable, len(diffs),
+			diffs[:min(len(diffs), 5)])
 	}
 }
 

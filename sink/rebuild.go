@@ -58,10 +58,19 @@ func (r *Rebuild) Prepare(ctx context.Context) error {
 		if _, err := tx.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE; CREATE SCHEMA "+schema); err != nil {
 			return fmt.Errorf("rebuild: create schema %s: %w", RebuildSchema, err)
 		}
-		for _, t := range Tables() {
+		// weapon_latest first: the triggers of the weapon tables write the one of their schema.
+		for _, t := range append([]string{LatestTable}, Tables()...) {
 			if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TABLE %s (LIKE %s INCLUDING ALL)",
 				pgx.Identifier{RebuildSchema, t}.Sanitize(), pgx.Identifier{"public", t}.Sanitize())); err != nil {
 				return fmt.Errorf("rebuild: create table %s.%s: %w", RebuildSchema, t, err)
+			}
+			if t == LatestTable {
+				continue
+			}
+			// LIKE copies no trigger: the rebuilt table gets those that keep its weapon_latest.
+			rebuilt := pgx.Identifier{RebuildSchema, t}.Sanitize()
+			if _, err := tx.Exec(ctx, "SELECT mhfz_latest_triggers($1::regclass)", rebuilt); err != nil {
+				return fmt.Errorf("rebuild: create the triggers of %s.%s: %w", RebuildSchema, t, err)
 			}
 		}
 		return forgetConsumer(ctx, tx, r.rebuild)
@@ -127,6 +136,10 @@ func (r *Rebuild) trySwitch(ctx context.Context) (time.Time, error) {
 		if err != nil {
 			return fmt.Errorf("rebuild: read the marker: %w", err)
 		}
+		// weapon_latest first: a search locks it before the weapon tables.
+		if err := swapLatest(ctx, tx); err != nil {
+			return fmt.Errorf("rebuild: switch %s: %w", LatestTable, err)
+		}
 		for _, t := range Tables() {
 			if err := swapTable(ctx, tx, t); err != nil {
 				return fmt.Errorf("rebuild: switch %s: %w", t, err)
@@ -173,6 +186,21 @@ func swapTable(ctx context.Context, tx pgx.Tx, table string) error {
 	}
 	if _, err := tx.Exec(ctx, "SELECT mhfz_weapon_views($1)", table); err != nil {
 		return fmt.Errorf("recreate the views: %w", err)
+	}
+	return nil
+}
+
+// swapLatest replaces public's weapon_latest by the rebuilt one.
+func swapLatest(ctx context.Context, tx pgx.Tx) error {
+	live := pgx.Identifier{"public", LatestTable}.Sanitize()
+	for _, stmt := range []string{
+		"LOCK TABLE " + live + " IN ACCESS EXCLUSIVE MODE",
+		"DROP TABLE " + live,
+		"ALTER TABLE " + pgx.Identifier{RebuildSchema, LatestTable}.Sanitize() + " SET SCHEMA public",
+	} {
+		if _, err := tx.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("%s: %w", stmt, err)
+		}
 	}
 	return nil
 }

@@ -573,7 +573,9 @@ func (s *store) skipLost(ctx context.Context, p partition, oldest int64) (int64,
 // one transaction, so that the sink rebuilds everything from the start of the topics.
 func (s *store) reset(ctx context.Context) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tables := Tables()
+		// weapon_latest with them: the tables' TRUNCATE triggers would otherwise delete its rows
+		// one by one.
+		tables := append(Tables(), LatestTable)
 		for i, t := range tables {
 			tables[i] = pgx.Identifier{t}.Sanitize()
 		}
