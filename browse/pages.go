@@ -192,9 +192,11 @@ type field struct {
 	Name, Value string
 }
 
-// sectionFields are shown in sections of their own, or not at all.
+// sectionFields are shown in sections of their own, or not at all: where and how the row was
+// read (the page, the Kafka position) is the pipeline's, not the player's; the JSON has it.
 var sectionFields = []string{"key", "name", "sharpness", "materials", "upgrade_from", "upgrade_to", "tower", "quality",
-	"description", "version", "content_hash", "scraped_at"}
+	"description", "version", "content_hash", "scraped_at", "source", "url", "kafka_topic", "kafka_partition",
+	"kafka_offset"}
 
 func (s *Server) weaponPage(w http.ResponseWriter, r *http.Request) error {
 	key := r.PathValue("type") + "/" + r.PathValue("kind") + "/" + r.PathValue("row")

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -136,6 +137,13 @@ func checkBrowser(t *testing.T, base string) {
 		tb := b.tab(t)
 		tb.do(chromedp.Navigate(base+"/weapons/long_sword/base/l000B"), chromedp.WaitVisible(chromedp.CSS(".updown")))
 		tb.shot("weapon-tree")
+		// The stats are the site's; where the pipeline read the row is in the JSON only.
+		stats := eval[[]string](tb, `[...document.querySelectorAll(".stats dt")].map(d => d.textContent)`)
+		if !slices.Contains(stats, "attack") || slices.ContainsFunc(stats, func(s string) bool {
+			return s == "url" || strings.HasPrefix(s, "source") || strings.HasPrefix(s, "kafka_")
+		}) {
+			t.Errorf("the weapon's stats %q: want attack, and not where the pipeline read it", stats)
+		}
 		tb.do(chromedp.Click(chromedp.CSS(`.updown a[href="/weapons/long_sword/base/l000C"]`)))
 		path := poll[string](tb, `location.pathname.endsWith("/l000C") && document.querySelector("h1") ? location.pathname : null`)
 		if h1 := value(tb, chromedp.Text(chromedp.CSS("h1"))); h1 != `Iron Katana "Gospel"` {
