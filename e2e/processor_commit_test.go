@@ -29,14 +29,14 @@ func TestRouterCommitsOnlyFinishedInputs(t *testing.T) {
 	sword, hammer := rawFixture(t, "ken_base_tree"), rawFixture(t, "hammer_length")
 	// One partition, in this order: the sword's send is held, then the hammer is forwarded (its
 	// send acknowledged) and read again three times unchanged (nothing to send).
-	inputs := [][2][]byte{sword, hammer, hammer, hammer, hammer}
-	offsets := produceToPartition(t, e, 0, inputs)
+	inputs := []poison{sword, hammer, hammer, hammer, hammer}
+	offsets := e.produceTo(0, inputs)
 	swordTopic := e.names.Type(codecs.LongSword)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	held := &holdingProducer{topic: string(swordTopic)}
-	first := e.runRouter(held.builder(e.cfg))
+	first := e.runRouter(processors.RouterConfig{}, goka.WithProducerBuilder(held.builder(e.cfg)))
 	waitFor(t, ctx, "every input read, the sword's send held, every other send acknowledged", func() bool {
 		return first.router.Stats.Snapshot().Read == int64(len(inputs)) && held.heldCount() == 1 && held.allOthersDone()
 	})
@@ -49,7 +49,7 @@ func TestRouterCommitsOnlyFinishedInputs(t *testing.T) {
 			next, offsets[0])
 	}
 
-	second := e.runRouter(goka.ProducerBuilderWithConfig(copyConfig(e.cfg)))
+	second := e.runRouter(processors.RouterConfig{})
 	waitFor(t, ctx, "the sword's version re-sent", func() bool {
 		return e.readTopic(string(swordTopic), func(string, []byte) {}) >= 1
 	})
@@ -59,7 +59,7 @@ func TestRouterCommitsOnlyFinishedInputs(t *testing.T) {
 	second.stop(t)
 	var got []topicRecord
 	for _, w := range e.weapons() {
-		if w.key == string(sword[0]) {
+		if w.key == sword.key {
 			got = append(got, w)
 		}
 	}
@@ -74,8 +74,8 @@ func TestRouterCommitsOnlyFinishedInputs(t *testing.T) {
 	}
 }
 
-// rawFixture is a real row of the site (processors/weaponrow/testdata/raw) as key and value.
-func rawFixture(t *testing.T, name string) [2][]byte {
+// rawFixture is a real row of the site (processors/weaponrow/testdata/raw), as an input.
+func rawFixture(t *testing.T, name string) poison {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "processors", "weaponrow", "testdata", "raw", name+".json"))
 	if err != nil {
@@ -85,33 +85,8 @@ func rawFixture(t *testing.T, name string) [2][]byte {
 	if err != nil {
 		t.Fatalf("fixture %s: %v", name, err)
 	}
-	return [2][]byte{[]byte(r.Key), b}
+	return poison{name: name, key: r.Key, value: b}
 }
-
-// produceToPartition writes the inputs, in order, to one partition of weapon_data, and returns
-// their offsets.
-func produceToPartition(t *testing.T, e *routerEnv, partition int32, inputs [][2][]byte) []int64 {
-	t.Helper()
-	cfg := copyConfig(e.cfg)
-	cfg.Producer.Partitioner = sarama.NewManualPartitioner
-	cfg.Producer.Return.Successes = true
-	p, err := sarama.NewSyncProducer(e.brokers, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	offsets := make([]int64, len(inputs))
-	for i, in := range inputs {
-		msg := &sarama.ProducerMessage{Topic: string(e.names.WeaponData()), Partition: partition,
-			Key: sarama.ByteEncoder(in[0]), Value: sarama.ByteEncoder(in[1])}
-		if _, offsets[i], err = p.SendMessage(msg); err != nil {
-			t.Fatalf("produce input %d: %v", i, err)
-		}
-	}
-	return offsets
-}
-
-func copyConfig(cfg *sarama.Config) *sarama.Config { c := *cfg; return &c }
 
 // committed is the router group's committed offset of a weapon_data partition.
 func (e *routerEnv) committed(t *testing.T, partition int32) (int64, bool) {
@@ -144,14 +119,15 @@ type runningRouter struct {
 	done   chan error
 }
 
-func (e *routerEnv) runRouter(producer goka.ProducerBuilder) *runningRouter {
+// runRouter runs a router in this process on the real broker; extra options (a producer of the
+// test's) come after those of a deployment.
+func (e *routerEnv) runRouter(cfg processors.RouterConfig, extra ...goka.ProcessorOption) *runningRouter {
 	e.t.Helper()
 	opts, err := e.setup().Options()
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	opts = append(opts, goka.WithProducerBuilder(producer))
-	r, err := processors.NewRouter(e.brokers, e.names, processors.RouterConfig{}, opts...)
+	r, err := processors.NewRouter(e.brokers, e.names, cfg, append(opts, extra...)...)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -193,7 +169,8 @@ type holdingProducer struct {
 }
 
 func (p *holdingProducer) builder(cfg *sarama.Config) goka.ProducerBuilder {
-	real := goka.ProducerBuilderWithConfig(copyConfig(cfg))
+	c := *cfg // goka's builder sets the client id and partitioner on the config it is given
+	real := goka.ProducerBuilderWithConfig(&c)
 	return func(brokers []string, clientID string, hasher func() hash.Hash32) (goka.Producer, error) {
 		inner, err := real(brokers, clientID, hasher)
 		if err != nil {

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -57,21 +56,12 @@ func TestProcessorPoisonOnOnePartition(t *testing.T) {
 		}
 		return weaponrow.Parse(raw)
 	}
-	opts, err := e.setup().Options()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := processors.NewRouter(e.brokers, e.names, processors.RouterConfig{Logger: quiet, Parse: parse}, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Processor.Run(ctx) }()
+	run := e.runRouter(processors.RouterConfig{Logger: quiet, Parse: parse})
+	r := run.router
 	deadline := time.Now().Add(2 * time.Minute)
 	for r.Stats.Snapshot().Done() < int64(len(inputs)) {
 		select {
-		case err := <-done:
+		case err := <-run.done:
 			t.Fatalf("the router stopped after %+v: %v", r.Stats.Snapshot(), err)
 		case <-time.After(100 * time.Millisecond):
 		}
@@ -79,8 +69,8 @@ func TestProcessorPoisonOnOnePartition(t *testing.T) {
 			t.Fatalf("the router handled %+v of %d inputs in 2 minutes", r.Stats.Snapshot(), len(inputs))
 		}
 	}
-	cancel()
-	if err := <-done; err != nil {
+	run.cancel()
+	if err := <-run.done; err != nil {
 		t.Fatalf("the router's Run returned %v, want nil: it must never stop on a bad input", err)
 	}
 	checkPoison(t, e, inputs, r.Stats.Snapshot())
@@ -197,8 +187,8 @@ func allowLargeMessages(t *testing.T, e *routerEnv) {
 }
 
 // produceTo writes the inputs, in order, to one partition of weapon_data, uncompressed (so that
-// the large values are large on the broker too).
-func (e *routerEnv) produceTo(partition int32, inputs []poison) {
+// the large values are large on the broker too), and returns their offsets.
+func (e *routerEnv) produceTo(partition int32, inputs []poison) []int64 {
 	cfg := *e.cfg
 	cfg.Producer.MaxMessageBytes = brokerMaxMessage
 	cfg.Producer.Compression = sarama.CompressionNone
@@ -208,12 +198,14 @@ func (e *routerEnv) produceTo(partition int32, inputs []poison) {
 		e.t.Fatal(err)
 	}
 	defer producer.Close()
-	for _, in := range inputs {
+	offsets := make([]int64, len(inputs))
+	for i, in := range inputs {
 		msg := &sarama.ProducerMessage{Topic: string(e.names.WeaponData()), Partition: partition,
 			Key: sarama.StringEncoder(in.key), Value: sarama.ByteEncoder(in.value)}
-		if _, _, err := producer.SendMessage(msg); err != nil {
+		if _, offsets[i], err = producer.SendMessage(msg); err != nil {
 			e.t.Fatalf("send %s (%d bytes): %v", in.name, len(in.value), err)
 		}
 	}
 	e.t.Logf("%d inputs sent to %s/%d", len(inputs), e.names.WeaponData(), partition)
+	return offsets
 }
