@@ -27,6 +27,12 @@ func readerDB(t *testing.T) string {
 // migratedDB migrates a fresh database and returns its URL as its owner and as mhfz_reader.
 func migratedDB(t *testing.T) (owner, reader string) {
 	t.Helper()
+	return migratedDBTo(t, 0)
+}
+
+// migratedDBTo migrates a fresh database up to a version (0: every migration).
+func migratedDBTo(t *testing.T, version int64) (owner, reader string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	dbURL := testenv.DatabaseURL(t)
@@ -39,7 +45,12 @@ func migratedDB(t *testing.T) (owner, reader string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Up(ctx); err != nil {
+	if version == 0 {
+		_, err = p.Up(ctx)
+	} else {
+		_, err = p.UpTo(ctx, version)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	u, err := url.Parse(dbURL)
@@ -89,19 +100,7 @@ func TestQueryTimeout(t *testing.T) {
 func TestCheckNeedsWeaponLatest(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	dbURL := testenv.DatabaseURL(t)
-	db, err := migrations.Open(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	p, err := migrations.NewProvider(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 9); err != nil {
-		t.Fatal(err)
-	}
+	dbURL, _ := migratedDBTo(t, 9)
 	s, err := browse.New(ctx, browse.Config{DatabaseURL: dbURL, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
