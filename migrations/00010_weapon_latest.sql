@@ -96,15 +96,14 @@ $fn$;
 -- +goose StatementEnd
 
 -- +goose StatementBegin
-CREATE FUNCTION mhfz_latest_resync() RETURNS trigger
+-- mhfz_latest_reload reads again, from a weapon table, the latest row of each of the keys (every
+-- key when keys is NULL) into the weapon_latest of the table's schema: what a DELETE or an UPDATE
+-- of the table left, and the first filling of weapon_latest below.
+CREATE FUNCTION mhfz_latest_reload(sch text, tbl text, keys text[]) RETURNS void
 LANGUAGE plpgsql AS $fn$
-DECLARE
-    keys text := 'SELECT key FROM old_rows';
 BEGIN
-    IF TG_OP = 'UPDATE' THEN
-        keys := keys || ' UNION SELECT key FROM new_rows';
-    END IF;
-    EXECUTE format('DELETE FROM %I.weapon_latest WHERE key IN (%s)', TG_TABLE_SCHEMA, keys);
+    EXECUTE format('DELETE FROM %I.weapon_latest WHERE weapon_table = %L AND ($1 IS NULL OR key = ANY($1))', sch, tbl)
+        USING keys;
     EXECUTE format($q$
         INSERT INTO %1$I.weapon_latest (key, version, weapon_table, weapon_type, page_kind, row_id, flagged,
             name, name_lower, level, rarity, g_rank, attack, affinity, element_value, status_value, defense, slots, price,
@@ -113,9 +112,27 @@ BEGIN
             name, lower(name), level, rarity, g_rank, attack, affinity, element_value, status_value, defense, slots,
             price, elements
         FROM (SELECT DISTINCT ON (key) *, quality IS NOT NULL AS flagged FROM %1$I.%2$I
-            WHERE key IN (%3$s) ORDER BY key, version DESC) t
+            WHERE $1 IS NULL OR key = ANY($1) ORDER BY key, version DESC) t
         WHERE NOT hidden
-    $q$, TG_TABLE_SCHEMA, TG_TABLE_NAME, keys);
+    $q$, sch, tbl) USING keys;
+END
+$fn$;
+-- +goose StatementEnd
+
+-- +goose StatementBegin
+CREATE FUNCTION mhfz_latest_resync() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    keys text[];
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        EXECUTE 'SELECT array_agg(key) FROM (SELECT key FROM old_rows UNION SELECT key FROM new_rows) k' INTO keys;
+    ELSE
+        EXECUTE 'SELECT array_agg(DISTINCT key) FROM old_rows' INTO keys;
+    END IF;
+    IF keys IS NOT NULL THEN -- NULL: no row, and mhfz_latest_reload would read every key
+        PERFORM public.mhfz_latest_reload(TG_TABLE_SCHEMA, TG_TABLE_NAME, keys);
+    END IF;
     RETURN NULL;
 END
 $fn$;
@@ -155,16 +172,7 @@ BEGIN
     FOREACH t IN ARRAY ARRAY['great_sword', 'long_sword', 'sword_and_shield', 'dual_swords', 'hammer',
             'hunting_horn', 'lance', 'gunlance', 'tonfa', 'switch_axe_f', 'magnet_spike', 'light_bowgun',
             'heavy_bowgun', 'bow', 'partner_weapon'] LOOP
-        EXECUTE format($q$
-            INSERT INTO weapon_latest (key, version, weapon_table, weapon_type, page_kind, row_id, flagged,
-                name, name_lower, level, rarity, g_rank, attack, affinity, element_value, status_value, defense,
-                slots, price, elements)
-            SELECT key, version, %1$L, weapon_type, page_kind, row_id, flagged,
-                name, lower(name), level, rarity, g_rank, attack, affinity, element_value, status_value, defense,
-                slots, price, elements
-            FROM (SELECT DISTINCT ON (key) *, quality IS NOT NULL AS flagged FROM %1$I ORDER BY key, version DESC) t
-            WHERE NOT hidden
-        $q$, t);
+        PERFORM mhfz_latest_reload('public', t, NULL);
         PERFORM mhfz_latest_triggers(t::regclass);
         -- What searches read now: weapon_latest's own.
         EXECUTE format('DROP INDEX %I, %I', t || '_visible_idx', t || '_name_trgm_idx');
@@ -197,5 +205,6 @@ $$;
 DROP FUNCTION mhfz_latest_triggers(regclass);
 DROP FUNCTION mhfz_latest_truncate();
 DROP FUNCTION mhfz_latest_resync();
+DROP FUNCTION mhfz_latest_reload(text, text, text[]);
 DROP FUNCTION mhfz_latest_insert();
 DROP TABLE weapon_latest;
