@@ -303,8 +303,7 @@ func (q *searchQuery) branchesSQL(limit int, keysOnly bool) (string, []any, erro
 	}
 	outer := strings.NewReplacer("w.", "s.").Replace(order)
 	if keysOnly {
-		outer = strings.Replace(order, q.col.expr, "s.sortkey", 1)
-		outer = strings.Replace(outer, "w.key", "s.key", 1)
+		outer = q.keysOrder()
 	}
 	return fmt.Sprintf("SELECT * FROM (%s) s ORDER BY %s%s", strings.Join(branches, " UNION ALL "), outer, lim), args, nil
 }
@@ -353,10 +352,13 @@ func (q *searchQuery) rowsSQL(limit int) (string, []any, error) {
 			"(SELECT %s FROM %s w WHERE s.weapon_table = '%s' AND w.key = s.key AND w.version = s.version)",
 			itemColumns, pgx.Identifier{t}.Sanitize(), t))
 	}
-	outer := strings.Replace(q.order(), q.col.expr, "s.sortkey", 1)
-	outer = strings.Replace(outer, "w.key", "s.key", 1)
 	return fmt.Sprintf("SELECT r.* FROM (%s) s CROSS JOIN LATERAL (%s) r ORDER BY %s", keys,
-		strings.Join(branches, " UNION ALL "), outer), args, nil
+		strings.Join(branches, " UNION ALL "), q.keysOrder()), args, nil
+}
+
+// keysOrder is the search's order over s, a sub-select of its keys (sortkey, key).
+func (q *searchQuery) keysOrder() string {
+	return strings.Replace(strings.Replace(q.order(), q.col.expr, "s.sortkey", 1), "w.key", "s.key", 1)
 }
 
 // conditions are the conditions of the search on w: weapon_latest (latest), which holds no level
