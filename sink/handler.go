@@ -36,16 +36,14 @@ func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
 	})
 	if err != nil {
 		err = fmt.Errorf("sink: load offsets of %s: %w", s.store.consumer, explain(err))
-		if !retryable(err) && h.ctx.Err() == nil {
-			h.fail(err) // the schema is missing, say: rejoining would not help
-		}
+		h.failIfFatal(sess, err) // the schema is missing, say: rejoining would not help
 		return err
 	}
 	starts := map[partition]int64{}
 	for topic, ids := range sess.Claims() {
 		for _, id := range ids {
 			p := partition{topic, id}
-			start, err := h.startOffset(sess.Context(), p, next)
+			start, err := h.startOffset(sess, p, next)
 			if err != nil {
 				return err // the session ends and the group is joined again
 			}
@@ -69,8 +67,8 @@ func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
 // record if that is beyond it. A partition the sink never stored starts at its oldest record; one
 // whose next records were deleted before the sink stored them has lost them: that is said at
 // ERROR, counted, and recorded for good (store.skipLost), and the partition starts at its oldest.
-func (h *handler) startOffset(ctx context.Context, p partition, next map[partition]int64) (int64, error) {
-	s := h.s
+func (h *handler) startOffset(sess sarama.ConsumerGroupSession, p partition, next map[partition]int64) (int64, error) {
+	s, ctx := h.s, sess.Context()
 	oldest, err := s.client.GetOffset(p.topic, p.id, sarama.OffsetOldest)
 	if err != nil {
 		return 0, fmt.Errorf("sink: oldest offset of %s/%d: %w", p.topic, p.id, err)
@@ -94,9 +92,7 @@ func (h *handler) startOffset(ctx context.Context, p partition, next map[partiti
 	})
 	if err != nil {
 		err = fmt.Errorf("sink: %w", explain(err))
-		if !retryable(err) && h.ctx.Err() == nil {
-			h.fail(err)
-		}
+		h.failIfFatal(sess, err)
 		return 0, err
 	}
 	if lost > 0 {
@@ -105,6 +101,17 @@ func (h *handler) startOffset(ctx context.Context, p partition, next map[partiti
 			"topic", p.topic, "partition", p.id, "next_offset", n, "oldest_offset", oldest, "lost", lost)
 	}
 	return oldest, nil
+}
+
+// failIfFatal stops the Run for good on an error that neither retrying nor joining the group
+// again can cure. An error because the session ended (a rebalance cancels its context while Setup
+// still reads PostgreSQL) is not one: the session's end is the group's business, and the sink
+// joins again.
+func (h *handler) failIfFatal(sess sarama.ConsumerGroupSession, err error) {
+	if sess.Context().Err() != nil || h.ctx.Err() != nil || retryable(err) {
+		return
+	}
+	h.fail(err)
 }
 
 // Cleanup writes what the claims have read before the partitions are let go, so that the next

@@ -250,6 +250,7 @@ func (st Stats) logArgs() []any {
 // (the error). What was not committed when it stops is read again by the next run.
 func (s *Sink) Run(ctx context.Context) error {
 	defer s.pool.Close()
+	stop := ctx
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	// Stopped (SIGTERM) before Kafka and PostgreSQL ever answered: a failure to start
@@ -260,7 +261,7 @@ func (s *Sink) Run(ctx context.Context) error {
 		if errors.Is(err, startup.ErrNotStarted) {
 			return err
 		}
-		return stoppedOr(ctx, err)
+		return stoppedOr(stop, err)
 	}
 	defer s.client.Close()
 	monitorCtx, stopMonitor := context.WithCancel(context.Background())
@@ -271,11 +272,11 @@ func (s *Sink) Run(ctx context.Context) error {
 		return err
 	}
 	if err := s.withRetry(ctx, "check the schema", func() error { return s.store.checkSchema(ctx) }); err != nil {
-		return stoppedOr(ctx, fmt.Errorf("sink: %w", explain(err)))
+		return stoppedOr(stop, fmt.Errorf("sink: %w", explain(err)))
 	}
 	if s.cfg.Replay {
 		if err := s.withRetry(ctx, "replay", func() error { return s.store.reset(ctx) }); err != nil {
-			return stoppedOr(ctx, fmt.Errorf("sink: replay: %w", err))
+			return stoppedOr(stop, fmt.Errorf("sink: replay: %w", err))
 		}
 		s.log.Info("replay: tables emptied and offsets reset, consuming from offset zero")
 	}
@@ -307,15 +308,13 @@ func (s *Sink) Run(ctx context.Context) error {
 	_ = s.group.Close()
 	wg.Wait()
 	s.log.Info("sink stopped", s.Stats().logArgs()...)
-	if cause := context.Cause(ctx); !errors.Is(cause, context.Canceled) {
-		return cause
-	}
-	return nil
+	return stoppedOr(stop, context.Cause(ctx))
 }
 
-// stoppedOr is nil if ctx was cancelled from outside (a stop), else err.
-func stoppedOr(ctx context.Context, err error) error {
-	if errors.Is(context.Cause(ctx), context.Canceled) {
+// stoppedOr is nil if the caller stopped the Run (stop is its context: SIGTERM), else err. A
+// failure is not taken for a stop because it wraps context.Canceled.
+func stoppedOr(stop context.Context, err error) error {
+	if stop.Err() != nil {
 		return nil
 	}
 	return err

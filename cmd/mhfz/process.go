@@ -121,7 +121,7 @@ func runProcess(ctx context.Context, args []string, env runEnv) error {
 	log.Info("router stopped", append(s.LogAttrs(), "duration", elapsed.Round(time.Millisecond))...)
 	fmt.Fprintf(stdout, "process: read %d, forwarded %d, re-emitted %d, unchanged %d, stale %d, dead letters %d, in %s\n",
 		s.Read, s.Forwarded, s.Reemitted, s.Unchanged, s.Stale, s.DeadLetters, elapsed.Round(time.Millisecond))
-	if err != nil && !errors.Is(err, context.Canceled) {
+	if err != nil && !(errors.Is(err, context.Canceled) && ctx.Err() != nil) { // stopped, not failed
 		return fmt.Errorf("process: router %s: %w", names.RouterGroup(), err)
 	}
 	return nil
