@@ -16,7 +16,7 @@ import (
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/startup"
-	"github.com/mhfz/mhfz-pipeline/sink"
+	"github.com/mhfz/mhfz-pipeline/migrations"
 )
 
 // openPool prepares the connections: read-only transactions, and a server-side statement
@@ -59,7 +59,7 @@ func (s *Server) Check(ctx context.Context) error {
 	if err := s.db.QueryRow(ctx, "SELECT current_user").Scan(&user); err != nil {
 		return fmt.Errorf("check the database: %w", err)
 	}
-	for _, t := range sink.Tables() {
+	for _, t := range migrations.WeaponTables() {
 		for _, rel := range []string{t, t + "_current"} {
 			_, err := s.db.Exec(ctx, "SELECT 1 FROM "+pgx.Identifier{rel}.Sanitize()+" LIMIT 0")
 			var pgErr *pgconn.PgError
@@ -68,7 +68,7 @@ func (s *Server) Check(ctx context.Context) error {
 				return fmt.Errorf("table %s does not exist: run mhfz migrate up", rel)
 			case errors.As(err, &pgErr) && pgErr.Code == pgerrcode.InsufficientPrivilege:
 				return fmt.Errorf("role %s cannot read %s: serve as %s (mhfz migrate up creates it and grants it SELECT)",
-					user, rel, ReaderRole)
+					user, rel, migrations.ReaderRole)
 			case err != nil:
 				return fmt.Errorf("check table %s: %w", rel, err)
 			}
@@ -76,21 +76,21 @@ func (s *Server) Check(ctx context.Context) error {
 	}
 	var fn, latest bool
 	if err := s.db.QueryRow(ctx, "SELECT to_regproc('mhfz_materials_text') IS NOT NULL, to_regclass($1) IS NOT NULL",
-		sink.LatestTable).Scan(&fn, &latest); err != nil {
+		migrations.LatestTable).Scan(&fn, &latest); err != nil {
 		return fmt.Errorf("check the database: %w", err)
 	}
 	if !fn {
 		return errors.New("the database lacks migration 00008 (mhfz_materials_text): run mhfz migrate up")
 	}
 	if !latest {
-		return errors.New("the database lacks migration 00010 (" + sink.LatestTable + ", which searches read): run mhfz migrate up")
+		return errors.New("the database lacks migration 00010 (" + migrations.LatestTable + ", which searches read): run mhfz migrate up")
 	}
 	var writes bool
 	if err := s.db.QueryRow(ctx, "SELECT has_table_privilege('long_sword', 'INSERT')").Scan(&writes); err != nil {
 		return fmt.Errorf("check the privileges of %s: %w", user, err)
 	}
 	if writes {
-		s.log.Warn("the database role can write to the weapon tables; the server needs only "+ReaderRole+
+		s.log.Warn("the database role can write to the weapon tables; the server needs only "+migrations.ReaderRole+
 			" (its connections are read-only all the same)", "role", user)
 	}
 	return nil
@@ -117,7 +117,7 @@ func tableOf(weaponType, kind string) string {
 		return ""
 	}
 	if codecs.PageKind(kind) == codecs.KindPartner {
-		return sink.PartnerTable
+		return migrations.PartnerTable
 	}
 	return weaponType
 }

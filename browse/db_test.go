@@ -57,7 +57,7 @@ func migratedDBTo(t *testing.T, version int64) (owner, reader string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u.User = url.User(browse.ReaderRole) // scripts/testenv's server trusts loopback connections
+	u.User = url.User(migrations.ReaderRole) // scripts/testenv's server trusts loopback connections
 	return dbURL, u.String()
 }
 

@@ -15,7 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
-	"github.com/mhfz/mhfz-pipeline/sink"
+	"github.com/mhfz/mhfz-pipeline/migrations"
 )
 
 // The parameters of a search; an export takes the same but the page.
@@ -129,8 +129,8 @@ func (q *searchQuery) parseTypes(f *form) {
 			f.fail("kind: unknown page kind %q (known: %s)", clip(k), kindNames())
 		}
 	}
-	for _, t := range sink.Tables() {
-		if t == sink.PartnerTable {
+	for _, t := range migrations.WeaponTables() {
+		if t == migrations.PartnerTable {
 			if len(q.kinds) == 0 || slices.Contains(q.kinds, string(codecs.KindPartner)) {
 				q.tables = append(q.tables, t)
 			}
@@ -296,7 +296,7 @@ func (q *searchQuery) branchesSQL(limit int, keysOnly bool) (string, []any, erro
 		where := append(slices.Clone(conds), fmt.Sprintf(current, id))
 		cols := itemColumns
 		if keysOnly {
-			cols = "'" + t + "'::text AS tbl, w.key, w.version, " + q.col.expr + " AS sortkey" // t: a name of sink.Tables()
+			cols = "'" + t + "'::text AS tbl, w.key, w.version, " + q.col.expr + " AS sortkey" // t: a name of migrations.WeaponTables()
 		}
 		branches = append(branches, fmt.Sprintf("(SELECT %s FROM %s w WHERE %s ORDER BY %s%s)",
 			cols, id, strings.Join(where, " AND "), order, lim))
@@ -332,7 +332,7 @@ func (q *searchQuery) keysSQL(limit int) (string, []any, error) {
 		lim = " LIMIT " + arg(limit)
 	}
 	return fmt.Sprintf("SELECT w.weapon_table, w.key, w.version, %s AS sortkey FROM %s w%s ORDER BY %s%s",
-		q.col.expr, pgx.Identifier{sink.LatestTable}.Sanitize(), where, q.order(), lim), args, nil
+		q.col.expr, pgx.Identifier{migrations.LatestTable}.Sanitize(), where, q.order(), lim), args, nil
 }
 
 // rowsSQL builds the statement of a search's whole rows, in its order (an export): its keys
@@ -347,7 +347,7 @@ func (q *searchQuery) rowsSQL(limit int) (string, []any, error) {
 	}
 	branches := make([]string, 0, len(q.tables))
 	for _, t := range q.tables {
-		// t: a name of sink.Tables(), as weapon_latest's weapon_table holds it.
+		// t: a name of migrations.WeaponTables(), as weapon_latest's weapon_table holds it.
 		branches = append(branches, fmt.Sprintf(
 			"(SELECT %s FROM %s w WHERE s.weapon_table = '%s' AND w.key = s.key AND w.version = s.version)",
 			itemColumns, pgx.Identifier{t}.Sanitize(), t))
@@ -437,7 +437,7 @@ func (q *searchQuery) nameOrID(arg func(any) string, latest bool) string {
 	if latest && utf8.RuneCountInString(q.q) < 3 {
 		// The names are read one by one (nameCondition): the ids are found once, by the index,
 		// rather than upper() of every row's id.
-		ids = "w.key IN (SELECT i.key FROM " + pgx.Identifier{sink.LatestTable}.Sanitize() +
+		ids = "w.key IN (SELECT i.key FROM " + pgx.Identifier{migrations.LatestTable}.Sanitize() +
 			" i WHERE upper(i.row_id) = ANY(" + p + "))"
 	}
 	return "(" + c + " OR " + ids + ")"

@@ -16,9 +16,6 @@ import (
 	"github.com/mhfz/mhfz-pipeline/internal/observe"
 )
 
-// ReaderRole is the read-only role the server is meant to connect as (00008_reader.sql).
-const ReaderRole = "mhfz_reader"
-
 // DefaultSiteURL is the weapon folder of the Ferias site, which the weapon pages link to.
 const DefaultSiteURL = "https://xl3lackout.github.io/MHFZ-Ferias-English-Project/buki/"
 

@@ -19,8 +19,8 @@ import (
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 	"github.com/mhfz/mhfz-pipeline/internal/testenv"
+	"github.com/mhfz/mhfz-pipeline/migrations"
 	"github.com/mhfz/mhfz-pipeline/processors"
-	"github.com/mhfz/mhfz-pipeline/sink"
 )
 
 // failoverTypes are the weapon types of the failover test: about a quarter of each snapshot
@@ -129,7 +129,7 @@ func TestFailoverOnCluster(t *testing.T) {
 	d.waitStored(ctx, nil)
 	p.stopAll(t)
 
-	for _, table := range sink.Tables() {
+	for _, table := range migrations.WeaponTables() {
 		nr, dr := ref.dump(ctx, table)
 		nc, dc := d.dump(ctx, table)
 		if nr != nc || dr != dc {
@@ -343,7 +343,7 @@ func (d *deployment) checkClean(ctx context.Context) {
 			t.Errorf("%s: %d, want 0", q, n)
 		}
 	}
-	for _, table := range sink.Tables() {
+	for _, table := range migrations.WeaponTables() {
 		q := fmt.Sprintf(`SELECT count(*) FROM (SELECT key FROM %s GROUP BY key
 			HAVING min(version) <> 1 OR max(version) <> count(*) OR count(DISTINCT version) <> count(*)) AS gaps`, table)
 		if n := d.count(ctx, q); n != 0 {

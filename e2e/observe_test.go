@@ -21,9 +21,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/mhfz/mhfz-pipeline/browse"
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/testenv"
+	"github.com/mhfz/mhfz-pipeline/migrations"
 )
 
 // freeAddr is a loopback address nobody listens on.
@@ -238,7 +238,7 @@ func TestStackMetricsInPrometheus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reader.User = url.User(browse.ReaderRole) // scripts/testenv's server trusts loopback connections
+	reader.User = url.User(migrations.ReaderRole) // scripts/testenv's server trusts loopback connections
 	serve := startService(t, append(with("serve"), "MHFZ_SERVE_ADDR="+freeAddr(t), "MHFZ_SERVE_DATABASE_URL="+reader.String()), "serve")
 	processor := startService(t, with("processor"), "process")
 	sink := startService(t, with("sink"), "sink")

@@ -10,8 +10,8 @@ import (
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 	"github.com/mhfz/mhfz-pipeline/internal/testenv"
+	"github.com/mhfz/mhfz-pipeline/migrations"
 	"github.com/mhfz/mhfz-pipeline/processors"
-	"github.com/mhfz/mhfz-pipeline/sink"
 )
 
 // TestRepartitionByReprocess follows the README's procedure to change a deployment's partition
@@ -37,7 +37,7 @@ func TestRepartitionByReprocess(t *testing.T) {
 		digest string
 	}
 	before := map[string]dump{}
-	for _, table := range sink.Tables() {
+	for _, table := range migrations.WeaponTables() {
 		n, d := old.dump(ctx, table)
 		before[table] = dump{n, d}
 	}
@@ -56,7 +56,7 @@ func TestRepartitionByReprocess(t *testing.T) {
 			t.Errorf("%s: %d partitions, want 5", topic, n)
 		}
 	}
-	for _, table := range sink.Tables() {
+	for _, table := range migrations.WeaponTables() {
 		if n, d := neu.dump(ctx, table); n != before[table].rows || d != before[table].digest {
 			t.Errorf("table %s: %d rows (digest %s) after the repartitioning, %d (digest %s) before", table, n, d,
 				before[table].rows, before[table].digest)

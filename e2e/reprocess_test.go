@@ -493,7 +493,7 @@ func TestReprocessEqualsRebuild(t *testing.T) {
 	}
 	fresh.halt(t)
 	// weapon_latest too: the re-processing's, kept by the rebuilt tables' triggers, then switched.
-	for _, table := range append(slices.Clone(reprocessTables), sink.LatestTable) {
+	for _, table := range append(slices.Clone(reprocessTables), migrations.LatestTable) {
 		na, da := a.dump(ctx, table)
 		nb, db := b.dump(ctx, table)
 		if na != nb || da != db {

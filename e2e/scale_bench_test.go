@@ -21,8 +21,8 @@ import (
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 	"github.com/mhfz/mhfz-pipeline/internal/testenv"
+	"github.com/mhfz/mhfz-pipeline/migrations"
 	"github.com/mhfz/mhfz-pipeline/processors"
-	"github.com/mhfz/mhfz-pipeline/sink"
 )
 
 // The scaling benchmarks: the sink with 1, 2 and 3 instances on one PostgreSQL, the processor
@@ -85,8 +85,8 @@ func (d *deployment) routerLag(ctx context.Context) int64 {
 
 // resetSink empties the tables and the sink's offsets, as `mhfz sink --replay` does.
 func (d *deployment) resetSink(ctx context.Context) {
-	tables := make([]string, 0, len(sink.Tables())+1)
-	for _, t := range append(sink.Tables(), sink.LatestTable) {
+	tables := make([]string, 0, len(migrations.WeaponTables())+1)
+	for _, t := range append(migrations.WeaponTables(), migrations.LatestTable) {
 		tables = append(tables, pgx.Identifier{t}.Sanitize())
 	}
 	for _, q := range []string{"TRUNCATE " + strings.Join(tables, ", "), "DELETE FROM kafka_offsets",
@@ -279,7 +279,7 @@ func (d *deployment) exportTables(ctx context.Context, dir string) string {
 	}
 	defer conn.Close(ctx)
 	var script strings.Builder
-	for _, table := range sink.Tables() {
+	for _, table := range migrations.WeaponTables() {
 		path := filepath.Join(dir, table+".copy")
 		f, err := os.Create(path)
 		if err != nil {
@@ -305,7 +305,7 @@ func (d *deployment) exportTables(ctx context.Context, dir string) string {
 // average row, and the record column's share.
 func (d *deployment) reportSizes(b *testing.B, ctx context.Context) {
 	var rows, total, rowBytes, recordBytes int64
-	for _, table := range sink.Tables() {
+	for _, table := range migrations.WeaponTables() {
 		var n, size, rb, rec int64
 		err := d.db.QueryRow(ctx, fmt.Sprintf(`SELECT count(*), pg_total_relation_size('%[1]s'),
 			coalesce(sum(pg_column_size(t.*)), 0), %[2]s FROM %[1]s t`, table, recordSize(ctx, d, table))).Scan(&n, &size, &rb, &rec)

@@ -17,7 +17,7 @@ import (
 
 	"github.com/mhfz/mhfz-pipeline/browse"
 	"github.com/mhfz/mhfz-pipeline/internal/testenv"
-	"github.com/mhfz/mhfz-pipeline/sink"
+	"github.com/mhfz/mhfz-pipeline/migrations"
 )
 
 // benchSearches are the searches of the benchmark, in turn: names in English and Japanese (two
@@ -89,7 +89,7 @@ func loadBothSnapshots(b *testing.B, ctx context.Context) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	u.User = url.User(browse.ReaderRole)
+	u.User = url.User(migrations.ReaderRole)
 	return u.String()
 }
 
@@ -101,7 +101,7 @@ func sampleKeys(b *testing.B, ctx context.Context, dbURL string, perTable int) [
 	}
 	defer conn.Close(ctx)
 	var keys []string
-	for _, t := range sink.Tables() {
+	for _, t := range migrations.WeaponTables() {
 		rows, _ := conn.Query(ctx, fmt.Sprintf("SELECT key FROM (SELECT DISTINCT key FROM %s) k ORDER BY md5(key) LIMIT %d", t, perTable))
 		k, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		if err != nil {

@@ -105,7 +105,7 @@ func servedDB(t *testing.T, ctx context.Context) (expected map[string]*current, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	u.User = url.User(browse.ReaderRole) // scripts/testenv's server trusts loopback connections
+	u.User = url.User(migrations.ReaderRole) // scripts/testenv's server trusts loopback connections
 	return expected, second, u.String()
 }
 
@@ -660,19 +660,19 @@ func TestReaderReadsAfterReprocessSwitch(t *testing.T) {
 		t.Fatal(err)
 	}
 	u, _ := url.Parse(dbURL)
-	u.User = url.User(browse.ReaderRole)
+	u.User = url.User(migrations.ReaderRole)
 	reader, err := pgx.Connect(ctx, u.String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer reader.Close(ctx)
 	readAll := func(when string) {
-		for _, table := range sink.Tables() {
+		for _, table := range migrations.WeaponTables() {
 			for _, q := range []string{"SELECT count(*) FROM " + table, "SELECT count(*) FROM " + table + "_current",
 				"SELECT count(*) FROM " + table + "_history('x')"} {
 				var n int
 				if err := reader.QueryRow(ctx, q).Scan(&n); err != nil {
-					t.Errorf("%s, as %s: %s: %v", when, browse.ReaderRole, q, err)
+					t.Errorf("%s, as %s: %s: %v", when, migrations.ReaderRole, q, err)
 				}
 			}
 		}
@@ -682,7 +682,7 @@ func TestReaderReadsAfterReprocessSwitch(t *testing.T) {
 			inserted = true
 		}
 		if inserted {
-			t.Errorf("%s: %s could delete from long_sword", when, browse.ReaderRole)
+			t.Errorf("%s: %s could delete from long_sword", when, migrations.ReaderRole)
 		}
 	}
 	readAll("before a re-processing")
@@ -704,7 +704,7 @@ func TestReaderReadsAfterReprocessSwitch(t *testing.T) {
 	if err := reader.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE schemaname = 'public' AND indexdef LIKE '%gin_trgm_ops%'`).Scan(&trgm); err != nil {
 		t.Fatal(err)
 	}
-	if want := len(sink.Tables()) + 1; trgm != want {
+	if want := len(migrations.WeaponTables()) + 1; trgm != want {
 		t.Errorf("%d trigram indexes after the switches, want %d (materials of every table, weapon_latest's names)", trgm, want)
 	}
 	checkLatestAfterSwitch(t, ctx, db, reader)
@@ -716,17 +716,17 @@ func TestReaderReadsAfterReprocessSwitch(t *testing.T) {
 func checkLatestAfterSwitch(t *testing.T, ctx context.Context, owner *sql.DB, reader *pgx.Conn) {
 	var indexes, triggers int
 	if err := reader.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE schemaname = 'public' AND tablename = $1`,
-		sink.LatestTable).Scan(&indexes); err != nil {
+		migrations.LatestTable).Scan(&indexes); err != nil {
 		t.Fatal(err)
 	}
 	if indexes != 10 {
-		t.Errorf("%s has %d indexes after the switches, want the 10 of migration 00010", sink.LatestTable, indexes)
+		t.Errorf("%s has %d indexes after the switches, want the 10 of migration 00010", migrations.LatestTable, indexes)
 	}
 	if err := reader.QueryRow(ctx, `SELECT count(*) FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
 		JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND g.tgname LIKE 'weapon_latest_%'`).Scan(&triggers); err != nil {
 		t.Fatal(err)
 	}
-	if want := 4 * len(sink.Tables()); triggers != want {
+	if want := 4 * len(migrations.WeaponTables()); triggers != want {
 		t.Errorf("%d triggers of weapon_latest on the weapon tables after the switches, want %d", triggers, want)
 	}
 	if _, err := owner.ExecContext(ctx, `INSERT INTO long_sword (key, version, content_hash, weapon_type, page_kind,
@@ -737,7 +737,7 @@ func checkLatestAfterSwitch(t *testing.T, ctx context.Context, owner *sql.DB, re
 	}
 	var name string
 	if err := reader.QueryRow(ctx, `SELECT name FROM weapon_latest WHERE key = 'long_sword/base/l0001'`).Scan(&name); err != nil {
-		t.Errorf("a row inserted after the switches is not in public's %s: %v", sink.LatestTable, err)
+		t.Errorf("a row inserted after the switches is not in public's %s: %v", migrations.LatestTable, err)
 	}
 }
 
@@ -752,7 +752,7 @@ func checkSearchesAgainstTables(t *testing.T, ctx context.Context, api *apiClien
 	}
 	defer conn.Close(ctx)
 	var views []string
-	for _, table := range sink.Tables() {
+	for _, table := range migrations.WeaponTables() {
 		views = append(views, `SELECT key, name, weapon_type, page_kind, hidden, row_id, level, rarity, g_rank, attack,
 			affinity, element_value, status_value, defense, slots, price, elements, quality FROM `+
 			pgx.Identifier{table + "_current"}.Sanitize())

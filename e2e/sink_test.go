@@ -13,7 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mhfz/mhfz-pipeline/internal/testenv"
-	"github.com/mhfz/mhfz-pipeline/sink"
+	"github.com/mhfz/mhfz-pipeline/migrations"
 )
 
 // TestSinkCorpusUnderCrashes loads the older snapshot, then the newest, through the real
@@ -98,7 +98,7 @@ func TestSinkCorpusUnderCrashes(t *testing.T) {
 
 	// Exactly once: every (key, version) once, with its hash; nothing else.
 	var union []string
-	for _, table := range sink.Tables() {
+	for _, table := range migrations.WeaponTables() {
 		union = append(union, "SELECT key, version, content_hash FROM "+table)
 	}
 	rows, _ := db.Query(ctx, strings.Join(union, " UNION ALL ")+" ORDER BY key, version")
@@ -143,7 +143,7 @@ func TestSinkCorpusUnderCrashes(t *testing.T) {
 		t.Error("no weapon has a version 2: the two snapshots should differ")
 	}
 	var current []string
-	for _, table := range sink.Tables() {
+	for _, table := range migrations.WeaponTables() {
 		current = append(current, "SELECT key, version, content_hash FROM "+table+"_current")
 	}
 	rows, _ = db.Query(ctx, strings.Join(current, " UNION ALL "))

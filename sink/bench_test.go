@@ -8,6 +8,8 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/mhfz/mhfz-pipeline/migrations"
 )
 
 // decodedCorpus decodes the synthetic corpus as the sink would: the rows of each table.
@@ -35,7 +37,7 @@ func BenchmarkCeiling(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
-		if _, err := f.db.Exec(ctx, "TRUNCATE "+identifiers(append(Tables(), LatestTable))); err != nil {
+		if _, err := f.db.Exec(ctx, "TRUNCATE "+identifiers(append(migrations.WeaponTables(), migrations.LatestTable))); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()

@@ -8,24 +8,8 @@ import (
 	json "github.com/goccy/go-json"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
+	"github.com/mhfz/mhfz-pipeline/migrations"
 )
-
-// PartnerTable is the table of the partner weapons, whatever their class.
-const PartnerTable = "partner_weapon"
-
-// LatestTable holds the latest version of every key of the weapon tables, narrow, for searches;
-// the weapon tables' triggers keep it current (migration 00010). Emptying the weapon tables
-// empties it too.
-const LatestTable = "weapon_latest"
-
-// Tables lists every weapon table: one per weapon type, named as the type, then the partners'.
-func Tables() []string {
-	tables := make([]string, 0, len(codecs.WeaponTypes)+1)
-	for _, t := range codecs.WeaponTypes {
-		tables = append(tables, string(t))
-	}
-	return append(tables, PartnerTable)
-}
 
 // topicTables maps each weapon topic of names to its table.
 func topicTables(names codecs.Names) map[string]string {
@@ -33,7 +17,7 @@ func topicTables(names codecs.Names) map[string]string {
 	for _, t := range codecs.WeaponTypes {
 		m[string(names.Type(t))] = string(t)
 	}
-	m[string(names.Partner())] = PartnerTable
+	m[string(names.Partner())] = migrations.PartnerTable
 	return m
 }
 
@@ -153,7 +137,7 @@ var (
 // columnsByTable holds tableColumns of every table, computed once.
 var columnsByTable = func() map[string][]column {
 	m := map[string][]column{}
-	for _, t := range Tables() {
+	for _, t := range migrations.WeaponTables() {
 		m[t] = buildColumns(t)
 	}
 	return m
@@ -175,7 +159,7 @@ func buildColumns(table string) []column {
 		specific = bowgunColumns
 	case string(codecs.Bow):
 		specific = bowColumns
-	case PartnerTable:
+	case migrations.PartnerTable:
 		specific = concat(hornColumns, gunlanceColumns, axeColumns, bowgunColumns, bowColumns)
 	}
 	return concat(commonColumns, specific, tailColumns)

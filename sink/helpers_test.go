@@ -86,7 +86,7 @@ type rowID struct {
 
 func tableOf(w *codecs.Weapon) string {
 	if w.PageKind == codecs.KindPartner {
-		return PartnerTable
+		return migrations.PartnerTable
 	}
 	return string(w.WeaponType)
 }
@@ -323,7 +323,7 @@ func (f *fixture) waitConsumed(t testing.TB, want int64, timeout time.Duration) 
 func (f *fixture) storedRows(t testing.TB) map[rowID]int {
 	t.Helper()
 	out := map[rowID]int{}
-	for _, table := range Tables() {
+	for _, table := range migrations.WeaponTables() {
 		rows, err := f.db.Query(context.Background(), fmt.Sprintf("SELECT key, version FROM %s", table))
 		if err != nil {
 			t.Fatal(err)
@@ -371,7 +371,7 @@ const latestColumns = `key, version, weapon_type, page_kind, row_id, quality IS 
 func checkLatest(t testing.TB, db *pgxpool.Pool) {
 	t.Helper()
 	var want []string
-	for _, table := range Tables() {
+	for _, table := range migrations.WeaponTables() {
 		want = append(want, fmt.Sprintf(`SELECT %s, '%s' FROM (SELECT DISTINCT ON (key) * FROM %s ORDER BY key, version DESC) t
 			WHERE NOT hidden`, latestColumns, table, pgx.Identifier{table}.Sanitize()))
 	}
@@ -381,17 +381,17 @@ func checkLatest(t testing.TB, db *pgxpool.Pool) {
 		SELECT 'missing or different: ' || w.key FROM (SELECT * FROM want EXCEPT ALL SELECT * FROM got) w
 		UNION ALL SELECT 'not latest or different: ' || g.key FROM (SELECT * FROM got EXCEPT ALL SELECT * FROM want) g
 		UNION ALL SELECT 'rows: ' || (SELECT count(*) FROM got) WHERE (SELECT count(*) FROM got) <> (SELECT count(*) FROM want)`,
-		strings.Join(want, " UNION ALL "), cols, LatestTable)
+		strings.Join(want, " UNION ALL "), cols, migrations.LatestTable)
 	rows, err := db.Query(context.Background(), q)
 	if err != nil {
-		t.Fatalf("compare %s with the weapon tables: %v", LatestTable, err)
+		t.Fatalf("compare %s with the weapon tables: %v", migrations.LatestTable, err)
 	}
 	diffs, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		t.Fatalf("compare %s with the weapon tables: %v", LatestTable, err)
+		t.Fatalf("compare %s with the weapon tables: %v", migrations.LatestTable, err)
 	}
 	if len(diffs) > 0 {
-		t.Fatalf("%s is not the latest visible version of every key: %d differences: %v", LatestTable, len(diffs),
+		t.Fatalf("%s is not the latest visible version of every key: %d differences: %v", migrations.LatestTable, len(diffs),
 			diffs[:min(len(diffs), 5)])
 	}
 }
@@ -400,7 +400,7 @@ func checkLatest(t testing.TB, db *pgxpool.Pool) {
 func (f *fixture) dump(t testing.TB) []string {
 	t.Helper()
 	var out []string
-	for _, table := range Tables() {
+	for _, table := range migrations.WeaponTables() {
 		rows, err := f.db.Query(context.Background(), fmt.Sprintf("SELECT t::text FROM %s t ORDER BY key, version", table))
 		if err != nil {
 			t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 	"github.com/mhfz/mhfz-pipeline/internal/observe"
+	"github.com/mhfz/mhfz-pipeline/migrations"
 )
 
 // The sink's metrics. The counters are read from Stats at each scrape: the progress lines and
@@ -238,7 +239,7 @@ func (s *Sink) measureLag(ctx context.Context) {
 // known from the start and not only after the next commit.
 func (s *Sink) loadNewest(ctx context.Context) {
 	parts := make([]string, 0, len(s.tables))
-	for _, t := range Tables() {
+	for _, t := range migrations.WeaponTables() {
 		parts = append(parts, "SELECT max(scraped_at) AS m FROM "+pgx.Identifier{t}.Sanitize())
 	}
 	qctx, cancel := context.WithTimeout(ctx, time.Minute)

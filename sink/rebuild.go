@@ -10,12 +10,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
-)
 
-// RebuildSchema holds the weapon tables of a re-processing until they replace those of public.
-// A sink with Config.Rebuild set writes there: its connections' search_path puts this schema
-// before public, so the same statements reach the rebuilt tables and the shared state tables.
-const RebuildSchema = "mhfz_rebuild"
+	"github.com/mhfz/mhfz-pipeline/migrations"
+)
 
 // ErrRebuilding says that a re-processing has started and not switched yet: the weapon topics
 // hold the records of the new build, which belong to the rebuilt tables, not to the live ones.
@@ -54,23 +51,23 @@ func (r *Rebuild) Prepare(ctx context.Context) error {
 			ON CONFLICT (singleton) DO UPDATE SET started_at = now(), consumer = EXCLUDED.consumer`, r.rebuild); err != nil {
 			return fmt.Errorf("rebuild: set the marker: %w", err)
 		}
-		schema := pgx.Identifier{RebuildSchema}.Sanitize()
+		schema := pgx.Identifier{migrations.RebuildSchema}.Sanitize()
 		if _, err := tx.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE; CREATE SCHEMA "+schema); err != nil {
-			return fmt.Errorf("rebuild: create schema %s: %w", RebuildSchema, err)
+			return fmt.Errorf("rebuild: create schema %s: %w", migrations.RebuildSchema, err)
 		}
 		// weapon_latest first: the triggers of the weapon tables write the one of their schema.
-		for _, t := range append([]string{LatestTable}, Tables()...) {
+		for _, t := range append([]string{migrations.LatestTable}, migrations.WeaponTables()...) {
 			if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TABLE %s (LIKE %s INCLUDING ALL)",
-				pgx.Identifier{RebuildSchema, t}.Sanitize(), pgx.Identifier{"public", t}.Sanitize())); err != nil {
-				return fmt.Errorf("rebuild: create table %s.%s: %w", RebuildSchema, t, err)
+				pgx.Identifier{migrations.RebuildSchema, t}.Sanitize(), pgx.Identifier{"public", t}.Sanitize())); err != nil {
+				return fmt.Errorf("rebuild: create table %s.%s: %w", migrations.RebuildSchema, t, err)
 			}
-			if t == LatestTable {
+			if t == migrations.LatestTable {
 				continue
 			}
 			// LIKE copies no trigger: the rebuilt table gets those that keep its weapon_latest.
-			rebuilt := pgx.Identifier{RebuildSchema, t}.Sanitize()
+			rebuilt := pgx.Identifier{migrations.RebuildSchema, t}.Sanitize()
 			if _, err := tx.Exec(ctx, "SELECT mhfz_latest_triggers($1::regclass)", rebuilt); err != nil {
-				return fmt.Errorf("rebuild: create the triggers of %s.%s: %w", RebuildSchema, t, err)
+				return fmt.Errorf("rebuild: create the triggers of %s.%s: %w", migrations.RebuildSchema, t, err)
 			}
 		}
 		return forgetConsumer(ctx, tx, r.rebuild)
@@ -138,9 +135,9 @@ func (r *Rebuild) trySwitch(ctx context.Context) (time.Time, error) {
 		}
 		// weapon_latest first: a search locks it before the weapon tables.
 		if err := swapLatest(ctx, tx); err != nil {
-			return fmt.Errorf("rebuild: switch %s: %w", LatestTable, err)
+			return fmt.Errorf("rebuild: switch %s: %w", migrations.LatestTable, err)
 		}
-		for _, t := range Tables() {
+		for _, t := range migrations.WeaponTables() {
 			if err := swapTable(ctx, tx, t); err != nil {
 				return fmt.Errorf("rebuild: switch %s: %w", t, err)
 			}
@@ -148,14 +145,14 @@ func (r *Rebuild) trySwitch(ctx context.Context) (time.Time, error) {
 		if err := forgetConsumer(ctx, tx, r.live); err != nil {
 			return err
 		}
-		for _, table := range consumerTables {
+		for _, table := range migrations.ConsumerTables() {
 			if _, err := tx.Exec(ctx, fmt.Sprintf("UPDATE %s SET consumer = $1 WHERE consumer = $2",
 				pgx.Identifier{table}.Sanitize()), r.live, r.rebuild); err != nil {
 				return fmt.Errorf("rebuild: hand %s over to %s: %w", table, r.live, err)
 			}
 		}
-		if _, err := tx.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{RebuildSchema}.Sanitize()+" CASCADE"); err != nil {
-			return fmt.Errorf("rebuild: drop schema %s: %w", RebuildSchema, err)
+		if _, err := tx.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{migrations.RebuildSchema}.Sanitize()+" CASCADE"); err != nil {
+			return fmt.Errorf("rebuild: drop schema %s: %w", migrations.RebuildSchema, err)
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM pipeline_rebuild`); err != nil {
 			return fmt.Errorf("rebuild: remove the marker: %w", err)
@@ -177,7 +174,7 @@ func swapTable(ctx context.Context, tx pgx.Tx, table string) error {
 		"DROP VIEW " + view,
 		"DROP FUNCTION " + pgx.Identifier{"public", table + "_history"}.Sanitize() + "(text)",
 		"DROP TABLE " + live,
-		"ALTER TABLE " + pgx.Identifier{RebuildSchema, table}.Sanitize() + " SET SCHEMA public",
+		"ALTER TABLE " + pgx.Identifier{migrations.RebuildSchema, table}.Sanitize() + " SET SCHEMA public",
 	}
 	for _, stmt := range stmts {
 		if _, err := tx.Exec(ctx, stmt); err != nil {
@@ -192,11 +189,11 @@ func swapTable(ctx context.Context, tx pgx.Tx, table string) error {
 
 // swapLatest replaces public's weapon_latest by the rebuilt one.
 func swapLatest(ctx context.Context, tx pgx.Tx) error {
-	live := pgx.Identifier{"public", LatestTable}.Sanitize()
+	live := pgx.Identifier{"public", migrations.LatestTable}.Sanitize()
 	for _, stmt := range []string{
 		"LOCK TABLE " + live + " IN ACCESS EXCLUSIVE MODE",
 		"DROP TABLE " + live,
-		"ALTER TABLE " + pgx.Identifier{RebuildSchema, LatestTable}.Sanitize() + " SET SCHEMA public",
+		"ALTER TABLE " + pgx.Identifier{migrations.RebuildSchema, migrations.LatestTable}.Sanitize() + " SET SCHEMA public",
 	} {
 		if _, err := tx.Exec(ctx, stmt); err != nil {
 			return fmt.Errorf("%s: %w", stmt, err)
@@ -205,12 +202,9 @@ func swapLatest(ctx context.Context, tx pgx.Tx) error {
 	return nil
 }
 
-// consumerTables hold one consumer's state: where it is, and what it could not store.
-var consumerTables = []string{"kafka_offsets", "sink_dead_letter", "sink_conflict"}
-
 // forgetConsumer deletes a consumer's offsets, dead letters and conflicts.
 func forgetConsumer(ctx context.Context, tx pgx.Tx, consumer string) error {
-	for _, table := range consumerTables {
+	for _, table := range migrations.ConsumerTables() {
 		if _, err := tx.Exec(ctx, fmt.Sprintf("DELETE FROM %s WHERE consumer = $1", pgx.Identifier{table}.Sanitize()),
 			consumer); err != nil {
 			return fmt.Errorf("rebuild: forget %s of %s: %w", table, consumer, err)

@@ -18,6 +18,7 @@ import (
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 	"github.com/mhfz/mhfz-pipeline/internal/observe"
 	"github.com/mhfz/mhfz-pipeline/internal/startup"
+	"github.com/mhfz/mhfz-pipeline/migrations"
 )
 
 // Config configures a Sink. Brokers, DatabaseURL and Logger are required; zero values of the
@@ -35,7 +36,7 @@ type Config struct {
 	Replay    bool          // empty the tables and offsets first, then consume from offset zero
 
 	// Rebuild makes this the sink of a re-processing (mhfz reprocess): it writes the tables of
-	// RebuildSchema as consumer Names.SinkRebuildConsumer, and Rebuild.Switch later puts them in
+	// migrations.RebuildSchema as consumer Names.SinkRebuildConsumer, and Rebuild.Switch later puts them in
 	// place of the live ones. A sink without it writes nothing while a re-processing is in progress.
 	Rebuild bool
 
@@ -170,7 +171,7 @@ func New(cfg Config) (*Sink, error) {
 	consumer := string(cfg.Names.SinkConsumer())
 	if cfg.Rebuild {
 		consumer = string(cfg.Names.SinkRebuildConsumer())
-		poolCfg.ConnConfig.RuntimeParams["search_path"] = RebuildSchema + ", public"
+		poolCfg.ConnConfig.RuntimeParams["search_path"] = migrations.RebuildSchema + ", public"
 	}
 	poolCfg.ConnConfig.ConnectTimeout = 5 * time.Second
 	pool, err := pgxpool.NewWithConfig(context.Background(), poolCfg)

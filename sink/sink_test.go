@@ -14,6 +14,7 @@ import (
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/testenv"
+	"github.com/mhfz/mhfz-pipeline/migrations"
 )
 
 // TestSchemaMatchesColumns keeps the migration and the sink's column lists in step, and the
@@ -26,7 +27,7 @@ func TestSchemaMatchesColumns(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	for _, table := range Tables() {
+	for _, table := range migrations.WeaponTables() {
 		rows, _ := conn.Query(context.Background(), `SELECT column_name FROM information_schema.columns
 			WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position`, table)
 		got, err := pgx.CollectRows(rows, pgx.RowTo[string])
@@ -211,7 +212,7 @@ func testRestart(t *testing.T, kafkaAt string, seek bool) {
 	ctx := context.Background()
 	var lost int64
 	err = pgx.BeginFunc(ctx, f.db, func(tx pgx.Tx) error {
-		for _, table := range Tables() {
+		for _, table := range migrations.WeaponTables() {
 			if _, err := tx.Exec(ctx, fmt.Sprintf("DELETE FROM %s WHERE kafka_offset >= $1", table), half); err != nil {
 				return err
 			}

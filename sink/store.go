@@ -15,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/mhfz/mhfz-pipeline/migrations"
 )
 
 // partition names one Kafka partition.
@@ -575,7 +577,7 @@ func (s *store) reset(ctx context.Context) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// weapon_latest with them: the tables' TRUNCATE triggers would otherwise delete its rows
 		// one by one.
-		tables := append(Tables(), LatestTable)
+		tables := append(migrations.WeaponTables(), migrations.LatestTable)
 		for i, t := range tables {
 			tables[i] = pgx.Identifier{t}.Sanitize()
 		}

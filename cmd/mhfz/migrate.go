@@ -11,7 +11,6 @@ import (
 
 	"github.com/pressly/goose/v3"
 
-	"github.com/mhfz/mhfz-pipeline/browse"
 	"github.com/mhfz/mhfz-pipeline/internal/startup"
 	"github.com/mhfz/mhfz-pipeline/migrations"
 )
@@ -39,7 +38,7 @@ func parseMigrateFlags(args []string, output io.Writer) (*migrateOptions, error)
 	fs.durationVar(&o.wait, "wait", "MHFZ_DATABASE_WAIT", time.Minute,
 		"how long to wait for the database to be reachable (a wrong password or database fails at once; 0: until stopped)")
 	fs.stringVar(&o.readerPassword, "reader-password", "MHFZ_READER_PASSWORD", "",
-		"up: set this password on the read-only role "+browse.ReaderRole+" of mhfz serve (empty: leave it as it is)")
+		"up: set this password on the read-only role "+migrations.ReaderRole+" of mhfz serve (empty: leave it as it is)")
 	if err := fs.parse(args); err != nil {
 		return nil, err
 	}
@@ -133,11 +132,11 @@ func runMigrate(ctx context.Context, args []string, env runEnv) error {
 func setReaderPassword(ctx context.Context, db *sql.DB, password string) error {
 	var stmt string
 	if err := db.QueryRowContext(ctx, "SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text)",
-		browse.ReaderRole, password).Scan(&stmt); err != nil {
-		return fmt.Errorf("set the password of %s: %w", browse.ReaderRole, err)
+		migrations.ReaderRole, password).Scan(&stmt); err != nil {
+		return fmt.Errorf("set the password of %s: %w", migrations.ReaderRole, err)
 	}
 	if _, err := db.ExecContext(ctx, stmt); err != nil {
-		return fmt.Errorf("set the password of %s (the migrating role needs CREATEROLE): %w", browse.ReaderRole, err)
+		return fmt.Errorf("set the password of %s (the migrating role needs CREATEROLE): %w", migrations.ReaderRole, err)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/mhfz/mhfz-pipeline/browse"
 	"github.com/mhfz/mhfz-pipeline/internal/startup"
+	"github.com/mhfz/mhfz-pipeline/migrations"
 )
 
 // serveOptions are the flags of `mhfz serve`.
@@ -21,7 +22,7 @@ type serveOptions struct {
 	observe       observeFlags
 }
 
-const defaultServeDatabaseURL = "postgres://" + browse.ReaderRole + "@localhost:5432/mhfz?sslmode=disable"
+const defaultServeDatabaseURL = "postgres://" + migrations.ReaderRole + "@localhost:5432/mhfz?sslmode=disable"
 
 func parseServeFlags(args []string, output io.Writer) (*serveOptions, error) {
 	o := &serveOptions{}
@@ -29,7 +30,7 @@ func parseServeFlags(args []string, output io.Writer) (*serveOptions, error) {
 	fs.stringVar(&o.addr, "addr", "MHFZ_SERVE_ADDR", "127.0.0.1:8080",
 		"host:port the web page and the JSON API listen on (:8080 for every interface)")
 	fs.stringVar(&o.dbURL, "database-url", "MHFZ_SERVE_DATABASE_URL", defaultServeDatabaseURL,
-		"PostgreSQL URL of the read-only role "+browse.ReaderRole+" (created by mhfz migrate up)")
+		"PostgreSQL URL of the read-only role "+migrations.ReaderRole+" (created by mhfz migrate up)")
 	fs.stringVar(&o.siteURL, "site-url", "MHFZ_SERVE_SITE_URL", browse.DefaultSiteURL,
 		"the Ferias site's buki/ folder, which the weapon pages link to")
 	fs.durationVar(&o.queryTimeout, "query-timeout", "MHFZ_SERVE_QUERY_TIMEOUT", 5*time.Second,

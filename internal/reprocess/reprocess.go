@@ -33,6 +33,7 @@ import (
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 	"github.com/mhfz/mhfz-pipeline/internal/observe"
+	"github.com/mhfz/mhfz-pipeline/migrations"
 	"github.com/mhfz/mhfz-pipeline/processors"
 	"github.com/mhfz/mhfz-pipeline/sink"
 )
@@ -134,7 +135,7 @@ func prepare(ctx context.Context, cfg Config, client sarama.Client, admin sarama
 	if err := rb.Prepare(ctx); err != nil {
 		return err
 	}
-	cfg.Logger.Info("rebuilt tables created; the live sink waits until the switch", "schema", sink.RebuildSchema)
+	cfg.Logger.Info("rebuilt tables created; the live sink waits until the switch", "schema", migrations.RebuildSchema)
 	if err := processors.Reset(ctx, cfg.Names, cfg.Setup); err != nil {
 		return err
 	}
