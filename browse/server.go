@@ -75,7 +75,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.ExportTimeout = 2 * time.Minute
 	}
 	if cfg.StallTimeout == 0 {
-		cfg.StallTimeout = 5 * time.Minute
+		cfg.StallTimeout = observe.DefaultStallTimeout
 	}
 	if cfg.ProbeEvery == 0 {
 		cfg.ProbeEvery = 5 * time.Second

@@ -219,7 +219,7 @@ func setDefaults(cfg *Config) {
 		cfg.Progress = 10 * time.Second
 	}
 	if cfg.StallTimeout == 0 {
-		cfg.StallTimeout = 5 * time.Minute
+		cfg.StallTimeout = observe.DefaultStallTimeout
 	}
 	if cfg.LagEvery == 0 {
 		cfg.LagEvery = 5 * time.Second

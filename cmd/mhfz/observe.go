@@ -17,7 +17,7 @@ type observeFlags struct {
 func (o *observeFlags) register(fs *flagSet) {
 	fs.stringVar(&o.addr, "http-addr", "MHFZ_HTTP_ADDR", "",
 		"serve /metrics (Prometheus), /healthz and /readyz on this address, such as :9100 (empty: none)")
-	fs.durationVar(&o.stall, "stall-timeout", "MHFZ_STALL_TIMEOUT", 5*time.Minute,
+	fs.durationVar(&o.stall, "stall-timeout", "MHFZ_STALL_TIMEOUT", observe.DefaultStallTimeout,
 		"/healthz fails once a piece of work (a batch, a database call, a page, records waiting, a request of serve) has made no progress for this long")
 }
 
@@ -52,6 +52,3 @@ func versionLabel() string {
 	}
 	return version
 }
-
-// lagEvery is how often the services measure their lag and probe Kafka and PostgreSQL.
-const lagEvery = 5 * time.Second

@@ -146,7 +146,7 @@ func (m *routerMonitor) follow(router *processors.Router) error {
 	case m.monitor != nil:
 		return m.monitor.Follow(router)
 	}
-	mon, err := router.Observe(m.names, m.setup, m.obs.Registry, m.obs.Health, lagEvery, m.stall)
+	mon, err := router.Observe(m.names, m.setup, m.obs.Registry, m.obs.Health, observe.DefaultLagEvery, m.stall)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/lovoo/goka"
 
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
+	"github.com/mhfz/mhfz-pipeline/internal/observe"
 	"github.com/mhfz/mhfz-pipeline/internal/reprocess"
 	"github.com/mhfz/mhfz-pipeline/processors"
 	"github.com/mhfz/mhfz-pipeline/sink"
@@ -81,7 +82,7 @@ func runReprocess(ctx context.Context, args []string, env runEnv) error {
 		Router:      processors.RouterConfig{MaxMessageBytes: o.router.maxMessage, Logger: log.With("stage", "router")},
 		RouterOpts:  []goka.ProcessorOption{goka.WithLogger(kafka.GokaLogger(log))},
 		DatabaseURL: o.db.url, Sink: sink.Config{}, Logger: log, Progress: progress, CopyFrom: o.copyFrom,
-		LagEvery: lagEvery, StallTimeout: o.observe.stall,
+		LagEvery: observe.DefaultLagEvery, StallTimeout: o.observe.stall,
 	}
 	if obs != nil {
 		rcfg.Registry, rcfg.Health = obs.Registry, obs.Health

@@ -173,7 +173,7 @@ type scrapeObservation struct {
 }
 
 // register registers the scraper's metrics, and a readiness check that Kafka answers (probed
-// every lagEvery until the returned function is called); a dry run (em nil) has no Kafka.
+// every observe.DefaultLagEvery until the returned function is called); a dry run (em nil) has no Kafka.
 func (o scrapeObservation) register(obs *observe.Service, em *scraper.Emitter, brokers []string) (stop func(), err error) {
 	if err := o.stats.Register(obs.Registry, em); err != nil {
 		return nil, fmt.Errorf("scrape: register metrics: %w", err)
@@ -181,7 +181,7 @@ func (o scrapeObservation) register(obs *observe.Service, em *scraper.Emitter, b
 	if em == nil {
 		return func() {}, nil
 	}
-	probe := observe.NewProbe("Kafka", 3*lagEvery)
+	probe := observe.NewProbe("Kafka", 3*observe.DefaultLagEvery)
 	obs.Health.Ready("scraper kafka", probe.Check)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -189,13 +189,13 @@ func (o scrapeObservation) register(obs *observe.Service, em *scraper.Emitter, b
 		defer close(done)
 		cfg := kafka.Config("mhfz-scraper-probe")
 		for {
-			pctx, pcancel := context.WithTimeout(ctx, lagEvery)
+			pctx, pcancel := context.WithTimeout(ctx, observe.DefaultLagEvery)
 			probe.Report(kafka.Ping(pctx, brokers, cfg))
 			pcancel()
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(lagEvery):
+			case <-time.After(observe.DefaultLagEvery):
 			}
 		}
 	}()

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mhfz/mhfz-pipeline/browse"
+	"github.com/mhfz/mhfz-pipeline/internal/observe"
 	"github.com/mhfz/mhfz-pipeline/internal/startup"
 	"github.com/mhfz/mhfz-pipeline/migrations"
 )
@@ -76,7 +77,7 @@ func runServe(ctx context.Context, args []string, env runEnv) error {
 	}
 	defer stopServing()
 	cfg := browse.Config{DatabaseURL: o.dbURL, SiteURL: o.siteURL, QueryTimeout: o.queryTimeout,
-		ExportTimeout: o.exportTimeout, Logger: env.log, StallTimeout: o.observe.stall, ProbeEvery: lagEvery}
+		ExportTimeout: o.exportTimeout, Logger: env.log, StallTimeout: o.observe.stall, ProbeEvery: observe.DefaultLagEvery}
 	if obs != nil {
 		cfg.Registry, cfg.Health = obs.Registry, obs.Health
 	}

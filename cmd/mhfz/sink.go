@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
+	"github.com/mhfz/mhfz-pipeline/internal/observe"
 	"github.com/mhfz/mhfz-pipeline/sink"
 )
 
@@ -86,7 +87,7 @@ func runSink(ctx context.Context, args []string, env runEnv) error {
 		BatchSize: o.batchSize, BatchWait: o.batchWait, Writers: o.writers, Replay: o.replay,
 		RetryMax: o.retryMax, Progress: progress, InstanceID: o.instanceID, Startup: env.waiter(o.setup),
 		Partitions: int32(o.kafka.partitions), Replication: int16(o.kafka.replication),
-		StallTimeout: o.observe.stall, LagEvery: lagEvery,
+		StallTimeout: o.observe.stall, LagEvery: observe.DefaultLagEvery,
 	}
 	if obs != nil {
 		cfg.Registry, cfg.Health = obs.Registry, obs.Health

@@ -1,6 +1,8 @@
 package observe
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -82,3 +84,11 @@ func (c Collector) Describe(ch chan<- *prometheus.Desc) {
 func (c Collector) Collect(ch chan<- prometheus.Metric) {
 	c.Read(func(d Def, v float64, labels ...string) { ch <- d.Value(v, labels...) })
 }
+
+// The defaults every long-running service shares; each stage's DefaultConfig uses them.
+const (
+	// DefaultStallTimeout is how long a piece of work may make no progress before /healthz fails.
+	DefaultStallTimeout = 5 * time.Minute
+	// DefaultLagEvery is how often the services measure their lag and probe Kafka and PostgreSQL.
+	DefaultLagEvery = 5 * time.Second
+)

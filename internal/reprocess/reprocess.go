@@ -88,7 +88,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		cfg.LagEvery = 5 * time.Second
 	}
 	if cfg.StallTimeout <= 0 {
-		cfg.StallTimeout = 5 * time.Minute
+		cfg.StallTimeout = observe.DefaultStallTimeout
 	}
 	start := time.Now()
 	client, admin, err := kafka.Connect(ctx, cfg.Setup.Brokers, cfg.Setup.Config)
