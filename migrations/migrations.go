@@ -1,7 +1,44 @@
 // Package migrations owns the PostgreSQL schema of the pipeline: the goose SQL migrations,
-// embedded in the binary, and the goose provider that applies them. Two processes may migrate
-// at once (two containers starting together): a PostgreSQL session advisory lock serializes
-// them, and the second finds nothing left to do.
+// embedded in the binary, the goose provider that applies them, and the schema's names the Go
+// code uses (schema.go). Two processes may migrate at once (two containers starting together):
+// a PostgreSQL session advisory lock serializes them, and the second finds nothing left to do.
+//
+// # Writing a migration
+//
+// A new migration is the file NNNNN_what.sql numbered after the highest one. A migration that
+// was released is never edited: databases past it would not run it again.
+//
+// A migration that changes every weapon table loops over the SQL function mhfz_weapon_tables()
+// (00011; the same names as WeaponTables, checked by a test) instead of pasting the fifteen
+// names, as 00003 to 00010 still do:
+//
+//	DO $$
+//	DECLARE
+//	    t text;
+//	BEGIN
+//	    FOREACH t IN ARRAY mhfz_weapon_tables() LOOP
+//	        EXECUTE format('ALTER TABLE %I ADD COLUMN ...', t);
+//	    END LOOP;
+//	END
+//	$$;
+//
+// A <table>_current view holds the columns its * had when it was created, so a migration that
+// adds or drops a column creates it again; it does so with mhfz_weapon_views(t) (00005, which
+// mhfz reprocess uses too), after dropping the view and the <table>_history function, instead of
+// restating their DDL:
+//
+//	EXECUTE format('DROP VIEW %I', t || '_current');
+//	EXECUTE format('DROP FUNCTION %I(text)', t || '_history');
+//	PERFORM mhfz_weapon_views(t);
+//
+// # Why there is no 00007
+//
+// No migration 00007 ever existed: the history holds no such file. 00008, the read-only role
+// of mhfz serve, was written on a branch of its own while 00006 was the latest migration and
+// other branches were open beside it; it skipped 7, left to a parallel branch that in the end
+// needed no migration. goose needs no option for the gap (an unused number is not a missing
+// migration), but it refuses to apply a migration numbered below the version a database is
+// already at, so 7 stays unused for good.
 package migrations
 
 import (

@@ -66,63 +66,93 @@ func parseMigrateFlags(args []string, output io.Writer) (*migrateOptions, error)
 }
 
 func runMigrate(ctx context.Context, args []string, env runEnv) error {
-	stdout, log := env.stdout, env.log
-	o, err := parseMigrateFlags(args, stdout)
+	o, err := parseMigrateFlags(args, env.stdout)
 	if err != nil {
 		return err
 	}
-	target, err := startup.PostgresTarget(o.db.url)
+	db, err := openMigrateDatabase(ctx, o, env)
 	if err != nil {
-		return usageError{fmt.Sprintf("migrate: --database-url: %v", err)}
-	}
-	db, err := migrations.Open(o.db.url)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		return err
 	}
 	defer db.Close()
-	// In a compose stack the database may still be starting: that is waited for (and said);
-	// a wrong password or a missing database is not, since waiting would not change it.
-	if err := env.waiter(o.wait).Wait(ctx, target, db.PingContext, startup.PostgresNotReady); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
 	p, err := migrations.NewProvider(db)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	switch o.action {
 	case "up":
-		var results []*goose.MigrationResult
-		if o.to >= 0 {
-			results, err = p.UpTo(ctx, o.to)
-		} else {
-			results, err = p.Up(ctx)
-		}
-		report(log, "applied", results)
-		if err == nil && o.readerPassword != "" {
-			err = setReaderPassword(ctx, db, o.readerPassword)
-		}
+		err = migrateUp(ctx, p, db, o, env.log)
 	case "down":
-		var results []*goose.MigrationResult
-		if o.to >= 0 {
-			results, err = p.DownTo(ctx, o.to)
-		} else {
-			var r *goose.MigrationResult
-			if r, err = p.Down(ctx); r != nil {
-				results = append(results, r)
-			}
-		}
-		report(log, "rolled back", results)
+		err = migrateDown(ctx, p, o, env.log)
 	case "status":
-		err = printStatus(ctx, p, stdout)
+		err = printStatus(ctx, p, env.stdout)
 	case "version":
-		var v int64
-		if v, err = p.GetDBVersion(ctx); err == nil {
-			fmt.Fprintln(stdout, v)
-		}
+		err = printVersion(ctx, p, env.stdout)
 	}
 	if err != nil {
 		return fmt.Errorf("migrate %s: %w", o.action, err)
 	}
+	return nil
+}
+
+// openMigrateDatabase opens the database of --database-url once it answers. In a compose stack
+// the database may still be starting: that is waited for (and said); a wrong password or a
+// missing database is not, since waiting would not change it.
+func openMigrateDatabase(ctx context.Context, o *migrateOptions, env runEnv) (*sql.DB, error) {
+	target, err := startup.PostgresTarget(o.db.url)
+	if err != nil {
+		return nil, usageError{fmt.Sprintf("migrate: --database-url: %v", err)}
+	}
+	db, err := migrations.Open(o.db.url)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	if err := env.waiter(o.wait).Wait(ctx, target, db.PingContext, startup.PostgresNotReady); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	return db, nil
+}
+
+// migrateUp applies the migrations up to --to (the latest without it), then gives the
+// read-only role its password when one was asked for.
+func migrateUp(ctx context.Context, p *goose.Provider, db *sql.DB, o *migrateOptions, log *slog.Logger) error {
+	var results []*goose.MigrationResult
+	var err error
+	if o.to >= 0 {
+		results, err = p.UpTo(ctx, o.to)
+	} else {
+		results, err = p.Up(ctx)
+	}
+	report(log, "applied", results)
+	if err != nil || o.readerPassword == "" {
+		return err
+	}
+	return setReaderPassword(ctx, db, o.readerPassword)
+}
+
+// migrateDown rolls back to --to, or the last migration without it.
+func migrateDown(ctx context.Context, p *goose.Provider, o *migrateOptions, log *slog.Logger) error {
+	if o.to >= 0 {
+		results, err := p.DownTo(ctx, o.to)
+		report(log, "rolled back", results)
+		return err
+	}
+	r, err := p.Down(ctx)
+	var results []*goose.MigrationResult
+	if r != nil {
+		results = append(results, r)
+	}
+	report(log, "rolled back", results)
+	return err
+}
+
+func printVersion(ctx context.Context, p *goose.Provider, stdout io.Writer) error {
+	v, err := p.GetDBVersion(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, v)
 	return nil
 }
 
