@@ -26,7 +26,7 @@ func makeTargets(t *testing.T) (defined, phony []string) {
 	return defined, phony
 }
 
-// TestMakefileTargets: what .PHONY and the README name exists, and every target is .PHONY.
+// TestMakefileTargets: what .PHONY, the README and docs/ name exists, and every target is .PHONY.
 func TestMakefileTargets(t *testing.T) {
 	defined, phony := makeTargets(t)
 	for _, p := range phony {
@@ -39,20 +39,21 @@ func TestMakefileTargets(t *testing.T) {
 			t.Errorf("target %q is not .PHONY", d)
 		}
 	}
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	used := regexp.MustCompile("(?m)(?:^|`)make ([a-z][a-z0-9_-]*)").FindAllStringSubmatch(string(readme), -1)
-	if len(used) < 2 {
+	pages := userPages(t)
+	if used := makeTarget.FindAllStringSubmatch(pages["README.md"], -1); len(used) < 2 {
 		t.Fatalf("the README names %d make targets; it should say how to build and test", len(used))
 	}
-	for _, m := range used {
-		if !slices.Contains(defined, m[1]) {
-			t.Errorf("the README runs `make %s`, which the Makefile does not define", m[1])
+	for path, text := range pages {
+		for _, m := range makeTarget.FindAllStringSubmatch(text, -1) {
+			if !slices.Contains(defined, m[1]) {
+				t.Errorf("%s runs `make %s`, which the Makefile does not define", path, m[1])
+			}
 		}
 	}
 }
+
+// makeTarget matches `make TARGET` in a user's page.
+var makeTarget = regexp.MustCompile("(?m)(?:^|`)make ([a-z][a-z0-9_-]*)")
 
 // TestMakeBuild runs the README's `make build` (into a temporary folder) and the binary's
 // version command: it names the commit the tree is at.
@@ -80,38 +81,12 @@ func TestMakeBuild(t *testing.T) {
 }
 
 // TestReadmeCommands: every `mhfz COMMAND` and `docker compose run --rm SERVICE COMMAND` of the
-// README names a real command (the image's entry point is mhfz), and no command shows the
-// example password of .env.example, which the README asks to change.
+// README and of docs/ names a real command (the image's entry point is mhfz), and no command
+// shows the example password of .env.example, which the README asks to change.
 func TestReadmeCommands(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
 	known := map[string]bool{"help": true, "--help": true, "COMMAND": true}
 	for _, c := range commands() {
 		known[c.name] = true
-	}
-	var blocks strings.Builder // the lines of the code blocks
-	inBlock := false
-	for _, line := range strings.Split(string(readme), "\n") {
-		switch {
-		case strings.HasPrefix(line, "```"):
-			inBlock = !inBlock
-		case inBlock:
-			blocks.WriteString(line + "\n")
-		}
-	}
-	n := 0
-	for _, re := range []string{`(?m)^(?:bin/)?mhfz ([a-zA-Z-]+)`, `docker compose run --rm [a-z]+ ([a-zA-Z-]+)`} {
-		for _, m := range regexp.MustCompile(re).FindAllStringSubmatch(blocks.String(), -1) {
-			n++
-			if !known[m[1]] {
-				t.Errorf("the README runs %q: mhfz has no command %q", m[0], m[1])
-			}
-		}
-	}
-	if n < 8 {
-		t.Errorf("found %d mhfz commands in the README's code blocks", n)
 	}
 	example, err := os.ReadFile("../../.env.example")
 	if err != nil {
@@ -121,7 +96,36 @@ func TestReadmeCommands(t *testing.T) {
 	if m == nil {
 		t.Fatal(".env.example sets no POSTGRES_PASSWORD")
 	}
-	if strings.Contains(string(readme), ":"+string(m[1])+"@") {
-		t.Errorf("the README connects with the example password %q, which it asks to change", m[1])
+	n := 0
+	for path, text := range userPages(t) {
+		for _, re := range []string{`(?m)^(?:bin/)?mhfz ([a-zA-Z-]+)`, `docker compose run --rm [a-z]+ ([a-zA-Z-]+)`} {
+			for _, c := range regexp.MustCompile(re).FindAllStringSubmatch(codeBlocks(text), -1) {
+				n++
+				if !known[c[1]] {
+					t.Errorf("%s runs %q: mhfz has no command %q", path, c[0], c[1])
+				}
+			}
+		}
+		if strings.Contains(text, ":"+string(m[1])+"@") {
+			t.Errorf("%s connects with the example password %q, which the README asks to change", path, m[1])
+		}
 	}
+	if n < 8 {
+		t.Errorf("found %d mhfz commands in the code blocks of the README and docs/", n)
+	}
+}
+
+// codeBlocks returns the lines of a page's ``` code blocks.
+func codeBlocks(page string) string {
+	var blocks strings.Builder
+	inBlock := false
+	for _, line := range strings.Split(page, "\n") {
+		switch {
+		case strings.HasPrefix(strings.TrimSpace(line), "```"):
+			inBlock = !inBlock
+		case inBlock:
+			blocks.WriteString(strings.TrimSpace(line) + "\n")
+		}
+	}
+	return blocks.String()
 }

@@ -13,8 +13,8 @@ import (
 )
 
 // serviceMetrics are the metrics each long-running command serves on --http-addr, besides
-// Prometheus's go_* and process_* ones: the README's metrics table is generated from them, and
-// the tests check them against what the stages register.
+// Prometheus's go_* and process_* ones: the metrics table of docs/observability.md is generated
+// from them, and the tests check them against what the stages register.
 func serviceMetrics() map[string][]observe.Def {
 	common := observe.ServiceMetrics()
 	return map[string][]observe.Def{
@@ -26,8 +26,8 @@ func serviceMetrics() map[string][]observe.Def {
 	}
 }
 
-// metricsTable is the README's table of the metrics: one row per metric, with the commands that
-// serve it.
+// metricsTable is the metrics table of docs/observability.md: one row per metric, with the
+// commands that serve it.
 func metricsTable() string {
 	served := map[string][]string{}
 	defs := map[string]observe.Def{}

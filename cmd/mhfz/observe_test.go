@@ -80,7 +80,7 @@ func registered(t *testing.T) map[string][]string {
 	}
 }
 
-// The Defs the README's table is made of are exactly what the stages register.
+// The Defs the metrics table of docs/observability.md is made of are exactly what the stages register.
 func TestStagesRegisterTheirDefinedMetrics(t *testing.T) {
 	got := registered(t)
 	for cmd, defs := range serviceMetrics() {
@@ -117,31 +117,35 @@ func TestMetricNamesFollowTheConventions(t *testing.T) {
 }
 
 const (
-	tableStart = "<!-- metrics table: generated from the code by cmd/mhfz TestReadmeMetricsTable; MHFZ_UPDATE_README=1 rewrites it -->\n"
+	tableStart = "<!-- metrics table: generated from the code by cmd/mhfz TestDocMetricsTable; MHFZ_UPDATE_DOCS=1 rewrites it -->\n"
 	tableEnd   = "<!-- end of the metrics table -->"
 )
 
-// The README's metrics table is generated from the Defs; MHFZ_UPDATE_README=1 writes it again.
-func TestReadmeMetricsTable(t *testing.T) {
-	data, err := os.ReadFile("../../README.md")
+// metricsPage is the page of docs/ that holds the metrics table.
+const metricsPage = "../../docs/observability.md"
+
+// The metrics table of docs/observability.md is generated from the Defs; MHFZ_UPDATE_DOCS=1
+// writes it again.
+func TestDocMetricsTable(t *testing.T) {
+	data, err := os.ReadFile(metricsPage)
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme := string(data)
-	start, end := strings.Index(readme, tableStart), strings.Index(readme, tableEnd)
+	page := string(data)
+	start, end := strings.Index(page, tableStart), strings.Index(page, tableEnd)
 	if start < 0 || end < start {
-		t.Fatalf("the README has no metrics table between %q and %q", tableStart, tableEnd)
+		t.Fatalf("%s has no metrics table between %q and %q", metricsPage, tableStart, tableEnd)
 	}
 	want := metricsTable()
-	if got := readme[start+len(tableStart) : end]; got != want {
-		if os.Getenv("MHFZ_UPDATE_README") == "1" {
-			readme = readme[:start+len(tableStart)] + want + readme[end:]
-			if err := os.WriteFile("../../README.md", []byte(readme), 0o644); err != nil {
+	if got := page[start+len(tableStart) : end]; got != want {
+		if os.Getenv("MHFZ_UPDATE_DOCS") == "1" {
+			page = page[:start+len(tableStart)] + want + page[end:]
+			if err := os.WriteFile(metricsPage, []byte(page), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			return
 		}
-		t.Errorf("the README's metrics table is not the one of the code: run MHFZ_UPDATE_README=1 go test -run TestReadmeMetricsTable ./cmd/mhfz\ngot:\n%s\nwant:\n%s", got, want)
+		t.Errorf("the metrics table of %s is not the one of the code: run MHFZ_UPDATE_DOCS=1 go test -run TestDocMetricsTable ./cmd/mhfz\ngot:\n%s\nwant:\n%s", metricsPage, got, want)
 	}
 }
 
