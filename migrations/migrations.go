@@ -34,11 +34,11 @@
 // # Why there is no 00007
 //
 // No migration 00007 ever existed: the history holds no such file. 00008, the read-only role
-// of mhfz serve, was written on a branch of its own while 00006 was the latest migration and
-// other branches were open beside it; it skipped 7, left to a parallel branch that in the end
-// needed no migration. goose needs no option for the gap (an unused number is not a missing
-// migration), but it refuses to apply a migration numbered below the version a database is
-// already at, so 7 stays unused for good.
+// of mhfz serve (commit a4b630a), was written on a branch of its own while 00006 was the latest
+// migration, and numbered 8 with 7 left free for the work beside it; nothing took 7 afterwards.
+// goose needs no option for the gap (an unused number is not a missing migration), but it
+// refuses to apply a migration numbered below the version a database is already at, so 7 stays
+// unused for good (TestMigrationVersions).
 package migrations
 
 import (

@@ -29,7 +29,8 @@ const (
 )
 
 // WeaponTables lists every weapon table: one per weapon type, named as the type, then the
-// partners'.
+// partners'. The SQL function mhfz_weapon_tables() (00011) returns the same names in the same
+// order, for migrations to loop over (a test checks they agree).
 func WeaponTables() []string {
 	tables := make([]string, 0, len(codecs.WeaponTypes)+1)
 	for _, t := range codecs.WeaponTypes {
