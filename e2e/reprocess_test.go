@@ -19,7 +19,7 @@ import (
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
-	"github.com/mhfz/mhfz-pipeline/internal/reprocess"
+	"github.com/mhfz/mhfz-pipeline/reprocess"
 	"github.com/mhfz/mhfz-pipeline/internal/testenv"
 	"github.com/mhfz/mhfz-pipeline/migrations"
 	"github.com/mhfz/mhfz-pipeline/processors"

@@ -11,7 +11,7 @@ import (
 
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 	"github.com/mhfz/mhfz-pipeline/internal/observe"
-	"github.com/mhfz/mhfz-pipeline/internal/reprocess"
+	"github.com/mhfz/mhfz-pipeline/reprocess"
 	"github.com/mhfz/mhfz-pipeline/processors"
 	"github.com/mhfz/mhfz-pipeline/sink"
 )
@@ -54,7 +54,7 @@ func parseReprocessFlags(args []string, output io.Writer) (*reprocessOptions, er
 }
 
 // runReprocess re-derives every weapon table from weapon_data with this build and switches the
-// tables when the rebuilt ones have caught up (see internal/reprocess). The processor must be
+// tables when the rebuilt ones have caught up (see reprocess). The processor must be
 // stopped; the sink may keep running (it waits for the switch).
 func runReprocess(ctx context.Context, args []string, env runEnv) error {
 	stdout, log := env.stdout, env.log
