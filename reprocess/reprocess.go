@@ -22,108 +22,150 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/lovoo/goka"
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
-	"github.com/mhfz/mhfz-pipeline/internal/observe"
+	"github.com/mhfz/mhfz-pipeline/internal/startup"
 	"github.com/mhfz/mhfz-pipeline/migrations"
 	"github.com/mhfz/mhfz-pipeline/processors"
 	"github.com/mhfz/mhfz-pipeline/sink"
 )
 
-// Config configures a re-processing. Setup, DatabaseURL and Logger are required.
-type Config struct {
-	Names       codecs.Names
-	Setup       processors.KafkaSetup // the router's: brokers, sarama config, the live router's storage
-	Router      processors.RouterConfig
-	RouterOpts  []goka.ProcessorOption // added to Setup.Options (a logger, say)
-	DatabaseURL string
-	Sink        sink.Config // batch size and wait, retries; the rest is set here
-	Logger      *slog.Logger
-	Progress    time.Duration // interval of the progress logs (10s; negative: none)
-	Poll        time.Duration // how often the catch-up is checked (1s)
-
-	// Registry and Health, if set, get the router's and the rebuilding sink's metrics and checks
-	// (their lag measured every LagEvery, 5s; stuck after StallTimeout, 5m).
-	Registry     prometheus.Registerer
-	Health       *observe.Health
-	LagEvery     time.Duration
-	StallTimeout time.Duration
-
-	// CopyFrom, if set, is another deployment's raw topic (its weapon_data), copied into this
-	// deployment's weapon_data before the re-processing: how the partition count changes (this
-	// deployment's topics are created with Setup.Partitions). See copyRaw.
-	CopyFrom string
-}
-
-// Result is what a re-processing did.
-type Result struct {
-	Started  time.Time
+// Stats are what a re-processing did.
+type Stats struct {
+	Started  time.Time // when the switched re-processing began (its marker)
 	Router   processors.Snapshot
 	Sink     sink.Stats
 	Duration time.Duration
 	Switch   time.Duration // the switch transaction alone: how long readers may have waited
 }
 
-// Run re-processes weapon_data and switches the tables. The live router must be stopped (its
-// group must have no member); the live sink may run: it waits for the switch.
-func Run(ctx context.Context, cfg Config) (Result, error) {
-	if cfg.Logger == nil || cfg.DatabaseURL == "" {
-		return Result{}, errors.New("reprocess: a logger and a database URL are required")
+// Reprocessor re-processes weapon_data and switches the tables, once per Run.
+type Reprocessor struct {
+	cfg   Config
+	mu    sync.Mutex
+	stats Stats
+}
+
+// New checks cfg (every field: start from DefaultConfig) and connects to nothing: Run does.
+func New(cfg Config) (*Reprocessor, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("reprocess: %w", err)
 	}
-	if cfg.Progress == 0 {
-		cfg.Progress = 10 * time.Second
+	if cfg.Startup.Log == nil {
+		cfg.Startup.Log = cfg.Logger
 	}
-	if cfg.Poll <= 0 {
-		cfg.Poll = time.Second
-	}
-	if cfg.LagEvery <= 0 {
-		cfg.LagEvery = 5 * time.Second
-	}
-	if cfg.StallTimeout <= 0 {
-		cfg.StallTimeout = observe.DefaultStallTimeout
-	}
-	start := time.Now()
-	client, admin, err := kafka.Connect(ctx, cfg.Setup.Brokers, cfg.Setup.Config)
+	return &Reprocessor{cfg: cfg}, nil
+}
+
+// Stats are the counters of the last Run, as far as it went.
+func (r *Reprocessor) Stats() Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stats
+}
+
+func (r *Reprocessor) setStats(st Stats) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stats = st
+}
+
+// Run waits for Kafka and PostgreSQL, re-processes weapon_data and switches the tables. The live
+// router must be stopped (its group must have no member); the live sink may run: it waits for
+// the switch. A re-processing stopped before its switch (ctx cancelled) is not done: Run returns
+// an error, and the live tables are as they were.
+func (r *Reprocessor) Run(ctx context.Context) error {
+	start, log := time.Now(), r.cfg.Logger
+	log.Info("re-processing weapon_data into rebuilt tables; the live tables stay as they are until the switch",
+		"input", r.cfg.Names.WeaponData(), "storage", r.cfg.Setup.StoragePath)
+	s, err := r.connect(ctx)
 	if err != nil {
-		return Result{}, fmt.Errorf("reprocess: %w", err)
+		return fmt.Errorf("reprocess: %w", err)
 	}
-	defer client.Close()
-	defer admin.Close()
-	rb, err := sink.NewRebuild(ctx, cfg.DatabaseURL, string(cfg.Names.SinkConsumer()), string(cfg.Names.SinkRebuildConsumer()))
+	defer s.close()
+	if err := s.prepare(ctx); err != nil {
+		return fmt.Errorf("reprocess: %w", err)
+	}
+	st, err := s.rebuild(ctx)
+	r.setStats(st)
 	if err != nil {
-		return Result{}, fmt.Errorf("reprocess: %w", err)
-	}
-	defer rb.Close()
-	if err := prepare(ctx, cfg, client, admin, rb); err != nil {
-		return Result{}, fmt.Errorf("reprocess: %w", err)
-	}
-	res, err := rebuild(ctx, cfg, client, admin, rb)
-	if err != nil {
-		return res, fmt.Errorf("reprocess: %w (the live tables are unchanged; run it again to finish)", err)
+		return fmt.Errorf("reprocess: %w (the live tables are unchanged; run it again to finish)", err)
 	}
 	switchStart := time.Now()
-	res.Started, err = rb.Switch(ctx)
-	res.Switch = time.Since(switchStart)
+	st.Started, err = s.rb.Switch(ctx)
+	st.Switch, st.Duration = time.Since(switchStart), time.Since(start)
+	r.setStats(st)
 	if err != nil {
-		return res, fmt.Errorf("reprocess: %w (the live tables are unchanged; run it again to finish)", err)
+		return fmt.Errorf("reprocess: %w (the live tables are unchanged; run it again to finish)", err)
 	}
-	res.Duration = time.Since(start)
-	return res, nil
+	log.Info("switched to the rebuilt tables", append(st.Router.LogAttrs(), "stored", st.Sink.Stored,
+		"sink_dead_lettered", st.Sink.DeadLettered, "switch", st.Switch.Round(time.Millisecond),
+		"duration", st.Duration.Round(time.Millisecond))...)
+	return nil
+}
+
+// session is one Run's connections to Kafka and PostgreSQL.
+type session struct {
+	cfg    Config
+	client sarama.Client
+	admin  sarama.ClusterAdmin
+	rb     *sink.Rebuild
+}
+
+// connect waits for Kafka, then PostgreSQL, saying what it waits for, and connects to both.
+func (r *Reprocessor) connect(ctx context.Context) (*session, error) {
+	cfg := r.cfg
+	pingKafka := func(ctx context.Context) error { return kafka.Ping(ctx, cfg.Setup.Brokers, cfg.Setup.Config) }
+	if err := cfg.Startup.Wait(ctx, kafka.Target(cfg.Setup.Brokers), pingKafka, kafka.NotReady); err != nil {
+		return nil, err
+	}
+	target, err := startup.PostgresTarget(cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Startup.Wait(ctx, target, r.pingPostgres, startup.PostgresNotReady); err != nil {
+		return nil, err
+	}
+	client, admin, err := kafka.Connect(ctx, cfg.Setup.Brokers, cfg.Setup.Config)
+	if err != nil {
+		return nil, err
+	}
+	rb, err := sink.NewRebuild(ctx, cfg.DatabaseURL, string(cfg.Names.SinkConsumer()), string(cfg.Names.SinkRebuildConsumer()))
+	if err != nil {
+		client.Close()
+		admin.Close()
+		return nil, err
+	}
+	return &session{cfg: cfg, client: client, admin: admin, rb: rb}, nil
+}
+
+func (r *Reprocessor) pingPostgres(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, r.cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	return conn.Close(ctx)
+}
+
+func (s *session) close() {
+	s.rb.Close()
+	s.admin.Close()
+	s.client.Close()
 }
 
 // prepare checks that the live router is stopped, sets the marker and empties the rebuilt
 // tables, resets the router and deletes the derived topics' records.
-func prepare(ctx context.Context, cfg Config, client sarama.Client, admin sarama.ClusterAdmin, rb *sink.Rebuild) error {
+func (s *session) prepare(ctx context.Context) error {
+	cfg := s.cfg
 	group := string(cfg.Names.RouterGroup())
-	members, err := kafka.GroupMembers(admin, group)
+	members, err := kafka.GroupMembers(s.admin, group)
 	if err != nil {
 		return err
 	}
@@ -132,7 +174,7 @@ func prepare(ctx context.Context, cfg Config, client sarama.Client, admin sarama
 			"(docker compose stop processor), then run this again", group, members)
 	}
 	// The marker first: from then on the live sink writes nothing, before any new record exists.
-	if err := rb.Prepare(ctx); err != nil {
+	if err := s.rb.Prepare(ctx); err != nil {
 		return err
 	}
 	cfg.Logger.Info("rebuilt tables created; the live sink waits until the switch", "schema", migrations.RebuildSchema)
@@ -142,11 +184,11 @@ func prepare(ctx context.Context, cfg Config, client sarama.Client, admin sarama
 	if err := processors.EnsureTopics(ctx, cfg.Names, cfg.Setup); err != nil {
 		return err
 	}
-	if err := kafka.Truncate(ctx, client, admin, derivedTopics(cfg.Names)...); err != nil {
+	if err := kafka.Truncate(ctx, s.client, s.admin, derivedTopics(cfg.Names)...); err != nil {
 		return err
 	}
 	if cfg.CopyFrom != "" {
-		if _, err := copyRaw(ctx, cfg, client, admin); err != nil {
+		if _, err := s.copyRaw(ctx); err != nil {
 			return err
 		}
 	}
@@ -168,57 +210,76 @@ func weaponTopics(names codecs.Names) []string {
 }
 
 // rebuild runs the router and the rebuilding sink until both have caught up, then stops them.
-func rebuild(ctx context.Context, cfg Config, client sarama.Client, admin sarama.ClusterAdmin, rb *sink.Rebuild) (Result, error) {
-	opts, err := cfg.Setup.Options()
+func (s *session) rebuild(ctx context.Context) (Stats, error) {
+	router, sk, err := s.stages()
 	if err != nil {
-		return Result{}, err
-	}
-	router, err := processors.NewRouter(cfg.Setup.Brokers, cfg.Names, cfg.Router, append(opts, cfg.RouterOpts...)...)
-	if err != nil {
-		return Result{}, err
-	}
-	sc := cfg.Sink
-	sc.Brokers, sc.DatabaseURL, sc.Names, sc.Logger = cfg.Setup.Brokers, cfg.DatabaseURL, cfg.Names, cfg.Logger.With("stage", "sink")
-	sc.Rebuild, sc.Replay, sc.Partitions = true, false, 0
-	sc.Registry, sc.Health, sc.LagEvery, sc.StallTimeout = cfg.Registry, cfg.Health, cfg.LagEvery, cfg.StallTimeout
-	if sc.Kafka == nil {
-		sc.Kafka = kafka.Config("mhfz-reprocess-sink")
-	}
-	sk, err := sink.New(sc)
-	if err != nil {
-		return Result{}, err
+		return Stats{}, err
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	g, gctx := errgroup.WithContext(runCtx)
 	g.Go(func() error { return stopped(router.Processor.Run(gctx)) })
 	g.Go(func() error { return sk.Run(gctx) })
-	if cfg.Registry != nil || cfg.Health != nil {
-		m, err := router.Observe(cfg.Names, cfg.Setup, cfg.Registry, cfg.Health, cfg.LagEvery, cfg.StallTimeout)
-		if err != nil {
-			stop()
-			_ = g.Wait()
-			return Result{}, err
-		}
-		g.Go(func() error { m.Run(gctx); return nil })
+	if err := s.observe(gctx, g, router); err != nil {
+		stop()
+		_ = g.Wait()
+		return Stats{}, err
 	}
 	caught := false
 	g.Go(func() error {
-		w := watcher{cfg: cfg, client: client, admin: admin, rb: rb, router: router, sink: sk}
+		w := watcher{cfg: s.cfg, client: s.client, admin: s.admin, rb: s.rb, router: router, sink: sk}
 		err := w.untilCaughtUp(gctx)
 		caught = err == nil
 		stop() // caught up (or failed): the router and the sink stop cleanly
 		return err
 	})
 	err = g.Wait()
-	res := Result{Router: router.Stats.Snapshot(), Sink: sk.Stats()}
+	st := Stats{Router: router.Stats.Snapshot(), Sink: sk.Stats()}
 	switch {
 	case err != nil && !errors.Is(err, context.Canceled):
-		return res, err
+		return st, err
 	case !caught:
-		return res, fmt.Errorf("stopped before the rebuilt tables caught up: %w", context.Cause(ctx))
+		return st, fmt.Errorf("stopped before the rebuilt tables caught up: %w", context.Cause(ctx))
 	}
-	return res, nil
+	return st, nil
+}
+
+// stages are the router and the rebuilding sink of a re-processing: the sink reads what the
+// router writes and fills the rebuilt tables.
+func (s *session) stages() (*processors.Router, *sink.Sink, error) {
+	cfg := s.cfg
+	opts, err := cfg.Setup.Options()
+	if err != nil {
+		return nil, nil, err
+	}
+	router, err := processors.NewRouter(cfg.Setup.Brokers, cfg.Names, cfg.Router, append(opts, cfg.RouterOpts...)...)
+	if err != nil {
+		return nil, nil, err
+	}
+	sc := cfg.Sink
+	sc.Brokers, sc.DatabaseURL, sc.Names, sc.Logger = cfg.Setup.Brokers, cfg.DatabaseURL, cfg.Names, cfg.Logger.With("stage", "sink")
+	sc.Rebuild, sc.Replay, sc.Partitions = true, false, 0
+	sc.Registry, sc.Health, sc.LagEvery, sc.StallTimeout = cfg.Registry, cfg.Health, cfg.LagEvery, cfg.StallTimeout
+	sk, err := sink.New(sc)
+	if err != nil {
+		return nil, nil, err
+	}
+	return router, sk, nil
+}
+
+// observe starts the router's lag monitor in g, if there is a registry or health to report to
+// (the rebuilding sink watches itself).
+func (s *session) observe(ctx context.Context, g *errgroup.Group, router *processors.Router) error {
+	cfg := s.cfg
+	if cfg.Registry == nil && cfg.Health == nil {
+		return nil
+	}
+	m, err := router.Observe(cfg.Names, cfg.Setup, cfg.Registry, cfg.Health, cfg.LagEvery, cfg.StallTimeout)
+	if err != nil {
+		return err
+	}
+	g.Go(func() error { m.Run(ctx); return nil })
+	return nil
 }
 
 // stopped is nil for the error of a run that was stopped from outside.
