@@ -19,11 +19,11 @@ import (
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
-	"github.com/mhfz/mhfz-pipeline/internal/reprocess"
 	"github.com/mhfz/mhfz-pipeline/internal/testenv"
 	"github.com/mhfz/mhfz-pipeline/migrations"
 	"github.com/mhfz/mhfz-pipeline/processors"
 	"github.com/mhfz/mhfz-pipeline/processors/weaponrow"
+	"github.com/mhfz/mhfz-pipeline/reprocess"
 	"github.com/mhfz/mhfz-pipeline/sink"
 )
 
@@ -124,6 +124,23 @@ func (d *deployment) migrate(ctx context.Context) {
 
 func (d *deployment) setup() processors.KafkaSetup {
 	return processors.KafkaSetup{Brokers: d.brokers, Config: d.cfg, Partitions: 4, Replication: 1, StoragePath: d.storage}
+}
+
+// reprocessConfig is the re-processing of this deployment, logging to log.
+func (d *deployment) reprocessConfig(log *slog.Logger) reprocess.Config {
+	cfg := reprocess.DefaultConfig()
+	cfg.Names, cfg.Setup, cfg.DatabaseURL, cfg.Logger = d.names, d.setup(), d.url, log
+	return cfg
+}
+
+// reprocessOnce runs one re-processing with cfg.
+func reprocessOnce(ctx context.Context, cfg reprocess.Config) (reprocess.Stats, error) {
+	r, err := reprocess.New(cfg)
+	if err != nil {
+		return reprocess.Stats{}, err
+	}
+	err = r.Run(ctx)
+	return r.Stats(), err
 }
 
 // subsetRecords reads the subset's raw records of a snapshot, in the snapshot's order; both
@@ -446,13 +463,11 @@ func TestReprocessEqualsRebuild(t *testing.T) {
 	}
 	before := a.answers(ctx)
 	stopReaders := a.readers(ctx)
-	cfg := reprocess.Config{
-		Names: a.names, Setup: a.setup(), DatabaseURL: a.url, Logger: testLogger(t, "reprocess"),
-		Router: processors.RouterConfig{Parse: parseB}, Poll: 200 * time.Millisecond,
-		Sink: sink.Config{Kafka: kafka.Config("e2e-reprocess-rebuild"), RetryMax: 200 * time.Millisecond},
-	}
+	cfg := a.reprocessConfig(testLogger(t, "reprocess"))
+	cfg.Router.Parse, cfg.Poll = parseB, 200*time.Millisecond
+	cfg.Sink = sink.Config{Kafka: kafka.Config("e2e-reprocess-rebuild"), RetryMax: 200 * time.Millisecond}
 	a.interruptedReprocess(ctx, cfg, before)
-	res, err := reprocess.Run(ctx, cfg)
+	res, err := reprocessOnce(ctx, cfg)
 	seen, readErr := stopReaders()
 	if err != nil {
 		t.Fatal(err)
@@ -520,7 +535,7 @@ func (d *deployment) interruptedReprocess(ctx context.Context, cfg reprocess.Con
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { _, err := reprocess.Run(runCtx, cfg); done <- err }()
+	go func() { _, err := reprocessOnce(runCtx, cfg); done <- err }()
 	var rebuilt int64
 	for rebuilt == 0 {
 		select {
@@ -561,11 +576,11 @@ func BenchmarkReprocess(b *testing.B) {
 	if err := live.stopRouter(); err != nil {
 		b.Fatal(err)
 	}
-	cfg := reprocess.Config{Names: d.names, Setup: d.setup(), DatabaseURL: d.url, Logger: testLogger(b, "reprocess"),
-		Sink: sink.Config{Kafka: kafka.Config("bench-reprocess-rebuild")}}
+	cfg := d.reprocessConfig(testLogger(b, "reprocess"))
+	cfg.Sink = sink.Config{Kafka: kafka.Config("bench-reprocess-rebuild")}
 	b.ResetTimer()
 	for range b.N {
-		res, err := reprocess.Run(ctx, cfg)
+		res, err := reprocessOnce(ctx, cfg)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -11,9 +11,7 @@ import (
 
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 	"github.com/mhfz/mhfz-pipeline/internal/observe"
-	"github.com/mhfz/mhfz-pipeline/internal/reprocess"
-	"github.com/mhfz/mhfz-pipeline/processors"
-	"github.com/mhfz/mhfz-pipeline/sink"
+	"github.com/mhfz/mhfz-pipeline/reprocess"
 )
 
 // reprocessOptions are the flags of `mhfz reprocess`.
@@ -27,38 +25,44 @@ type reprocessOptions struct {
 }
 
 func parseReprocessFlags(args []string, output io.Writer) (*reprocessOptions, error) {
+	def := reprocess.DefaultConfig()
 	o := &reprocessOptions{}
 	fs := newFlagSet("reprocess", "reprocess [flags]", output)
 	o.kafka.register(fs)
 	o.db.register(fs)
 	o.router.register(fs)
-	fs.durationVar(&o.progress, "progress", "MHFZ_PROGRESS_INTERVAL", 10*time.Second,
+	fs.durationVar(&o.progress, "progress", "MHFZ_PROGRESS_INTERVAL", def.Progress,
 		"interval of the progress log lines (0: none)")
 	o.observe.register(fs)
-	fs.stringVar(&o.copyFrom, "copy-from", "MHFZ_REPROCESS_COPY_FROM", "",
+	fs.stringVar(&o.copyFrom, "copy-from", "MHFZ_REPROCESS_COPY_FROM", def.CopyFrom,
 		"first copy the raw records of this topic (another deployment's weapon_data) into this deployment's: "+
 			"how the partition count changes (README, Scaling out)")
 	if err := fs.parse(args); err != nil {
 		return nil, err
 	}
-	switch {
-	case o.db.url == "":
-		return nil, usageError{"reprocess: --database-url is empty"}
-	case o.copyFrom != "" && o.copyFrom == string(o.kafka.names().WeaponData()):
-		return nil, usageError{"reprocess: --copy-from " + o.copyFrom + " is this deployment's own raw topic: " +
-			"give the new deployment another --topic-prefix"}
-	case o.progress < 0:
-		return nil, usageError{"reprocess: --progress must not be negative"}
-	}
 	return o, errors.Join(o.kafka.check("reprocess"), o.router.check("reprocess"), o.observe.check("reprocess"))
 }
 
+// config is the re-processing the flags ask for, reporting to obs (nil: nowhere).
+func (o *reprocessOptions) config(env runEnv, obs *observe.Service) reprocess.Config {
+	cfg := reprocess.DefaultConfig()
+	cfg.Names, cfg.DatabaseURL, cfg.Logger = o.kafka.names(), o.db.url, env.log
+	cfg.Setup = o.router.setup(o.kafka, cfg.Setup.Config)
+	cfg.Router.MaxMessageBytes, cfg.Router.Logger = o.router.maxMessage, env.log.With("stage", "router")
+	cfg.RouterOpts = []goka.ProcessorOption{goka.WithLogger(kafka.GokaLogger(env.log))}
+	cfg.Startup = env.waiter(o.router.setupWithin)
+	cfg.Progress, cfg.StallTimeout, cfg.CopyFrom = o.progress, o.observe.stall, o.copyFrom
+	if obs != nil {
+		cfg.Registry, cfg.Health = obs.Registry, obs.Health
+	}
+	return cfg
+}
+
 // runReprocess re-derives every weapon table from weapon_data with this build and switches the
-// tables when the rebuilt ones have caught up (see internal/reprocess). The processor must be
+// tables when the rebuilt ones have caught up (package reprocess). The processor must be
 // stopped; the sink may keep running (it waits for the switch).
 func runReprocess(ctx context.Context, args []string, env runEnv) error {
-	stdout, log := env.stdout, env.log
-	o, err := parseReprocessFlags(args, stdout)
+	o, err := parseReprocessFlags(args, env.stdout)
 	if err != nil {
 		return err
 	}
@@ -67,34 +71,15 @@ func runReprocess(ctx context.Context, args []string, env runEnv) error {
 		return err
 	}
 	defer stopServing()
-	cfg := kafka.Config("mhfz-reprocess")
-	if err := waitForKafka(ctx, env, o.kafka.brokers, cfg, o.router.setupWithin); err != nil {
-		return fmt.Errorf("reprocess: %w", err)
-	}
-	progress := o.progress
-	if progress == 0 {
-		progress = -1
-	}
-	log.Info("re-processing weapon_data into rebuilt tables; the live tables stay as they are until the switch",
-		"input", o.kafka.names().WeaponData(), "storage", o.router.storage)
-	rcfg := reprocess.Config{
-		Names: o.kafka.names(), Setup: o.router.setup(o.kafka, cfg),
-		Router:      processors.RouterConfig{MaxMessageBytes: o.router.maxMessage, Logger: log.With("stage", "router")},
-		RouterOpts:  []goka.ProcessorOption{goka.WithLogger(kafka.GokaLogger(log))},
-		DatabaseURL: o.db.url, Sink: sink.Config{}, Logger: log, Progress: progress, CopyFrom: o.copyFrom,
-		LagEvery: observe.DefaultLagEvery, StallTimeout: o.observe.stall,
-	}
-	if obs != nil {
-		rcfg.Registry, rcfg.Health = obs.Registry, obs.Health
-	}
-	res, err := reprocess.Run(ctx, rcfg)
+	r, err := reprocess.New(o.config(env, obs))
 	if err != nil {
+		return usageError{err.Error()} // the configuration is the flags'
+	}
+	if err := r.Run(ctx); err != nil {
 		return err
 	}
-	log.Info("switched to the rebuilt tables", append(res.Router.LogAttrs(), "stored", res.Sink.Stored,
-		"sink_dead_lettered", res.Sink.DeadLettered, "switch", res.Switch.Round(time.Millisecond),
-		"duration", res.Duration.Round(time.Millisecond))...)
-	fmt.Fprintf(stdout, "reprocess: read %d raw records, forwarded %d, dead letters %d; stored %d rows; switched in %s\n",
-		res.Router.Read, res.Router.Forwarded, res.Router.DeadLetters, res.Sink.Stored, res.Duration.Round(time.Millisecond))
+	st := r.Stats()
+	fmt.Fprintf(env.stdout, "reprocess: read %d raw records, forwarded %d, dead letters %d; stored %d rows; switched in %s\n",
+		st.Router.Read, st.Router.Forwarded, st.Router.DeadLetters, st.Sink.Stored, st.Duration.Round(time.Millisecond))
 	return nil
 }

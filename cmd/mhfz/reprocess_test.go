@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
+	"log/slog"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,7 +15,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/mhfz/mhfz-pipeline/internal/startup"
 	"github.com/mhfz/mhfz-pipeline/internal/testenv"
+	"github.com/mhfz/mhfz-pipeline/reprocess"
 )
 
 var reprocessSummary = regexp.MustCompile(`reprocess: read (\d+) raw records, forwarded (\d+), dead letters (\d+); stored (\d+) rows`)
@@ -80,6 +84,67 @@ func TestReprocessHelp(t *testing.T) {
 	for _, v := range []string{"MHFZ_DATABASE_URL", "MHFZ_PROCESS_STORAGE", "MHFZ_SETUP_TIMEOUT", "MHFZ_KAFKA_BROKERS"} {
 		if !strings.Contains(out.String(), v) {
 			t.Errorf("help does not mention %s:\n%s", v, out.String())
+		}
+	}
+}
+
+// TestReprocessSaysWhatItWaitsFor: a re-processing started before Kafka, or before PostgreSQL,
+// says what it waits for until stopped, and a stop then is a failure to start.
+func TestReprocessSaysWhatItWaitsFor(t *testing.T) {
+	kafkaUp := strings.Join(testenv.KafkaBrokers(t), ",")
+	for _, tc := range []struct{ name, brokers, db, waiting string }{
+		{"kafka", "", "", "waiting for Kafka at [%s]"},
+		{"postgres", kafkaUp, "", "waiting for PostgreSQL at %s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			closed := closedPort(t)
+			brokers, db, waiting := tc.brokers, "postgres://mhfz:mhfz@"+closed+"/mhfz", fmt.Sprintf(tc.waiting, closed)
+			if brokers == "" {
+				brokers = closed
+			}
+			r := startCmd(t, "reprocess", "--brokers", brokers, "--database-url", db, "--storage", t.TempDir(),
+				"--topic-prefix", testenv.Name(t, "rw")+".")
+			r.waitLog(t, waiting, 2)
+			r.stop()
+			err := <-r.done
+			r.done <- err
+			if !errors.Is(err, startup.ErrNotStarted) || exitCode(err) != 1 || r.stdout.String() != "" {
+				t.Fatalf("stopped: exit %d, %v, stdout %q; want exit 1, a failure to start and no summary",
+					exitCode(err), err, r.stdout.String())
+			}
+		})
+	}
+}
+
+// TestReprocessFlagsMakeItsConfig: the flags' defaults are reprocess.DefaultConfig's, --progress
+// 0 is NoProgress, and a configuration New refuses is a usage error (exit status 2).
+func TestReprocessFlagsMakeItsConfig(t *testing.T) {
+	env := runEnv{stdout: io.Discard, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	o, err := parseReprocessFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, cfg := reprocess.DefaultConfig(), o.config(env, nil)
+	if cfg.Progress != def.Progress || cfg.StallTimeout != def.StallTimeout || cfg.CopyFrom != def.CopyFrom ||
+		cfg.Poll != def.Poll || cfg.LagEvery != def.LagEvery {
+		t.Errorf("flag defaults %+v, want DefaultConfig's %+v", cfg, def)
+	}
+	if _, err := reprocess.New(cfg); err != nil {
+		t.Errorf("the default flags: %v", err)
+	}
+	if o, err = parseReprocessFlags([]string{"--progress", "0"}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if got := o.config(env, nil).Progress; got != reprocess.NoProgress {
+		t.Errorf("--progress 0: Progress %s, want NoProgress", got)
+	}
+	for _, args := range [][]string{
+		{"reprocess", "--copy-from", "x.weapon_data", "--topic-prefix", "x."},
+		{"reprocess", "--progress", "-1s"},
+		{"reprocess", "--database-url", ""},
+	} {
+		if _, _, err := mhfzCmd(context.Background(), args...); exitCode(err) != 2 {
+			t.Errorf("%v: exit %d, %v; want a usage error", args, exitCode(err), err)
 		}
 	}
 }

@@ -25,20 +25,18 @@ import (
 // and are sent in that partition's order: every key keeps the order of its records. The target
 // is emptied first (a copy interrupted before starts over). What the scraper sends to the source
 // meanwhile is not copied: it must be stopped.
-func copyRaw(ctx context.Context, cfg Config, client sarama.Client, admin sarama.ClusterAdmin) (int64, error) {
+func (s *session) copyRaw(ctx context.Context) (int64, error) {
+	cfg := s.cfg
 	from, to := cfg.CopyFrom, string(cfg.Names.WeaponData())
-	if from == to {
-		return 0, fmt.Errorf("copy the raw records: %s is this deployment's own weapon_data (give another --topic-prefix)", from)
-	}
-	starts, err := kafka.TopicStarts(client, from)
+	starts, err := kafka.TopicStarts(s.client, from)
 	if err != nil {
 		return 0, fmt.Errorf("copy the raw records of %s: %w", from, err)
 	}
-	ends, err := kafka.TopicEnds(client, from)
+	ends, err := kafka.TopicEnds(s.client, from)
 	if err != nil {
 		return 0, fmt.Errorf("copy the raw records of %s: %w", from, err)
 	}
-	if err := kafka.Truncate(ctx, client, admin, to); err != nil {
+	if err := kafka.Truncate(ctx, s.client, s.admin, to); err != nil {
 		return 0, fmt.Errorf("copy the raw records: empty %s: %w", to, err)
 	}
 	producerCfg := *cfg.Setup.Config // goka's builder sets its partitioner on the config it gets
@@ -47,22 +45,10 @@ func copyRaw(ctx context.Context, cfg Config, client sarama.Client, admin sarama
 	if err != nil {
 		return 0, fmt.Errorf("copy the raw records to %s: %w", to, err)
 	}
-	consumer, err := sarama.NewConsumerFromClient(client)
-	if err != nil {
-		return 0, fmt.Errorf("copy the raw records of %s: %w", from, err)
-	}
-	defer consumer.Close()
 	c := &rawCopy{emitter: emitter, log: cfg.Logger}
-	g, gctx := errgroup.WithContext(ctx)
-	for p, end := range ends[from] {
-		if start := starts[from][p]; end > start {
-			g.Go(func() error { return c.partition(gctx, consumer, from, p, start, end) })
-		}
-	}
-	err = g.Wait()
+	err = c.topic(ctx, s.client, from, starts[from], ends[from])
 	// Finish waits for every send; a failed one was recorded by its promise.
-	err = errors.Join(err, emitter.Finish(), c.failed())
-	if err != nil {
+	if err = errors.Join(err, emitter.Finish(), c.failed()); err != nil {
 		return 0, fmt.Errorf("copy the raw records of %s to %s: %w", from, to, err)
 	}
 	cfg.Logger.Info("raw records copied", "from", from, "to", to, "records", c.sent.Load(),
@@ -77,6 +63,23 @@ type rawCopy struct {
 	sent    atomic.Int64
 	mu      sync.Mutex
 	err     error
+}
+
+// topic sends the records of every partition of topic from its start to its end offset, the
+// partitions at once, each in order.
+func (c *rawCopy) topic(ctx context.Context, client sarama.Client, topic string, starts, ends map[int32]int64) error {
+	consumer, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", topic, err)
+	}
+	defer consumer.Close()
+	g, gctx := errgroup.WithContext(ctx)
+	for p, end := range ends {
+		if start := starts[p]; end > start {
+			g.Go(func() error { return c.partition(gctx, consumer, topic, p, start, end) })
+		}
+	}
+	return g.Wait()
 }
 
 // partition sends the records of one partition of topic from offset start to end, in order.
