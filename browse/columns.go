@@ -14,8 +14,8 @@ import (
 
 // Item is one weapon row in the results of a search, and the one definition of the columns of
 // a weapon table that browse reads by name (db, as pgx.RowToStructByName reads them): a column
-// added here is selected by every query (itemColumns), shown in the results, exported
-// (ExportColumns, in this order; csvCell must know its Go type) and sortable by its name.
+// added here is selected by every query (itemColumns), shown in the results and exported
+// (ExportColumns, in this order; csvCell must know its Go type); sortColumns may name it.
 type Item struct {
 	Key          string          `json:"key" db:"key"`
 	Version      int64           `json:"version" db:"version"`

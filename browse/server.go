@@ -31,7 +31,8 @@ const (
 	DefaultAddr = "127.0.0.1:8080"
 )
 
-// Config configures a Server. Start from DefaultConfig: every field must be set.
+// Config configures a Server. Start from DefaultConfig; a zero field is an error unless its
+// comment says what zero (or nil) means.
 type Config struct {
 	Addr string // host:port the page and the API listen on
 	// Listener, if not nil, is where Run serves instead of listening on Addr (a test's free
@@ -137,6 +138,9 @@ func (cfg *Config) validate() error {
 		return fmt.Errorf("ProbeEvery %s must be positive", cfg.ProbeEvery)
 	case cfg.Startup.Timeout < 0:
 		return fmt.Errorf("Startup.Timeout %s must not be negative (0: until stopped)", cfg.Startup.Timeout)
+	case cfg.Startup.Every < 0 || cfg.Startup.Retry < 0 || cfg.Startup.Attempt < 0:
+		return fmt.Errorf("Startup's intervals (every %s, retry %s, attempt %s) must not be negative",
+			cfg.Startup.Every, cfg.Startup.Retry, cfg.Startup.Attempt)
 	case cfg.Health != nil && cfg.StallTimeout <= longest:
 		return fmt.Errorf("StallTimeout %s must be longer than ExportTimeout and QueryTimeout (%s): a request may take that long",
 			cfg.StallTimeout, longest)
