@@ -104,42 +104,22 @@ func (s *Server) changes(ctx context.Context, at string, q *materialQuery) (*Cha
 	if err != nil {
 		return nil, err
 	}
+	rows, err := s.db.Query(ctx, q.changesSQL(), when, q.after, q.limit+1)
+	if err != nil {
+		return nil, s.dbError(ctx, "the changes", err)
+	}
+	records, err := pgx.CollectRows(rows, pgx.RowToAddrOfStructByNameLax[weaponRecord])
+	if err != nil {
+		return nil, s.dbError(ctx, "the changes", err)
+	}
 	page := &ChangesPage{ScrapedAt: when, Versions: []ChangedVersion{}}
-	var branches []string
-	for _, t := range q.tables {
-		id := pgx.Identifier{t}.Sanitize()
-		cond := ""
-		if !q.levels {
-			cond = " AND NOT c.hidden"
+	for _, r := range records {
+		changes, err := diffRecords(r.Previous, r.Record)
+		if err != nil {
+			return nil, fmt.Errorf("the changes: %s version %d: %w", r.Key, r.Version, err)
 		}
-		branches = append(branches, fmt.Sprintf(`(SELECT c.key, c.name, c.weapon_type, c.page_kind, c.hidden, c.level, c.version,
-			to_jsonb(c)::text, CASE WHEN p.key IS NULL THEN NULL ELSE to_jsonb(p)::text END FROM %[1]s c LEFT JOIN %[1]s p ON p.key = c.key AND p.version = c.version - 1
-			WHERE c.scraped_at = $1 AND c.key > $2%[2]s ORDER BY c.key LIMIT $3)`, id, cond))
-	}
-	rows, err := s.db.Query(ctx, "SELECT * FROM ("+strings.Join(branches, " UNION ALL ")+") x ORDER BY key LIMIT $3",
-		when, q.after, q.limit+1)
-	if err != nil {
-		return nil, s.dbError(ctx, "the changes", err)
-	}
-	var v ChangedVersion
-	var cur string
-	var prev *string
-	_, err = pgx.ForEachRow(rows, []any{&v.Key, &v.Name, &v.WeaponType, &v.PageKind, &v.Hidden, &v.Level, &v.Version,
-		&cur, &prev}, func() error {
-		var before []byte
-		if prev != nil {
-			before = []byte(*prev)
-		}
-		var err error
-		if v.Changes, err = diffRecords(before, []byte(cur)); err != nil {
-			return fmt.Errorf("%s version %d: %w", v.Key, v.Version, err)
-		}
-		page.Versions = append(page.Versions, v)
-		v = ChangedVersion{}
-		return nil
-	})
-	if err != nil {
-		return nil, s.dbError(ctx, "the changes", err)
+		page.Versions = append(page.Versions, ChangedVersion{Key: r.Key, Name: r.Name, WeaponType: r.WeaponType,
+			PageKind: r.PageKind, Hidden: r.Hidden, Level: r.Level, Version: r.Version, Changes: changes})
 	}
 	if len(page.Versions) > q.limit {
 		page.Versions = page.Versions[:q.limit]
@@ -147,6 +127,23 @@ func (s *Server) changes(ctx context.Context, at string, q *materialQuery) (*Cha
 		page.Next = &next
 	}
 	return page, nil
+}
+
+// changesSQL builds the statement of a page of the versions created by a scrape ($1), after a
+// key ($2), at most $3: each row with its record and that of the version before.
+func (q *materialQuery) changesSQL() string {
+	var branches []string
+	for _, t := range q.tables {
+		id := pgx.Identifier{t}.Sanitize()
+		cond := ""
+		if !q.levels {
+			cond = " AND NOT c.hidden"
+		}
+		branches = append(branches, fmt.Sprintf(`(SELECT %[3]s FROM %[1]s c LEFT JOIN %[1]s p ON p.key = c.key AND p.version = c.version - 1
+			WHERE c.scraped_at = $1 AND c.key > $2%[2]s ORDER BY c.key LIMIT $3)`, id, cond,
+			columnsOf("c", "to_jsonb(c)::text AS record", "CASE WHEN p.key IS NULL THEN NULL ELSE to_jsonb(p)::text END AS previous")))
+	}
+	return "SELECT * FROM (" + strings.Join(branches, " UNION ALL ") + ") x ORDER BY key LIMIT $3"
 }
 
 // scrapeTime reads the time of a scrape: RFC 3339 as the API gives it, or "latest".

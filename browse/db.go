@@ -6,55 +6,21 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strconv"
 	"strings"
 
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/startup"
 	"github.com/mhfz/mhfz-pipeline/migrations"
 )
 
-// openPool prepares the connections: read-only transactions, and a server-side statement
-// timeout as long as the longest a request may take (each request also has its own deadline).
-func openPool(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
-	pc, err := pgxpool.ParseConfig(cfg.DatabaseURL)
-	if err != nil {
-		return nil, fmt.Errorf("browse: database URL: %w", err)
-	}
-	rp := pc.ConnConfig.RuntimeParams
-	rp["default_transaction_read_only"] = "on"
-	rp["statement_timeout"] = strconv.FormatInt(max(cfg.QueryTimeout, cfg.ExportTimeout).Milliseconds(), 10)
-	// Plans are made once per statement and kept (pgx prepares and caches each statement): a
-	// search unites one branch per weapon table, whose planning would otherwise cost more than
-	// running it. The statements are written so that their generic plans use the indexes.
-	rp["plan_cache_mode"] = "force_generic_plan"
-	if rp["application_name"] == "" {
-		rp["application_name"] = "mhfz-serve"
-	}
-	db, err := pgxpool.NewWithConfig(ctx, pc)
-	if err != nil {
-		return nil, fmt.Errorf("browse: database: %w", err)
-	}
-	return db, nil
-}
-
-func listen(ctx context.Context, addr string) (net.Listener, error) {
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	return ln, nil
-}
-
-// Check checks once, at start, that the database has the schema and that the role can read
+// check checks once, at start, that the database has the schema and that the role can read
 // every weapon table and view; it returns what to do otherwise. It warns when the role could
 // write: the server needs only mhfz_reader.
-func (s *Server) Check(ctx context.Context) error {
+func (s *Server) check(ctx context.Context) error {
 	var user string
 	if err := s.db.QueryRow(ctx, "SELECT current_user").Scan(&user); err != nil {
 		return fmt.Errorf("check the database: %w", err)

@@ -3,10 +3,7 @@ package browse_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -69,16 +66,11 @@ func TestQueryTimeout(t *testing.T) {
 		timeout time.Duration
 		status  int
 	}{{time.Nanosecond, 503}, {5 * time.Second, 200}} {
-		s, err := browse.New(context.Background(), browse.Config{DatabaseURL: dbURL, QueryTimeout: tc.timeout,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Check(context.Background()); err != nil {
-			t.Fatalf("the reader cannot read a migrated database: %v", err)
-		}
-		srv := httptest.NewServer(s.Handler())
-		resp, err := http.Get(srv.URL + "/api/weapons?q=katana")
+		cfg := testConfig(dbURL)
+		cfg.QueryTimeout = tc.timeout
+		base, stop := startServer(t, cfg)
+		serving(t, base, stop) // the reader can read a migrated database
+		resp, err := http.Get(base + "/api/weapons?q=katana")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,23 +82,25 @@ func TestQueryTimeout(t *testing.T) {
 			t.Errorf("query timeout %s: %d %q, want %d (503: says it took too long, with Retry-After)", tc.timeout,
 				resp.StatusCode, body.Error, tc.status)
 		}
-		srv.Close()
-		s.Close()
+		if err := stop(); err != nil {
+			t.Errorf("serve: %v", err)
+		}
 	}
 }
 
 // TestCheckNeedsWeaponLatest: a database migrated up to 00009 lacks weapon_latest, which every
-// search of the weapons reads: Check says which migration is missing.
+// search of the weapons reads: Run checks it at start and says which migration is missing.
 func TestCheckNeedsWeaponLatest(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	dbURL, _ := migratedDBTo(t, 9)
-	s, err := browse.New(ctx, browse.Config{DatabaseURL: dbURL, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cfg := testConfig(dbURL)
+	cfg.Addr = "127.0.0.1:0"
+	s, err := browse.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	if err := s.Check(ctx); err == nil || !strings.Contains(err.Error(), "00010") {
-		t.Errorf("Check of a database without migration 00010: %v, want an error that names it", err)
+	if err := s.Run(ctx); err == nil || !strings.Contains(err.Error(), "00010") {
+		t.Errorf("Run on a database without migration 00010: %v, want an error that names it", err)
 	}
 }

@@ -3,9 +3,10 @@ package browse
 import (
 	"bytes"
 	"fmt"
-	json "github.com/goccy/go-json"
 	"reflect"
 	"slices"
+
+	json "github.com/goccy/go-json"
 )
 
 // Change is one field of a weapon that differs between a version and the one before: the

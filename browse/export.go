@@ -5,37 +5,11 @@ import (
 	"context"
 	"encoding/csv"
 	"net/http"
-	"strconv"
-	"time"
 
 	json "github.com/goccy/go-json"
+	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 )
-
-// ExportColumns are the columns of a CSV export, in order: the fields of an Item. The JSON
-// columns (elements, sharpness, quality) hold their JSON text.
-var ExportColumns = []string{"key", "version", "weapon_type", "page_kind", "page", "row_id", "hidden", "name", "level",
-	"rarity", "g_rank", "attack", "affinity", "element", "element_value", "status", "status_value", "elements",
-	"defense", "slots", "rank_system", "rank_level", "price", "sharpness", "quality", "scraped_at"}
-
-func (it *Item) csvRecord() []string {
-	num := func(p *int32) string {
-		if p == nil {
-			return ""
-		}
-		return strconv.Itoa(int(*p))
-	}
-	str := func(p *string) string {
-		if p == nil {
-			return ""
-		}
-		return *p
-	}
-	return []string{it.Key, strconv.FormatInt(it.Version, 10), it.WeaponType, it.PageKind, it.Page, it.RowID,
-		strconv.FormatBool(it.Hidden), it.Name, num(it.Level), num(it.Rarity), num(it.GRank), num(it.Attack),
-		num(it.Affinity), str(it.Element), num(it.ElementValue), str(it.Status), num(it.StatusValue),
-		string(it.Elements), num(it.Defense), num(it.Slots), str(it.RankSystem), num(it.RankLevel), num(it.Price),
-		string(it.Sharpness), string(it.Quality), it.ScrapedAt.UTC().Format(time.RFC3339Nano)}
-}
 
 func (s *Server) apiExportCSV(w http.ResponseWriter, r *http.Request) error {
 	return s.export(w, r, "text/csv; charset=utf-8", "csv", func(out *bufio.Writer) (func(*Item) error, func() error) {
@@ -75,52 +49,80 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, contentType, ext
 		return s.dbError(ctx, "the export", err)
 	}
 	defer rows.Close()
-	started := false
-	out := bufio.NewWriterSize(w, 64<<10)
-	write, flush := writer(out)
-	var it Item
+	e := &exportStream{w: w, contentType: contentType, ext: ext, out: bufio.NewWriterSize(w, 64<<10),
+		streamed: s.obs.exportRows.WithLabelValues(ext)}
+	e.write, e.flush = writer(e.out)
+	n, err := e.copy(rows)
+	if err != nil {
+		return s.abortExport(ctx, r, e.started, err)
+	}
+	s.log.Debug("export", "request", requestID(r), "rows", n)
+	return nil
+}
+
+// exportStream writes the rows of an export to its client.
+type exportStream struct {
+	w                http.ResponseWriter
+	contentType, ext string
+	out              *bufio.Writer
+	write            func(*Item) error
+	flush            func() error // the format's own buffer, into out
+	streamed         prometheus.Counter
+	started          bool // the status has been sent
+}
+
+// copy writes every row, then the end; it returns how many rows it wrote.
+func (e *exportStream) copy(rows pgx.Rows) (int, error) {
 	n := 0
-	streamed := s.obs.exportRows.WithLabelValues(ext)
 	for rows.Next() {
-		if err := rows.Scan(it.fields()...); err != nil {
-			return s.abortExport(ctx, r, started, err)
+		it, err := pgx.RowToStructByName[Item](rows)
+		if err != nil {
+			return n, err
 		}
-		if !started {
-			started = true
-			w.Header().Set("Content-Type", contentType)
-			w.Header().Set("Content-Disposition", `attachment; filename="weapons.`+ext+`"`)
-			w.WriteHeader(http.StatusOK)
+		if !e.started {
+			e.started = true
+			e.header()
+			e.w.WriteHeader(http.StatusOK)
 		}
-		if err := write(&it); err != nil {
-			return s.abortExport(ctx, r, started, err)
+		if err := e.write(&it); err != nil {
+			return n, err
 		}
-		streamed.Inc()
+		e.streamed.Inc()
 		if n++; n%500 == 0 {
-			if err := flush(); err != nil {
-				return s.abortExport(ctx, r, started, err)
-			}
-			if err := out.Flush(); err != nil {
-				return s.abortExport(ctx, r, started, err)
-			}
-			if fl, ok := w.(http.Flusher); ok {
-				fl.Flush()
+			if err := e.push(); err != nil {
+				return n, err
 			}
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return s.abortExport(ctx, r, started, err)
+		return n, err
 	}
-	if !started { // no row: the header (CSV) alone
-		w.Header().Set("Content-Type", contentType)
-		w.Header().Set("Content-Disposition", `attachment; filename="weapons.`+ext+`"`)
+	if !e.started { // no row: the header (CSV) alone
+		e.header()
 	}
-	if err := flush(); err != nil {
-		return s.abortExport(ctx, r, true, err)
+	e.started = true // what follows is written with a status of 200, whatever happens
+	if err := e.flush(); err != nil {
+		return n, err
 	}
-	if err := out.Flush(); err != nil {
-		return s.abortExport(ctx, r, true, err)
+	return n, e.out.Flush()
+}
+
+func (e *exportStream) header() {
+	e.w.Header().Set("Content-Type", e.contentType)
+	e.w.Header().Set("Content-Disposition", `attachment; filename="weapons.`+e.ext+`"`)
+}
+
+// push sends what is written so far to the client.
+func (e *exportStream) push() error {
+	if err := e.flush(); err != nil {
+		return err
 	}
-	s.log.Debug("export", "request", requestID(r), "rows", n)
+	if err := e.out.Flush(); err != nil {
+		return err
+	}
+	if fl, ok := e.w.(http.Flusher); ok {
+		fl.Flush()
+	}
 	return nil
 }
 

@@ -12,7 +12,7 @@ import (
 // TestBadInput: what a client gets wrong is a 4xx whose message says what is wrong, before any
 // query; an unreachable database is a 503 that says so and shows no error of the driver.
 func TestBadInput(t *testing.T) {
-	srv := httptest.NewServer(offlineServer(t).Handler())
+	srv := httptest.NewServer(offlineHandler(t))
 	defer srv.Close()
 	long := strings.Repeat("a", 10*1024)
 	for _, tc := range []struct {

@@ -3,6 +3,7 @@ package browse
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -168,6 +169,34 @@ func (s *Server) materials(ctx context.Context, p *MaterialPage, q *materialQuer
 			return s.dbError(ctx, "the material search", err)
 		}
 	}
+	stmt, args := q.usesSQL(keys)
+	rows, err := s.db.Query(ctx, stmt, args...)
+	if err != nil {
+		return s.dbError(ctx, "the material search", err)
+	}
+	records, err := pgx.CollectRows(rows, pgx.RowToAddrOfStructByNameLax[weaponRecord])
+	if err != nil {
+		return s.dbError(ctx, "the material search", err)
+	}
+	for _, r := range records {
+		u, err := uses(r.Materials, r.Tower, p)
+		if err != nil {
+			return fmt.Errorf("the material search: %s: %w", r.Key, err)
+		}
+		p.Weapons = append(p.Weapons, MaterialUse{Key: r.Key, Name: r.Name, WeaponType: r.WeaponType, PageKind: r.PageKind,
+			Hidden: r.Hidden, Level: r.Level, Rarity: r.Rarity, GRank: r.GRank, Uses: u})
+	}
+	if len(p.Weapons) > q.limit {
+		p.Weapons = p.Weapons[:q.limit]
+		next := p.Weapons[q.limit-1].Key
+		p.Next = &next
+	}
+	return nil
+}
+
+// usesSQL builds the statement of a page of the weapons whose recipes have one of the items
+// keys (ids or names), by key.
+func (q *materialQuery) usesSQL(keys []string) (string, []any) {
 	args := []any{q.after, q.limit + 1}
 	var alts []string
 	for _, k := range keys {
@@ -183,35 +212,10 @@ func (s *Server) materials(ctx context.Context, p *MaterialPage, q *materialQuer
 		if !q.levels {
 			cond = "NOT w.hidden AND "
 		}
-		branches = append(branches, fmt.Sprintf(`(SELECT w.key, w.name, w.weapon_type, w.page_kind, w.hidden, w.level, w.rarity,
-			w.g_rank, w.materials, w.tower FROM %s w WHERE %s%s AND w.key > $1 AND `+current+` ORDER BY w.key LIMIT $2)`,
-			id, cond, usesItem, id))
+		branches = append(branches, fmt.Sprintf(`(SELECT %s FROM %s w WHERE %s%s AND w.key > $1 AND `+current+` ORDER BY w.key LIMIT $2)`,
+			columnsOf("w", "w.materials", "w.tower"), id, cond, usesItem, id))
 	}
-	rows, err := s.db.Query(ctx, "SELECT * FROM ("+strings.Join(branches, " UNION ALL ")+") x ORDER BY key LIMIT $2", args...)
-	if err != nil {
-		return s.dbError(ctx, "the material search", err)
-	}
-	var m MaterialUse
-	var mats, tower []byte
-	_, err = pgx.ForEachRow(rows, []any{&m.Key, &m.Name, &m.WeaponType, &m.PageKind, &m.Hidden, &m.Level, &m.Rarity,
-		&m.GRank, &mats, &tower}, func() error {
-		var err error
-		if m.Uses, err = uses(mats, tower, p); err != nil {
-			return fmt.Errorf("%s: %w", m.Key, err)
-		}
-		p.Weapons = append(p.Weapons, m)
-		m = MaterialUse{}
-		return nil
-	})
-	if err != nil {
-		return s.dbError(ctx, "the material search", err)
-	}
-	if len(p.Weapons) > q.limit {
-		p.Weapons = p.Weapons[:q.limit]
-		next := p.Weapons[q.limit-1].Key
-		p.Next = &next
-	}
-	return nil
+	return "SELECT * FROM (" + strings.Join(branches, " UNION ALL ") + ") x ORDER BY key LIMIT $2", args
 }
 
 // itemNames returns name and the spellings of it, in other cases, that the weapons' recipes have
@@ -245,30 +249,9 @@ func uses(mats, tower []byte, p *MaterialPage) ([]Use, error) {
 		}
 		return strings.EqualFold(m.Name, p.Name)
 	}
-	out := []Use{}
-	if mats != nil {
-		var recipes map[string][][]codecs.Material
-		if err := json.Unmarshal(mats, &recipes); err != nil {
-			return nil, fmt.Errorf("decode materials: %w", err)
-		}
-		names := make([]string, 0, len(recipes))
-		for name := range recipes {
-			names = append(names, name)
-		}
-		slices.Sort(names)
-		for _, name := range names {
-			for i, alt := range recipes[name] {
-				recipe := name
-				if len(recipes[name]) > 1 {
-					recipe += " (option " + strconv.Itoa(i+1) + ")"
-				}
-				for _, m := range alt {
-					if match(m) {
-						out = append(out, Use{Recipe: recipe, Name: m.Name, Quantity: m.Quantity, KeyItem: m.Key})
-					}
-				}
-			}
-		}
+	out, err := recipeUses(mats, match)
+	if err != nil {
+		return nil, err
 	}
 	if tower != nil {
 		var t codecs.Tower
@@ -279,6 +262,32 @@ func uses(mats, tower []byte, p *MaterialPage) ([]Use, error) {
 			for _, m := range u.Materials {
 				if match(m) {
 					out = append(out, Use{Recipe: "tower " + u.Stat, Name: m.Name, Quantity: m.Quantity, KeyItem: m.Key})
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// recipeUses finds the materials that match in a weapon's recipes, by recipe name.
+func recipeUses(mats []byte, match func(codecs.Material) bool) ([]Use, error) {
+	out := []Use{}
+	if mats == nil {
+		return out, nil
+	}
+	var recipes map[string][][]codecs.Material
+	if err := json.Unmarshal(mats, &recipes); err != nil {
+		return nil, fmt.Errorf("decode materials: %w", err)
+	}
+	for _, name := range slices.Sorted(maps.Keys(recipes)) {
+		for i, alt := range recipes[name] {
+			recipe := name
+			if len(recipes[name]) > 1 {
+				recipe += " (option " + strconv.Itoa(i+1) + ")"
+			}
+			for _, m := range alt {
+				if match(m) {
+					out = append(out, Use{Recipe: recipe, Name: m.Name, Quantity: m.Quantity, KeyItem: m.Key})
 				}
 			}
 		}

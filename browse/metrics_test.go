@@ -2,12 +2,14 @@ package browse_test
 
 import (
 	"context"
+	"errors"
 	"io"
-	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,35 +18,57 @@ import (
 
 	"github.com/mhfz/mhfz-pipeline/browse"
 	"github.com/mhfz/mhfz-pipeline/internal/observe"
+	"github.com/mhfz/mhfz-pipeline/internal/startup"
 )
 
-// observedServer serves s's page and API on a free port with the metrics and checks of svc,
-// until the test ends; it returns the page's base URL.
-func observedServer(t *testing.T, dbURL string, svc *observe.Service) string {
+// startServer runs a server of cfg on a free port until the test ends. It returns the page's
+// base URL and stop, which stops the server and returns Run's error (once stopped, every call
+// returns it again).
+func startServer(t *testing.T, cfg browse.Config) (base string, stop func() error) {
 	t.Helper()
-	s, err := browse.New(context.Background(), browse.Config{DatabaseURL: dbURL, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Registry: svc.Registry, Health: svc.Health, ProbeEvery: 50 * time.Millisecond})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, "127.0.0.1:0", func(a string) { addr <- a }) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		s.Close()
-	})
-	select {
-	case a := <-addr:
-		return "http://" + a
-	case err := <-done:
-		t.Fatalf("serve: %v", err)
+	cfg.Listener = ln
+	s, err := browse.New(cfg)
+	if err != nil {
+		ln.Close()
+		t.Fatal(err)
 	}
-	return ""
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	stop = sync.OnceValue(func() error { cancel(); return <-done })
+	t.Cleanup(func() { _ = stop() })
+	return "http://" + ln.Addr().String(), stop
+}
+
+// serving waits until the server at base answers (Run has waited for and checked the
+// database), or fails the test with Run's error.
+func serving(t *testing.T, base string, stop func() error) {
+	t.Helper()
+	resp, err := http.Get(base + "/api/openapi.yaml")
+	if err != nil {
+		t.Fatalf("the server does not serve: %v (Run: %v)", err, stop())
+	}
+	resp.Body.Close()
+}
+
+// observedServer serves the page and API of the database at dbURL with the metrics and checks
+// of svc, until the test ends, when Run's error must be wantErr (errors.Is; nil: none); it
+// returns the page's base URL.
+func observedServer(t *testing.T, dbURL string, svc *observe.Service, wantErr error) string {
+	t.Helper()
+	cfg := testConfig(dbURL)
+	cfg.Registry, cfg.Health, cfg.ProbeEvery = svc.Registry, svc.Health, 50*time.Millisecond
+	base, stop := startServer(t, cfg)
+	t.Cleanup(func() {
+		if err := stop(); !errors.Is(err, wantErr) {
+			t.Errorf("serve: %v, want %v", err, wantErr)
+		}
+	})
+	return base
 }
 
 // waitFor polls cond until it is true or a deadline passes.
@@ -124,7 +148,7 @@ func TestServeMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := observedServer(t, readerURL, svc)
+	base := observedServer(t, readerURL, svc, nil)
 	waitFor(t, "the server to be ready", func() bool { return svc.Health.IsReady() == nil })
 	for _, tc := range []struct {
 		path   string
@@ -179,7 +203,8 @@ func TestServeNotReadyWithoutTheDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	observedServer(t, "postgres://nobody@127.0.0.1:1/none?connect_timeout=1", svc)
+	// Run waits for the database, which never answers: a stop then is a failure to start.
+	observedServer(t, offlineURL, svc, startup.ErrNotStarted)
 	health := httptest.NewServer(svc.Handler())
 	defer health.Close()
 	get := func(path string) (int, string) {

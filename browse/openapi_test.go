@@ -15,16 +15,29 @@ import (
 	"github.com/mhfz/mhfz-pipeline/browse"
 )
 
-// offlineServer is a server whose database is never reached (its pool connects lazily).
+// offlineURL is a database that is never reached.
+const offlineURL = "postgres://nobody@127.0.0.1:1/none?connect_timeout=1"
+
+// testConfig is the default configuration with a quiet logger and this database.
+func testConfig(dbURL string) browse.Config {
+	cfg := browse.DefaultConfig()
+	cfg.DatabaseURL, cfg.Logger = dbURL, slog.New(slog.NewTextHandler(io.Discard, nil))
+	return cfg
+}
+
+// offlineServer is a server whose database is never reached.
 func offlineServer(t *testing.T) *browse.Server {
 	t.Helper()
-	s, err := browse.New(context.Background(), browse.Config{DatabaseURL: "postgres://nobody@127.0.0.1:1/none?connect_timeout=1",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s, err := browse.New(testConfig(offlineURL))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(s.Close)
 	return s
+}
+
+// offlineHandler is what offlineServer serves (without Run: it would wait for the database).
+func offlineHandler(t *testing.T) http.Handler {
+	return browse.Handler(t, offlineServer(t))
 }
 
 func loadOpenAPI(t *testing.T) *openapi3.T {
@@ -80,7 +93,7 @@ func TestOpenAPIMatchesTheRoutes(t *testing.T) {
 
 // TestOpenAPIServed: the document is served as YAML and as JSON, the same document.
 func TestOpenAPIServed(t *testing.T) {
-	srv := httptest.NewServer(offlineServer(t).Handler())
+	srv := httptest.NewServer(offlineHandler(t))
 	defer srv.Close()
 	for _, path := range []string{"/api/openapi.yaml", "/api/openapi.json"} {
 		resp, err := http.Get(srv.URL + path)

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	json "github.com/goccy/go-json"
@@ -195,77 +194,13 @@ func (q *searchQuery) parseAfter(f *form) {
 	q.after = &c
 }
 
-// Item is one weapon row in the results of a search.
-type Item struct {
-	Key          string          `json:"key"`
-	Version      int64           `json:"version"`
-	WeaponType   string          `json:"weapon_type"`
-	PageKind     string          `json:"page_kind"`
-	Page         string          `json:"page"`
-	RowID        string          `json:"row_id"`
-	Hidden       bool            `json:"hidden"`
-	Name         string          `json:"name"`
-	Level        *int32          `json:"level"`
-	Rarity       *int32          `json:"rarity"`
-	GRank        *int32          `json:"g_rank"`
-	Attack       *int32          `json:"attack"`
-	Affinity     *int32          `json:"affinity"`
-	Element      *string         `json:"element"`
-	ElementValue *int32          `json:"element_value"`
-	Status       *string         `json:"status"`
-	StatusValue  *int32          `json:"status_value"`
-	Elements     json.RawMessage `json:"elements"`
-	Defense      *int32          `json:"defense"`
-	Slots        *int32          `json:"slots"`
-	RankSystem   *string         `json:"rank_system"`
-	RankLevel    *int32          `json:"rank_level"`
-	Price        *int32          `json:"price"`
-	Sharpness    json.RawMessage `json:"sharpness"`
-	Quality      json.RawMessage `json:"quality"`
-	ScrapedAt    time.Time       `json:"scraped_at"`
-}
-
-// itemColumns are the columns of an Item, in its order.
-const itemColumns = `w.key, w.version, w.weapon_type, w.page_kind, w.page, w.row_id, w.hidden, w.name, w.level,
-	w.rarity, w.g_rank, w.attack, w.affinity, w.element, w.element_value, w.status, w.status_value, w.elements,
-	w.defense, w.slots, w.rank_system, w.rank_level, w.price, w.sharpness, w.quality, w.scraped_at`
-
-func (it *Item) fields() []any {
-	return []any{&it.Key, &it.Version, &it.WeaponType, &it.PageKind, &it.Page, &it.RowID, &it.Hidden, &it.Name,
-		&it.Level, &it.Rarity, &it.GRank, &it.Attack, &it.Affinity, &it.Element, &it.ElementValue, &it.Status,
-		&it.StatusValue, &it.Elements, &it.Defense, &it.Slots, &it.RankSystem, &it.RankLevel, &it.Price,
-		&it.Sharpness, &it.Quality, &it.ScrapedAt}
-}
-
 // sortValue is the value of the item the cursor compares.
 func (it *Item) sortValue(sort string) any {
-	switch strings.TrimPrefix(sort, "-") {
-	case "name":
-		return it.Name
-	case "type":
-		return it.WeaponType
-	case "attack":
-		return it.Attack
-	case "affinity":
-		return it.Affinity
-	case "rarity":
-		return it.Rarity
-	case "g_rank":
-		return it.GRank
-	case "element":
-		return it.ElementValue
-	case "status":
-		return it.StatusValue
-	case "slots":
-		return it.Slots
-	case "price":
-		return it.Price
-	case "level":
-		return it.Level
-	case "defense":
-		return it.Defense
+	col, ok := sortColumns[strings.TrimPrefix(sort, "-")]
+	if !ok {
+		return nil
 	}
-	return nil
+	return it.column(strings.TrimPrefix(col.expr, "w."))
 }
 
 // current keeps the latest version of each key: the row has no newer version.
@@ -380,6 +315,26 @@ func (q *searchQuery) conditions(arg func(any) string, latest bool) ([]string, e
 	if len(q.types) > 0 {
 		conds = append(conds, "w.weapon_type = ANY("+arg(q.types)+")")
 	}
+	conds = append(conds, q.valueConditions(arg)...)
+	if q.flagged && latest {
+		conds = append(conds, "w.flagged")
+	} else if q.flagged {
+		conds = append(conds, "w.quality IS NOT NULL")
+	}
+	keyset, err := q.keyset(arg)
+	if err != nil {
+		return nil, err
+	}
+	if keyset != "" {
+		conds = append(conds, keyset)
+	}
+	return conds, nil
+}
+
+// valueConditions are the conditions of the search on the values of w: its ranges, its slots,
+// its element.
+func (q *searchQuery) valueConditions(arg func(any) string) []string {
+	var conds []string
 	for _, r := range []struct {
 		col    string
 		lo, hi *int
@@ -406,19 +361,7 @@ func (q *searchQuery) conditions(arg func(any) string, latest bool) ([]string, e
 			"jsonb_path_exists(w.elements, '$[*] ? (@.kind == $k && @.value >= $v)', jsonb_build_object('k', "+
 				k+"::text, 'v', "+arg(min)+"::int))")
 	}
-	if q.flagged && latest {
-		conds = append(conds, "w.flagged")
-	} else if q.flagged {
-		conds = append(conds, "w.quality IS NOT NULL")
-	}
-	keyset, err := q.keyset(arg)
-	if err != nil {
-		return nil, err
-	}
-	if keyset != "" {
-		conds = append(conds, keyset)
-	}
-	return conds, nil
+	return conds
 }
 
 // nameOrID is the condition of q's q: the name has it, or, if it looks like one, the row id is it.
@@ -572,15 +515,13 @@ func (s *Server) fetchItems(ctx context.Context, hits []hit) ([]Item, error) {
 	if err != nil {
 		return nil, err
 	}
-	byKey := make(map[string]Item, len(hits))
-	var it Item
-	_, err = pgx.ForEachRow(rows, it.fields(), func() error {
-		byKey[it.Key] = it
-		it = Item{}
-		return nil
-	})
+	items, err := pgx.CollectRows(rows, pgx.RowToStructByName[Item])
 	if err != nil {
 		return nil, err
+	}
+	byKey := make(map[string]Item, len(items))
+	for _, it := range items {
+		byKey[it.Key] = it
 	}
 	out := make([]Item, 0, len(hits))
 	for _, h := range hits {

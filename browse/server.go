@@ -5,36 +5,72 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mhfz/mhfz-pipeline/internal/observe"
+	"github.com/mhfz/mhfz-pipeline/internal/startup"
+	"github.com/mhfz/mhfz-pipeline/migrations"
 )
 
-// DefaultSiteURL is the weapon folder of the Ferias site, which the weapon pages link to.
-const DefaultSiteURL = "https://xl3lackout.github.io/MHFZ-Ferias-English-Project/buki/"
+// The defaults of DefaultConfig that cmd shows too.
+const (
+	// DefaultSiteURL is the weapon folder of the Ferias site, which the weapon pages link to.
+	DefaultSiteURL = "https://xl3lackout.github.io/MHFZ-Ferias-English-Project/buki/"
+	// DefaultDatabaseURL is a local database, as the read-only role.
+	DefaultDatabaseURL = "postgres://" + migrations.ReaderRole + "@localhost:5432/mhfz?sslmode=disable"
+	// DefaultAddr serves on loopback only.
+	DefaultAddr = "127.0.0.1:8080"
+)
 
-// Config configures a Server. Zero durations take the defaults in parentheses.
+// Config configures a Server. Start from DefaultConfig; a zero field is an error unless its
+// comment says what zero (or nil) means.
 type Config struct {
-	DatabaseURL   string        // PostgreSQL, as mhfz_reader (required)
-	SiteURL       string        // the Ferias site's buki/ folder, for the links to its rows (DefaultSiteURL)
-	QueryTimeout  time.Duration // the longest a query of a page or an API call may take (5s)
-	ExportTimeout time.Duration // the longest an export may take, streaming included (2m)
-	Logger        *slog.Logger  // required
+	Addr string // host:port the page and the API listen on
+	// Listener, if not nil, is where Run serves instead of listening on Addr (a test's free
+	// port, known before Run starts); Run closes it.
+	Listener net.Listener
 
-	// Registry, if set, gets the server's metrics (Metrics); Health, if set, its checks: alive
-	// while no request has been running for longer than StallTimeout (5m, longer than the
-	// export timeout), ready while PostgreSQL answers the ping made every ProbeEvery (5s) while
-	// serving.
+	DatabaseURL   string        // PostgreSQL, as mhfz_reader
+	SiteURL       string        // the Ferias site's buki/ folder, for the links to its rows
+	QueryTimeout  time.Duration // the longest a query of a page or an API call may take
+	ExportTimeout time.Duration // the longest an export may take, streaming included
+	// Startup is how Run waits at start for PostgreSQL: saying what it waits for, failing at
+	// once on what waiting cannot change (a wrong password), for at most its Timeout (0: until
+	// stopped). Its Log is Logger when nil.
+	Startup startup.Waiter
+	Logger  *slog.Logger
+
+	// Registry, if not nil, gets the server's metrics (Metrics); Health, if not nil, its checks:
+	// alive while no request has been running for longer than StallTimeout (longer than the
+	// export timeout), ready while PostgreSQL answers the ping made every ProbeEvery.
 	Registry     prometheus.Registerer
 	Health       *observe.Health
 	StallTimeout time.Duration
 	ProbeEvery   time.Duration
+}
+
+// DefaultConfig is the configuration of `mhfz serve` without flags.
+func DefaultConfig() Config {
+	return Config{
+		Addr:          DefaultAddr,
+		DatabaseURL:   DefaultDatabaseURL,
+		SiteURL:       DefaultSiteURL,
+		QueryTimeout:  5 * time.Second,
+		ExportTimeout: 2 * time.Minute,
+		Startup:       startup.Waiter{Timeout: time.Minute},
+		Logger:        slog.Default(),
+		StallTimeout:  observe.DefaultStallTimeout,
+		ProbeEvery:    observe.DefaultLagEvery,
+	}
 }
 
 // Server serves the API and the page. It is safe for concurrent use.
@@ -42,57 +78,37 @@ type Server struct {
 	cfg     Config
 	obs     observation
 	log     *slog.Logger
-	db      *pgxpool.Pool
+	pool    *pgxpool.Config
+	target  string        // the database, for the log and the errors, without its password
+	db      *pgxpool.Pool // opened by Run
 	site    *url.URL
 	handler http.Handler
 	pages   *pages
 	// openAPIJSON is openapi.yaml as JSON.
 	openAPIJSON []byte
+	ran         atomic.Bool
 }
 
-// New validates cfg and prepares the connections (opened when first needed).
-func New(ctx context.Context, cfg Config) (*Server, error) {
-	if cfg.Logger == nil {
-		return nil, errors.New("browse: no logger")
+// New validates cfg and builds the server, its metrics and its checks. It connects to nothing:
+// Run does.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("browse: %w", err)
 	}
-	if cfg.DatabaseURL == "" {
-		return nil, errors.New("browse: no database URL")
+	if cfg.Startup.Log == nil {
+		cfg.Startup.Log = cfg.Logger
 	}
-	if cfg.SiteURL == "" {
-		cfg.SiteURL = DefaultSiteURL
+	s := &Server{cfg: cfg, log: cfg.Logger}
+	var err error
+	if s.site, err = siteURL(cfg.SiteURL); err != nil {
+		return nil, fmt.Errorf("browse: %w", err)
 	}
-	site, err := url.Parse(cfg.SiteURL)
-	if err != nil || (site.Scheme != "http" && site.Scheme != "https") || site.Host == "" {
-		return nil, fmt.Errorf("browse: site URL %q: want http(s)://HOST/…/buki/", cfg.SiteURL)
+	if s.pool, err = poolConfig(cfg); err != nil {
+		return nil, fmt.Errorf("browse: %w", err)
 	}
-	if !strings.HasSuffix(site.Path, "/") {
-		site.Path += "/"
+	if s.target, err = startup.PostgresTarget(cfg.DatabaseURL); err != nil {
+		return nil, fmt.Errorf("browse: DatabaseURL: %w", err)
 	}
-	if cfg.QueryTimeout == 0 {
-		cfg.QueryTimeout = 5 * time.Second
-	}
-	if cfg.ExportTimeout == 0 {
-		cfg.ExportTimeout = 2 * time.Minute
-	}
-	if cfg.StallTimeout == 0 {
-		cfg.StallTimeout = observe.DefaultStallTimeout
-	}
-	if cfg.ProbeEvery == 0 {
-		cfg.ProbeEvery = 5 * time.Second
-	}
-	if cfg.QueryTimeout < 0 || cfg.ExportTimeout < 0 || cfg.ProbeEvery < 0 {
-		return nil, fmt.Errorf("browse: negative timeout (query %s, export %s) or probe interval %s",
-			cfg.QueryTimeout, cfg.ExportTimeout, cfg.ProbeEvery)
-	}
-	if cfg.Health != nil && cfg.StallTimeout <= max(cfg.QueryTimeout, cfg.ExportTimeout) {
-		return nil, fmt.Errorf("browse: stall timeout %s must be longer than the export timeout %s: an export may take that long",
-			cfg.StallTimeout, max(cfg.QueryTimeout, cfg.ExportTimeout))
-	}
-	db, err := openPool(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	s := &Server{cfg: cfg, log: cfg.Logger, db: db, site: site}
 	if err = s.observe(); err == nil {
 		s.pages, err = newPages()
 	}
@@ -100,39 +116,115 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.openAPIJSON, err = openAPIJSON()
 	}
 	if err != nil {
-		db.Close()
 		return nil, err
 	}
 	s.handler = s.routes()
 	return s, nil
 }
 
-// Close closes the connections.
-func (s *Server) Close() { s.db.Close() }
+// validate says which field is wrong, if one is.
+func (cfg *Config) validate() error {
+	longest := max(cfg.QueryTimeout, cfg.ExportTimeout)
+	switch {
+	case cfg.Logger == nil:
+		return errors.New("Logger is nil")
+	case cfg.Addr == "" && cfg.Listener == nil:
+		return errors.New("Addr is empty (and no Listener)")
+	case cfg.DatabaseURL == "":
+		return errors.New("DatabaseURL is empty")
+	case cfg.QueryTimeout <= 0 || cfg.ExportTimeout <= 0:
+		return fmt.Errorf("QueryTimeout %s and ExportTimeout %s must be positive", cfg.QueryTimeout, cfg.ExportTimeout)
+	case cfg.ProbeEvery <= 0:
+		return fmt.Errorf("ProbeEvery %s must be positive", cfg.ProbeEvery)
+	case cfg.Startup.Timeout < 0:
+		return fmt.Errorf("Startup.Timeout %s must not be negative (0: until stopped)", cfg.Startup.Timeout)
+	case cfg.Startup.Every < 0 || cfg.Startup.Retry < 0 || cfg.Startup.Attempt < 0:
+		return fmt.Errorf("Startup's intervals (every %s, retry %s, attempt %s) must not be negative",
+			cfg.Startup.Every, cfg.Startup.Retry, cfg.Startup.Attempt)
+	case cfg.Health != nil && cfg.StallTimeout <= longest:
+		return fmt.Errorf("StallTimeout %s must be longer than ExportTimeout and QueryTimeout (%s): a request may take that long",
+			cfg.StallTimeout, longest)
+	}
+	return nil
+}
 
-// Handler is the HTTP handler of the API and the page.
-func (s *Server) Handler() http.Handler { return s.handler }
+// siteURL is the Ferias site's buki/ folder, ending with a slash.
+func siteURL(raw string) (*url.URL, error) {
+	site, err := url.Parse(raw)
+	if err != nil || (site.Scheme != "http" && site.Scheme != "https") || site.Host == "" {
+		return nil, fmt.Errorf("SiteURL %q: want http(s)://HOST/…/buki/", raw)
+	}
+	if !strings.HasSuffix(site.Path, "/") {
+		site.Path += "/"
+	}
+	return site, nil
+}
 
-// Ping checks that the database answers.
-func (s *Server) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
+// poolConfig is how Run connects: read-only transactions, and a server-side statement timeout
+// as long as the longest a request may take (each request also has its own deadline).
+func poolConfig(cfg Config) (*pgxpool.Config, error) {
+	pc, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("DatabaseURL: %w", err)
+	}
+	rp := pc.ConnConfig.RuntimeParams
+	rp["default_transaction_read_only"] = "on"
+	rp["statement_timeout"] = strconv.FormatInt(max(cfg.QueryTimeout, cfg.ExportTimeout).Milliseconds(), 10)
+	// Plans are made once per statement and kept (pgx prepares and caches each statement): a
+	// search unites one branch per weapon table, whose planning would otherwise cost more than
+	// running it. The statements are written so that their generic plans use the indexes.
+	rp["plan_cache_mode"] = "force_generic_plan"
+	if rp["application_name"] == "" {
+		rp["application_name"] = "mhfz-serve"
+	}
+	return pc, nil
+}
 
-// Serve serves on addr until ctx ends, then lets the requests in progress finish (at most the
-// export timeout) and returns. started, if not nil, is called with the listening address. While
-// it serves, it probes the database for the readiness check and the metrics.
-func (s *Server) Serve(ctx context.Context, addr string, started func(string)) error {
+// Run waits for PostgreSQL, checks that the role can read the schema (check), then serves the
+// page and the API until ctx ends; then it lets the requests in progress finish (at most the
+// export timeout) and returns nil. While it serves, it probes the database for the readiness
+// check and the metrics. A stop before PostgreSQL ever answered is an error
+// (startup.ErrNotStarted). Run may be called once.
+func (s *Server) Run(ctx context.Context) error {
+	if s.cfg.Listener != nil {
+		defer s.cfg.Listener.Close() // also when Run fails before serving: the clients waiting learn it
+	}
+	if !s.ran.CompareAndSwap(false, true) {
+		return errors.New("browse: Run called twice")
+	}
+	db, err := pgxpool.NewWithConfig(ctx, s.pool)
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	defer db.Close()
+	s.db = db
+	// Each attempt is also a probe: the server is not ready while it waits.
+	probe := func(ctx context.Context) error { err := db.Ping(ctx); s.obs.database.Report(err); return err }
+	if err := s.cfg.Startup.Wait(ctx, s.target, probe, startup.PostgresNotReady); err != nil {
+		return err
+	}
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	ln := s.cfg.Listener
+	if ln == nil {
+		if ln, err = (&net.ListenConfig{}).Listen(ctx, "tcp", s.cfg.Addr); err != nil {
+			return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+		}
+	}
+	addr := ln.Addr().String()
+	s.log.Info("serving the web page and the JSON API", "url", "http://"+addr+"/", "api", "http://"+addr+"/api/openapi.yaml",
+		"database", s.target)
+	return s.serve(ctx, ln)
+}
+
+// serve serves on ln until ctx ends, probing the database meanwhile.
+func (s *Server) serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
-		Addr:              addr,
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
-	ln, err := listen(ctx, addr)
-	if err != nil {
-		return err
-	}
-	if started != nil {
-		started(ln.Addr().String())
 	}
 	monitorCtx, stopMonitor := context.WithCancel(ctx)
 	monitored := make(chan struct{})
@@ -142,13 +234,13 @@ func (s *Server) Serve(ctx context.Context, addr string, started func(string)) e
 	go func() { done <- srv.Serve(ln) }()
 	select {
 	case err := <-done:
-		return fmt.Errorf("serve on %s: %w", addr, err)
+		return fmt.Errorf("serve on %s: %w", ln.Addr(), err)
 	case <-ctx.Done():
 	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ExportTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil {
-		return fmt.Errorf("stop serving on %s: %w", addr, err)
+		return fmt.Errorf("stop serving on %s: %w", ln.Addr(), err)
 	}
 	<-done
 	return nil

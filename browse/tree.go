@@ -47,7 +47,7 @@ const (
 )
 
 // upgrades resolves the tree of row in both directions, one query per depth.
-func (s *Server) upgrades(ctx context.Context, row *weaponRow) (Upgrades, error) {
+func (s *Server) upgrades(ctx context.Context, row *weaponRecord) (Upgrades, error) {
 	var u Upgrades
 	var err error
 	budget := maxTreeNodes
@@ -59,20 +59,19 @@ func (s *Server) upgrades(ctx context.Context, row *weaponRow) (Upgrades, error)
 	return u, err
 }
 
-// linked is a weapon reached in the tree, with its links.
-type linked struct {
-	page     string
-	from, to []codecs.WeaponRef
-	weapon   NodeWeapon
+// nodeWeapon is what a tree shows of a weapon.
+func nodeWeapon(r *weaponRecord) *NodeWeapon {
+	return &NodeWeapon{Name: r.Name, WeaponType: r.WeaponType, PageKind: r.PageKind, Rarity: r.Rarity, GRank: r.GRank,
+		Attack: r.Attack}
 }
 
-func (s *Server) tree(ctx context.Context, root *weaponRow, up bool, budget *int, truncated *bool) ([]*Node, error) {
-	refs := root.to
+func (s *Server) tree(ctx context.Context, root *weaponRecord, up bool, budget *int, truncated *bool) ([]*Node, error) {
+	refs := root.UpgradeTo
 	if up {
-		refs = root.from
+		refs = root.UpgradeFrom
 	}
-	seen := map[string]bool{root.key: true}
-	top := s.nodes(root.page, refs)
+	seen := map[string]bool{root.Key: true}
+	top := s.nodes(root.Page, refs)
 	level := top
 	for depth := 0; len(level) > 0; depth++ {
 		if depth >= maxTreeDepth {
@@ -89,21 +88,21 @@ func (s *Server) tree(ctx context.Context, root *weaponRow, up bool, budget *int
 			if !ok {
 				continue
 			}
-			n.Found, n.Weapon = true, &l.weapon
+			n.Found, n.Weapon = true, nodeWeapon(l)
 			if seen[n.Key] {
 				n.Cycle = true
 				continue
 			}
 			seen[n.Key] = true
-			links := l.to
+			links := l.UpgradeTo
 			if up {
-				links = l.from
+				links = l.UpgradeFrom
 			}
 			if *budget -= len(links); *budget < 0 {
 				*truncated = true
 				continue
 			}
-			n.Next = s.nodes(l.page, links)
+			n.Next = s.nodes(l.Page, links)
 			next = append(next, n.Next...)
 		}
 		level = next
@@ -129,7 +128,7 @@ func (s *Server) nodes(page string, refs []codecs.WeaponRef) []*Node {
 }
 
 // lookup reads the latest version of the nodes' weapons, one statement for all their tables.
-func (s *Server) lookup(ctx context.Context, nodes []*Node) (map[string]linked, error) {
+func (s *Server) lookup(ctx context.Context, nodes []*Node) (map[string]*weaponRecord, error) {
 	byTable := map[string][]string{}
 	for _, n := range nodes {
 		if t := tableOfKey(n.Key); t != "" {
@@ -143,28 +142,20 @@ func (s *Server) lookup(ctx context.Context, nodes []*Node) (map[string]linked, 
 	var args []any
 	for t, keys := range byTable {
 		args = append(args, keys)
-		branches = append(branches, `(SELECT DISTINCT ON (key) key, page, name, weapon_type, page_kind, rarity, g_rank, attack,
-			upgrade_from, upgrade_to FROM `+pgx.Identifier{t}.Sanitize()+` WHERE key = ANY($`+strconv.Itoa(len(args))+`) ORDER BY key, version DESC)`)
+		branches = append(branches, `(SELECT DISTINCT ON (w.key) `+columnsOf("w", "w.upgrade_from", "w.upgrade_to")+` FROM `+
+			pgx.Identifier{t}.Sanitize()+` w WHERE w.key = ANY($`+strconv.Itoa(len(args))+`) ORDER BY w.key, w.version DESC)`)
 	}
 	rows, err := s.db.Query(ctx, strings.Join(branches, " UNION ALL "), args...)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]linked{}
-	var key string
-	var l linked
-	var from, to []byte
-	_, err = pgx.ForEachRow(rows, []any{&key, &l.page, &l.weapon.Name, &l.weapon.WeaponType, &l.weapon.PageKind,
-		&l.weapon.Rarity, &l.weapon.GRank, &l.weapon.Attack, &from, &to}, func() error {
-		if err := unmarshalRefs(from, &l.from); err != nil {
-			return err
-		}
-		if err := unmarshalRefs(to, &l.to); err != nil {
-			return err
-		}
-		out[key] = l
-		l = linked{}
-		return nil
-	})
-	return out, err
+	records, err := pgx.CollectRows(rows, pgx.RowToAddrOfStructByNameLax[weaponRecord])
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*weaponRecord, len(records))
+	for _, r := range records {
+		out[r.Key] = r
+	}
+	return out, nil
 }

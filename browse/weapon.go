@@ -12,8 +12,6 @@ import (
 
 	json "github.com/goccy/go-json"
 	"github.com/jackc/pgx/v5"
-
-	"github.com/mhfz/mhfz-pipeline/codecs"
 )
 
 // Weapon is one weapon as the API shows it: its latest version, whole, and what surrounds it.
@@ -59,15 +57,6 @@ type Version struct {
 	Changes     []Change  `json:"changes"`
 }
 
-// weaponRow is what the server itself reads of a weapon's latest version.
-type weaponRow struct {
-	key, page, rowID, name string
-	level                  *int32
-	hidden                 bool
-	from, to               []codecs.WeaponRef
-	all                    []byte
-}
-
 var errNoWeapon = errors.New("no such weapon")
 
 func (s *Server) apiWeapon(w http.ResponseWriter, r *http.Request) error {
@@ -96,15 +85,15 @@ func (s *Server) weapon(ctx context.Context, key string) (*Weapon, error) {
 	if err != nil {
 		return nil, s.dbError(ctx, "reading the weapon", err)
 	}
-	wp := &Weapon{Key: key, Weapon: row.all, FeriasURL: s.feriasRow(row.page, row.rowID)}
+	wp := &Weapon{Key: key, Weapon: row.Record, FeriasURL: s.feriasRow(row.Page, row.RowID)}
 	base := row
 	if parent, err := s.levelParent(ctx, table, row); err != nil {
 		return nil, s.dbError(ctx, "reading the weapon's levels", err)
 	} else if parent != nil {
-		wp.LevelOf = &LevelRef{Key: parent.key, Name: parent.name}
+		wp.LevelOf = &LevelRef{Key: parent.Key, Name: parent.Name}
 		base = parent
-		if row.hidden {
-			wp.FeriasURL = s.feriasRow(row.page, parent.rowID) // a hidden row cannot be scrolled to
+		if row.Hidden {
+			wp.FeriasURL = s.feriasRow(row.Page, parent.RowID) // a hidden row cannot be scrolled to
 		}
 	}
 	if wp.Levels, err = s.levels(ctx, table, base); err != nil {
@@ -136,91 +125,83 @@ func (s *Server) feriasItem(itemID string) string {
 	return u.String()
 }
 
-func (s *Server) readWeapon(ctx context.Context, table, key string) (*weaponRow, error) {
-	id := pgx.Identifier{table}.Sanitize()
-	var row weaponRow
-	var from, to []byte
-	err := s.db.QueryRow(ctx, `SELECT key, page, row_id, name, level, hidden, upgrade_from, upgrade_to,
-		to_jsonb(w) - 'kafka_topic' - 'kafka_partition' - 'kafka_offset'
-		FROM `+id+` w WHERE key = $1 ORDER BY version DESC LIMIT 1`, key).Scan(
-		&row.key, &row.page, &row.rowID, &row.name, &row.level, &row.hidden, &from, &to, &row.all)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, errNoWeapon
-	}
+// readWeapon reads the latest version of a weapon: its columns, its upgrade links, and the
+// whole row as JSON but the Kafka position.
+func (s *Server) readWeapon(ctx context.Context, table, key string) (*weaponRecord, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+columnsOf("w", "w.upgrade_from", "w.upgrade_to",
+		"to_jsonb(w) - 'kafka_topic' - 'kafka_partition' - 'kafka_offset' AS record")+`
+		FROM `+pgx.Identifier{table}.Sanitize()+` w WHERE key = $1 ORDER BY version DESC LIMIT 1`, key)
 	if err != nil {
 		return nil, err
 	}
-	if err := unmarshalRefs(from, &row.from); err != nil {
-		return nil, err
+	row, err := pgx.CollectOneRow(rows, pgx.RowToAddrOfStructByNameLax[weaponRecord])
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, errNoWeapon
 	}
-	return &row, unmarshalRefs(to, &row.to)
-}
-
-func unmarshalRefs(b []byte, refs *[]codecs.WeaponRef) error {
-	if b == nil {
-		return nil
-	}
-	if err := json.Unmarshal(b, refs); err != nil {
-		return fmt.Errorf("decode an upgrade link: %w", err)
-	}
-	return nil
+	return row, err
 }
 
 // levelParent returns the weapon a level row belongs to: on the site, the row of level L of a
 // weapon has the weapon's row id followed by L ("l219C" → "l219C5"), the same name, on the same
 // page. nil when row is not such a row.
-func (s *Server) levelParent(ctx context.Context, table string, row *weaponRow) (*weaponRow, error) {
-	if row.level == nil {
+func (s *Server) levelParent(ctx context.Context, table string, row *weaponRecord) (*weaponRecord, error) {
+	if row.Level == nil {
 		return nil, nil
 	}
-	suffix := strconv.Itoa(int(*row.level))
-	parentID, ok := strings.CutSuffix(row.rowID, suffix)
+	suffix := strconv.Itoa(int(*row.Level))
+	parentID, ok := strings.CutSuffix(row.RowID, suffix)
 	if !ok || len(parentID) < 2 {
 		return nil, nil
 	}
-	parentKey := row.key[:strings.LastIndexByte(row.key, '/')+1] + parentID
+	parentKey := row.Key[:strings.LastIndexByte(row.Key, '/')+1] + parentID
 	parent, err := s.readWeapon(ctx, table, parentKey)
 	if errors.Is(err, errNoWeapon) {
 		return nil, nil
 	}
-	if err != nil || parent.name != row.name || parent.page != row.page {
+	if err != nil || parent.Name != row.Name || parent.Page != row.Page {
 		return nil, err
 	}
 	return parent, nil
 }
 
 // levels returns the levels of base (its own row first), or none when it has no other.
-func (s *Server) levels(ctx context.Context, table string, base *weaponRow) ([]Level, error) {
-	rows, err := s.db.Query(ctx, `SELECT DISTINCT ON (w.key) w.key, w.row_id, w.level, w.hidden, w.rarity, w.g_rank,
-		w.attack, w.affinity, w.elements, w.defense, w.slots, w.price, w.sharpness, w.materials
+func (s *Server) levels(ctx context.Context, table string, base *weaponRecord) ([]Level, error) {
+	rows, err := s.db.Query(ctx, `SELECT DISTINCT ON (w.key) `+columnsOf("w", "w.materials")+`
 		FROM `+pgx.Identifier{table}.Sanitize()+` w WHERE w.name = $1 AND w.page = $2 AND w.row_id LIKE $3
-		ORDER BY w.key, w.version DESC`, base.name, base.page, likeEscape(base.rowID)+"%")
+		ORDER BY w.key, w.version DESC`, base.Name, base.Page, likeEscape(base.RowID)+"%")
 	if err != nil {
 		return nil, err
 	}
-	var out []Level
-	var l Level
-	_, err = pgx.ForEachRow(rows, []any{&l.Key, &l.RowID, &l.Level, &l.Hidden, &l.Rarity, &l.GRank, &l.Attack, &l.Affinity,
-		&l.Elements, &l.Defense, &l.Slots, &l.Price, &l.Sharpness, &l.Materials}, func() error {
-		if l.RowID == base.rowID || (l.Level != nil && l.RowID == base.rowID+strconv.Itoa(int(*l.Level))) {
-			out = append(out, l)
-		}
-		l = Level{}
-		return nil
-	})
-	if err != nil || len(out) < 2 {
+	records, err := pgx.CollectRows(rows, pgx.RowToAddrOfStructByNameLax[weaponRecord])
+	if err != nil {
 		return []Level{}, err
+	}
+	var out []Level
+	for _, l := range records {
+		if l.RowID == base.RowID || (l.Level != nil && l.RowID == base.RowID+strconv.Itoa(int(*l.Level))) {
+			out = append(out, levelOf(l))
+		}
+	}
+	if len(out) < 2 {
+		return []Level{}, nil
 	}
 	slices.SortStableFunc(out, func(a, b Level) int {
 		switch {
-		case a.RowID == base.rowID:
+		case a.RowID == base.RowID:
 			return -1
-		case b.RowID == base.rowID:
+		case b.RowID == base.RowID:
 			return 1
 		}
 		return int(deref(a.Level) - deref(b.Level))
 	})
 	return out, nil
+}
+
+// levelOf is what a weapon's page and API show of one of its levels.
+func levelOf(r *weaponRecord) Level {
+	return Level{Key: r.Key, RowID: r.RowID, Level: r.Level, Hidden: r.Hidden, Rarity: r.Rarity, GRank: r.GRank,
+		Attack: r.Attack, Affinity: r.Affinity, Elements: r.Elements, Defense: r.Defense, Slots: r.Slots, Price: r.Price,
+		Sharpness: r.Sharpness, Materials: r.Materials}
 }
 
 func deref(p *int32) int32 {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"slices"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/mhfz/mhfz-pipeline/browse"
 	"github.com/mhfz/mhfz-pipeline/internal/testenv"
 	"github.com/mhfz/mhfz-pipeline/migrations"
 )
@@ -42,16 +40,7 @@ func BenchmarkServe(b *testing.B) {
 	if dbURL == "" {
 		dbURL = loadBothSnapshots(b, ctx)
 	}
-	s, err := browse.New(ctx, browse.Config{DatabaseURL: dbURL, Logger: testLogger(b, "serve")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Check(ctx); err != nil {
-		b.Fatal(err)
-	}
-	srv := httptest.NewServer(s.Handler())
-	defer srv.Close()
+	base := startServe(b, ctx, dbURL)
 	keys := sampleKeys(b, ctx, dbURL, 40)
 	// 2, 4 and 8 clients at once, each sending its next request as soon as it has an answer: on
 	// two cores shared by the clients, the server and PostgreSQL, 8 saturate the machine and
@@ -60,12 +49,12 @@ func BenchmarkServe(b *testing.B) {
 	for _, clients := range []int{2, 4, 8} {
 		b.Run(fmt.Sprintf("search/clients=%d", clients), func(b *testing.B) {
 			for range b.N {
-				latencies(b, clients, requests, func(i int) string { return srv.URL + "/api/weapons?" + benchSearches[i%len(benchSearches)] })
+				latencies(b, clients, requests, func(i int) string { return base + "/api/weapons?" + benchSearches[i%len(benchSearches)] })
 			}
 		})
 		b.Run(fmt.Sprintf("weapon/clients=%d", clients), func(b *testing.B) {
 			for range b.N {
-				latencies(b, clients, requests, func(i int) string { return srv.URL + "/api/weapons/" + keys[i%len(keys)] })
+				latencies(b, clients, requests, func(i int) string { return base + "/api/weapons/" + keys[i%len(keys)] })
 			}
 		})
 	}

@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -118,17 +119,8 @@ func TestServe(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	expected, second, readerURL := servedDB(t, ctx)
-	s, err := browse.New(ctx, browse.Config{DatabaseURL: readerURL, Logger: testLogger(t, "serve")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Check(ctx); err != nil {
-		t.Fatalf("mhfz_reader cannot read the tables: %v", err)
-	}
-	srv := httptest.NewServer(s.Handler())
-	defer srv.Close()
-	api := newAPIClient(t, srv.URL)
+	base := startServe(t, ctx, readerURL)
+	api := newAPIClient(t, base)
 
 	t.Run("search by English name", func(t *testing.T) { checkNameSearch(t, api, expected, "Iron Katana") })
 	t.Run("search by Japanese name", func(t *testing.T) { checkNameSearch(t, api, expected, "覇帝刀") })
@@ -140,7 +132,41 @@ func TestServe(t *testing.T) {
 	t.Run("materials", func(t *testing.T) { checkMaterials(t, api, expected) })
 	t.Run("exports", func(t *testing.T) { checkExports(t, api) })
 	t.Run("searches against the tables", func(t *testing.T) { checkSearchesAgainstTables(t, ctx, api, readerURL) })
-	t.Run("browser", func(t *testing.T) { checkBrowser(t, srv.URL) })
+	t.Run("browser", func(t *testing.T) { checkBrowser(t, base) })
+}
+
+// startServe runs browse's server over the database at dbURL (as mhfz_reader) on a free port
+// until the test ends, and returns its base URL once it serves: it has waited for the database
+// and checked that the role can read the tables.
+func startServe(t testing.TB, ctx context.Context, dbURL string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := browse.DefaultConfig()
+	cfg.DatabaseURL, cfg.Logger, cfg.Listener = dbURL, testLogger(t, "serve"), ln
+	s, err := browse.New(cfg)
+	if err != nil {
+		ln.Close()
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	stop := sync.OnceValue(func() error { cancel(); return <-done })
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	base := "http://" + ln.Addr().String()
+	resp, err := http.Get(base + "/api/openapi.yaml") // waits in the listener's queue until Run serves
+	if err != nil {
+		t.Fatalf("the server does not serve (mhfz_reader cannot read the tables?): %v; Run: %v", err, stop())
+	}
+	resp.Body.Close()
+	return base
 }
 
 // apiClient gets the API's answers and checks each against openapi.yaml.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -54,12 +53,11 @@ func registered(t *testing.T) map[string][]string {
 		return rec.Names()
 	}
 	serveRec := &observe.Recorder{Next: prometheus.NewRegistry()}
-	srv, err := browse.New(context.Background(), browse.Config{DatabaseURL: "postgres://u@127.0.0.1:1/db", Logger: log,
-		Registry: serveRec, Health: observe.NewHealth()})
-	if err != nil {
+	serveCfg := browse.DefaultConfig()
+	serveCfg.DatabaseURL, serveCfg.Logger, serveCfg.Registry, serveCfg.Health = "postgres://u@127.0.0.1:1/db", log, serveRec, observe.NewHealth()
+	if _, err := browse.New(serveCfg); err != nil {
 		t.Fatal(err)
 	}
-	srv.Close()
 	scraperRec := &observe.Recorder{}
 	if err := scraper.NewStats().Register(scraperRec, nil); err != nil {
 		t.Fatal(err)

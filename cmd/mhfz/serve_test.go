@@ -114,23 +114,25 @@ func TestServeCommand(t *testing.T) {
 	}
 }
 
-// TestServeObserveFlags: the observation's flags are checked against serve's own.
+// TestServeObserveFlags: the observation's flags are checked against serve's own (the stall
+// timeout against the others by browse.New, before anything is started but the metrics' server).
 func TestServeObserveFlags(t *testing.T) {
+	offline := []string{"--database-url", "postgres://nobody@127.0.0.1:1/none?connect_timeout=1", "--wait", "1s"}
 	for _, tc := range []struct {
 		args []string
 		says string
 	}{
-		{[]string{"--http-addr", ":9100", "--stall-timeout", "1m"}, "--stall-timeout must be longer than --export-timeout"},
-		{[]string{"--http-addr", ":9100", "--export-timeout", "10m"}, "--stall-timeout must be longer than --export-timeout"},
+		{[]string{"--http-addr", "127.0.0.1:0", "--stall-timeout", "1m"}, "StallTimeout 1m0s must be longer than ExportTimeout"},
+		{[]string{"--http-addr", "127.0.0.1:0", "--export-timeout", "10m"}, "StallTimeout 5m0s must be longer than ExportTimeout"},
 		{[]string{"--stall-timeout", "0s"}, "--stall-timeout must be positive"},
 	} {
-		_, err := parseServeFlags(tc.args, io.Discard)
-		if err == nil || !strings.Contains(err.Error(), tc.says) {
-			t.Errorf("serve %v: %v, want %q", tc.args, err, tc.says)
+		err := run(context.Background(), append(append([]string{"serve"}, offline...), tc.args...), io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.says) || exitCode(err) != 2 {
+			t.Errorf("serve %v: %v (exit %d), want %q (exit 2)", tc.args, err, exitCode(err), tc.says)
 		}
 	}
 	o, err := parseServeFlags([]string{"--http-addr", ":9100", "--export-timeout", "10m", "--stall-timeout", "11m"}, io.Discard)
-	if err != nil || o.observe.addr != ":9100" || o.observe.stall != 11*time.Minute {
-		t.Errorf("serve --http-addr :9100 --stall-timeout 11m: %+v %v", o, err)
+	if err != nil || o.observe.addr != ":9100" || o.observe.stall != 11*time.Minute || o.cfg.ExportTimeout != 10*time.Minute {
+		t.Errorf("serve --http-addr :9100 --export-timeout 10m --stall-timeout 11m: %+v %v", o, err)
 	}
 }
