@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -187,12 +186,12 @@ type running struct {
 // start runs the deployment's router (with parse, nil: the default) and its live sink.
 func (d *deployment) start(ctx context.Context, parse func(*codecs.RawRecord) (*codecs.Weapon, error), name string) *running {
 	t := d.t
-	opts, err := d.setup().Options()
-	if err != nil {
-		t.Fatal(err)
-	}
 	log := testLogger(t, name)
-	router, err := processors.NewRouter(d.brokers, d.names, processors.RouterConfig{Parse: parse, Logger: log}, opts...)
+	cfg := routerConfig(d.names, d.setup(), log)
+	if parse != nil {
+		cfg.Parse = parse
+	}
+	router, err := processors.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +202,7 @@ func (d *deployment) start(ctx context.Context, parse func(*codecs.RawRecord) (*
 	}
 	r := &running{router: router, sink: sk}
 	r.stopRouter = goRun(ctx, func(ctx context.Context) error {
-		if err := router.Processor.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		if err := router.Run(ctx); err != nil {
 			return fmt.Errorf("router: %w", err)
 		}
 		return nil
@@ -446,9 +445,11 @@ func TestReprocessEqualsRebuild(t *testing.T) {
 	}
 	before := a.answers(ctx)
 	stopReaders := a.readers(ctx)
+	routerB := routerConfig(a.names, a.setup(), slog.Default())
+	routerB.Parse = parseB
 	cfg := reprocess.Config{
 		Names: a.names, Setup: a.setup(), DatabaseURL: a.url, Logger: testLogger(t, "reprocess"),
-		Router: processors.RouterConfig{Parse: parseB}, Poll: 200 * time.Millisecond,
+		Router: routerB, Poll: 200 * time.Millisecond,
 		Sink: sink.Config{Kafka: kafka.Config("e2e-reprocess-rebuild"), RetryMax: 200 * time.Millisecond},
 	}
 	a.interruptedReprocess(ctx, cfg, before)
@@ -562,7 +563,8 @@ func BenchmarkReprocess(b *testing.B) {
 		b.Fatal(err)
 	}
 	cfg := reprocess.Config{Names: d.names, Setup: d.setup(), DatabaseURL: d.url, Logger: testLogger(b, "reprocess"),
-		Sink: sink.Config{Kafka: kafka.Config("bench-reprocess-rebuild")}}
+		Router: routerConfig(d.names, d.setup(), slog.Default()),
+		Sink:   sink.Config{Kafka: kafka.Config("bench-reprocess-rebuild")}}
 	b.ResetTimer()
 	for range b.N {
 		res, err := reprocess.Run(ctx, cfg)

@@ -7,9 +7,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/lovoo/goka"
-
-	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 	"github.com/mhfz/mhfz-pipeline/internal/observe"
 	"github.com/mhfz/mhfz-pipeline/internal/reprocess"
 	"github.com/mhfz/mhfz-pipeline/processors"
@@ -32,7 +29,7 @@ func parseReprocessFlags(args []string, output io.Writer) (*reprocessOptions, er
 	o.kafka.register(fs)
 	o.db.register(fs)
 	o.router.register(fs)
-	fs.durationVar(&o.progress, "progress", "MHFZ_PROGRESS_INTERVAL", 10*time.Second,
+	fs.durationVar(&o.progress, "progress", "MHFZ_PROGRESS_INTERVAL", processors.DefaultConfig().Progress,
 		"interval of the progress log lines (0: none)")
 	o.observe.register(fs)
 	fs.stringVar(&o.copyFrom, "copy-from", "MHFZ_REPROCESS_COPY_FROM", "",
@@ -67,8 +64,9 @@ func runReprocess(ctx context.Context, args []string, env runEnv) error {
 		return err
 	}
 	defer stopServing()
-	cfg := kafka.Config("mhfz-reprocess")
-	if err := waitForKafka(ctx, env, o.kafka.brokers, cfg, o.router.setupWithin); err != nil {
+	routerCfg := o.router.config(o.kafka, "mhfz-reprocess", env)
+	routerCfg.Logger = log.With("stage", "router")
+	if err := waitForKafka(ctx, env, o.kafka.brokers, routerCfg.Kafka.Config, o.router.setupWithin); err != nil {
 		return fmt.Errorf("reprocess: %w", err)
 	}
 	progress := o.progress
@@ -78,9 +76,7 @@ func runReprocess(ctx context.Context, args []string, env runEnv) error {
 	log.Info("re-processing weapon_data into rebuilt tables; the live tables stay as they are until the switch",
 		"input", o.kafka.names().WeaponData(), "storage", o.router.storage)
 	rcfg := reprocess.Config{
-		Names: o.kafka.names(), Setup: o.router.setup(o.kafka, cfg),
-		Router:      processors.RouterConfig{MaxMessageBytes: o.router.maxMessage, Logger: log.With("stage", "router")},
-		RouterOpts:  []goka.ProcessorOption{goka.WithLogger(kafka.GokaLogger(log))},
+		Names: o.kafka.names(), Setup: routerCfg.Kafka, Router: routerCfg,
 		DatabaseURL: o.db.url, Sink: sink.Config{}, Logger: log, Progress: progress, CopyFrom: o.copyFrom,
 		LagEvery: observe.DefaultLagEvery, StallTimeout: o.observe.stall,
 	}

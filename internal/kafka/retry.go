@@ -64,4 +64,3 @@ func Retry(ctx context.Context, what string, backoff time.Duration, f func() err
 		}
 	}
 }
-

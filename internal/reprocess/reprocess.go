@@ -40,10 +40,13 @@ import (
 
 // Config configures a re-processing. Setup, DatabaseURL and Logger are required.
 type Config struct {
-	Names       codecs.Names
-	Setup       processors.KafkaSetup // the router's: brokers, sarama config, the live router's storage
-	Router      processors.RouterConfig
-	RouterOpts  []goka.ProcessorOption // added to Setup.Options (a logger, say)
+	Names codecs.Names
+	Setup processors.KafkaSetup // the router's: brokers, sarama config, the live router's storage
+	// Router is the router's config (processors.DefaultConfig with this build's parser, say):
+	// Run sets its names, Kafka, metrics, health, lag and stall timings from the fields here, and
+	// no progress lines (the re-processing logs its own).
+	Router      processors.Config
+	RouterOpts  []goka.ProcessorOption // goka options of the router (processors.New)
 	DatabaseURL string
 	Sink        sink.Config // batch size and wait, retries; the rest is set here
 	Logger      *slog.Logger
@@ -169,11 +172,10 @@ func weaponTopics(names codecs.Names) []string {
 
 // rebuild runs the router and the rebuilding sink until both have caught up, then stops them.
 func rebuild(ctx context.Context, cfg Config, client sarama.Client, admin sarama.ClusterAdmin, rb *sink.Rebuild) (Result, error) {
-	opts, err := cfg.Setup.Options()
-	if err != nil {
-		return Result{}, err
-	}
-	router, err := processors.NewRouter(cfg.Setup.Brokers, cfg.Names, cfg.Router, append(opts, cfg.RouterOpts...)...)
+	rc := cfg.Router
+	rc.Names, rc.Kafka, rc.Progress = cfg.Names, cfg.Setup, 0
+	rc.Registry, rc.Health, rc.LagEvery, rc.StallTimeout = cfg.Registry, cfg.Health, cfg.LagEvery, cfg.StallTimeout
+	router, err := processors.New(rc, cfg.RouterOpts...)
 	if err != nil {
 		return Result{}, err
 	}
@@ -191,17 +193,8 @@ func rebuild(ctx context.Context, cfg Config, client sarama.Client, admin sarama
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	g, gctx := errgroup.WithContext(runCtx)
-	g.Go(func() error { return stopped(router.Processor.Run(gctx)) })
+	g.Go(func() error { return router.Run(gctx) })
 	g.Go(func() error { return sk.Run(gctx) })
-	if cfg.Registry != nil || cfg.Health != nil {
-		m, err := router.Observe(cfg.Names, cfg.Setup, cfg.Registry, cfg.Health, cfg.LagEvery, cfg.StallTimeout)
-		if err != nil {
-			stop()
-			_ = g.Wait()
-			return Result{}, err
-		}
-		g.Go(func() error { m.Run(gctx); return nil })
-	}
 	caught := false
 	g.Go(func() error {
 		w := watcher{cfg: cfg, client: client, admin: admin, rb: rb, router: router, sink: sk}
@@ -211,7 +204,7 @@ func rebuild(ctx context.Context, cfg Config, client sarama.Client, admin sarama
 		return err
 	})
 	err = g.Wait()
-	res := Result{Router: router.Stats.Snapshot(), Sink: sk.Stats()}
+	res := Result{Router: router.Stats(), Sink: sk.Stats()}
 	switch {
 	case err != nil && !errors.Is(err, context.Canceled):
 		return res, err
@@ -219,12 +212,4 @@ func rebuild(ctx context.Context, cfg Config, client sarama.Client, admin sarama
 		return res, fmt.Errorf("stopped before the rebuilt tables caught up: %w", context.Cause(ctx))
 	}
 	return res, nil
-}
-
-// stopped is nil for the error of a run that was stopped from outside.
-func stopped(err error) error {
-	if errors.Is(err, context.Canceled) {
-		return nil
-	}
-	return err
 }
