@@ -341,7 +341,7 @@ func TestRouterRoutesEachType(t *testing.T) {
 	}
 }
 
-// TestClassifyDecode pins the messages of codecs.DecodeRaw that classifyDecode reads.
+// TestClassifyDecode lists every error of codecs.DecodeRaw and the kind classifyDecode gives it.
 func TestClassifyDecode(t *testing.T) {
 	tests := map[string]string{
 		"":                       KindEmpty,
@@ -349,7 +349,8 @@ func TestClassifyDecode(t *testing.T) {
 		`{"schema":7,"key":"k"}`: KindSchema,
 		`{"schema":1}`:           KindEnvelope,
 		`{"schema":1,"key":"k"}`: KindType,
-		`{"schema":1,"key":"k","weapon_type":"bow"}`: KindEnvelope,
+		`{"schema":1,"key":"k","weapon_type":"bow"}`:       KindEnvelope,
+		`{"schema":1,"key":"k","weapon_type":"boomerang"}`: KindType,
 	}
 	for in, want := range tests {
 		_, err := codecs.DecodeRaw([]byte(in))
