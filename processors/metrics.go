@@ -68,9 +68,9 @@ func (s *Stats) readMetrics(emit func(d observe.Def, v float64, labels ...string
 	}
 }
 
-// Monitor is what a router shows of itself: its metrics and health checks, and the lag monitor
+// monitor is what a router shows of itself: its metrics and health checks, and the lag monitor
 // that feeds them.
-type Monitor struct {
+type monitor struct {
 	router  *Router
 	lag     *prometheus.GaugeVec
 	kafka   *observe.Probe
@@ -81,8 +81,8 @@ type Monitor struct {
 // (either may be nil): alive unless records wait on weapon_data and none was read for
 // Config.StallTimeout; ready while the group table is recovered and Kafka answers. Run measures
 // the lag every Config.LagEvery.
-func newMonitor(r *Router) (*Monitor, error) {
-	m := &Monitor{router: r, kafka: observe.NewProbe("Kafka", 3*r.cfg.LagEvery), lag: metricLag.NewGaugeVec()}
+func newMonitor(r *Router) (*monitor, error) {
+	m := &monitor{router: r, kafka: observe.NewProbe("Kafka", 3*r.cfg.LagEvery), lag: metricLag.NewGaugeVec()}
 	m.stalled.since = time.Now()
 	health := r.cfg.Health
 	health.Ready("processor table", m.checkRecovered)
@@ -108,7 +108,7 @@ func newMonitor(r *Router) (*Monitor, error) {
 }
 
 // recovered reports whether the processor running now has recovered its table.
-func (m *Monitor) recovered() bool {
+func (m *monitor) recovered() bool {
 	p := m.router.current.Load()
 	return p != nil && p.Recovered()
 }
@@ -120,7 +120,7 @@ func boolValue(b bool) float64 {
 	return 0
 }
 
-func (m *Monitor) checkRecovered() error {
+func (m *monitor) checkRecovered() error {
 	p := m.router.current.Load()
 	if p == nil {
 		return errors.New("not running yet (no processor started)")
@@ -132,7 +132,7 @@ func (m *Monitor) checkRecovered() error {
 }
 
 // Run measures the lag every Config.LagEvery until ctx ends.
-func (m *Monitor) Run(ctx context.Context) {
+func (m *monitor) Run(ctx context.Context) {
 	k, every := m.router.cfg.Kafka, m.router.cfg.LagEvery
 	client, err := sarama.NewClient(k.Brokers, k.Config)
 	for err != nil {
@@ -166,7 +166,7 @@ func (m *Monitor) Run(ctx context.Context) {
 }
 
 // measure sets the lag of every partition of weapon_data and returns their sum.
-func (m *Monitor) measure(client sarama.Client, admin sarama.ClusterAdmin) (int64, error) {
+func (m *monitor) measure(client sarama.Client, admin sarama.ClusterAdmin) (int64, error) {
 	names := m.router.cfg.Names
 	input := string(names.WeaponData())
 	ends, starts, err := kafka.Watermarks(client, m.router.cfg.Kafka.Config, input)

@@ -26,7 +26,7 @@ type Router struct {
 	opts    []goka.ProcessorOption
 	graph   *goka.GroupGraph
 	stats   *Stats
-	monitor *Monitor
+	monitor *monitor
 	// current is the goka processor running now: Run makes a new one after a Kafka failure.
 	current atomic.Pointer[goka.Processor]
 	// tester is the processor New made on goka's tester (which registers it then), for Run.
