@@ -1,6 +1,7 @@
 package codecs
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 
@@ -40,13 +41,19 @@ func (JSONCodec[T]) Encode(value any) ([]byte, error) {
 // Decode implements goka.Codec.
 func (JSONCodec[T]) Decode(data []byte) (any, error) { return decodeJSON[T](data) }
 
+// The codecs' decoding errors: a message without bytes, or bytes that are not JSON.
+var (
+	ErrEmptyMessage  = errors.New("empty message")
+	ErrMalformedJSON = errors.New("malformed JSON")
+)
+
 func decodeJSON[T any](data []byte) (*T, error) {
 	if len(data) == 0 {
-		return nil, fmt.Errorf("decode %s: empty message", typeName[T]())
+		return nil, fmt.Errorf("decode %s: %w", typeName[T](), ErrEmptyMessage)
 	}
 	var v T
 	if err := json.Unmarshal(data, &v); err != nil {
-		return nil, fmt.Errorf("decode %s: malformed JSON: %w", typeName[T](), err)
+		return nil, fmt.Errorf("decode %s: %w: %w", typeName[T](), ErrMalformedJSON, err)
 	}
 	if c, ok := any(&v).(checker); ok {
 		if err := c.check(); err != nil {

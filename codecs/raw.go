@@ -13,6 +13,16 @@ const RawSchemaVersion = 1
 // ErrUnknownSchema marks a record whose schema version this build cannot read.
 var ErrUnknownSchema = errors.New("unknown schema version")
 
+// What else CheckEnvelope refuses, for readers that tell them apart (the processor's dead-letter
+// kinds): a record without its key, its weapon type or its row id, or of a type this build does
+// not know.
+var (
+	ErrMissingKey        = errors.New("missing key")
+	ErrMissingWeaponType = errors.New("missing weapon_type")
+	ErrUnknownWeaponType = errors.New("unknown weapon_type")
+	ErrMissingRowID      = errors.New("missing row_id")
+)
+
 // RawRecord is one weapon row of one page, as the page says it: structured (cells under their
 // column headers, links, sharpness bars) but not interpreted. Interpreting the text is the
 // processor's job, so that a better parser can re-process the raw records without a re-scrape.
@@ -111,13 +121,13 @@ func CheckEnvelope(r *RawRecord) error {
 		return fmt.Errorf("decode raw record %q: schema %d: %w (this build reads 1..%d)",
 			r.Key, r.Schema, ErrUnknownSchema, RawSchemaVersion)
 	case r.Key == "":
-		return errors.New("decode raw record: missing key")
+		return fmt.Errorf("decode raw record: %w", ErrMissingKey)
 	case r.WeaponType == "":
-		return fmt.Errorf("decode raw record %q: missing weapon_type", r.Key)
+		return fmt.Errorf("decode raw record %q: %w", r.Key, ErrMissingWeaponType)
 	case !r.WeaponType.Valid():
-		return fmt.Errorf("decode raw record %q: unknown weapon_type %q", r.Key, r.WeaponType)
+		return fmt.Errorf("decode raw record %q: %w %q", r.Key, ErrUnknownWeaponType, r.WeaponType)
 	case r.RowID == "":
-		return fmt.Errorf("decode raw record %q: missing row_id", r.Key)
+		return fmt.Errorf("decode raw record %q: %w", r.Key, ErrMissingRowID)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"hash"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -36,9 +37,9 @@ func TestRouterCommitsOnlyFinishedInputs(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	held := &holdingProducer{topic: string(swordTopic)}
-	first := e.runRouter(processors.RouterConfig{}, goka.WithProducerBuilder(held.builder(e.cfg)))
+	first := e.runRouter(e.routerConfig(), goka.WithProducerBuilder(held.builder(e.cfg)))
 	waitFor(t, ctx, "every input read, the sword's send held, every other send acknowledged", func() bool {
-		return first.router.Stats.Snapshot().Read == int64(len(inputs)) && held.heldCount() == 1 && held.allOthersDone()
+		return first.router.Stats().Read == int64(len(inputs)) && held.heldCount() == 1 && held.allOthersDone()
 	})
 	held.fail(errors.New("the send was lost"))
 	if err := first.wait(t); err == nil {
@@ -49,12 +50,12 @@ func TestRouterCommitsOnlyFinishedInputs(t *testing.T) {
 			next, offsets[0])
 	}
 
-	second := e.runRouter(processors.RouterConfig{})
+	second := e.runRouter(e.routerConfig())
 	waitFor(t, ctx, "the sword's version re-sent", func() bool {
 		return e.readTopic(string(swordTopic), func(string, []byte) {}) >= 1
 	})
 	waitFor(t, ctx, "every input read again", func() bool {
-		return second.router.Stats.Snapshot().Read == int64(len(inputs))
+		return second.router.Stats().Read == int64(len(inputs))
 	})
 	second.stop(t)
 	var got []topicRecord
@@ -66,7 +67,7 @@ func TestRouterCommitsOnlyFinishedInputs(t *testing.T) {
 	if len(got) != 1 || got[0].version != 1 {
 		t.Fatalf("the sword on its topic: %+v, want version 1 once", got)
 	}
-	if s := second.router.Stats.Snapshot(); s.Reemitted != 2 || s.Unchanged != 3 || s.Forwarded != 0 {
+	if s := second.router.Stats(); s.Reemitted != 2 || s.Unchanged != 3 || s.Forwarded != 0 {
 		t.Errorf("second router: %+v, want the sword and the hammer re-emitted, 3 unchanged", s)
 	}
 	if next, ok := e.committed(t, 0); !ok || next != offsets[len(offsets)-1]+1 {
@@ -112,6 +113,11 @@ func (e *routerEnv) committed(t *testing.T, partition int32) (int64, bool) {
 	return next, ok
 }
 
+// routerConfig is the config of a router of this deployment run in this process.
+func (e *routerEnv) routerConfig() processors.Config {
+	return routerConfig(e.names, e.setup(), slog.Default())
+}
+
 // runningRouter is a router run in this process, with its own producer.
 type runningRouter struct {
 	router *processors.Router
@@ -121,19 +127,15 @@ type runningRouter struct {
 
 // runRouter runs a router in this process on the real broker; extra options (a producer of the
 // test's) come after those of a deployment.
-func (e *routerEnv) runRouter(cfg processors.RouterConfig, extra ...goka.ProcessorOption) *runningRouter {
+func (e *routerEnv) runRouter(cfg processors.Config, extra ...goka.ProcessorOption) *runningRouter {
 	e.t.Helper()
-	opts, err := e.setup().Options()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	r, err := processors.NewRouter(e.brokers, e.names, cfg, append(opts, extra...)...)
+	r, err := processors.New(cfg, extra...)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	rr := &runningRouter{router: r, cancel: cancel, done: make(chan error, 1)}
-	go func() { rr.done <- r.Processor.Run(ctx) }()
+	go func() { rr.done <- r.Run(ctx) }()
 	e.t.Cleanup(cancel)
 	return rr
 }

@@ -56,24 +56,26 @@ func TestProcessorPoisonOnOnePartition(t *testing.T) {
 		}
 		return weaponrow.Parse(raw)
 	}
-	run := e.runRouter(processors.RouterConfig{Logger: quiet, Parse: parse})
+	cfg := e.routerConfig()
+	cfg.Logger, cfg.Parse = quiet, parse
+	run := e.runRouter(cfg)
 	r := run.router
 	deadline := time.Now().Add(2 * time.Minute)
-	for r.Stats.Snapshot().Done() < int64(len(inputs)) {
+	for r.Stats().Done() < int64(len(inputs)) {
 		select {
 		case err := <-run.done:
-			t.Fatalf("the router stopped after %+v: %v", r.Stats.Snapshot(), err)
+			t.Fatalf("the router stopped after %+v: %v", r.Stats(), err)
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the router handled %+v of %d inputs in 2 minutes", r.Stats.Snapshot(), len(inputs))
+			t.Fatalf("the router handled %+v of %d inputs in 2 minutes", r.Stats(), len(inputs))
 		}
 	}
 	run.cancel()
 	if err := <-run.done; err != nil {
 		t.Fatalf("the router's Run returned %v, want nil: it must never stop on a bad input", err)
 	}
-	checkPoison(t, e, inputs, r.Stats.Snapshot())
+	checkPoison(t, e, inputs, r.Stats())
 }
 
 // checkPoison checks the dead-letter and weapon topics against the inputs.

@@ -32,14 +32,14 @@ func TestRouterOnBothSnapshots(t *testing.T) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	// The group table on LevelDB: goka's in-memory storage, the tester's, sorts every key at each
 	// write, quadratic over a corpus.
-	r, err := processors.NewRouter(nil, names, processors.RouterConfig{Logger: quiet}, goka.WithTester(tt),
-		goka.WithStorageBuilder(storage.DefaultBuilder(t.TempDir())))
+	cfg := routerConfig(names, processors.KafkaSetup{}, quiet) // no brokers: goka's tester stands in
+	r, err := processors.New(cfg, goka.WithTester(tt), goka.WithStorageBuilder(storage.DefaultBuilder(t.TempDir())))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- r.Processor.Run(ctx) }()
+	go func() { done <- r.Run(ctx) }()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -52,7 +52,7 @@ func TestRouterOnBothSnapshots(t *testing.T) {
 	for _, rec := range snapshotRecords(t, testenv.Older) {
 		tt.Consume(string(names.WeaponData()), rec.key, rec.value)
 	}
-	older := r.Stats.Snapshot()
+	older := r.Stats()
 	t.Logf("older snapshot: %+v", older)
 	if older.Read != corpusRows || older.Forwarded != corpusRows || older.DeadLetters != 0 {
 		t.Fatalf("older snapshot: %+v; want every one of %d rows forwarded, no dead letter", older, corpusRows)
@@ -76,7 +76,7 @@ func TestRouterOnBothSnapshots(t *testing.T) {
 	for _, rec := range snapshotRecords(t, testenv.Newest) {
 		tt.Consume(string(names.WeaponData()), rec.key, rec.value)
 	}
-	s := r.Stats.Snapshot()
+	s := r.Stats()
 	t.Logf("both snapshots: %+v", s)
 	if s.Read != 2*corpusRows || s.DeadLetters != 0 || s.Done() != s.Read {
 		t.Fatalf("newest snapshot: %+v; want every row read, no dead letter", s)

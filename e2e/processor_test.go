@@ -69,6 +69,13 @@ func (e *routerEnv) setup() processors.KafkaSetup {
 	return processors.KafkaSetup{Brokers: e.brokers, Config: e.cfg, Partitions: 4, Replication: 1, StoragePath: e.storage}
 }
 
+// routerConfig is the config of a router run in this process on setup: no progress lines.
+func routerConfig(names codecs.Names, setup processors.KafkaSetup, log *slog.Logger) processors.Config {
+	cfg := processors.DefaultConfig()
+	cfg.Names, cfg.Kafka, cfg.Logger, cfg.Progress = names, setup, log, 0
+	return cfg
+}
+
 // start runs `mhfz process` on this deployment as a child process.
 func (e *routerEnv) start() *service {
 	return startService(e.t, []string{"MHFZ_KAFKA_BROKERS=" + strings.Join(e.brokers, ",")}, "process",
@@ -589,19 +596,15 @@ func BenchmarkProcessorCorpus(b *testing.B) {
 		if err := processors.EnsureTopics(ctx, names, setup); err != nil {
 			b.Fatal(err)
 		}
-		opts, err := setup.Options()
-		if err != nil {
-			b.Fatal(err)
-		}
-		r, err := processors.NewRouter(brokers, names, processors.RouterConfig{Logger: quiet}, opts...)
+		r, err := processors.New(routerConfig(names, setup, quiet))
 		if err != nil {
 			b.Fatal(err)
 		}
 		runCtx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		b.StartTimer()
-		go func() { done <- r.Processor.Run(runCtx) }()
-		for r.Stats.Read.Load() < corpusRows {
+		go func() { done <- r.Run(runCtx) }()
+		for r.Stats().Read < corpusRows {
 			select {
 			case err := <-done:
 				b.Fatalf("router stopped: %v", err)
@@ -613,7 +616,7 @@ func BenchmarkProcessorCorpus(b *testing.B) {
 		if err := <-done; err != nil {
 			b.Fatal(err)
 		}
-		if s := r.Stats.Snapshot(); s.Forwarded+s.DeadLetters != corpusRows {
+		if s := r.Stats(); s.Forwarded+s.DeadLetters != corpusRows {
 			b.Fatalf("pass %d: %+v", i, s)
 		}
 		b.StartTimer()

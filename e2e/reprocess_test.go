@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -204,12 +203,12 @@ type running struct {
 // start runs the deployment's router (with parse, nil: the default) and its live sink.
 func (d *deployment) start(ctx context.Context, parse func(*codecs.RawRecord) (*codecs.Weapon, error), name string) *running {
 	t := d.t
-	opts, err := d.setup().Options()
-	if err != nil {
-		t.Fatal(err)
-	}
 	log := testLogger(t, name)
-	router, err := processors.NewRouter(d.brokers, d.names, processors.RouterConfig{Parse: parse, Logger: log}, opts...)
+	cfg := routerConfig(d.names, d.setup(), log)
+	if parse != nil {
+		cfg.Parse = parse
+	}
+	router, err := processors.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +219,7 @@ func (d *deployment) start(ctx context.Context, parse func(*codecs.RawRecord) (*
 	}
 	r := &running{router: router, sink: sk}
 	r.stopRouter = goRun(ctx, func(ctx context.Context) error {
-		if err := router.Processor.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		if err := router.Run(ctx); err != nil {
 			return fmt.Errorf("router: %w", err)
 		}
 		return nil

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,7 +15,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/lovoo/goka"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
@@ -192,12 +190,7 @@ func routerRun(b *testing.B, ctx context.Context, names codecs.Names, ks process
 	for i := range n {
 		s := ks
 		s.StoragePath = filepath.Join(ks.StoragePath, fmt.Sprint(i))
-		opts, err := s.Options()
-		if err != nil {
-			b.Fatal(err)
-		}
-		opts = append(opts, goka.WithLogger(kafka.GokaLogger(quiet)))
-		r, err := processors.NewRouter(ks.Brokers, names, processors.RouterConfig{Logger: quiet}, opts...)
+		r, err := processors.New(routerConfig(names, s, quiet))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -212,7 +205,7 @@ func routerRun(b *testing.B, ctx context.Context, names codecs.Names, ks process
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := r.Processor.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+			if err := r.Run(runCtx); err != nil {
 				errs <- err
 			}
 		}()
@@ -220,7 +213,7 @@ func routerRun(b *testing.B, ctx context.Context, names codecs.Names, ks process
 	read := func() int64 {
 		var sum int64
 		for _, r := range routers {
-			sum += r.Stats.Read.Load()
+			sum += r.Stats().Read
 		}
 		return sum
 	}

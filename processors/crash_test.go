@@ -89,7 +89,7 @@ func TestRouterCrashOrders(t *testing.T) {
 				last.ContentHash != crashed.ContentHash {
 				t.Errorf("last write of the table topic: %+v, want the state of version %d", last, crashed.Version)
 			}
-			s := u.router.Stats.Snapshot()
+			s := u.router.Stats()
 			if s.Read != tc.stats.Read || s.Forwarded != tc.stats.Forwarded || s.Reemitted != tc.stats.Reemitted ||
 				s.Stale != tc.stats.Stale || s.Unchanged != tc.stats.Unchanged || s.DeadLetters != 0 {
 				t.Errorf("stats %+v, want %+v", s, tc.stats)

@@ -4,8 +4,9 @@
 // key: the hash of the last content forwarded, its version, first and last seen, where its input
 // was read, and the recent versions), and routes new or changed versions to the topic of their
 // weapon type, or the records it could not decode or parse to the dead-letter topic with their
-// reason. It also owns the router's counters (Stats) and its Kafka setup (topics, goka options,
-// reset).
+// reason. It also owns the router's lifecycle (New, Run: waiting for Kafka, creating the topics,
+// restarting after a Kafka failure that passes, the lag monitor, metrics, health and progress),
+// its counters (Stats) and its Kafka setup (topics, goka options, reset).
 //
 // The interpretation of the site's cells is package weaponrow's: the raw records stay as the page
 // said them, so that a better parser can re-process them (mhfz reprocess) without a

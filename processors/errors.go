@@ -3,7 +3,6 @@ package processors
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/processors/weaponrow"
@@ -60,20 +59,21 @@ func KindOf(err error) string {
 	return KindParse
 }
 
-// classifyDecode gives the kind of a codecs.DecodeRaw error. DecodeRaw has no sentinel error
-// but for the schema, so this reads its messages; TestClassifyDecode pins them.
+// classifyDecode gives the kind of a codecs.DecodeRaw or codecs.CheckEnvelope error, by its
+// sentinel; an envelope error of no known sentinel is KindEnvelope.
 func classifyDecode(err error) string {
-	msg := err.Error()
 	switch {
 	case errors.Is(err, codecs.ErrUnknownSchema):
 		return KindSchema
-	case strings.Contains(msg, "empty message"):
+	case errors.Is(err, codecs.ErrEmptyMessage):
 		return KindEmpty
-	case strings.Contains(msg, "malformed JSON"):
+	case errors.Is(err, codecs.ErrMalformedJSON):
 		return KindJSON
-	case strings.Contains(msg, "weapon_type"):
+	case errors.Is(err, codecs.ErrMissingWeaponType), errors.Is(err, codecs.ErrUnknownWeaponType):
 		return KindType
-	default:
+	case errors.Is(err, codecs.ErrMissingKey), errors.Is(err, codecs.ErrMissingRowID):
+		return KindEnvelope
+	default: // an envelope this build cannot read, whatever it lacks
 		return KindEnvelope
 	}
 }

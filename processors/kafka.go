@@ -43,7 +43,7 @@ func (k KafkaSetup) validate() error {
 	return nil
 }
 
-// Options are the goka options of a router on a real broker. Each answers one of goka's traps:
+// options are the goka options of a router on a real broker. Each answers one of goka's traps:
 // the pipeline's sarama config for the consumer group, so that a new group starts at the oldest
 // offset of weapon_data (goka's default config starts at the newest and would skip every record
 // emitted before the first start) and so that the producer is idempotent; topic replication as
@@ -53,30 +53,31 @@ func (k KafkaSetup) validate() error {
 // global configuration is never replaced); each builder gets its own copy, since goka's builders
 // set the client id and the partitioner on the config they are given. The topic manager retries
 // its lookups through a leader election (kafka.RetryingTopicManager): goka would stop the
-// processor at the first "not the leader". The consumer group commits each partition's inputs in
+// processor at the first "not the leader"; tms keeps, typed, why one could not be built. The consumer group commits each partition's inputs in
 // order (InOrderCommits): goka alone can commit past an input whose send is still in flight.
-func (k KafkaSetup) Options() ([]goka.ProcessorOption, error) {
+func (k KafkaSetup) options() ([]goka.ProcessorOption, *kafka.ProbingTopicManagers, error) {
 	if err := k.validate(); err != nil {
-		return nil, fmt.Errorf("router options: %w", err)
+		return nil, nil, fmt.Errorf("router options: %w", err)
 	}
 	if k.Config.Consumer.Offsets.Initial != sarama.OffsetOldest {
-		return nil, errors.New("router options: the consumer must start new groups at the oldest offset")
+		return nil, nil, errors.New("router options: the consumer must start new groups at the oldest offset")
 	}
 	if err := os.MkdirAll(k.StoragePath, 0o755); err != nil {
-		return nil, fmt.Errorf("router options: storage folder: %w", err)
+		return nil, nil, fmt.Errorf("router options: storage folder: %w", err)
 	}
 	tm := goka.NewTopicManagerConfig()
 	tm.Table.Replication = int(k.Replication)
 	tm.Stream.Replication = int(k.Replication)
 	tm.Stream.Retention = 0 // the topics are created by EnsureTopics, with the broker's retention
 	cfg := func() *sarama.Config { c := *k.Config; return &c }
+	tms := kafka.NewProbingTopicManagers(goka.TopicManagerBuilderWithConfig(cfg(), tm), cfg())
 	return []goka.ProcessorOption{
 		goka.WithConsumerGroupBuilder(InOrderCommits(goka.ConsumerGroupBuilderWithConfig(cfg()))),
 		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(cfg())),
 		goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(cfg())),
-		goka.WithTopicManagerBuilder(kafka.RetryingTopicManager(goka.TopicManagerBuilderWithConfig(cfg(), tm))),
+		goka.WithTopicManagerBuilder(tms.Build),
 		goka.WithStorageBuilder(storage.DefaultBuilder(k.StoragePath)),
-	}, nil
+	}, tms, nil
 }
 
 // TableTopic is the topic of the router's group table.

@@ -6,14 +6,12 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 	"github.com/mhfz/mhfz-pipeline/internal/observe"
 )
@@ -43,7 +41,7 @@ var (
 		Help: "1 while Kafka answers the router's lag monitor (checked every few seconds), else 0."}
 )
 
-// Metrics are the metrics a router registers (Router.Observe).
+// Metrics are the metrics a router registers (Config.Registry).
 func Metrics() []observe.Def {
 	return []observe.Def{metricRead, metricRecords, metricDeadLetters, metricFindings, metricRouted, metricLag,
 		metricRecovered, metricKafkaUp}
@@ -70,36 +68,27 @@ func (s *Stats) readMetrics(emit func(d observe.Def, v float64, labels ...string
 	}
 }
 
-// Monitor is what a router shows of itself: its metrics and health checks, and the lag monitor
+// monitor is what a router shows of itself: its metrics and health checks, and the lag monitor
 // that feeds them.
-type Monitor struct {
-	router  atomic.Pointer[Router] // the router running now: mhfz process starts a new one after a Kafka failure
-	stats   *Stats
-	names   codecs.Names
-	setup   KafkaSetup
-	every   time.Duration
-	stall   time.Duration
+type monitor struct {
+	router  *Router
 	lag     *prometheus.GaugeVec
 	kafka   *observe.Probe
 	stalled stallState
 }
 
-// Observe registers the router's metrics on reg and its checks on health (either may be nil):
-// alive unless records wait on weapon_data and none was read for stall; ready while the group
-// table is recovered and Kafka answers. Run the returned Monitor beside the router; it measures
-// the lag every interval.
-func (r *Router) Observe(names codecs.Names, setup KafkaSetup, reg prometheus.Registerer, health *observe.Health,
-	every, stall time.Duration) (*Monitor, error) {
-	if every <= 0 || stall <= 0 {
-		return nil, fmt.Errorf("router monitor: interval %s and stall timeout %s must be positive", every, stall)
-	}
-	m := &Monitor{stats: r.Stats, names: names, setup: setup, every: every, stall: stall,
-		kafka: observe.NewProbe("Kafka", 3*every), lag: metricLag.NewGaugeVec()}
-	m.router.Store(r)
+// newMonitor registers the router's metrics on Config.Registry and its checks on Config.Health
+// (either may be nil): alive unless records wait on weapon_data and none was read for
+// Config.StallTimeout; ready while the group table is recovered and Kafka answers. Run measures
+// the lag every Config.LagEvery.
+func newMonitor(r *Router) (*monitor, error) {
+	m := &monitor{router: r, kafka: observe.NewProbe("Kafka", 3*r.cfg.LagEvery), lag: metricLag.NewGaugeVec()}
 	m.stalled.since = time.Now()
+	health := r.cfg.Health
 	health.Ready("processor table", m.checkRecovered)
 	health.Ready("processor kafka", m.kafka.Check)
 	health.Live("processor loop", m.stalled.check)
+	reg := r.cfg.Registry
 	if reg == nil {
 		return m, nil
 	}
@@ -107,25 +96,21 @@ func (r *Router) Observe(names codecs.Names, setup KafkaSetup, reg prometheus.Re
 		Defs: []observe.Def{metricRead, metricRecords, metricDeadLetters, metricFindings, metricRouted,
 			metricRecovered, metricKafkaUp},
 		Read: func(emit func(d observe.Def, v float64, labels ...string)) {
-			m.stats.readMetrics(emit)
-			emit(metricRecovered, boolValue(m.router.Load().Processor.Recovered()))
+			r.stats.readMetrics(emit)
+			emit(metricRecovered, boolValue(m.recovered()))
 			emit(metricKafkaUp, m.kafka.Up())
 		},
 	}))
 	if err != nil {
-		return nil, fmt.Errorf("router: register metrics: %w", err)
+		return nil, fmt.Errorf("register metrics: %w", err)
 	}
 	return m, nil
 }
 
-// Follow makes the monitor watch r from now on: a router started again in place of the one
-// Observe was called on, with the same Stats (RouterConfig.Stats).
-func (m *Monitor) Follow(r *Router) error {
-	if r.Stats != m.stats {
-		return errors.New("router monitor: the new router counts into other Stats than the first (set RouterConfig.Stats)")
-	}
-	m.router.Store(r)
-	return nil
+// recovered reports whether the processor running now has recovered its table.
+func (m *monitor) recovered() bool {
+	p := m.router.current.Load()
+	return p != nil && p.Recovered()
 }
 
 func boolValue(b bool) float64 {
@@ -135,24 +120,29 @@ func boolValue(b bool) float64 {
 	return 0
 }
 
-func (m *Monitor) checkRecovered() error {
-	if st := m.router.Load().Processor.StateReader().State(); st != goka.ProcStateRunning {
+func (m *monitor) checkRecovered() error {
+	p := m.router.current.Load()
+	if p == nil {
+		return errors.New("not running yet (no processor started)")
+	}
+	if st := p.StateReader().State(); st != goka.ProcStateRunning {
 		return fmt.Errorf("not running yet (goka state %d: starting, joining the group or recovering the group table)", st)
 	}
 	return nil
 }
 
-// Run measures the lag every interval until ctx ends.
-func (m *Monitor) Run(ctx context.Context) {
-	client, err := sarama.NewClient(m.setup.Brokers, m.setup.Config)
+// Run measures the lag every Config.LagEvery until ctx ends.
+func (m *monitor) Run(ctx context.Context) {
+	k, every := m.router.cfg.Kafka, m.router.cfg.LagEvery
+	client, err := sarama.NewClient(k.Brokers, k.Config)
 	for err != nil {
 		m.kafka.Report(err)
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(m.every):
+		case <-time.After(every):
 		}
-		client, err = sarama.NewClient(m.setup.Brokers, m.setup.Config)
+		client, err = sarama.NewClient(k.Brokers, k.Config)
 	}
 	defer client.Close()
 	admin, err := sarama.NewClusterAdminFromClient(client)
@@ -161,12 +151,12 @@ func (m *Monitor) Run(ctx context.Context) {
 		return
 	}
 	defer admin.Close()
-	t := time.NewTicker(m.every)
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		lag, err := m.measure(client, admin)
 		m.kafka.Report(err)
-		m.stalled.update(err == nil, lag, m.stats.Read.Load(), m.router.Load().Processor.Recovered(), m.stall)
+		m.stalled.update(err == nil, lag, m.router.stats.Read.Load(), m.recovered(), m.router.cfg.StallTimeout)
 		select {
 		case <-ctx.Done():
 			return
@@ -176,13 +166,14 @@ func (m *Monitor) Run(ctx context.Context) {
 }
 
 // measure sets the lag of every partition of weapon_data and returns their sum.
-func (m *Monitor) measure(client sarama.Client, admin sarama.ClusterAdmin) (int64, error) {
-	input := string(m.names.WeaponData())
-	ends, starts, err := kafka.Watermarks(client, m.setup.Config, input)
+func (m *monitor) measure(client sarama.Client, admin sarama.ClusterAdmin) (int64, error) {
+	names := m.router.cfg.Names
+	input := string(names.WeaponData())
+	ends, starts, err := kafka.Watermarks(client, m.router.cfg.Kafka.Config, input)
 	if err != nil {
 		return 0, err
 	}
-	committed, err := kafka.GroupOffsets(admin, string(m.names.RouterGroup()), ends)
+	committed, err := kafka.GroupOffsets(admin, string(names.RouterGroup()), ends)
 	if err != nil {
 		return 0, err
 	}

@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/lovoo/goka"
@@ -15,31 +16,23 @@ import (
 	"github.com/mhfz/mhfz-pipeline/processors/weaponrow"
 )
 
-// DefaultMaxMessageBytes is the largest raw record the router reads: the largest row of the site
-// is a few tens of KB, so a megabyte is a message that is not a weapon row.
-const DefaultMaxMessageBytes = 1 << 20
-
-// RouterConfig configures the router.
-type RouterConfig struct {
-	// MaxMessageBytes: larger inputs go to the dead-letter topic (KindTooLarge). 0: the default.
-	MaxMessageBytes int
-	// Logger receives one warning per dead letter. nil: slog.Default().
-	Logger *slog.Logger
-	// Stats receives the counters. nil: NewRouter makes them (Router.Stats).
-	Stats *Stats
-	// Now stamps dead letters. nil: time.Now.
-	Now func() time.Time
-	// Parse turns a decoded raw record into a weapon, before the router validates it
-	// (weaponrow.Validate) and numbers it. nil: weaponrow.Parse. Tests inject another parser
-	// (a "build B", a parser that panics).
-	Parse func(*codecs.RawRecord) (*codecs.Weapon, error)
-}
-
-// Router is the processor group that parses, validates, deduplicates and routes the raw records.
+// Router is the processor group that parses, validates, deduplicates and routes the raw records:
+// group Names.RouterGroup() reading Names.WeaponData() as bytes (a codec that cannot fail, so that
+// a bad input becomes a dead letter rather than stopping the processor), its group table holding
+// a codecs.DedupState per key, and the weapon topics and the dead-letter topic as outputs. Run
+// runs it; a Router runs once.
 type Router struct {
-	Processor *goka.Processor
-	Stats     *Stats
-	Graph     *goka.GroupGraph
+	cfg     Config
+	opts    []goka.ProcessorOption
+	graph   *goka.GroupGraph
+	stats   *Stats
+	monitor *monitor
+	// current is the goka processor running now: Run makes a new one after a Kafka failure.
+	current atomic.Pointer[goka.Processor]
+	// tester is the processor New made on goka's tester (which registers it then), for Run.
+	tester *goka.Processor
+	// pause is the first pause before a restart; it doubles up to maxPause.
+	pause, maxPause time.Duration
 }
 
 // router is the state the callback needs.
@@ -52,41 +45,52 @@ type router struct {
 	parse  func(*codecs.RawRecord) (*codecs.Weapon, error)
 }
 
-// NewRouter builds the router's goka processor: group names.RouterGroup() reading
-// names.WeaponData() as bytes (a codec that cannot fail, so that a bad input becomes a dead letter
-// rather than stopping the processor), its group table holding a codecs.DedupState per key, and
-// the weapon topics and the dead-letter topic as outputs. opts are goka's: the Kafka builders
-// (KafkaOptions) or goka.WithTester.
-func NewRouter(brokers []string, names codecs.Names, cfg RouterConfig, opts ...goka.ProcessorOption) (*Router, error) {
-	if cfg.MaxMessageBytes < 0 {
-		return nil, fmt.Errorf("new router: MaxMessageBytes %d is negative", cfg.MaxMessageBytes)
+// New validates cfg and builds the router, its metrics (on cfg.Registry) and its checks (on
+// cfg.Health), without talking to Kafka. opts are goka's, applied after the Kafka builders of
+// cfg.Kafka: a test's builders, or goka.WithTester (with no cfg.Kafka.Brokers).
+func New(cfg Config, opts ...goka.ProcessorOption) (*Router, error) {
+	if err := cfg.validate(len(opts) > 0); err != nil {
+		return nil, fmt.Errorf("new router: %w", err)
 	}
-	r := &router{names: names, maxLen: cfg.MaxMessageBytes, log: cfg.Logger, stats: cfg.Stats, now: cfg.Now,
+	r := &Router{cfg: cfg, opts: opts, stats: NewStats(), pause: time.Second, maxPause: 30 * time.Second}
+	cb := &router{names: cfg.Names, maxLen: cfg.MaxMessageBytes, log: cfg.Logger, stats: r.stats, now: cfg.Now,
 		parse: cfg.Parse}
-	if r.maxLen == 0 {
-		r.maxLen = DefaultMaxMessageBytes
+	r.graph = Graph(cfg.Names, cb.process)
+	if err := r.graph.Validate(); err != nil {
+		return nil, fmt.Errorf("new router %s: %w", cfg.Names.RouterGroup(), err)
 	}
-	if r.log == nil {
-		r.log = slog.Default()
+	if !r.onKafka() {
+		p, err := r.processor(nil)
+		if err != nil {
+			return nil, err
+		}
+		r.tester = p
 	}
-	if r.stats == nil {
-		r.stats = NewStats()
-	}
-	if r.now == nil {
-		r.now = time.Now
-	}
-	if r.parse == nil {
-		r.parse = weaponrow.Parse
-	}
-	g := Graph(names, r.process)
-	// Empty messages must reach the callback (and the dead-letter topic), not be skipped.
-	opts = append([]goka.ProcessorOption{goka.WithNilHandling(goka.NilProcess)}, opts...)
-	p, err := goka.NewProcessor(brokers, g, opts...)
+	m, err := newMonitor(r)
 	if err != nil {
-		return nil, fmt.Errorf("new router %s: %w", names.RouterGroup(), err)
+		return nil, fmt.Errorf("new router: %w", err)
 	}
-	return &Router{Processor: p, Stats: r.stats, Graph: g}, nil
+	r.monitor = m
+	return r, nil
 }
+
+// onKafka reports whether the router runs on real brokers (not goka's tester).
+func (r *Router) onKafka() bool { return len(r.cfg.Kafka.Brokers) > 0 }
+
+// processor makes a goka processor of the router, with kopts (its Kafka builders, none on goka's
+// tester) before New's options.
+func (r *Router) processor(kopts []goka.ProcessorOption) (*goka.Processor, error) {
+	// Empty messages must reach the callback (and the dead-letter topic), not be skipped.
+	opts := append([]goka.ProcessorOption{goka.WithNilHandling(goka.NilProcess)}, kopts...)
+	p, err := goka.NewProcessor(r.cfg.Kafka.Brokers, r.graph, append(opts, r.opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("new router %s: %w", r.cfg.Names.RouterGroup(), err)
+	}
+	return p, nil
+}
+
+// Stats is a snapshot of the router's counters, over every restart of its processor.
+func (r *Router) Stats() Snapshot { return r.stats.Snapshot() }
 
 // Graph is the router's group graph with cb as its input callback.
 func Graph(names codecs.Names, cb goka.ProcessCallback) *goka.GroupGraph {
@@ -112,25 +116,41 @@ func (r *router) process(ctx goka.Context, msg any) {
 	r.stats.Read.Add(1)
 	data, _ := msg.([]byte)
 	src := codecs.Source{Topic: string(ctx.Topic()), Partition: ctx.Partition(), Offset: ctx.Offset()}
-	w, err := r.weapon(ctx.Key(), data)
+	w, topic, hash, err := r.routed(ctx.Key(), data)
 	if err != nil {
 		r.deadLetter(ctx, data, src, err)
-		return
-	}
-	topic, err := r.names.Route(w.WeaponType, w.PageKind)
-	if err != nil { // Validate refuses unknown types: kept a dead letter rather than a crash
-		r.deadLetter(ctx, data, src, &RecordError{Kind: KindType, Err: err})
-		return
-	}
-	hash, err := ContentHash(w)
-	if err != nil { // cannot happen for a Weapon; kept a dead letter rather than a crash
-		r.deadLetter(ctx, data, src, &RecordError{Kind: KindInvalid, Err: err})
 		return
 	}
 	seen := w.ScrapedAt
 	if seen.IsZero() {
 		seen = ctx.Timestamp() // deterministic for the same message, unlike the clock
 	}
+	if r.dedup(ctx, w, hash, seen, src) {
+		ctx.Emit(goka.Stream(topic), w.Key, w)
+		r.stats.routed(string(topic))
+	}
+}
+
+// routed is the weapon of one input, its topic and its content hash.
+func (r *router) routed(key string, data []byte) (*codecs.Weapon, codecs.Topic, string, error) {
+	w, err := r.weapon(key, data)
+	if err != nil {
+		return nil, "", "", err
+	}
+	topic, err := r.names.Route(w.WeaponType, w.PageKind)
+	if err != nil { // Validate refuses unknown types: kept a dead letter rather than a crash
+		return nil, "", "", &RecordError{Kind: KindType, Err: err}
+	}
+	hash, err := ContentHash(w)
+	if err != nil { // cannot happen for a Weapon; kept a dead letter rather than a crash
+		return nil, "", "", &RecordError{Kind: KindInvalid, Err: err}
+	}
+	return w, topic, hash, nil
+}
+
+// dedup decides an input against its key's state in the group table, numbers w and writes the
+// state; it reports whether w is to be sent.
+func (r *router) dedup(ctx goka.Context, w *codecs.Weapon, hash string, seen time.Time, src codecs.Source) bool {
 	state, _ := ctx.Value().(*codecs.DedupState)
 	d, made := decide(state, hash, src)
 	switch d {
@@ -141,10 +161,10 @@ func (r *router) process(ctx goka.Context, msg any) {
 			next.LastSeen = seen
 			ctx.SetValue(&next)
 		}
-		return
+		return false
 	case decisionStale:
 		r.stats.Stale.Add(1)
-		return
+		return false
 	case decisionReemit:
 		// The table already holds this version (and maybe later ones): it is sent again, and the
 		// key's state written again unchanged, since after a crash goka's local copy of the table
@@ -162,8 +182,7 @@ func (r *router) process(ctx goka.Context, msg any) {
 		r.stats.Forwarded.Add(1)
 		r.stats.flagged(w.Quality)
 	}
-	ctx.Emit(goka.Stream(topic), w.Key, w)
-	r.stats.routed(string(topic))
+	return true
 }
 
 // nextState is the state of a key after a new version: its number, the input that made it, and

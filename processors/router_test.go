@@ -29,22 +29,24 @@ type routerUnderTest struct {
 }
 
 // newRouterUnderTest runs a router on goka's tester; configure, if given, changes its config.
-func newRouterUnderTest(t *testing.T, configure ...func(*RouterConfig)) *routerUnderTest {
+func newRouterUnderTest(t *testing.T, configure ...func(*Config)) *routerUnderTest {
 	t.Helper()
 	tt := tester.New(t)
 	names := codecs.Names{Prefix: "unit."}
 	now := func() time.Time { return time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC) }
-	cfg := RouterConfig{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: now, MaxMessageBytes: 96 << 10}
+	cfg := DefaultConfig()
+	cfg.Names, cfg.Kafka.Brokers, cfg.Progress = names, nil, 0 // goka's tester stands in for Kafka
+	cfg.Logger, cfg.Now, cfg.MaxMessageBytes = slog.New(slog.NewTextHandler(io.Discard, nil)), now, 96<<10
 	for _, c := range configure {
 		c(&cfg)
 	}
-	r, err := NewRouter(nil, names, cfg, goka.WithTester(tt))
+	r, err := New(cfg, goka.WithTester(tt))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- r.Processor.Run(ctx) }()
+	go func() { done <- r.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -144,7 +146,7 @@ func TestRouterVersions(t *testing.T) {
 		t.Fatalf("stale input: %d weapons, want still 3", len(got))
 	}
 
-	s := u.router.Stats.Snapshot()
+	s := u.router.Stats()
 	if s.Read != 5 || s.Forwarded != 2 || s.Unchanged != 1 || s.Reemitted != 1 || s.Stale != 1 || s.DeadLetters != 0 {
 		t.Fatalf("stats %+v, want read 5 = forwarded 2 + unchanged 1 + reemitted 1 + stale 1", s)
 	}
@@ -176,8 +178,8 @@ func hashOf(t *testing.T, data []byte) string {
 }
 
 // panicOn is a parser that panics on the records of one row id, as a parser with a bug would.
-func panicOn(rowID string) func(*RouterConfig) {
-	return func(c *RouterConfig) {
+func panicOn(rowID string) func(*Config) {
+	return func(c *Config) {
 		c.Parse = func(raw *codecs.RawRecord) (*codecs.Weapon, error) {
 			if raw.RowID == rowID {
 				var cells map[string]int
@@ -272,7 +274,7 @@ func TestRouterDeadLetters(t *testing.T) {
 			}
 		})
 	}
-	s := u.router.Stats.Snapshot()
+	s := u.router.Stats()
 	if s.DeadLetters != int64(len(tests)) || s.Forwarded != 0 || s.Read != s.Done() {
 		t.Fatalf("stats %+v, want %d dead letters and nothing forwarded", s, len(tests))
 	}
@@ -303,7 +305,7 @@ func TestRouterFlagsQuality(t *testing.T) {
 		!reflect.DeepEqual(got[0].Quality, want) {
 		t.Fatalf("weapons %s; want version 1 with rarity 99, para 102400 and the findings %s", show(got), show(want))
 	}
-	s := u.router.Stats.Snapshot()
+	s := u.router.Stats()
 	if s.DeadLetters != 0 || s.Forwarded != 1 || s.FindingsByRule["rarity_range"] != 1 ||
 		s.FindingsByRule["element_range"] != 1 || len(s.FindingsByRule) != 3 {
 		t.Fatalf("stats %+v; want one forwarded, one finding of each rule", s)
@@ -333,13 +335,13 @@ func TestRouterRoutesEachType(t *testing.T) {
 	if len(got) != 1 || got[0].Key != partner.Key || got[0].PageKind != codecs.KindPartner {
 		t.Errorf("partner topic: %+v, want the partner weapon %s", got, partner.Key)
 	}
-	s := u.router.Stats.Snapshot()
+	s := u.router.Stats()
 	if s.Forwarded != int64(len(codecs.WeaponTypes)+1) || len(s.ByTopic) != len(codecs.WeaponTypes)+1 {
 		t.Errorf("stats %+v, want one forwarded per topic", s)
 	}
 }
 
-// TestClassifyDecode pins the messages of codecs.DecodeRaw that classifyDecode reads.
+// TestClassifyDecode lists every error of codecs.DecodeRaw and the kind classifyDecode gives it.
 func TestClassifyDecode(t *testing.T) {
 	tests := map[string]string{
 		"":                       KindEmpty,
@@ -347,7 +349,8 @@ func TestClassifyDecode(t *testing.T) {
 		`{"schema":7,"key":"k"}`: KindSchema,
 		`{"schema":1}`:           KindEnvelope,
 		`{"schema":1,"key":"k"}`: KindType,
-		`{"schema":1,"key":"k","weapon_type":"bow"}`: KindEnvelope,
+		`{"schema":1,"key":"k","weapon_type":"bow"}`:       KindEnvelope,
+		`{"schema":1,"key":"k","weapon_type":"boomerang"}`: KindType,
 	}
 	for in, want := range tests {
 		_, err := codecs.DecodeRaw([]byte(in))

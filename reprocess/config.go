@@ -25,10 +25,13 @@ const NoProgress time.Duration = 0
 // The caller gives Names, Setup's brokers, partitions, replication and storage, DatabaseURL and
 // Logger.
 type Config struct {
-	Names       codecs.Names
-	Setup       processors.KafkaSetup // the router's: brokers, sarama config, the live router's storage
-	Router      processors.RouterConfig
-	RouterOpts  []goka.ProcessorOption // added to Setup.Options (a logger, say)
+	Names codecs.Names
+	Setup processors.KafkaSetup // the router's: brokers, sarama config, the live router's storage
+	// Router is the router's config (this build's parser, its message limit): Run sets its
+	// names, Kafka, metrics, health, lag and stall timings from the fields here, and no
+	// progress lines (the re-processing logs its own).
+	Router      processors.Config
+	RouterOpts  []goka.ProcessorOption // goka options of the router (processors.New)
 	DatabaseURL string
 	Sink        sink.Config // batch size and wait, retries, its Kafka config; the rest is set by Run
 	Logger      *slog.Logger
@@ -59,7 +62,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Setup:        processors.KafkaSetup{Config: kafka.Config("mhfz-reprocess"), Replication: 1},
-		Router:       processors.RouterConfig{MaxMessageBytes: processors.DefaultMaxMessageBytes},
+		Router:       processors.DefaultConfig(),
 		Sink:         sink.Config{Kafka: kafka.Config("mhfz-reprocess-sink")},
 		Startup:      startup.Waiter{Timeout: time.Minute},
 		Progress:     10 * time.Second,

@@ -218,13 +218,8 @@ func (s *session) rebuild(ctx context.Context) (Stats, error) {
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	g, gctx := errgroup.WithContext(runCtx)
-	g.Go(func() error { return stopped(router.Processor.Run(gctx)) })
+	g.Go(func() error { return router.Run(gctx) })
 	g.Go(func() error { return sk.Run(gctx) })
-	if err := s.observe(gctx, g, router); err != nil {
-		stop()
-		_ = g.Wait()
-		return Stats{}, err
-	}
 	caught := false
 	g.Go(func() error {
 		w := watcher{cfg: s.cfg, client: s.client, admin: s.admin, rb: s.rb, router: router, sink: sk}
@@ -234,7 +229,7 @@ func (s *session) rebuild(ctx context.Context) (Stats, error) {
 		return err
 	})
 	err = g.Wait()
-	st := Stats{Router: router.Stats.Snapshot(), Sink: sk.Stats()}
+	st := Stats{Router: router.Stats(), Sink: sk.Stats()}
 	switch {
 	case err != nil && !errors.Is(err, context.Canceled):
 		return st, err
@@ -248,11 +243,10 @@ func (s *session) rebuild(ctx context.Context) (Stats, error) {
 // router writes and fills the rebuilt tables.
 func (s *session) stages() (*processors.Router, *sink.Sink, error) {
 	cfg := s.cfg
-	opts, err := cfg.Setup.Options()
-	if err != nil {
-		return nil, nil, err
-	}
-	router, err := processors.NewRouter(cfg.Setup.Brokers, cfg.Names, cfg.Router, append(opts, cfg.RouterOpts...)...)
+	rc := cfg.Router
+	rc.Names, rc.Kafka, rc.Progress = cfg.Names, cfg.Setup, 0 // no progress lines: the re-processing logs its own
+	rc.Registry, rc.Health, rc.LagEvery, rc.StallTimeout = cfg.Registry, cfg.Health, cfg.LagEvery, cfg.StallTimeout
+	router, err := processors.New(rc, cfg.RouterOpts...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -265,27 +259,4 @@ func (s *session) stages() (*processors.Router, *sink.Sink, error) {
 		return nil, nil, err
 	}
 	return router, sk, nil
-}
-
-// observe starts the router's lag monitor in g, if there is a registry or health to report to
-// (the rebuilding sink watches itself).
-func (s *session) observe(ctx context.Context, g *errgroup.Group, router *processors.Router) error {
-	cfg := s.cfg
-	if cfg.Registry == nil && cfg.Health == nil {
-		return nil
-	}
-	m, err := router.Observe(cfg.Names, cfg.Setup, cfg.Registry, cfg.Health, cfg.LagEvery, cfg.StallTimeout)
-	if err != nil {
-		return err
-	}
-	g.Go(func() error { m.Run(ctx); return nil })
-	return nil
-}
-
-// stopped is nil for the error of a run that was stopped from outside.
-func stopped(err error) error {
-	if errors.Is(err, context.Canceled) {
-		return nil
-	}
-	return err
 }

@@ -54,7 +54,7 @@ func (w *watcher) untilCaughtUp(ctx context.Context) error {
 }
 
 func (w *watcher) attrs(l lags) []any {
-	r, s := w.router.Stats.Snapshot(), w.sink.Stats()
+	r, s := w.router.Stats(), w.sink.Stats()
 	return []any{"router_lag", l.router, "sink_lag", l.sink, "read", r.Read, "forwarded", r.Forwarded,
 		"dead_letters", r.DeadLetters, "stored", s.Stored}
 }

@@ -12,10 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/lovoo/goka"
-	"github.com/lovoo/goka/tester"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/promql/parser"
 	"gopkg.in/yaml.v3"
@@ -29,7 +26,7 @@ import (
 )
 
 // registered are the names of the metrics each command's stages register, wired as the command
-// wires them (a sink that never connects, a router on goka's tester).
+// wires them (a sink that never connects, a router never run).
 func registered(t *testing.T) map[string][]string {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -42,12 +39,9 @@ func registered(t *testing.T) map[string][]string {
 		return rec.Names()
 	}
 	router := func(rec *observe.Recorder) []string {
-		r, err := processors.NewRouter(nil, codecs.Names{Prefix: "unit."}, processors.RouterConfig{Logger: log},
-			goka.WithTester(tester.New(t)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := r.Observe(codecs.Names{}, processors.KafkaSetup{}, rec, observe.NewHealth(), time.Second, time.Minute); err != nil {
+		cfg := processors.DefaultConfig()
+		cfg.Names, cfg.Logger, cfg.Registry, cfg.Health = codecs.Names{Prefix: "unit."}, log, rec, observe.NewHealth()
+		if _, err := processors.New(cfg); err != nil {
 			t.Fatal(err)
 		}
 		return rec.Names()

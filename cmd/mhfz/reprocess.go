@@ -7,9 +7,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/lovoo/goka"
-
-	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 	"github.com/mhfz/mhfz-pipeline/internal/observe"
 	"github.com/mhfz/mhfz-pipeline/reprocess"
 )
@@ -47,9 +44,9 @@ func parseReprocessFlags(args []string, output io.Writer) (*reprocessOptions, er
 func (o *reprocessOptions) config(env runEnv, obs *observe.Service) reprocess.Config {
 	cfg := reprocess.DefaultConfig()
 	cfg.Names, cfg.DatabaseURL, cfg.Logger = o.kafka.names(), o.db.url, env.log
-	cfg.Setup = o.router.setup(o.kafka, cfg.Setup.Config)
-	cfg.Router.MaxMessageBytes, cfg.Router.Logger = o.router.maxMessage, env.log.With("stage", "router")
-	cfg.RouterOpts = []goka.ProcessorOption{goka.WithLogger(kafka.GokaLogger(env.log))}
+	cfg.Router = o.router.config(o.kafka, "mhfz-reprocess", env)
+	cfg.Router.Logger = env.log.With("stage", "router")
+	cfg.Setup = cfg.Router.Kafka
 	cfg.Startup = env.waiter(o.router.setupWithin)
 	cfg.Progress, cfg.StallTimeout, cfg.CopyFrom = o.progress, o.observe.stall, o.copyFrom
 	if obs != nil {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strings"
 	"syscall"
 	"time"
 
@@ -38,29 +37,17 @@ func Retriable(err error) bool {
 
 // Unreachable reports whether err says a broker could not be reached or dropped the
 // connection: what a broker that died or restarts gives until the cluster has moved its
-// partitions' leaders and its groups' coordinators to the others.
+// partitions' leaders and its groups' coordinators to the others. goka formats the errors of its
+// topic manager with %v, which keeps only their text: ProbingTopicManagers keeps their type.
 func Unreachable(err error) bool {
 	var netErr net.Error
-	if errors.As(err, &netErr) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, io.EOF) || errors.Is(err, sarama.ErrNotConnected) {
-		return true
-	}
-	if err == nil {
-		return false
-	}
-	for _, text := range flattenedUnreachable {
-		if strings.Contains(err.Error(), text) {
-			return true
-		}
-	}
-	return false
+	return errors.As(err, &netErr) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, io.EOF) || errors.Is(err, sarama.ErrNotConnected)
 }
 
-// flattenedUnreachable are reachability errors that goka's topic manager formats with %v, so
-// that only their text is left: its check of the first broker of the client's list (a broker
-// down fails a new processor whenever it comes first, while the others would answer), and
-// sarama's client finding no broker at all.
-var flattenedUnreachable = []string{"cannot connect to broker ", sarama.ErrOutOfBrokers.Error()}
+// Transient reports whether err is a Kafka failure that passes by itself (Retriable or
+// Unreachable): the allow-list of what a stage waits out. Any other error is not retried.
+func Transient(err error) bool { return Retriable(err) || Unreachable(err) }
 
 // Retry runs f until it succeeds, fails with an error that is not Retriable, or ctx ends; it
 // waits backoff between attempts. what names the operation in the error.

@@ -1,8 +1,10 @@
 package kafka_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"syscall"
 	"testing"
@@ -14,35 +16,47 @@ import (
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 )
 
-// TestUnreachable: a broker refusing connections is recognized through the wrapping of goka's
-// errors (fmt's %w, multierror); what the broker answers is not a reachability problem.
-func TestUnreachable(t *testing.T) {
+// TestTransient lists every error the stages wait out (the allow-list: Kafka's retriable
+// answers and a broker that cannot be reached, through the wrapping of goka's errors: fmt's %w,
+// multierror) and errors that are not, which stop the work.
+func TestTransient(t *testing.T) {
 	refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
-	tests := []struct {
-		name string
-		err  error
-		want bool
-	}{
-		{"refused", refused, true},
-		{"wrapped by goka", multierror.Append(nil, fmt.Errorf("error consuming from group consumer: %w", refused)), true},
-		{"not connected", sarama.ErrNotConnected, true},
-		{"goka's topic manager, its broker down", fmt.Errorf("new router r: Error creating topic manager: %v",
-			fmt.Errorf("cannot connect to broker 127.0.0.1:9092: %v", refused)), true},
-		{"goka's topic manager, no broker", fmt.Errorf("Error creating topic manager: %v",
-			fmt.Errorf("Error creating the kafka client: %v", sarama.ErrOutOfBrokers)), true},
-		{"an answer", sarama.ErrTopicAuthorizationFailed, false},
-		{"another error", errors.New("schema mismatch"), false},
+	type classified struct {
+		name                   string
+		err                    error
+		retriable, unreachable bool
+	}
+	tests := []classified{
+		{"refused", refused, false, true},
+		{"reset", syscall.ECONNRESET, false, true},
+		{"connection closed", io.EOF, false, true},
+		{"wrapped by goka", multierror.Append(nil, fmt.Errorf("error consuming from group consumer: %w", refused)), false, true},
+		{"not connected", sarama.ErrNotConnected, false, true},
+		{"an answer", sarama.ErrTopicAuthorizationFailed, false, false},
+		{"another error", errors.New("schema mismatch"), false, false},
+		{"goka's topic manager, flattened", fmt.Errorf("Error creating topic manager: %v",
+			fmt.Errorf("cannot connect to broker 127.0.0.1:9092: %v", refused)), false, false},
+		{"stopped", context.Canceled, false, false},
+	}
+	for _, e := range kafka.RetriableErrors {
+		tests = append(tests, classified{e.Error(), fmt.Errorf("wrapped: %w", e), true, false})
 	}
 	for _, tc := range tests {
-		if got := kafka.Unreachable(tc.err); got != tc.want {
-			t.Errorf("%s: Unreachable(%v) = %v, want %v", tc.name, tc.err, got, tc.want)
+		if got := kafka.Retriable(tc.err); got != tc.retriable {
+			t.Errorf("%s: Retriable(%v) = %v, want %v", tc.name, tc.err, got, tc.retriable)
+		}
+		if got := kafka.Unreachable(tc.err); got != tc.unreachable {
+			t.Errorf("%s: Unreachable(%v) = %v, want %v", tc.name, tc.err, got, tc.unreachable)
+		}
+		if got := kafka.Transient(tc.err); got != (tc.retriable || tc.unreachable) {
+			t.Errorf("%s: Transient(%v) = %v", tc.name, tc.err, got)
 		}
 	}
 }
 
-// TestUnreachableGokaTopicManager: the error goka's own topic manager gives when no broker
-// answers (a port nobody listens on) is recognized, although goka keeps only its text.
-func TestUnreachableGokaTopicManager(t *testing.T) {
+// TestProbingTopicManagers: a topic manager that cannot be built because no broker answers (a
+// port nobody listens on) leaves a failure of its type, although goka keeps only its text.
+func TestProbingTopicManagers(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -51,11 +65,11 @@ func TestUnreachableGokaTopicManager(t *testing.T) {
 	l.Close() // nobody listens there now
 	cfg := kafka.Config("test-unreachable")
 	cfg.Metadata.Retry.Max = 0
-	_, err = goka.NewTopicManager([]string{addr}, cfg, goka.NewTopicManagerConfig())
-	if err == nil {
+	tms := kafka.NewProbingTopicManagers(goka.TopicManagerBuilderWithConfig(cfg, goka.NewTopicManagerConfig()), cfg)
+	if _, err := tms.Build([]string{addr}); err == nil {
 		t.Fatalf("a topic manager on %s, where nobody listens", addr)
 	}
-	if !kafka.Unreachable(err) {
-		t.Fatalf("Unreachable(%q) = false, want true", err)
+	if f := tms.Failure(); !kafka.Transient(f) {
+		t.Fatalf("Transient(%q) = false, want true", f)
 	}
 }

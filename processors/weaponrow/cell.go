@@ -67,113 +67,139 @@ func splitCell(fragment string) []line {
 		}
 		return []line{{segs: []segment{{text: fragment}}}}
 	}
-	var (
-		lines []line
-		cur   line
-		tags  tagSet
-		open  []string // stack of open inline tags, to undo them on their end tag
-		href  []string
-		cls   []string
-		span  []string
-	)
-	flush := func(sep string) {
-		if cur.text() != "" {
-			lines = append(lines, cur)
-			cur = line{sep: sep}
-		} else if cur.sep == "" || sep == "hr" {
-			cur.sep = sep
-		}
-	}
-	text := func(raw string) {
-		if strings.IndexByte(raw, '&') >= 0 {
-			raw = html.UnescapeString(raw)
-		}
-		s := segment{text: raw, tags: tags}
-		if len(href) > 0 {
-			s.href, s.aClass = href[len(href)-1], cls[len(cls)-1]
-		}
-		if len(span) > 0 {
-			s.spanClass = span[len(span)-1]
-		}
-		cur.segs = append(cur.segs, s)
-	}
-	// The cells are machine-written HTML fragments: a small scanner reads them several times
-	// faster than x/net/html's tokenizer (which allocates a buffer per call).
+	var c cellScanner
+	c.scan(fragment)
+	c.flush("")
+	return c.lines
+}
+
+// cellScanner is the state of splitCell: the lines so far, the current one, and the inline
+// elements open at this point.
+type cellScanner struct {
+	lines []line
+	cur   line
+	tags  tagSet
+	open  []string // stack of open inline tags, to undo them on their end tag
+	href  []string
+	cls   []string
+	span  []string
+}
+
+// scan reads a fragment. The cells are machine-written HTML fragments: a small scanner reads them
+// several times faster than x/net/html's tokenizer (which allocates a buffer per call).
+func (c *cellScanner) scan(fragment string) {
 	for i := 0; i < len(fragment); {
 		lt := strings.IndexByte(fragment[i:], '<')
 		if lt < 0 {
-			text(fragment[i:])
-			break
+			c.text(fragment[i:])
+			return
 		}
 		if lt > 0 {
-			text(fragment[i : i+lt])
+			c.text(fragment[i : i+lt])
 		}
 		i += lt
-		if strings.HasPrefix(fragment[i:], "<!--") {
-			end := strings.Index(fragment[i:], "-->")
-			if end < 0 {
-				break
-			}
-			i += end + 3
-			continue
+		n, more := c.markup(fragment[i:])
+		if !more {
+			return
 		}
-		gt := strings.IndexByte(fragment[i:], '>')
-		if gt < 0 { // a truncated tag: keep it as text rather than lose it
-			text(fragment[i:])
+		i += n
+	}
+}
+
+// markup reads the comment or the tag s starts with and returns its length; more is false when
+// it ends the fragment (an unclosed comment, a truncated tag).
+func (c *cellScanner) markup(s string) (n int, more bool) {
+	if strings.HasPrefix(s, "<!--") {
+		end := strings.Index(s, "-->")
+		if end < 0 {
+			return 0, false
+		}
+		return end + 3, true
+	}
+	gt := strings.IndexByte(s, '>')
+	if gt < 0 { // a truncated tag: keep it as text rather than lose it
+		c.text(s)
+		return 0, false
+	}
+	c.tag(parseTag(s[1:gt]))
+	return gt + 1, true
+}
+
+func (c *cellScanner) flush(sep string) {
+	if c.cur.text() != "" {
+		c.lines = append(c.lines, c.cur)
+		c.cur = line{sep: sep}
+	} else if c.cur.sep == "" || sep == "hr" {
+		c.cur.sep = sep
+	}
+}
+
+func (c *cellScanner) text(raw string) {
+	if strings.IndexByte(raw, '&') >= 0 {
+		raw = html.UnescapeString(raw)
+	}
+	s := segment{text: raw, tags: c.tags}
+	if len(c.href) > 0 {
+		s.href, s.aClass = c.href[len(c.href)-1], c.cls[len(c.cls)-1]
+	}
+	if len(c.span) > 0 {
+		s.spanClass = c.span[len(c.span)-1]
+	}
+	c.cur.segs = append(c.cur.segs, s)
+}
+
+func (c *cellScanner) tag(t tag) {
+	if t.name == "" {
+		return
+	}
+	if blockTags[t.name] {
+		if !t.end || t.name != "br" {
+			c.flush(t.name)
+		}
+		return
+	}
+	bit, ok := inlineTags[t.name]
+	switch {
+	case !ok:
+	case t.end:
+		c.closeInline(t.name)
+	case !t.selfClosing:
+		c.openInline(t, bit)
+	}
+}
+
+func (c *cellScanner) openInline(t tag, bit tagSet) {
+	c.open = append(c.open, t.name)
+	c.tags |= bit
+	switch t.name {
+	case "a":
+		c.href, c.cls = append(c.href, t.attr("href")), append(c.cls, t.attr("class"))
+	case "span":
+		c.span = append(c.span, t.attr("class"))
+	}
+}
+
+func (c *cellScanner) closeInline(name string) {
+	for j := len(c.open) - 1; j >= 0; j-- {
+		if c.open[j] == name {
+			c.open = append(c.open[:j], c.open[j+1:]...)
 			break
 		}
-		t := parseTag(fragment[i+1 : i+gt])
-		i += gt + 1
-		if t.name == "" {
-			continue
+	}
+	c.tags = 0
+	for _, o := range c.open {
+		c.tags |= inlineTags[o]
+	}
+	switch name {
+	case "a":
+		if len(c.href) > 0 {
+			c.href, c.cls = c.href[:len(c.href)-1], c.cls[:len(c.cls)-1]
 		}
-		if blockTags[t.name] {
-			if !t.end || t.name != "br" {
-				flush(t.name)
-			}
-			continue
-		}
-		bit, ok := inlineTags[t.name]
-		if !ok {
-			continue
-		}
-		if t.end {
-			for j := len(open) - 1; j >= 0; j-- {
-				if open[j] == t.name {
-					open = append(open[:j], open[j+1:]...)
-					break
-				}
-			}
-			tags = 0
-			for _, o := range open {
-				tags |= inlineTags[o]
-			}
-			switch t.name {
-			case "a":
-				if len(href) > 0 {
-					href, cls = href[:len(href)-1], cls[:len(cls)-1]
-				}
-			case "span":
-				if len(span) > 0 {
-					span = span[:len(span)-1]
-				}
-			}
-			continue
-		}
-		if t.selfClosing {
-			continue
-		}
-		open = append(open, t.name)
-		tags |= bit
-		switch t.name {
-		case "a":
-			href, cls = append(href, t.attr("href")), append(cls, t.attr("class"))
-		case "span":
-			span = append(span, t.attr("class"))
+	case "span":
+		if len(c.span) > 0 {
+			c.span = c.span[:len(c.span)-1]
 		}
 	}
-	flush("")
-	return lines
 }
 
 // tag is one parsed tag: "a href=\"x\" class=k", "/a", "br/".

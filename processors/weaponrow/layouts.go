@@ -48,33 +48,36 @@ func (p *rowParser) sharpness(c codecs.RawCell, lines []line) error {
 	}
 	for _, l := range lines {
 		for _, s := range l.segs {
-			t := strings.TrimSpace(s.text)
-			if t == "" {
-				continue
-			}
-			switch {
-			case s.has(tagSpan) && strings.HasPrefix(s.spanClass, "f"):
-				colour, ok := hornNoteColours[s.spanClass]
-				if !ok {
-					colour = s.spanClass
-				}
-				p.w.HornNotes = append(p.w.HornNotes, colour)
-				if s.href != "" && !strings.Contains(p.w.Extra["horn_notes_link"], s.href) {
-					p.extra("horn_notes_link", s.href)
-				}
-			case p.zenith(t):
-			case strings.HasPrefix(t, "Length"):
-				p.extra("length", strings.TrimSpace(strings.TrimLeft(strings.TrimPrefix(t, "Length"), ":：")))
-			case p.w.WeaponType == codecs.Gunlance && p.w.Shelling == "":
-				p.w.Shelling = t
-			case p.w.WeaponType == codecs.SwitchAxeF && p.w.Phial == "":
-				p.w.Phial = t
-			default:
-				p.extra("sharpness_note", t)
+			if t := strings.TrimSpace(s.text); t != "" {
+				p.sharpnessText(s, t)
 			}
 		}
 	}
 	return nil
+}
+
+// sharpnessText reads one piece of text t (segment s) under the sharpness bars.
+func (p *rowParser) sharpnessText(s segment, t string) {
+	switch {
+	case s.has(tagSpan) && strings.HasPrefix(s.spanClass, "f"):
+		colour, ok := hornNoteColours[s.spanClass]
+		if !ok {
+			colour = s.spanClass
+		}
+		p.w.HornNotes = append(p.w.HornNotes, colour)
+		if s.href != "" && !strings.Contains(p.w.Extra["horn_notes_link"], s.href) {
+			p.extra("horn_notes_link", s.href)
+		}
+	case p.zenith(t):
+	case strings.HasPrefix(t, "Length"):
+		p.extra("length", strings.TrimSpace(strings.TrimLeft(strings.TrimPrefix(t, "Length"), ":：")))
+	case p.w.WeaponType == codecs.Gunlance && p.w.Shelling == "":
+		p.w.Shelling = t
+	case p.w.WeaponType == codecs.SwitchAxeF && p.w.Phial == "":
+		p.w.Phial = t
+	default:
+		p.extra("sharpness_note", t)
+	}
 }
 
 // gunStats reads a bowgun's "Slow<br>Small<br>Very Slow": reload, recoil, bullet speed.

@@ -145,45 +145,7 @@ func (p *rowParser) parseTable() error {
 			col = colUnknown // a repeated header: kept verbatim rather than overwriting
 		}
 		seen[col] = true
-		lines := splitCell(c.HTML)
-		var err error
-		switch col {
-		case colName:
-			err = p.name(c, lines)
-		case colRarity:
-			err = p.rarity(c, lines)
-		case colAttributes:
-			err = p.attributes(c, lines)
-		case colSharpness:
-			err = p.sharpness(c, lines)
-		case colGunStats:
-			p.gunStats(lines)
-		case colAmmo:
-			err = p.ammo(c, lines)
-		case colCharge:
-			err = p.charge(c, lines)
-		case colCoatings:
-			p.bow().Coatings = nonEmpty(lineTexts(lines))
-		case colSlots:
-			p.w.Slots, err = p.optInt(c, lines)
-		case colRank:
-			err = p.rank(c, lines)
-		case colPrice:
-			err = p.price(c, lines, g)
-		case colCreation:
-			p.w.Creation, err = p.materials(c, lines, "creation")
-		case colUpgrade:
-			p.w.Upgrade, err = p.materials(c, lines, "upgrade")
-		case colG100:
-			p.w.GCreation100, err = p.materials(c, lines, "g_creation_100")
-		case colG60:
-			p.w.GCreation60, err = p.materials(c, lines, "g_creation_60")
-		case colDescription:
-			p.w.Description = descriptionText(lines)
-		default:
-			p.extra(extraKey(c.Header, i), strings.Join(lineTexts(lines), "\n"))
-		}
-		if err != nil {
+		if err := p.tableCell(col, i, c, g); err != nil {
 			return err
 		}
 	}
@@ -194,6 +156,69 @@ func (p *rowParser) parseTable() error {
 		}
 	}
 	return nil
+}
+
+// tableCell reads the i-th cell of a row, of column col; g: the row has the G-rank material
+// columns.
+func (p *rowParser) tableCell(col column, i int, c codecs.RawCell, g bool) error {
+	lines := splitCell(c.HTML)
+	var err error
+	switch col {
+	case colName:
+		err = p.name(c, lines)
+	case colRarity:
+		err = p.rarity(c, lines)
+	case colAttributes, colSharpness, colGunStats, colAmmo, colCharge, colCoatings:
+		err = p.statCell(col, c, lines)
+	case colSlots:
+		p.w.Slots, err = p.optInt(c, lines)
+	case colRank:
+		err = p.rank(c, lines)
+	case colPrice:
+		err = p.price(c, lines, g)
+	case colCreation, colUpgrade, colG100, colG60:
+		err = p.materialCell(col, c, lines)
+	case colDescription:
+		p.w.Description = descriptionText(lines)
+	default:
+		p.extra(extraKey(c.Header, i), strings.Join(lineTexts(lines), "\n"))
+	}
+	return err
+}
+
+// statCell reads a cell of the weapon's stats: attributes, sharpness, a gun's or a bow's.
+func (p *rowParser) statCell(col column, c codecs.RawCell, lines []line) error {
+	switch col {
+	case colAttributes:
+		return p.attributes(c, lines)
+	case colSharpness:
+		return p.sharpness(c, lines)
+	case colGunStats:
+		p.gunStats(lines)
+	case colAmmo:
+		return p.ammo(c, lines)
+	case colCharge:
+		return p.charge(c, lines)
+	case colCoatings:
+		p.bow().Coatings = nonEmpty(lineTexts(lines))
+	}
+	return nil
+}
+
+// materialCell reads a cell of materials: creation, upgrade, G-rank creation at 100% or 60%.
+func (p *rowParser) materialCell(col column, c codecs.RawCell, lines []line) error {
+	var err error
+	switch col {
+	case colCreation:
+		p.w.Creation, err = p.materials(c, lines, "creation")
+	case colUpgrade:
+		p.w.Upgrade, err = p.materials(c, lines, "upgrade")
+	case colG100:
+		p.w.GCreation100, err = p.materials(c, lines, "g_creation_100")
+	case colG60:
+		p.w.GCreation60, err = p.materials(c, lines, "g_creation_60")
+	}
+	return err
 }
 
 // hasGColumns reports whether the row has the G-rank material columns (100% / 60%), whose
