@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/testenv"
 	"github.com/mhfz/mhfz-pipeline/migrations"
@@ -147,5 +149,24 @@ func (d *deployment) migrateDownUp(ctx context.Context, version int64) {
 	}
 	if _, err := p.Up(ctx); err != nil {
 		t.Fatalf("migrate up from %d: %v", version, err)
+	}
+}
+
+// checkZenithSkills checks, on the tables of one scrape of the newest snapshot, that every row
+// that shows a Zenith Skill has it in zenith_skill, and none in extra.
+func checkZenithSkills(t *testing.T, ctx context.Context, conn *pgx.Conn) {
+	t.Helper()
+	var inColumn, inExtra int64
+	for _, table := range migrations.WeaponTables() {
+		var c, e int64
+		err := conn.QueryRow(ctx, `SELECT count(zenith_skill), count(*) FILTER (WHERE extra ? 'zenith_skill') FROM `+
+			pgx.Identifier{table}.Sanitize()).Scan(&c, &e)
+		if err != nil {
+			t.Fatalf("count the Zenith Skills of %s: %v", table, err)
+		}
+		inColumn, inExtra = inColumn+c, inExtra+e
+	}
+	if inColumn != zenithSkills || inExtra != 0 {
+		t.Errorf("%d rows with a Zenith Skill in zenith_skill, %d in extra; want the snapshot's %d and 0", inColumn, inExtra, zenithSkills)
 	}
 }
