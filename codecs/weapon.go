@@ -57,6 +57,10 @@ type Weapon struct {
 	Shelling     string            `json:"shelling,omitempty"`   // gunlance: "Normal Shot LV1"
 	Phial        string            `json:"phial,omitempty"`      // switch axe: "Ele Phial"
 	Extra        map[string]string `json:"extra,omitempty"`      // what has no typed field yet
+	// ZenithSkill is the skill of a Zenith weapon ("Skill Slots Up+1" of "Zenith Skill：Skill
+	// Slots Up+1", under its sharpness, ammo or charge stages); builds before it kept it in
+	// Extra["zenith_skill"].
+	ZenithSkill string `json:"zenith_skill,omitempty"`
 
 	// Quality lists what looks wrong in the row: each value is stored as the site shows it, and
 	// flagged here rather than dropped.

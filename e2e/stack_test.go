@@ -213,6 +213,7 @@ func TestStackEndToEnd(t *testing.T) {
 		t.Errorf("%d stored + %d dead-lettered = %d, want 145,955", stored, len(dead), stored+len(dead))
 	}
 	checkSpotWeapons(t, ctx, conn)
+	checkZenithSkills(t, ctx, conn)
 	checkReadmeQueries(t, ctx, conn)
 
 	for _, svc := range []*service{processor, sink} {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
@@ -20,6 +21,7 @@ func ContentHash(w *codecs.Weapon) (string, error) {
 	n.Version, n.ContentHash, n.URL = 0, "", ""
 	n.ScrapedAt = time.Time{}
 	n.Source = codecs.Source{}
+	n.Extra = inExtra(n.Extra, &n.ZenithSkill, "zenith_skill")
 	// encoding/json writes struct fields in order and map keys sorted: a stable encoding.
 	b, err := json.Marshal(&n)
 	if err != nil {
@@ -27,4 +29,19 @@ func ContentHash(w *codecs.Weapon) (string, error) {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:]), nil
+}
+
+// inExtra moves a typed field that builds before it kept in Extra back under its Extra key, in
+// the copy of the weapon that is hashed: the weapons that have it keep the hash they had, so
+// the move is no change of content (no new version of each, and a re-processing gives the
+// hashes the tables hold). It returns the Extra to hash, a copy when it changes it.
+func inExtra(extra map[string]string, field *string, key string) map[string]string {
+	if *field == "" {
+		return extra
+	}
+	moved := make(map[string]string, len(extra)+1)
+	maps.Copy(moved, extra)
+	moved[key] = *field
+	*field = ""
+	return moved
 }

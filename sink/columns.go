@@ -131,6 +131,8 @@ var (
 		weaponCol("extra", func(w *codecs.Weapon) any { return jsonb(w.Extra) }),
 		weaponCol("quality", func(w *codecs.Weapon) any { return jsonb(w.Quality) }), // 00003_quality.sql
 		weaponCol("source", func(w *codecs.Weapon) any { return jsonb(w.Source) }),   // 00009_slim_rows.sql
+		// 00012_zenith_skill.sql
+		weaponCol("zenith_skill", func(w *codecs.Weapon) any { return text(w.ZenithSkill) }),
 	}
 )
 

@@ -182,12 +182,20 @@ func (p *rowParser) charge(c codecs.RawCell, lines []line) error {
 }
 
 // zenith takes "Zenith Skill：Skill Slots Up+1", which the site writes under the sharpness, the
-// ammo or the charge stages of Zenith weapons.
+// ammo or the charge stages of Zenith weapons, into ZenithSkill. A second one (no row has it)
+// would follow the first on a line of its own, as Extra kept repeated values.
 func (p *rowParser) zenith(text string) bool {
 	rest, ok := strings.CutPrefix(strings.TrimSpace(text), "Zenith Skill")
 	if !ok {
 		return false
 	}
-	p.extra("zenith_skill", strings.TrimSpace(strings.TrimLeft(rest, ":： ")))
+	skill := strings.TrimSpace(strings.TrimLeft(rest, ":： "))
+	switch {
+	case skill == "":
+	case p.w.ZenithSkill == "":
+		p.w.ZenithSkill = skill
+	default:
+		p.w.ZenithSkill += "\n" + skill
+	}
 	return true
 }

@@ -39,6 +39,7 @@ var (
 	fSlots  = func(w *codecs.Weapon) any { return w.Slots }
 	fRank   = func(w *codecs.Weapon) any { return w.Rank }
 	fPrice  = func(w *codecs.Weapon) any { return w.Price }
+	fZenith = func(w *codecs.Weapon) any { return w.ZenithSkill }
 	fExtra  = func(key string) func(w *codecs.Weapon) any {
 		return func(w *codecs.Weapon) any { return w.Extra[key] }
 	}
@@ -129,12 +130,12 @@ func TestParseRealRows(t *testing.T) {
 		}},
 		{"horn_notes", []field{ // horn.htm l3B03
 			f("notes", func(w *codecs.Weapon) any { return w.HornNotes }, []string{"purple", "green", "red"}),
-			f("zenith", fExtra("zenith_skill"), "Drug Knowledge Up+"), f("note", fExtra("name_note"), "辿異武器"),
+			f("zenith", fZenith, "Drug Knowledge Up+"), f("note", fExtra("name_note"), "辿異武器"),
 			f("elements", fElems, []codecs.Element{el("poison", 650)}), f("rank", fRank, &codecs.Rank{System: "GR", Level: ip(200)}),
 		}},
 		{"slaxe_phial", []field{ // slaxe.htm l3B23
 			f("phial", func(w *codecs.Weapon) any { return w.Phial }, "Status Phial"),
-			f("zenith", fExtra("zenith_skill"), "Drug Knowledge Up+"), f("elements", fElems, []codecs.Element{el("sleep", 300)}),
+			f("zenith", fZenith, "Drug Knowledge Up+"), f("elements", fElems, []codecs.Element{el("sleep", 300)}),
 		}},
 		{"hammer_length", []field{ // hammer.htm l0495: "832 <s>-5%</s>"
 			f("affinity", fAff, ip(-5)), f("length", fExtra("length"), "Very Long"), f("source", fExtra("source"), "Festival"),
@@ -146,7 +147,7 @@ func TestParseRealRows(t *testing.T) {
 		}},
 		{"gun_rapid_fire", []field{ // right.htm l0EA3
 			f("rapid fire", fExtra("rapid_fire"), "LV2Normal S/LV1Pierce S/Flame"),
-			f("zenith", fExtra("zenith_skill"), "C. Conversion Up+1"), f("affinity", fAff, ip(25)),
+			f("zenith", fZenith, "C. Conversion Up+1"), f("affinity", fAff, ip(25)),
 			f("ammo count", func(w *codecs.Weapon) any { return len(w.Bowgun.Ammo) }, 32),
 		}},
 		{"gun_g_lv1", []field{ // heavy_g.htm l06B7
