@@ -42,6 +42,7 @@ type Item struct {
 	Price        *int32          `json:"price" db:"price"`
 	Sharpness    json.RawMessage `json:"sharpness" db:"sharpness"`
 	Quality      json.RawMessage `json:"quality" db:"quality"`
+	ZenithSkill  *string         `json:"zenith_skill" db:"zenith_skill"`
 	ScrapedAt    time.Time       `json:"scraped_at" db:"scraped_at"`
 }
 

@@ -25,7 +25,7 @@ func TestItemCSVRecord(t *testing.T) {
 		RowID: "l219C", Hidden: true, Name: "Katana", Level: &n, Rarity: &n, Element: &s, Elements: []byte(`[{"kind":"fire"}]`),
 		ScrapedAt: time.Date(2025, 10, 22, 10, 0, 0, 123000, time.FixedZone("x", 7200))}
 	want := []string{"long_sword/g/l219C", "2", "long_sword", "g", "tachi_g.htm", "l219C", "true", "Katana", "7", "7", "",
-		"", "", "fire", "", "", "", `[{"kind":"fire"}]`, "", "", "", "", "", "", "", "2025-10-22T08:00:00.000123Z"}
+		"", "", "fire", "", "", "", `[{"kind":"fire"}]`, "", "", "", "", "", "", "", "", "2025-10-22T08:00:00.000123Z"}
 	if got := it.csvRecord(); !slices.Equal(got, want) {
 		t.Errorf("csvRecord:\n got %q\nwant %q", got, want)
 	}
