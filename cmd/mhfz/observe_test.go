@@ -34,7 +34,7 @@ import (
 func registered(t *testing.T) map[string][]string {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	newSink := func(rec *observe.Recorder, rebuild bool) []string {
+	newSink := func(rec *recorder, rebuild bool) []string {
 		_, err := sink.New(sink.Config{Brokers: []string{"127.0.0.1:1"}, DatabaseURL: "postgres://u@127.0.0.1:1/db",
 			Logger: log, Registry: rec, Health: observe.NewHealth(), Rebuild: rebuild})
 		if err != nil {
@@ -42,7 +42,7 @@ func registered(t *testing.T) map[string][]string {
 		}
 		return rec.Names()
 	}
-	router := func(rec *observe.Recorder) []string {
+	router := func(rec *recorder) []string {
 		r, err := processors.NewRouter(nil, codecs.Names{Prefix: "unit."}, processors.RouterConfig{Logger: log},
 			goka.WithTester(tester.New(t)))
 		if err != nil {
@@ -53,14 +53,14 @@ func registered(t *testing.T) map[string][]string {
 		}
 		return rec.Names()
 	}
-	serveRec := &observe.Recorder{Next: prometheus.NewRegistry()}
+	serveRec := &recorder{next: prometheus.NewRegistry()}
 	srv, err := browse.New(context.Background(), browse.Config{DatabaseURL: "postgres://u@127.0.0.1:1/db", Logger: log,
 		Registry: serveRec, Health: observe.NewHealth()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv.Close()
-	scraperRec := &observe.Recorder{}
+	scraperRec := &recorder{}
 	if err := scraper.NewStats().Register(scraperRec, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -69,12 +69,12 @@ func registered(t *testing.T) map[string][]string {
 		common = append(common, d.Name)
 	}
 	// mhfz reprocess registers its router and its sink on one registry: their names must not clash.
-	reprocess := &observe.Recorder{Next: prometheus.NewRegistry()}
+	reprocess := &recorder{next: prometheus.NewRegistry()}
 	router(reprocess)
 	return map[string][]string{
 		"scrape":    append(slices.Clone(common), scraperRec.Names()...),
-		"process":   append(slices.Clone(common), router(&observe.Recorder{Next: prometheus.NewRegistry()})...),
-		"sink":      append(slices.Clone(common), newSink(&observe.Recorder{Next: prometheus.NewRegistry()}, false)...),
+		"process":   append(slices.Clone(common), router(&recorder{next: prometheus.NewRegistry()})...),
+		"sink":      append(slices.Clone(common), newSink(&recorder{next: prometheus.NewRegistry()}, false)...),
 		"reprocess": append(slices.Clone(common), newSink(reprocess, true)...),
 		"serve":     append(slices.Clone(common), serveRec.Names()...),
 	}
