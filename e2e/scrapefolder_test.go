@@ -16,10 +16,18 @@ func scrapeFolder(ctx context.Context, dir string, fn func(*codecs.RawRecord) er
 	if err != nil {
 		return scraper.Summary{}, err
 	}
-	s, err := scraper.New(f, scraper.Options{Workers: 2, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s, err := scraper.New(folderConfig(f))
 	if err != nil {
 		return scraper.Summary{}, err
 	}
-	res, err := s.Run(ctx, fn)
+	res, err := s.Scrape(ctx, fn)
 	return res.Summary, err
+}
+
+// folderConfig is the configuration of a scraper reading through f, for Scrape.
+func folderConfig(f scraper.Fetcher) scraper.Config {
+	cfg := scraper.DefaultConfig()
+	cfg.Fetcher, cfg.Workers, cfg.DryRun = f, 2, io.Discard
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	return cfg
 }

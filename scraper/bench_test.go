@@ -87,7 +87,7 @@ func BenchmarkParseSnapshotParallel(b *testing.B) {
 	for i, n := range names {
 		pages[n] = bodies[i]
 	}
-	s, err := New(pages, Options{Workers: runtime.GOMAXPROCS(0), Log: quietLog()})
+	s, err := New(testConfig(pages, runtime.GOMAXPROCS(0)))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func BenchmarkParseSnapshotParallel(b *testing.B) {
 	rows := 0
 	for b.Loop() {
 		rows = 0
-		if _, err := s.Run(context.Background(), func(*codecs.RawRecord) error { rows++; return nil }); err != nil {
+		if _, err := s.Scrape(context.Background(), func(*codecs.RawRecord) error { rows++; return nil }); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -119,7 +119,7 @@ func BenchmarkSnapshotToKafka(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		s, err := New(f, Options{Workers: 4, Log: quietLog()})
+		s, err := New(testConfig(f, 4))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -127,7 +127,7 @@ func BenchmarkSnapshotToKafka(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		res, err := s.Run(context.Background(), em.Emit)
+		res, err := s.Scrape(context.Background(), em.Emit)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -142,7 +142,7 @@ func TestRealSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(f, Options{Workers: 4, Log: quietLog()})
+	s, err := New(testConfig(f, 4))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestRealSnapshot(t *testing.T) {
 	perPage := map[string]int{}
 	keys := make(map[string]struct{}, corpusRows)
 	kept := map[string]*codecs.RawRecord{}
-	res, err := s.Run(context.Background(), func(r *codecs.RawRecord) error {
+	res, err := s.Scrape(context.Background(), func(r *codecs.RawRecord) error {
 		perPage[r.Page]++
 		keys[r.Key] = struct{}{}
 		if wanted[r.Key] {

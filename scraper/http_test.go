@@ -51,12 +51,12 @@ func fastHTTP(state *State) HTTPOptions {
 // scrapeAll runs one scrape and returns its result with the records by key.
 func scrapeAll(t *testing.T, f Fetcher, workers int) (Result, map[string]*codecs.RawRecord) {
 	t.Helper()
-	s, err := New(f, Options{Workers: workers, Log: quietLog()})
+	s, err := New(testConfig(f, workers))
 	if err != nil {
 		t.Fatal(err)
 	}
 	recs := map[string]*codecs.RawRecord{}
-	res, err := s.Run(context.Background(), func(r *codecs.RawRecord) error {
+	res, err := s.Scrape(context.Background(), func(r *codecs.RawRecord) error {
 		if _, dup := recs[r.Key]; dup {
 			t.Errorf("key %s emitted twice", r.Key)
 		}
@@ -323,14 +323,14 @@ func TestRunStopsWhenCancelled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(f, Options{Workers: 1, Log: quietLog()})
+	s, err := New(testConfig(f, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	rows := 0
-	res, err := s.Run(ctx, func(*codecs.RawRecord) error {
+	res, err := s.Scrape(ctx, func(*codecs.RawRecord) error {
 		rows++
 		cancel()
 		return nil
@@ -351,13 +351,20 @@ func TestRunStopsOnCallbackError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(f, Options{Workers: 2, Log: quietLog()})
+	s, err := New(testConfig(f, 2))
 	if err != nil {
 		t.Fatal(err)
 	}
 	boom := errors.New("broker down")
-	_, err = s.Run(context.Background(), func(*codecs.RawRecord) error { return boom })
+	_, err = s.Scrape(context.Background(), func(*codecs.RawRecord) error { return boom })
 	if !errors.Is(err, boom) || !strings.Contains(err.Error(), ".htm row 0") {
 		t.Fatalf("error %v, want the callback's, naming page and row", err)
 	}
+}
+
+// testConfig is the configuration of a scraper reading through f with workers, for Scrape.
+func testConfig(f Fetcher, workers int) Config {
+	cfg := DefaultConfig()
+	cfg.Fetcher, cfg.Workers, cfg.Logger, cfg.DryRun = f, workers, quietLog(), io.Discard
+	return cfg
 }

@@ -10,8 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mhfz/mhfz-pipeline/codecs"
 	"golang.org/x/time/rate"
+
+	"github.com/mhfz/mhfz-pipeline/codecs"
 )
 
 // TestSharedPauseAfter429: after one page gets a 429 with Retry-After, the other workers' next
@@ -153,11 +154,11 @@ func TestParseRetryAfter(t *testing.T) {
 // scrapeResult runs one scrape and returns its result and error.
 func scrapeResult(t *testing.T, f Fetcher) (Result, error) {
 	t.Helper()
-	s, err := New(f, Options{Workers: 3, Log: quietLog()})
+	s, err := New(testConfig(f, 3))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s.Run(context.Background(), func(*codecs.RawRecord) error { return nil })
+	return s.Scrape(context.Background(), func(*codecs.RawRecord) error { return nil })
 }
 
 // TestRobotsTxt: robots.txt is read once per scrape from the host's root and obeyed for our

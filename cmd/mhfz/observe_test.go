@@ -61,7 +61,9 @@ func registered(t *testing.T) map[string][]string {
 	}
 	srv.Close()
 	scraperRec := &recorder{}
-	if err := scraper.NewStats().Register(scraperRec, nil); err != nil {
+	scraperCfg := scraper.DefaultConfig()
+	scraperCfg.Brokers, scraperCfg.Logger, scraperCfg.Registry = []string{"127.0.0.1:1"}, log, scraperRec
+	if _, err := scraper.New(scraperCfg); err != nil {
 		t.Fatal(err)
 	}
 	common := []string{}
