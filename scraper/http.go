@@ -72,40 +72,13 @@ type HTTPFetcher struct {
 
 // NewHTTPFetcher checks the base URL and options and returns a fetcher.
 func NewHTTPFetcher(baseURL string, opts HTTPOptions) (*HTTPFetcher, error) {
-	base, err := url.Parse(baseURL)
+	base, err := parseBaseURL(baseURL)
 	if err != nil {
-		return nil, fmt.Errorf("base URL %q: %w", baseURL, err)
+		return nil, err
 	}
-	if base.Scheme != "http" && base.Scheme != "https" || base.Host == "" {
-		return nil, fmt.Errorf("base URL %q: want an http:// or https:// URL with a host", baseURL)
-	}
-	if !strings.HasSuffix(base.Path, "/") {
-		base.Path += "/" // the folder, so that page names resolve inside it
-	}
-	if opts.UserAgent == "" {
-		opts.UserAgent = DefaultUserAgent
-	}
-	if opts.Timeout == 0 {
-		opts.Timeout = 60 * time.Second
-	}
-	if opts.Retries == 0 {
-		opts.Retries = 4
-	}
-	opts.Retries = max(opts.Retries, 0)
-	if opts.BackoffBase == 0 {
-		opts.BackoffBase = 500 * time.Millisecond
-	}
-	if opts.BackoffMax == 0 {
-		opts.BackoffMax = 30 * time.Second
-	}
-	if opts.Rate == 0 {
-		opts.Rate = 10
-	}
-	if opts.Burst <= 0 {
-		opts.Burst = 4
-	}
-	if opts.Timeout < 0 || opts.BackoffBase < 0 || opts.BackoffMax < opts.BackoffBase {
-		return nil, fmt.Errorf("http fetcher: negative timeout or backoff, or backoff max below base (%+v)", opts)
+	opts, err = opts.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	limit := rate.Limit(opts.Rate)
 	if opts.Rate < 0 {
@@ -115,12 +88,41 @@ func NewHTTPFetcher(baseURL string, opts HTTPOptions) (*HTTPFetcher, error) {
 	if client == nil {
 		client = &http.Client{Timeout: opts.Timeout}
 	}
-	log := opts.Log
-	if log == nil {
-		log = slog.Default()
-	}
 	return &HTTPFetcher{base: base, opts: opts, limit: limit, client: client,
-		limiter: rate.NewLimiter(limit, opts.Burst), log: log.With("site", base.Host)}, nil
+		limiter: rate.NewLimiter(limit, opts.Burst), log: opts.Log.With("site", base.Host)}, nil
+}
+
+// withDefaults fills in the defaults of the zero options and checks the others.
+func (o HTTPOptions) withDefaults() (HTTPOptions, error) {
+	if o.UserAgent == "" {
+		o.UserAgent = DefaultUserAgent
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 60 * time.Second
+	}
+	if o.Retries == 0 {
+		o.Retries = 4
+	}
+	o.Retries = max(o.Retries, 0)
+	if o.BackoffBase == 0 {
+		o.BackoffBase = 500 * time.Millisecond
+	}
+	if o.BackoffMax == 0 {
+		o.BackoffMax = 30 * time.Second
+	}
+	if o.Rate == 0 {
+		o.Rate = 10
+	}
+	if o.Burst <= 0 {
+		o.Burst = 4
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.Timeout < 0 || o.BackoffBase < 0 || o.BackoffMax < o.BackoffBase {
+		return o, fmt.Errorf("http fetcher: negative timeout or backoff, or backoff max below base (%+v)", o)
+	}
+	return o, nil
 }
 
 // retryable marks a failure worth another attempt.
@@ -236,7 +238,6 @@ func (h *HTTPFetcher) get(ctx context.Context, p *Page) error {
 	if err != nil {
 		return fmt.Errorf("fetch %s: %w", p.URL, err)
 	}
-	req.Header.Set("User-Agent", h.opts.UserAgent)
 	req.Header.Set("Accept", "text/html")
 	if v := h.opts.State.Validator(p.URL); !v.Empty() {
 		if v.ETag != "" {
@@ -246,20 +247,16 @@ func (h *HTTPFetcher) get(ctx context.Context, p *Page) error {
 			req.Header.Set("If-Modified-Since", v.LastModified)
 		}
 	}
-	resp, err := h.client.Do(req)
+	resp, err := h.do(ctx, req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("fetch %s: %w", p.URL, ctx.Err())
-		}
-		return &retryable{err: fmt.Errorf("fetch %s: %w", p.URL, err)}
+		return err
 	}
 	defer resp.Body.Close()
-	h.opts.Stats.response(resp.StatusCode)
-	switch {
-	case resp.StatusCode == http.StatusOK:
+	switch resp.StatusCode {
+	case http.StatusOK:
 		body, err := io.ReadAll(io.LimitReader(resp.Body, maxPageBytes+1))
 		if err != nil {
-			return &retryable{err: fmt.Errorf("fetch %s: read body: %w", p.URL, err)}
+			return transient(fmt.Errorf("fetch %s: read body: %w", p.URL, err))
 		}
 		if len(body) > maxPageBytes {
 			return fmt.Errorf("fetch %s: body larger than %d bytes", p.URL, maxPageBytes)
@@ -267,15 +264,30 @@ func (h *HTTPFetcher) get(ctx context.Context, p *Page) error {
 		p.Status, p.Body = Fetched, body
 		p.Validator = Validator{ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified")}
 		return nil
-	case resp.StatusCode == http.StatusNotModified:
+	case http.StatusNotModified:
 		p.Status = Unchanged
 		return nil
-	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
+	case http.StatusNotFound, http.StatusGone:
 		p.Status = Absent
 		return nil
 	}
 	drain(resp.Body)
 	return h.statusError(p.URL, resp)
+}
+
+// do sends a request with our User-Agent and counts the response's status. A network error
+// comes back retryable if it is one that passes (transient).
+func (h *HTTPFetcher) do(ctx context.Context, req *http.Request) (*http.Response, error) {
+	req.Header.Set("User-Agent", h.opts.UserAgent)
+	resp, err := h.client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("fetch %s: %w", req.URL, ctx.Err())
+		}
+		return nil, transient(fmt.Errorf("fetch %s: %w", req.URL, err))
+	}
+	h.opts.Stats.response(resp.StatusCode)
+	return resp, nil
 }
 
 // statusError is the error of an unwanted status: 429 and 5xx are retryable, and 429 or a
