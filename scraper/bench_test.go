@@ -115,7 +115,7 @@ func BenchmarkSnapshotToKafka(b *testing.B) {
 	_, srv := newMirror(b, dir, nil)
 	var total int64
 	for b.Loop() {
-		f, err := NewHTTPFetcher(srv.URL+"/buki/", HTTPOptions{Rate: -1})
+		f, err := NewHTTPFetcher(srv.URL+"/buki/", unlimitedHTTP())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -123,7 +123,7 @@ func BenchmarkSnapshotToKafka(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		em, err := NewEmitter(brokers, topic, cfg, EmitterOptions{Log: quietLog()})
+		em, err := NewEmitter(brokers, topic, cfg, quietEmitter())
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -58,19 +58,20 @@ type Config struct {
 // DefaultConfig is the configuration of `mhfz scrape` without flags, but for the brokers (none:
 // set them, or DryRun).
 func DefaultConfig() Config {
+	web, em := DefaultHTTPOptions(), DefaultEmitterOptions()
 	return Config{
 		BaseURL:       DefaultBaseURL,
-		UserAgent:     DefaultUserAgent,
-		Timeout:       60 * time.Second,
-		Retries:       4,
-		Rate:          10,
+		UserAgent:     web.UserAgent,
+		Timeout:       web.Timeout,
+		Retries:       web.Retries,
+		Rate:          web.Rate,
 		Workers:       4,
 		Topic:         codecs.Names{}.WeaponData(),
 		Partitions:    1,
 		Replication:   1,
-		MaxInFlight:   10000,
+		MaxInFlight:   em.MaxInFlight,
 		SetupTimeout:  time.Minute,
-		WaitLogEvery:  10 * time.Second,
+		WaitLogEvery:  em.WaitLogEvery,
 		ProgressEvery: 5 * time.Second,
 		StallTimeout:  observe.DefaultStallTimeout,
 		ProbeEvery:    observe.DefaultLagEvery,
@@ -118,17 +119,10 @@ func (c Config) checkHTTP() []error {
 	if _, err := parseBaseURL(c.BaseURL); err != nil {
 		errs = append(errs, fmt.Errorf("BaseURL: %w", err))
 	}
-	if c.UserAgent == "" {
-		errs = append(errs, errors.New("UserAgent is empty"))
-	}
-	if c.Timeout <= 0 {
-		errs = append(errs, fmt.Errorf("Timeout must be positive, got %v", c.Timeout))
-	}
-	if c.Retries < 0 {
-		errs = append(errs, fmt.Errorf("Retries must not be negative (0: none), got %d", c.Retries))
-	}
-	if c.Rate < 0 {
-		errs = append(errs, fmt.Errorf("Rate must not be negative (0: no limit), got %v", c.Rate))
+	opts := c.httpOptions(nil, nil)
+	opts.Burst, opts.Log = 1, slog.Default() // Workers and Logger are checked on their own
+	if err := opts.check(); err != nil {
+		errs = append(errs, err)
 	}
 	return errs
 }
@@ -170,13 +164,8 @@ func parseBaseURL(baseURL string) (*url.URL, error) {
 
 // httpOptions are the HTTP fetcher's options of the configuration.
 func (c Config) httpOptions(state *State, stats *Stats) HTTPOptions {
-	opts := HTTPOptions{UserAgent: c.UserAgent, Timeout: c.Timeout, Retries: c.Retries, Rate: c.Rate,
-		Burst: c.Workers, State: state, Log: c.Logger, Stats: stats}
-	if c.Retries == 0 {
-		opts.Retries = -1 // HTTPOptions: a negative value is none
-	}
-	if c.Rate == 0 {
-		opts.Rate = -1 // HTTPOptions: a negative value is unlimited
-	}
+	opts := DefaultHTTPOptions()
+	opts.UserAgent, opts.Timeout, opts.Retries, opts.Rate = c.UserAgent, c.Timeout, c.Retries, c.Rate
+	opts.Burst, opts.State, opts.Log, opts.Stats = c.Workers, state, c.Logger, stats
 	return opts
 }

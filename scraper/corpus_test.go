@@ -138,7 +138,7 @@ func TestRealSnapshot(t *testing.T) {
 	dir := testenv.Snapshot(t, testenv.Newest)
 	manifest := testenv.Manifest(t, testenv.Newest)
 	_, srv := newMirror(t, dir, nil)
-	f, err := NewHTTPFetcher(srv.URL+"/buki/", HTTPOptions{Rate: -1})
+	f, err := NewHTTPFetcher(srv.URL+"/buki/", unlimitedHTTP())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestRealSnapshot(t *testing.T) {
 	var cfg *sarama.Config
 	if brokers != nil {
 		topic, cfg = kafkaTopic(t, brokers, 4)
-		if em, err = NewEmitter(brokers, topic, cfg, EmitterOptions{Log: quietLog()}); err != nil {
+		if em, err = NewEmitter(brokers, topic, cfg, quietEmitter()); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -26,19 +26,47 @@ const DefaultUserAgent = "mhfz-pipeline-scraper/1 (+https://github.com/mhfz/mhfz
 // maxPageBytes bounds one page's body: the biggest real page is about 3 MB.
 const maxPageBytes = 64 << 20
 
-// HTTPOptions configure an HTTPFetcher. Zero values take the defaults shown.
+// HTTPOptions configure an HTTPFetcher. Start from DefaultHTTPOptions(): a zero is no default.
 type HTTPOptions struct {
-	UserAgent   string        // DefaultUserAgent
-	Timeout     time.Duration // one request, body included: 60s
-	Retries     int           // further attempts after a retryable failure: 4 (a negative value: none)
-	BackoffBase time.Duration // first wait between attempts, doubled each time: 500ms
-	BackoffMax  time.Duration // longest wait: 30s
-	Rate        float64       // requests per second: 10 (a negative value: unlimited)
-	Burst       int           // requests allowed at once above the rate: 4
+	UserAgent   string
+	Timeout     time.Duration // one request, body included
+	Retries     int           // further attempts after a retryable failure (0: none)
+	BackoffBase time.Duration // first wait between attempts, doubled each time
+	BackoffMax  time.Duration // longest wait
+	Rate        float64       // requests per second at most (0: no limit)
+	Burst       int           // requests allowed at once above the rate
 	State       *State        // validators for conditional GET; nil: always download
-	Client      *http.Client  // a client of your own (its Timeout is left alone)
-	Log         *slog.Logger  // slog.Default()
-	Stats       *Stats        // counts the responses and the retries; nil: none
+	Client      *http.Client  // a client of your own (its Timeout is left alone); nil: one with Timeout
+	Log         *slog.Logger
+	Stats       *Stats // counts the responses and the retries; nil: none
+}
+
+// DefaultHTTPOptions are the options of the scraper's HTTP fetcher without flags.
+func DefaultHTTPOptions() HTTPOptions {
+	return HTTPOptions{UserAgent: DefaultUserAgent, Timeout: 60 * time.Second, Retries: 4,
+		BackoffBase: 500 * time.Millisecond, BackoffMax: 30 * time.Second, Rate: 10, Burst: 4, Log: slog.Default()}
+}
+
+// check says what is wrong with the options (the first thing), naming the field.
+func (o HTTPOptions) check() error {
+	switch {
+	case o.UserAgent == "":
+		return errors.New("UserAgent is empty")
+	case o.Timeout <= 0:
+		return fmt.Errorf("Timeout must be positive, got %v", o.Timeout)
+	case o.Retries < 0:
+		return fmt.Errorf("Retries must not be negative (0: none), got %d", o.Retries)
+	case o.BackoffBase <= 0 || o.BackoffMax < o.BackoffBase:
+		return fmt.Errorf("BackoffBase must be positive and BackoffMax at least as long, got %v and %v",
+			o.BackoffBase, o.BackoffMax)
+	case o.Rate < 0:
+		return fmt.Errorf("Rate must not be negative (0: no limit), got %v", o.Rate)
+	case o.Burst < 1:
+		return fmt.Errorf("Burst must be at least 1, got %d", o.Burst)
+	case o.Log == nil:
+		return errors.New("Log is nil")
+	}
+	return nil
 }
 
 // maxRetryAfter caps the wait a server's Retry-After can impose: a longer one (a misconfigured
@@ -76,12 +104,11 @@ func NewHTTPFetcher(baseURL string, opts HTTPOptions) (*HTTPFetcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts, err = opts.withDefaults()
-	if err != nil {
-		return nil, err
+	if err := opts.check(); err != nil {
+		return nil, fmt.Errorf("http fetcher: %w", err)
 	}
 	limit := rate.Limit(opts.Rate)
-	if opts.Rate < 0 {
+	if opts.Rate == 0 {
 		limit = rate.Inf
 	}
 	client := opts.Client
@@ -90,39 +117,6 @@ func NewHTTPFetcher(baseURL string, opts HTTPOptions) (*HTTPFetcher, error) {
 	}
 	return &HTTPFetcher{base: base, opts: opts, limit: limit, client: client,
 		limiter: rate.NewLimiter(limit, opts.Burst), log: opts.Log.With("site", base.Host)}, nil
-}
-
-// withDefaults fills in the defaults of the zero options and checks the others.
-func (o HTTPOptions) withDefaults() (HTTPOptions, error) {
-	if o.UserAgent == "" {
-		o.UserAgent = DefaultUserAgent
-	}
-	if o.Timeout == 0 {
-		o.Timeout = 60 * time.Second
-	}
-	if o.Retries == 0 {
-		o.Retries = 4
-	}
-	o.Retries = max(o.Retries, 0)
-	if o.BackoffBase == 0 {
-		o.BackoffBase = 500 * time.Millisecond
-	}
-	if o.BackoffMax == 0 {
-		o.BackoffMax = 30 * time.Second
-	}
-	if o.Rate == 0 {
-		o.Rate = 10
-	}
-	if o.Burst <= 0 {
-		o.Burst = 4
-	}
-	if o.Log == nil {
-		o.Log = slog.Default()
-	}
-	if o.Timeout < 0 || o.BackoffBase < 0 || o.BackoffMax < o.BackoffBase {
-		return o, fmt.Errorf("http fetcher: negative timeout or backoff, or backoff max below base (%+v)", o)
-	}
-	return o, nil
 }
 
 // retryable marks a failure worth another attempt.

@@ -44,8 +44,9 @@ const fixtureSiteRows = 4 + 4 + 3 + 2 + 0 + 2
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func fastHTTP(state *State) HTTPOptions {
-	return HTTPOptions{Rate: -1, BackoffBase: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond, State: state,
-		Log: quietLog()}
+	o := unlimitedHTTP()
+	o.BackoffBase, o.BackoffMax, o.State, o.Log = 5*time.Millisecond, 50*time.Millisecond, state, quietLog()
+	return o
 }
 
 // scrapeAll runs one scrape and returns its result with the records by key.
@@ -148,8 +149,9 @@ func TestHTTPRetries(t *testing.T) {
 func TestHTTPBackoff(t *testing.T) {
 	m, srv := newMirror(t, "", fixtureSite(t))
 	m.fail("tachi.htm", 500, 500, 500)
-	f, err := NewHTTPFetcher(srv.URL+"/buki/", HTTPOptions{Rate: -1, BackoffBase: 40 * time.Millisecond,
-		BackoffMax: time.Second, Log: quietLog()})
+	f, err := NewHTTPFetcher(srv.URL+"/buki/", httpOptions(func(o *HTTPOptions) {
+		o.Rate, o.BackoffBase, o.BackoffMax = 0, 40*time.Millisecond, time.Second
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +179,9 @@ func TestHTTPBackoff(t *testing.T) {
 func TestHTTPCancelStopsRetrying(t *testing.T) {
 	m, srv := newMirror(t, "", fixtureSite(t))
 	m.fail("tachi.htm", 500, 500, 500, 500, 500)
-	f, err := NewHTTPFetcher(srv.URL+"/buki/", HTTPOptions{Rate: -1, BackoffBase: time.Hour, BackoffMax: time.Hour, Log: quietLog()})
+	f, err := NewHTTPFetcher(srv.URL+"/buki/", httpOptions(func(o *HTTPOptions) {
+		o.Rate, o.BackoffBase, o.BackoffMax = 0, time.Hour, time.Hour
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +291,7 @@ func TestConcurrencyBound(t *testing.T) {
 
 func TestRateLimit(t *testing.T) {
 	_, srv := newMirror(t, "", fixtureSite(t))
-	f, err := NewHTTPFetcher(srv.URL+"/buki/", HTTPOptions{Rate: 50, Burst: 1, Log: quietLog()})
+	f, err := NewHTTPFetcher(srv.URL+"/buki/", httpOptions(func(o *HTTPOptions) { o.Rate, o.Burst = 50, 1 }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,11 +309,13 @@ func TestRateLimit(t *testing.T) {
 
 func TestNewHTTPFetcherValidates(t *testing.T) {
 	for _, base := range []string{"", "ftp://example.com/buki/", "/buki/", "http://"} {
-		if _, err := NewHTTPFetcher(base, HTTPOptions{}); err == nil {
+		if _, err := NewHTTPFetcher(base, DefaultHTTPOptions()); err == nil {
 			t.Errorf("base URL %q accepted", base)
 		}
 	}
-	if _, err := NewHTTPFetcher("http://x/buki/", HTTPOptions{BackoffBase: time.Second, BackoffMax: time.Millisecond}); err == nil {
+	if _, err := NewHTTPFetcher("http://x/buki/", httpOptions(func(o *HTTPOptions) {
+		o.BackoffBase, o.BackoffMax = time.Second, time.Millisecond
+	})); err == nil {
 		t.Error("backoff max below base accepted")
 	}
 }
@@ -367,4 +373,19 @@ func testConfig(f Fetcher, workers int) Config {
 	cfg := DefaultConfig()
 	cfg.Fetcher, cfg.Workers, cfg.Logger, cfg.DryRun = f, workers, quietLog(), io.Discard
 	return cfg
+}
+
+// unlimitedHTTP are the default HTTP options without a rate limit (the test servers are local).
+func unlimitedHTTP() HTTPOptions {
+	o := DefaultHTTPOptions()
+	o.Rate = 0
+	return o
+}
+
+// httpOptions are the default HTTP options, quiet, changed by set.
+func httpOptions(set func(o *HTTPOptions)) HTTPOptions {
+	o := DefaultHTTPOptions()
+	o.Log = quietLog()
+	set(&o)
+	return o
 }

@@ -65,8 +65,9 @@ func TestSharedPauseAfter429(t *testing.T) {
 func TestRateHalvedBy429(t *testing.T) {
 	m, srv := newMirror(t, "", fixtureSite(t))
 	m.fail("tachi.htm", http.StatusTooManyRequests, http.StatusTooManyRequests)
-	f, err := NewHTTPFetcher(srv.URL+"/buki/", HTTPOptions{Rate: 40, BackoffBase: time.Millisecond,
-		BackoffMax: 10 * time.Millisecond, Log: quietLog()})
+	f, err := NewHTTPFetcher(srv.URL+"/buki/", httpOptions(func(o *HTTPOptions) {
+		o.Rate, o.BackoffBase, o.BackoffMax = 40, time.Millisecond, 10*time.Millisecond
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
