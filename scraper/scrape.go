@@ -77,11 +77,11 @@ type jobDone struct {
 	stop error // ... or fn's error: the scrape stops
 }
 
-// Scrape scrapes once. fn is called for every record, from one goroutine at a time; an error
-// from fn stops the scrape and is returned. A failed page does not stop it: it is counted in
-// the summary. When ctx ends, Run stops fetching, lets the pages in progress finish, and
-// returns ctx's error with the summary so far.
-// Scrape is called by one goroutine at a time.
+// Scrape scrapes once, without Kafka and without saving the state (Run does both). fn is
+// called for every record, from one goroutine at a time; an error from fn stops the scrape and
+// is returned. A failed page does not stop it: it is counted in the summary. When ctx ends,
+// Scrape stops fetching, lets the pages in progress finish, and returns ctx's error with the
+// summary so far. One Scrape at a time: they share the fetcher and its politeness.
 func (s *Scraper) Scrape(ctx context.Context, fn func(*codecs.RawRecord) error) (Result, error) {
 	start := time.Now()
 	res := Result{Validators: map[string]Validator{}}
@@ -96,7 +96,7 @@ func (s *Scraper) Scrape(ctx context.Context, fn func(*codecs.RawRecord) error) 
 	done, stopErr := s.dispatch(ctx, queue, seen, jobs, results, &res)
 	close(jobs)
 	wait()
-	res.Duration = time.Now().Sub(start)
+	res.Duration = time.Since(start)
 	if stopErr != nil {
 		return res, stopErr
 	}
