@@ -87,7 +87,7 @@ func BenchmarkParseSnapshotParallel(b *testing.B) {
 	for i, n := range names {
 		pages[n] = bodies[i]
 	}
-	s, err := New(testConfig(pages, runtime.GOMAXPROCS(0)))
+	s, err := newTestScraper(pages, runtime.GOMAXPROCS(0))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func BenchmarkSnapshotToKafka(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		s, err := New(testConfig(f, 4))
+		s, err := newTestScraper(f, 4)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -18,9 +18,8 @@ import (
 // Config configures a Scraper. Start from DefaultConfig(): New checks every field, and a zero
 // never stands for a default (where a zero means "none", the field says so).
 type Config struct {
-	// Where the pages come from: Fetcher if set (a fetcher of the caller's); else Source, a
-	// local copy of the site's buki/ folder, if set; else BaseURL over HTTP(S).
-	Fetcher Fetcher
+	// Where the pages come from: Source, a local copy of the site's buki/ folder, if set;
+	// else BaseURL over HTTP(S).
 	Source  string
 	BaseURL string
 
@@ -85,7 +84,7 @@ func (c Config) check() error {
 	bad := func(field, want string, got any) {
 		errs = append(errs, fmt.Errorf("%s %s, got %v", field, want, got))
 	}
-	if c.Fetcher == nil && c.Source == "" {
+	if c.Source == "" {
 		errs = append(errs, c.checkHTTP()...)
 	}
 	if c.Workers < 1 {

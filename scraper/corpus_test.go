@@ -142,7 +142,7 @@ func TestRealSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(testConfig(f, 4))
+	s, err := newTestScraper(f, 4)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,7 +75,7 @@ func TestScrapeFolderErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(testConfig(f, 2))
+	s, err := newTestScraper(f, 2)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,7 +52,7 @@ func fastHTTP(state *State) HTTPOptions {
 // scrapeAll runs one scrape and returns its result with the records by key.
 func scrapeAll(t *testing.T, f Fetcher, workers int) (Result, map[string]*codecs.RawRecord) {
 	t.Helper()
-	s, err := New(testConfig(f, workers))
+	s, err := newTestScraper(f, workers)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +329,7 @@ func TestRunStopsWhenCancelled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(testConfig(f, 1))
+	s, err := newTestScraper(f, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,7 +357,7 @@ func TestRunStopsOnCallbackError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(testConfig(f, 2))
+	s, err := newTestScraper(f, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,11 +368,16 @@ func TestRunStopsOnCallbackError(t *testing.T) {
 	}
 }
 
-// testConfig is the configuration of a scraper reading through f with workers, for Scrape.
-func testConfig(f Fetcher, workers int) Config {
+// newTestScraper is a scraper reading through f with workers, for Scrape.
+func newTestScraper(f Fetcher, workers int) (*Scraper, error) {
 	cfg := DefaultConfig()
-	cfg.Fetcher, cfg.Workers, cfg.Logger, cfg.DryRun = f, workers, quietLog(), io.Discard
-	return cfg
+	cfg.Workers, cfg.Logger, cfg.DryRun = workers, quietLog(), io.Discard
+	s, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.fetcher = f
+	return s, nil
 }
 
 // unlimitedHTTP are the default HTTP options without a rate limit (the test servers are local).

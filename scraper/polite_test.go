@@ -155,7 +155,7 @@ func TestParseRetryAfter(t *testing.T) {
 // scrapeResult runs one scrape and returns its result and error.
 func scrapeResult(t *testing.T, f Fetcher) (Result, error) {
 	t.Helper()
-	s, err := New(testConfig(f, 3))
+	s, err := newTestScraper(f, 3)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -175,10 +175,7 @@ func (s *Scraper) scrapeError(res Result, runErr, flushErr error) error {
 
 // where names what is scraped, for the errors.
 func (s *Scraper) where() string {
-	switch {
-	case s.cfg.Fetcher != nil:
-		return "the fetcher given"
-	case s.cfg.Source != "":
+	if s.cfg.Source != "" {
 		return "source folder " + s.cfg.Source
 	}
 	return "base URL " + s.cfg.BaseURL

@@ -19,7 +19,7 @@ import (
 type Scraper struct {
 	cfg     Config
 	log     *slog.Logger
-	fetcher Fetcher // Config.Fetcher, or the one open makes
+	fetcher Fetcher // made by open
 	state   *State  // the validators of the pages (HTTP with a StateFile), loaded by open
 	stats   *Stats
 	watch   *observe.Watchdog // nil without Config.Health
@@ -33,7 +33,7 @@ func New(cfg Config) (*Scraper, error) {
 	if err := cfg.check(); err != nil {
 		return nil, fmt.Errorf("scraper config: %w", err)
 	}
-	s := &Scraper{cfg: cfg, log: cfg.Logger, fetcher: cfg.Fetcher, stats: NewStats()}
+	s := &Scraper{cfg: cfg, log: cfg.Logger, stats: NewStats()}
 	s.stats.Period = cfg.Every
 	if cfg.Registry != nil {
 		if err := cfg.Registry.Register(s.stats.collector(s.emitter.Load)); err != nil {
