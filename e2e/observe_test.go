@@ -242,7 +242,7 @@ func TestStackMetricsInPrometheus(t *testing.T) {
 	serve := startService(t, append(with("serve"), "MHFZ_SERVE_ADDR="+freeAddr(t), "MHFZ_SERVE_DATABASE_URL="+reader.String()), "serve")
 	processor := startService(t, with("processor"), "process")
 	sink := startService(t, with("sink"), "sink")
-	scraper := startService(t, with("scraper"), "scrape", "--base-url", mirror(t, buki), "--rate", "-1", "--every", "15s")
+	scraper := startService(t, with("scraper"), "scrape", "--base-url", mirror(t, buki), "--rate", "0", "--every", "15s")
 	s.waitCaughtUp(ctx, 5*time.Minute)
 
 	pages := float64(sum.Pages)

@@ -44,7 +44,7 @@ func BenchmarkStackEndToEnd(b *testing.B) {
 				}
 				b.StartTimer()
 				start := time.Now()
-				scraper := startService(b, scrapeEnv, "scrape", "--base-url", base, "--rate", "-1")
+				scraper := startService(b, scrapeEnv, "scrape", "--base-url", base, "--rate", "0")
 				if err := scraper.wait(ctx); err != nil {
 					scraper.dumpLog()
 					b.Fatal(err)

@@ -59,7 +59,7 @@ func (s *stack) start(ctx context.Context) (processor, sink *service) {
 
 // scrape runs one scrape of the mirror at baseURL, without a rate limit (it is on loopback).
 func (s *stack) scrape(ctx context.Context, baseURL string) {
-	runService(s.t, ctx, s.env, "scrape", "--base-url", baseURL, "--rate", "-1")
+	runService(s.t, ctx, s.env, "scrape", "--base-url", baseURL, "--rate", "0")
 }
 
 // caughtUp reports whether the processor has read all of weapon_data and the sink has stored

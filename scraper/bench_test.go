@@ -87,7 +87,7 @@ func BenchmarkParseSnapshotParallel(b *testing.B) {
 	for i, n := range names {
 		pages[n] = bodies[i]
 	}
-	s, err := New(pages, Options{Workers: runtime.GOMAXPROCS(0), Log: quietLog()})
+	s, err := newTestScraper(pages, runtime.GOMAXPROCS(0))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func BenchmarkParseSnapshotParallel(b *testing.B) {
 	rows := 0
 	for b.Loop() {
 		rows = 0
-		if _, err := s.Run(context.Background(), func(*codecs.RawRecord) error { rows++; return nil }); err != nil {
+		if _, err := s.Scrape(context.Background(), func(*codecs.RawRecord) error { rows++; return nil }); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -115,19 +115,19 @@ func BenchmarkSnapshotToKafka(b *testing.B) {
 	_, srv := newMirror(b, dir, nil)
 	var total int64
 	for b.Loop() {
-		f, err := NewHTTPFetcher(srv.URL+"/buki/", HTTPOptions{Rate: -1})
+		f, err := NewHTTPFetcher(srv.URL+"/buki/", unlimitedHTTP())
 		if err != nil {
 			b.Fatal(err)
 		}
-		s, err := New(f, Options{Workers: 4, Log: quietLog()})
+		s, err := newTestScraper(f, 4)
 		if err != nil {
 			b.Fatal(err)
 		}
-		em, err := NewEmitter(brokers, topic, cfg, EmitterOptions{Log: quietLog()})
+		em, err := NewEmitter(brokers, topic, cfg, quietEmitter())
 		if err != nil {
 			b.Fatal(err)
 		}
-		res, err := s.Run(context.Background(), em.Emit)
+		res, err := s.Scrape(context.Background(), em.Emit)
 		if err != nil {
 			b.Fatal(err)
 		}

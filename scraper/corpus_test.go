@@ -138,11 +138,11 @@ func TestRealSnapshot(t *testing.T) {
 	dir := testenv.Snapshot(t, testenv.Newest)
 	manifest := testenv.Manifest(t, testenv.Newest)
 	_, srv := newMirror(t, dir, nil)
-	f, err := NewHTTPFetcher(srv.URL+"/buki/", HTTPOptions{Rate: -1})
+	f, err := NewHTTPFetcher(srv.URL+"/buki/", unlimitedHTTP())
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(f, Options{Workers: 4, Log: quietLog()})
+	s, err := newTestScraper(f, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,14 +155,14 @@ func TestRealSnapshot(t *testing.T) {
 	var cfg *sarama.Config
 	if brokers != nil {
 		topic, cfg = kafkaTopic(t, brokers, 4)
-		if em, err = NewEmitter(brokers, topic, cfg, EmitterOptions{Log: quietLog()}); err != nil {
+		if em, err = NewEmitter(brokers, topic, cfg, quietEmitter()); err != nil {
 			t.Fatal(err)
 		}
 	}
 	perPage := map[string]int{}
 	keys := make(map[string]struct{}, corpusRows)
 	kept := map[string]*codecs.RawRecord{}
-	res, err := s.Run(context.Background(), func(r *codecs.RawRecord) error {
+	res, err := s.Scrape(context.Background(), func(r *codecs.RawRecord) error {
 		perPage[r.Page]++
 		keys[r.Key] = struct{}{}
 		if wanted[r.Key] {

@@ -75,17 +75,17 @@ func TestScrapeFolderErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(f, Options{Workers: 2, Log: quietLog()})
+	s, err := newTestScraper(f, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	boom := errors.New("stop")
-	if _, err := s.Run(context.Background(), func(*codecs.RawRecord) error { return boom }); !errors.Is(err, boom) {
+	if _, err := s.Scrape(context.Background(), func(*codecs.RawRecord) error { return boom }); !errors.Is(err, boom) {
 		t.Errorf("callback error: got %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := s.Run(ctx, func(*codecs.RawRecord) error { return nil }); !errors.Is(err, context.Canceled) {
+	if _, err := s.Scrape(ctx, func(*codecs.RawRecord) error { return nil }); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: got %v", err)
 	}
 }

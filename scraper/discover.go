@@ -30,28 +30,74 @@ type Plan struct {
 // (a local folder) adds its own weapon pages. An index page the site does not have, or that
 // its robots.txt forbids, is skipped; one that cannot be read fails the discovery.
 func Discover(ctx context.Context, f Fetcher) (Plan, error) {
-	var plan Plan
-	seen := map[string]bool{}
-	types := map[codecs.WeaponType]bool{}
-	add := func(name string, linked bool) {
-		if seen[name] {
-			return
+	d := discovery{seen: map[string]bool{}, types: map[codecs.WeaponType]bool{}}
+	found, err := d.readIndexes(ctx, f)
+	if err != nil {
+		return d.plan, err
+	}
+	if l, ok := f.(Lister); ok {
+		names, err := l.WeaponPages(ctx)
+		if err != nil {
+			return d.plan, fmt.Errorf("discover weapon pages: %w", err)
 		}
-		seen[name] = true
-		if linked {
-			plan.Linked = append(plan.Linked, name)
-		} else {
-			plan.Guessed = append(plan.Guessed, name)
+		d.addLinked(names)
+	} else if found == 0 && len(d.plan.Disallowed) > 0 {
+		return d.plan, fmt.Errorf("discover weapon pages: none of the index pages %v can be read: robots.txt disallows %v",
+			IndexPages, d.plan.Disallowed)
+	} else if found == 0 {
+		return d.plan, fmt.Errorf("discover weapon pages: none of the index pages %v exists", IndexPages)
+	}
+	for _, t := range codecs.WeaponTypes { // in the index's order, for a stable plan
+		if !d.types[t] {
+			continue
+		}
+		for _, kind := range []codecs.PageKind{codecs.KindBase, codecs.KindG, codecs.KindRavi,
+			codecs.KindRNGCat, codecs.KindSP, codecs.KindTower, codecs.KindPartner} {
+			d.add(codecs.PageName(t, kind), false)
 		}
 	}
-	found := 0
+	return d.plan, nil
+}
+
+// discovery is a plan in the making: the pages planned, and the weapon types found.
+type discovery struct {
+	plan  Plan
+	seen  map[string]bool
+	types map[codecs.WeaponType]bool
+}
+
+// add plans a page, once.
+func (d *discovery) add(name string, linked bool) {
+	if d.seen[name] {
+		return
+	}
+	d.seen[name] = true
+	if linked {
+		d.plan.Linked = append(d.plan.Linked, name)
+	} else {
+		d.plan.Guessed = append(d.plan.Guessed, name)
+	}
+}
+
+// addLinked plans pages named by an index or a listing, and notes their weapon types.
+func (d *discovery) addLinked(names []string) {
+	for _, name := range names {
+		t, _, _ := codecs.ParsePageName(name)
+		d.types[t] = true
+		d.add(name, true)
+	}
+}
+
+// readIndexes plans the pages the index pages link to, and returns how many index pages were
+// read.
+func (d *discovery) readIndexes(ctx context.Context, f Fetcher) (found int, err error) {
 	for _, index := range IndexPages {
 		page, err := f.Fetch(ctx, index)
 		if err != nil {
-			return plan, fmt.Errorf("discover weapon pages: %w", err)
+			return found, fmt.Errorf("discover weapon pages: %w", err)
 		}
 		if page.Status == Disallowed {
-			plan.Disallowed = append(plan.Disallowed, index)
+			d.plan.Disallowed = append(d.plan.Disallowed, index)
 			continue
 		}
 		if page.Status != Fetched {
@@ -60,40 +106,11 @@ func Discover(ctx context.Context, f Fetcher) (Plan, error) {
 		found++
 		names, err := indexLinks(page.Body)
 		if err != nil {
-			return plan, fmt.Errorf("discover weapon pages: index %s: %w", index, err)
+			return found, fmt.Errorf("discover weapon pages: index %s: %w", index, err)
 		}
-		for _, name := range names {
-			t, _, _ := codecs.ParsePageName(name)
-			types[t] = true
-			add(name, true)
-		}
+		d.addLinked(names)
 	}
-	if l, ok := f.(Lister); ok {
-		names, err := l.WeaponPages(ctx)
-		if err != nil {
-			return plan, fmt.Errorf("discover weapon pages: %w", err)
-		}
-		for _, name := range names {
-			t, _, _ := codecs.ParsePageName(name)
-			types[t] = true
-			add(name, true)
-		}
-	} else if found == 0 && len(plan.Disallowed) > 0 {
-		return plan, fmt.Errorf("discover weapon pages: none of the index pages %v can be read: robots.txt disallows %v",
-			IndexPages, plan.Disallowed)
-	} else if found == 0 {
-		return plan, fmt.Errorf("discover weapon pages: none of the index pages %v exists", IndexPages)
-	}
-	for _, t := range codecs.WeaponTypes { // in the index's order, for a stable plan
-		if !types[t] {
-			continue
-		}
-		for _, kind := range []codecs.PageKind{codecs.KindBase, codecs.KindG, codecs.KindRavi,
-			codecs.KindRNGCat, codecs.KindSP, codecs.KindTower, codecs.KindPartner} {
-			add(codecs.PageName(t, kind), false)
-		}
-	}
-	return plan, nil
+	return found, nil
 }
 
 // indexLinks returns the weapon pages an index page links to, in order, each once: links in

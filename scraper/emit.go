@@ -14,11 +14,16 @@ import (
 	"github.com/mhfz/mhfz-pipeline/codecs"
 )
 
-// EmitterOptions configure an Emitter. Zero values take the defaults shown.
+// EmitterOptions configure an Emitter. Start from DefaultEmitterOptions(): a zero is no default.
 type EmitterOptions struct {
-	MaxInFlight  int           // records sent but not yet acknowledged, at most: 10000
-	WaitLogEvery time.Duration // how often records waiting while none is acknowledged are logged: 10s
-	Log          *slog.Logger  // slog.Default()
+	MaxInFlight  int           // records sent but not yet acknowledged, at most
+	WaitLogEvery time.Duration // how often records waiting while none is acknowledged are logged
+	Log          *slog.Logger
+}
+
+// DefaultEmitterOptions are the emitter's options of `mhfz scrape` without flags.
+func DefaultEmitterOptions() EmitterOptions {
+	return EmitterOptions{MaxInFlight: 10000, WaitLogEvery: 10 * time.Second, Log: slog.Default()}
 }
 
 // Emitter sends raw records to the weapon_data topic with a goka Emitter, asynchronously, with
@@ -46,15 +51,6 @@ type Emitter struct {
 // NewEmitter builds an emitter on topic with the producer of cfg (kafka.Config: acks from all
 // in-sync replicas, idempotent, LZ4), keyed by the record key.
 func NewEmitter(brokers []string, topic codecs.Topic, cfg *sarama.Config, opts EmitterOptions) (*Emitter, error) {
-	if opts.MaxInFlight == 0 {
-		opts.MaxInFlight = 10000
-	}
-	if opts.WaitLogEvery == 0 {
-		opts.WaitLogEvery = 10 * time.Second
-	}
-	if opts.Log == nil {
-		opts.Log = slog.Default()
-	}
 	switch {
 	case len(brokers) == 0:
 		return nil, errors.New("new emitter: no brokers")
@@ -64,8 +60,10 @@ func NewEmitter(brokers []string, topic codecs.Topic, cfg *sarama.Config, opts E
 		return nil, errors.New("new emitter: nil sarama config")
 	case opts.MaxInFlight < 1:
 		return nil, fmt.Errorf("new emitter: max in flight must be at least 1, got %d", opts.MaxInFlight)
-	case opts.WaitLogEvery < 0:
-		return nil, fmt.Errorf("new emitter: negative wait log interval %v", opts.WaitLogEvery)
+	case opts.WaitLogEvery <= 0:
+		return nil, fmt.Errorf("new emitter: wait log interval must be positive, got %v", opts.WaitLogEvery)
+	case opts.Log == nil:
+		return nil, errors.New("new emitter: nil logger")
 	}
 	em, err := goka.NewEmitter(brokers, goka.Stream(topic), codecs.RawCodec{},
 		goka.WithEmitterProducerBuilder(goka.ProducerBuilderWithConfig(cfg)))

@@ -3,6 +3,7 @@ package scraper
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"regexp"
 	"strings"
@@ -96,7 +97,7 @@ func TestEmitterReportsFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = kafka.DeleteTopics(context.Background(), brokers, cfg, string(topic)) })
-	em, err := NewEmitter(brokers, topic, cfg, EmitterOptions{MaxInFlight: 2, Log: quietLog()})
+	em, err := NewEmitter(brokers, topic, cfg, emitterOptions(2, DefaultEmitterOptions().WaitLogEvery, quietLog()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,11 +135,14 @@ func TestNewEmitterValidates(t *testing.T) {
 		cfg     *sarama.Config
 		opts    EmitterOptions
 	}{
-		{nil, "t", cfg, EmitterOptions{}},
-		{[]string{"b:9092"}, "", cfg, EmitterOptions{}},
-		{[]string{"b:9092"}, "t", nil, EmitterOptions{}},
-		{[]string{"b:9092"}, "t", cfg, EmitterOptions{MaxInFlight: -1}},
-		{[]string{"b:9092"}, "t", cfg, EmitterOptions{WaitLogEvery: -time.Second}},
+		{nil, "t", cfg, DefaultEmitterOptions()},
+		{[]string{"b:9092"}, "", cfg, DefaultEmitterOptions()},
+		{[]string{"b:9092"}, "t", nil, DefaultEmitterOptions()},
+		{[]string{"b:9092"}, "t", cfg, emitterOptions(-1, time.Second, quietLog())},
+		{[]string{"b:9092"}, "t", cfg, emitterOptions(0, time.Second, quietLog())},
+		{[]string{"b:9092"}, "t", cfg, emitterOptions(1, -time.Second, quietLog())},
+		{[]string{"b:9092"}, "t", cfg, emitterOptions(1, 0, quietLog())},
+		{[]string{"b:9092"}, "t", cfg, emitterOptions(1, time.Second, nil)},
 	} {
 		if _, err := NewEmitter(tc.brokers, tc.topic, tc.cfg, tc.opts); err == nil {
 			t.Errorf("NewEmitter(%v, %q, %+v) accepted", tc.brokers, tc.topic, tc.opts)
@@ -173,7 +177,7 @@ func TestEmitterLogsWhileKafkaIsDown(t *testing.T) {
 	cfg.Metadata.Retry.Max, cfg.Metadata.Retry.Backoff = 3, 200*time.Millisecond // give up sooner
 	logs, log := newLogBuffer()
 	em, err := NewEmitter([]string{unreachableBroker(t)}, "scraper-test.weapon_data", cfg,
-		EmitterOptions{MaxInFlight: 10, WaitLogEvery: 20 * time.Millisecond, Log: log})
+		emitterOptions(10, 20*time.Millisecond, log))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,4 +207,15 @@ func TestEmitterLogsWhileKafkaIsDown(t *testing.T) {
 	if err := em.Close(); err != nil {
 		t.Errorf("close after the failures were reported: %v", err)
 	}
+}
+
+func emitterOptions(maxInFlight int, waitLogEvery time.Duration, log *slog.Logger) EmitterOptions {
+	return EmitterOptions{MaxInFlight: maxInFlight, WaitLogEvery: waitLogEvery, Log: log}
+}
+
+// quietEmitter are the default emitter options, quiet.
+func quietEmitter() EmitterOptions {
+	o := DefaultEmitterOptions()
+	o.Log = quietLog()
+	return o
 }

@@ -26,19 +26,47 @@ const DefaultUserAgent = "mhfz-pipeline-scraper/1 (+https://github.com/mhfz/mhfz
 // maxPageBytes bounds one page's body: the biggest real page is about 3 MB.
 const maxPageBytes = 64 << 20
 
-// HTTPOptions configure an HTTPFetcher. Zero values take the defaults shown.
+// HTTPOptions configure an HTTPFetcher. Start from DefaultHTTPOptions(): a zero is no default.
 type HTTPOptions struct {
-	UserAgent   string        // DefaultUserAgent
-	Timeout     time.Duration // one request, body included: 60s
-	Retries     int           // further attempts after a retryable failure: 4 (a negative value: none)
-	BackoffBase time.Duration // first wait between attempts, doubled each time: 500ms
-	BackoffMax  time.Duration // longest wait: 30s
-	Rate        float64       // requests per second: 10 (a negative value: unlimited)
-	Burst       int           // requests allowed at once above the rate: 4
+	UserAgent   string
+	Timeout     time.Duration // one request, body included
+	Retries     int           // further attempts after a retryable failure (0: none)
+	BackoffBase time.Duration // first wait between attempts, doubled each time
+	BackoffMax  time.Duration // longest wait
+	Rate        float64       // requests per second at most (0: no limit)
+	Burst       int           // requests allowed at once above the rate
 	State       *State        // validators for conditional GET; nil: always download
-	Client      *http.Client  // a client of your own (its Timeout is left alone)
-	Log         *slog.Logger  // slog.Default()
-	Stats       *Stats        // counts the responses and the retries; nil: none
+	Client      *http.Client  // a client of your own (its Timeout is left alone); nil: one with Timeout
+	Log         *slog.Logger
+	Stats       *Stats // counts the responses and the retries; nil: none
+}
+
+// DefaultHTTPOptions are the options of the scraper's HTTP fetcher without flags.
+func DefaultHTTPOptions() HTTPOptions {
+	return HTTPOptions{UserAgent: DefaultUserAgent, Timeout: 60 * time.Second, Retries: 4,
+		BackoffBase: 500 * time.Millisecond, BackoffMax: 30 * time.Second, Rate: 10, Burst: 4, Log: slog.Default()}
+}
+
+// check says what is wrong with the options (the first thing), naming the field.
+func (o HTTPOptions) check() error {
+	switch {
+	case o.UserAgent == "":
+		return errors.New("UserAgent is empty")
+	case o.Timeout <= 0:
+		return fmt.Errorf("Timeout must be positive, got %v", o.Timeout)
+	case o.Retries < 0:
+		return fmt.Errorf("Retries must not be negative (0: none), got %d", o.Retries)
+	case o.BackoffBase <= 0 || o.BackoffMax < o.BackoffBase:
+		return fmt.Errorf("BackoffBase must be positive and BackoffMax at least as long, got %v and %v",
+			o.BackoffBase, o.BackoffMax)
+	case o.Rate < 0:
+		return fmt.Errorf("Rate must not be negative (0: no limit), got %v", o.Rate)
+	case o.Burst < 1:
+		return fmt.Errorf("Burst must be at least 1, got %d", o.Burst)
+	case o.Log == nil:
+		return errors.New("Log is nil")
+	}
+	return nil
 }
 
 // maxRetryAfter caps the wait a server's Retry-After can impose: a longer one (a misconfigured
@@ -72,55 +100,23 @@ type HTTPFetcher struct {
 
 // NewHTTPFetcher checks the base URL and options and returns a fetcher.
 func NewHTTPFetcher(baseURL string, opts HTTPOptions) (*HTTPFetcher, error) {
-	base, err := url.Parse(baseURL)
+	base, err := parseBaseURL(baseURL)
 	if err != nil {
-		return nil, fmt.Errorf("base URL %q: %w", baseURL, err)
+		return nil, err
 	}
-	if base.Scheme != "http" && base.Scheme != "https" || base.Host == "" {
-		return nil, fmt.Errorf("base URL %q: want an http:// or https:// URL with a host", baseURL)
-	}
-	if !strings.HasSuffix(base.Path, "/") {
-		base.Path += "/" // the folder, so that page names resolve inside it
-	}
-	if opts.UserAgent == "" {
-		opts.UserAgent = DefaultUserAgent
-	}
-	if opts.Timeout == 0 {
-		opts.Timeout = 60 * time.Second
-	}
-	if opts.Retries == 0 {
-		opts.Retries = 4
-	}
-	opts.Retries = max(opts.Retries, 0)
-	if opts.BackoffBase == 0 {
-		opts.BackoffBase = 500 * time.Millisecond
-	}
-	if opts.BackoffMax == 0 {
-		opts.BackoffMax = 30 * time.Second
-	}
-	if opts.Rate == 0 {
-		opts.Rate = 10
-	}
-	if opts.Burst <= 0 {
-		opts.Burst = 4
-	}
-	if opts.Timeout < 0 || opts.BackoffBase < 0 || opts.BackoffMax < opts.BackoffBase {
-		return nil, fmt.Errorf("http fetcher: negative timeout or backoff, or backoff max below base (%+v)", opts)
+	if err := opts.check(); err != nil {
+		return nil, fmt.Errorf("http fetcher: %w", err)
 	}
 	limit := rate.Limit(opts.Rate)
-	if opts.Rate < 0 {
+	if opts.Rate == 0 {
 		limit = rate.Inf
 	}
 	client := opts.Client
 	if client == nil {
 		client = &http.Client{Timeout: opts.Timeout}
 	}
-	log := opts.Log
-	if log == nil {
-		log = slog.Default()
-	}
 	return &HTTPFetcher{base: base, opts: opts, limit: limit, client: client,
-		limiter: rate.NewLimiter(limit, opts.Burst), log: log.With("site", base.Host)}, nil
+		limiter: rate.NewLimiter(limit, opts.Burst), log: opts.Log.With("site", base.Host)}, nil
 }
 
 // retryable marks a failure worth another attempt.
@@ -236,7 +232,6 @@ func (h *HTTPFetcher) get(ctx context.Context, p *Page) error {
 	if err != nil {
 		return fmt.Errorf("fetch %s: %w", p.URL, err)
 	}
-	req.Header.Set("User-Agent", h.opts.UserAgent)
 	req.Header.Set("Accept", "text/html")
 	if v := h.opts.State.Validator(p.URL); !v.Empty() {
 		if v.ETag != "" {
@@ -246,20 +241,16 @@ func (h *HTTPFetcher) get(ctx context.Context, p *Page) error {
 			req.Header.Set("If-Modified-Since", v.LastModified)
 		}
 	}
-	resp, err := h.client.Do(req)
+	resp, err := h.do(ctx, req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("fetch %s: %w", p.URL, ctx.Err())
-		}
-		return &retryable{err: fmt.Errorf("fetch %s: %w", p.URL, err)}
+		return err
 	}
 	defer resp.Body.Close()
-	h.opts.Stats.response(resp.StatusCode)
-	switch {
-	case resp.StatusCode == http.StatusOK:
+	switch resp.StatusCode {
+	case http.StatusOK:
 		body, err := io.ReadAll(io.LimitReader(resp.Body, maxPageBytes+1))
 		if err != nil {
-			return &retryable{err: fmt.Errorf("fetch %s: read body: %w", p.URL, err)}
+			return transient(fmt.Errorf("fetch %s: read body: %w", p.URL, err))
 		}
 		if len(body) > maxPageBytes {
 			return fmt.Errorf("fetch %s: body larger than %d bytes", p.URL, maxPageBytes)
@@ -267,15 +258,30 @@ func (h *HTTPFetcher) get(ctx context.Context, p *Page) error {
 		p.Status, p.Body = Fetched, body
 		p.Validator = Validator{ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified")}
 		return nil
-	case resp.StatusCode == http.StatusNotModified:
+	case http.StatusNotModified:
 		p.Status = Unchanged
 		return nil
-	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
+	case http.StatusNotFound, http.StatusGone:
 		p.Status = Absent
 		return nil
 	}
 	drain(resp.Body)
 	return h.statusError(p.URL, resp)
+}
+
+// do sends a request with our User-Agent and counts the response's status. A network error
+// comes back retryable if it is one that passes (transient).
+func (h *HTTPFetcher) do(ctx context.Context, req *http.Request) (*http.Response, error) {
+	req.Header.Set("User-Agent", h.opts.UserAgent)
+	resp, err := h.client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("fetch %s: %w", req.URL, ctx.Err())
+		}
+		return nil, transient(fmt.Errorf("fetch %s: %w", req.URL, err))
+	}
+	h.opts.Stats.response(resp.StatusCode)
+	return resp, nil
 }
 
 // statusError is the error of an unwanted status: 429 and 5xx are retryable, and 429 or a

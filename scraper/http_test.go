@@ -44,19 +44,20 @@ const fixtureSiteRows = 4 + 4 + 3 + 2 + 0 + 2
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func fastHTTP(state *State) HTTPOptions {
-	return HTTPOptions{Rate: -1, BackoffBase: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond, State: state,
-		Log: quietLog()}
+	o := unlimitedHTTP()
+	o.BackoffBase, o.BackoffMax, o.State, o.Log = 5*time.Millisecond, 50*time.Millisecond, state, quietLog()
+	return o
 }
 
 // scrapeAll runs one scrape and returns its result with the records by key.
 func scrapeAll(t *testing.T, f Fetcher, workers int) (Result, map[string]*codecs.RawRecord) {
 	t.Helper()
-	s, err := New(f, Options{Workers: workers, Log: quietLog()})
+	s, err := newTestScraper(f, workers)
 	if err != nil {
 		t.Fatal(err)
 	}
 	recs := map[string]*codecs.RawRecord{}
-	res, err := s.Run(context.Background(), func(r *codecs.RawRecord) error {
+	res, err := s.Scrape(context.Background(), func(r *codecs.RawRecord) error {
 		if _, dup := recs[r.Key]; dup {
 			t.Errorf("key %s emitted twice", r.Key)
 		}
@@ -148,8 +149,9 @@ func TestHTTPRetries(t *testing.T) {
 func TestHTTPBackoff(t *testing.T) {
 	m, srv := newMirror(t, "", fixtureSite(t))
 	m.fail("tachi.htm", 500, 500, 500)
-	f, err := NewHTTPFetcher(srv.URL+"/buki/", HTTPOptions{Rate: -1, BackoffBase: 40 * time.Millisecond,
-		BackoffMax: time.Second, Log: quietLog()})
+	f, err := NewHTTPFetcher(srv.URL+"/buki/", httpOptions(func(o *HTTPOptions) {
+		o.Rate, o.BackoffBase, o.BackoffMax = 0, 40*time.Millisecond, time.Second
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +179,9 @@ func TestHTTPBackoff(t *testing.T) {
 func TestHTTPCancelStopsRetrying(t *testing.T) {
 	m, srv := newMirror(t, "", fixtureSite(t))
 	m.fail("tachi.htm", 500, 500, 500, 500, 500)
-	f, err := NewHTTPFetcher(srv.URL+"/buki/", HTTPOptions{Rate: -1, BackoffBase: time.Hour, BackoffMax: time.Hour, Log: quietLog()})
+	f, err := NewHTTPFetcher(srv.URL+"/buki/", httpOptions(func(o *HTTPOptions) {
+		o.Rate, o.BackoffBase, o.BackoffMax = 0, time.Hour, time.Hour
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +291,7 @@ func TestConcurrencyBound(t *testing.T) {
 
 func TestRateLimit(t *testing.T) {
 	_, srv := newMirror(t, "", fixtureSite(t))
-	f, err := NewHTTPFetcher(srv.URL+"/buki/", HTTPOptions{Rate: 50, Burst: 1, Log: quietLog()})
+	f, err := NewHTTPFetcher(srv.URL+"/buki/", httpOptions(func(o *HTTPOptions) { o.Rate, o.Burst = 50, 1 }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,11 +309,13 @@ func TestRateLimit(t *testing.T) {
 
 func TestNewHTTPFetcherValidates(t *testing.T) {
 	for _, base := range []string{"", "ftp://example.com/buki/", "/buki/", "http://"} {
-		if _, err := NewHTTPFetcher(base, HTTPOptions{}); err == nil {
+		if _, err := NewHTTPFetcher(base, DefaultHTTPOptions()); err == nil {
 			t.Errorf("base URL %q accepted", base)
 		}
 	}
-	if _, err := NewHTTPFetcher("http://x/buki/", HTTPOptions{BackoffBase: time.Second, BackoffMax: time.Millisecond}); err == nil {
+	if _, err := NewHTTPFetcher("http://x/buki/", httpOptions(func(o *HTTPOptions) {
+		o.BackoffBase, o.BackoffMax = time.Second, time.Millisecond
+	})); err == nil {
 		t.Error("backoff max below base accepted")
 	}
 }
@@ -323,14 +329,14 @@ func TestRunStopsWhenCancelled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(f, Options{Workers: 1, Log: quietLog()})
+	s, err := newTestScraper(f, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	rows := 0
-	res, err := s.Run(ctx, func(*codecs.RawRecord) error {
+	res, err := s.Scrape(ctx, func(*codecs.RawRecord) error {
 		rows++
 		cancel()
 		return nil
@@ -351,13 +357,40 @@ func TestRunStopsOnCallbackError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(f, Options{Workers: 2, Log: quietLog()})
+	s, err := newTestScraper(f, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	boom := errors.New("broker down")
-	_, err = s.Run(context.Background(), func(*codecs.RawRecord) error { return boom })
+	_, err = s.Scrape(context.Background(), func(*codecs.RawRecord) error { return boom })
 	if !errors.Is(err, boom) || !strings.Contains(err.Error(), ".htm row 0") {
 		t.Fatalf("error %v, want the callback's, naming page and row", err)
 	}
+}
+
+// newTestScraper is a scraper reading through f with workers, for Scrape.
+func newTestScraper(f Fetcher, workers int) (*Scraper, error) {
+	cfg := DefaultConfig()
+	cfg.Workers, cfg.Logger, cfg.DryRun = workers, quietLog(), io.Discard
+	s, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.fetcher = f
+	return s, nil
+}
+
+// unlimitedHTTP are the default HTTP options without a rate limit (the test servers are local).
+func unlimitedHTTP() HTTPOptions {
+	o := DefaultHTTPOptions()
+	o.Rate = 0
+	return o
+}
+
+// httpOptions are the default HTTP options, quiet, changed by set.
+func httpOptions(set func(o *HTTPOptions)) HTTPOptions {
+	o := DefaultHTTPOptions()
+	o.Log = quietLog()
+	set(&o)
+	return o
 }

@@ -47,7 +47,7 @@ var (
 		Help: "Raw records sent and not yet acknowledged (many for long: Kafka is slow or down)."}
 )
 
-// Metrics are the metrics a scraper registers (Stats.Register).
+// Metrics are the metrics a scraper registers (New, on Config.Registry).
 func Metrics() []observe.Def {
 	return []observe.Def{metricPages, metricResponses, metricRetries, metricBytes, metricRows, metricIssues,
 		metricScrapes, metricLastSuccess, metricLastOK, metricDuration, metricPeriod, metricEmitted, metricAcked,
@@ -134,8 +134,8 @@ func (s *Stats) retried() {
 	}
 }
 
-// Finished counts the end of one scrape: a success (err is nil) or a failure.
-func (s *Stats) Finished(res Result, err error, at time.Time) {
+// finished counts the end of one scrape: a success (err is nil) or a failure.
+func (s *Stats) finished(res Result, err error, at time.Time) {
 	if s == nil {
 		return
 	}
@@ -149,19 +149,18 @@ func (s *Stats) Finished(res Result, err error, at time.Time) {
 	s.lastSuccess.Store(at.UnixNano())
 }
 
-// Register registers the scraper's metrics on reg: these counters and, if em is not nil (not a
-// dry run), the emitter's.
-func (s *Stats) Register(reg prometheus.Registerer, em *Emitter) error {
-	return reg.Register(observe.Collector{Defs: Metrics(), Read: func(emit func(observe.Def, float64, ...string)) {
+// collector reads these counters and, once emitter gives one (not in a dry run), the emitter's.
+func (s *Stats) collector(emitter func() *Emitter) prometheus.Collector {
+	return observe.Collector{Defs: Metrics(), Read: func(emit func(observe.Def, float64, ...string)) {
 		s.read(emit)
-		if em != nil {
+		if em := emitter(); em != nil {
 			settled, waiting := em.settled.Load(), em.waiting.Load()
 			emit(metricEmitted, float64(settled+waiting))
 			emit(metricAcked, float64(em.acked.Load()))
 			emit(metricFailed, float64(settled-em.acked.Load()))
 			emit(metricWaiting, float64(waiting))
 		}
-	}})
+	}}
 }
 
 func (s *Stats) read(emit func(observe.Def, float64, ...string)) {

@@ -208,25 +208,29 @@ func (p *pageParser) startTag(name string, start int, selfClosing bool) error {
 	if name == "a" && len(p.attrs.href) > 0 && p.attrs.href[0] != '#' {
 		p.noteLink(p.attrs.href)
 	}
-	if p.skipDepth > 0 {
+	switch {
+	case p.skipDepth > 0:
 		if name == "table" {
 			p.skipDepth++
 		}
 		return nil
-	}
-	if p.tableState != 1 {
+	case p.tableState != 1:
 		if name == "table" {
 			p.openTable()
 		}
 		return nil
-	}
-	if p.nestedDepth > 0 {
+	case p.nestedDepth > 0:
 		if name == "table" {
 			p.nestedDepth++
 		}
 		p.cellTag(name, selfClosing)
 		return nil
 	}
+	return p.tableTag(name, start, selfClosing)
+}
+
+// tableTag handles a start tag of the weapon table itself (not of a table nested in a cell).
+func (p *pageParser) tableTag(name string, start int, selfClosing bool) error {
 	switch name {
 	case "table":
 		p.nestedDepth++

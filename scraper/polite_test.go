@@ -10,8 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mhfz/mhfz-pipeline/codecs"
 	"golang.org/x/time/rate"
+
+	"github.com/mhfz/mhfz-pipeline/codecs"
 )
 
 // TestSharedPauseAfter429: after one page gets a 429 with Retry-After, the other workers' next
@@ -64,8 +65,9 @@ func TestSharedPauseAfter429(t *testing.T) {
 func TestRateHalvedBy429(t *testing.T) {
 	m, srv := newMirror(t, "", fixtureSite(t))
 	m.fail("tachi.htm", http.StatusTooManyRequests, http.StatusTooManyRequests)
-	f, err := NewHTTPFetcher(srv.URL+"/buki/", HTTPOptions{Rate: 40, BackoffBase: time.Millisecond,
-		BackoffMax: 10 * time.Millisecond, Log: quietLog()})
+	f, err := NewHTTPFetcher(srv.URL+"/buki/", httpOptions(func(o *HTTPOptions) {
+		o.Rate, o.BackoffBase, o.BackoffMax = 40, time.Millisecond, 10*time.Millisecond
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,11 +155,11 @@ func TestParseRetryAfter(t *testing.T) {
 // scrapeResult runs one scrape and returns its result and error.
 func scrapeResult(t *testing.T, f Fetcher) (Result, error) {
 	t.Helper()
-	s, err := New(f, Options{Workers: 3, Log: quietLog()})
+	s, err := newTestScraper(f, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s.Run(context.Background(), func(*codecs.RawRecord) error { return nil })
+	return s.Scrape(context.Background(), func(*codecs.RawRecord) error { return nil })
 }
 
 // TestRobotsTxt: robots.txt is read once per scrape from the host's root and obeyed for our

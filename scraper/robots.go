@@ -128,23 +128,18 @@ func (h *HTTPFetcher) getRobots(ctx context.Context, rules *robotsRules) error {
 	if err != nil {
 		return fmt.Errorf("fetch %s: %w", rules.url, err)
 	}
-	req.Header.Set("User-Agent", h.opts.UserAgent)
 	req.Header.Set("Accept", "text/plain")
-	resp, err := h.client.Do(req)
+	resp, err := h.do(ctx, req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("fetch %s: %w", rules.url, ctx.Err())
-		}
-		return &retryable{err: fmt.Errorf("fetch %s: %w", rules.url, err)}
+		return err
 	}
 	defer resp.Body.Close()
 	code := resp.StatusCode
-	h.opts.Stats.response(code)
 	switch {
 	case code >= 200 && code < 300:
 		body, err := io.ReadAll(io.LimitReader(resp.Body, robotsMaxBytes))
 		if err != nil {
-			return &retryable{err: fmt.Errorf("fetch %s: read body: %w", rules.url, err)}
+			return transient(fmt.Errorf("fetch %s: read body: %w", rules.url, err))
 		}
 		rules.data, err = robotstxt.FromBytes(body)
 		if err != nil {

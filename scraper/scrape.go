@@ -6,50 +6,53 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/observe"
 )
 
-// Options configure a Scraper. Zero values take the defaults shown.
-type Options struct {
-	Workers       int           // pages fetched and parsed at once: 4
-	Log           *slog.Logger  // slog.Default()
-	ProgressEvery time.Duration // how often progress is logged: 5s
-	Now           func() time.Time
-	Stats         *Stats            // counts every scrape's pages (metrics); nil: none
-	Watch         *observe.Watchdog // a page that takes too long makes the scraper stuck (/healthz); nil: none
-}
-
-// Scraper reads every weapon page a Fetcher can reach and turns each weapon row into a raw
-// record.
+// Scraper reads every weapon page of the site and turns each weapon row into a raw record:
+// Run scrapes (once, or every Config.Every) and emits the records to Kafka (or writes them
+// out, a dry run); Scrape is one scrape, the records handed to a function.
 type Scraper struct {
-	fetcher Fetcher
-	opts    Options
+	cfg     Config
+	log     *slog.Logger
+	fetcher Fetcher // made by open
+	state   *State  // the validators of the pages (HTTP with a StateFile), loaded by open
+	stats   *Stats
+	watch   *observe.Watchdog // nil without Config.Health
+	probe   *observe.Probe    // Kafka's, for /readyz; nil without Config.Health or with DryRun
+	emitter atomic.Pointer[Emitter]
 }
 
-// New checks the options and returns a scraper reading through f.
-func New(f Fetcher, opts Options) (*Scraper, error) {
-	if f == nil {
-		return nil, errors.New("new scraper: nil fetcher")
+// New checks the configuration and returns a scraper. It does no I/O: it registers the
+// scraper's metrics on cfg.Registry and its checks on cfg.Health (if set); Run does the rest.
+func New(cfg Config) (*Scraper, error) {
+	if err := cfg.check(); err != nil {
+		return nil, fmt.Errorf("scraper config: %w", err)
 	}
-	if opts.Workers == 0 {
-		opts.Workers = 4
+	s := &Scraper{cfg: cfg, log: cfg.Logger, stats: NewStats()}
+	s.stats.Period = cfg.Every
+	if cfg.Registry != nil {
+		if err := cfg.Registry.Register(s.stats.collector(s.emitter.Load)); err != nil {
+			return nil, fmt.Errorf("scraper: register metrics: %w", err)
+		}
 	}
-	if opts.Workers < 0 {
-		return nil, fmt.Errorf("new scraper: workers must be positive, got %d", opts.Workers)
+	if cfg.Health != nil {
+		watch, err := observe.NewWatchdog(cfg.StallTimeout)
+		if err != nil {
+			return nil, fmt.Errorf("scraper config: StallTimeout: %w", err)
+		}
+		s.watch = watch
+		cfg.Health.Live("scraper loop", watch.Check)
+		if cfg.DryRun == nil {
+			s.probe = observe.NewProbe("Kafka", 3*cfg.ProbeEvery)
+			cfg.Health.Ready("scraper kafka", s.probe.Check)
+		}
 	}
-	if opts.Log == nil {
-		opts.Log = slog.Default()
-	}
-	if opts.ProgressEvery <= 0 {
-		opts.ProgressEvery = 5 * time.Second
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	return &Scraper{fetcher: f, opts: opts}, nil
+	return s, nil
 }
 
 // Result is the outcome of one scrape.
@@ -74,13 +77,17 @@ type jobDone struct {
 	stop error // ... or fn's error: the scrape stops
 }
 
-// Run scrapes once. fn is called for every record, from one goroutine at a time; an error
-// from fn stops the scrape and is returned. A failed page does not stop it: it is counted in
-// the summary. When ctx ends, Run stops fetching, lets the pages in progress finish, and
-// returns ctx's error with the summary so far.
-func (s *Scraper) Run(ctx context.Context, fn func(*codecs.RawRecord) error) (Result, error) {
-	start := s.opts.Now()
+// Scrape scrapes once, without Kafka and without saving the state (Run does both). fn is
+// called for every record, from one goroutine at a time; an error from fn stops the scrape and
+// is returned. A failed page does not stop it: it is counted in the summary. When ctx ends,
+// Scrape stops fetching, lets the pages in progress finish, and returns ctx's error with the
+// summary so far. One Scrape at a time: they share the fetcher and its politeness.
+func (s *Scraper) Scrape(ctx context.Context, fn func(*codecs.RawRecord) error) (Result, error) {
+	start := time.Now()
 	res := Result{Validators: map[string]Validator{}}
+	if err := s.open(ctx); err != nil {
+		return res, err
+	}
 	queue, seen, err := s.plan(ctx, &res)
 	if err != nil {
 		return res, err
@@ -89,7 +96,7 @@ func (s *Scraper) Run(ctx context.Context, fn func(*codecs.RawRecord) error) (Re
 	done, stopErr := s.dispatch(ctx, queue, seen, jobs, results, &res)
 	close(jobs)
 	wait()
-	res.Duration = s.opts.Now().Sub(start)
+	res.Duration = time.Since(start)
 	if stopErr != nil {
 		return res, stopErr
 	}
@@ -113,7 +120,7 @@ func (s *Scraper) plan(ctx context.Context, res *Result) ([]job, map[string]bool
 	}
 	for _, name := range plan.Disallowed {
 		res.Disallowed++
-		s.opts.Log.Warn("index page disallowed by robots.txt: not fetched", "page", name)
+		s.log.Warn("index page disallowed by robots.txt: not fetched", "page", name)
 	}
 	queue := make([]job, 0, len(plan.Linked)+len(plan.Guessed))
 	seen := map[string]bool{}
@@ -123,7 +130,7 @@ func (s *Scraper) plan(ctx context.Context, res *Result) ([]job, map[string]bool
 	for _, name := range plan.Guessed {
 		queue, seen[name] = append(queue, job{name, false}), true
 	}
-	s.opts.Log.Info("scrape planned", "linked_pages", len(plan.Linked), "guessed_pages", len(plan.Guessed),
+	s.log.Info("scrape planned", "linked_pages", len(plan.Linked), "guessed_pages", len(plan.Guessed),
 		"disallowed_index_pages", len(plan.Disallowed))
 	return queue, seen, nil
 }
@@ -139,8 +146,8 @@ func (s *Scraper) startWorkers(ctx context.Context, fn func(*codecs.RawRecord) e
 		return fn(r)
 	}
 	var wg sync.WaitGroup
-	now := s.opts.Now().UTC()
-	for range s.opts.Workers {
+	now := time.Now().UTC()
+	for range s.cfg.Workers {
 		wg.Go(func() {
 			for j := range jobs {
 				results <- s.scrapePage(ctx, j, now, safeFn)
@@ -156,54 +163,78 @@ func (s *Scraper) startWorkers(ctx context.Context, fn func(*codecs.RawRecord) e
 // pages were done and what stopped the scrape.
 func (s *Scraper) dispatch(ctx context.Context, queue []job, seen map[string]bool, jobs chan<- job,
 	results <-chan jobDone, res *Result) (int, error) {
-	var stopErr error
-	inflight, done := 0, 0
-	ticker := time.NewTicker(s.opts.ProgressEvery)
-	defer ticker.Stop()
+	d := &dispatching{queue: queue, seen: seen}
+	var tick <-chan time.Time
+	if s.cfg.ProgressEvery > 0 {
+		ticker := time.NewTicker(s.cfg.ProgressEvery)
+		defer ticker.Stop()
+		tick = ticker.C
+	}
 	cancelled := ctx.Done()
-	for (len(queue) > 0 && stopErr == nil && ctx.Err() == nil) || inflight > 0 {
+	for d.canSend(ctx) || d.inflight > 0 {
 		var send chan<- job
 		var next job
-		if len(queue) > 0 && stopErr == nil && ctx.Err() == nil {
-			send, next = jobs, queue[0]
+		if d.canSend(ctx) {
+			send, next = jobs, d.queue[0]
 		}
 		select {
 		case send <- next:
-			queue = queue[1:]
-			inflight++
-		case d := <-results:
-			inflight--
-			done++
-			if d.stop != nil && stopErr == nil {
-				stopErr = d.stop
-			}
-			s.account(res, d)
-			for _, name := range d.res.Links {
-				if !seen[name] {
-					seen[name] = true
-					queue = append(queue, job{name, false})
-				}
-			}
-			if done%20 == 0 {
-				s.progress(done, done+inflight+len(queue), res)
-			}
-		case <-ticker.C:
-			s.progress(done, done+inflight+len(queue), res)
+			d.queue = d.queue[1:]
+			d.inflight++
+		case r := <-results:
+			s.finish(d, r, res)
+		case <-tick:
+			s.progress(d.done, d.total(), res)
 		case <-cancelled:
 			// Stop handing out pages; the loop waits for those in progress.
 			cancelled = nil
 		}
 	}
-	return done, stopErr
+	return d.done, d.stopErr
+}
+
+// dispatching is where dispatch stands: the pages queued, seen, in progress and done, and what
+// stopped the scrape.
+type dispatching struct {
+	queue          []job
+	seen           map[string]bool
+	inflight, done int
+	stopErr        error
+}
+
+// canSend reports whether a page is to be handed out.
+func (d *dispatching) canSend(ctx context.Context) bool {
+	return len(d.queue) > 0 && d.stopErr == nil && ctx.Err() == nil
+}
+
+func (d *dispatching) total() int { return d.done + d.inflight + len(d.queue) }
+
+// finish accounts for a page done and queues the pages it links to.
+func (s *Scraper) finish(d *dispatching, r jobDone, res *Result) {
+	d.inflight--
+	d.done++
+	if r.stop != nil && d.stopErr == nil {
+		d.stopErr = r.stop
+	}
+	s.account(res, r)
+	for _, name := range r.res.Links {
+		if !d.seen[name] {
+			d.seen[name] = true
+			d.queue = append(d.queue, job{name, false})
+		}
+	}
+	if d.done%20 == 0 {
+		s.progress(d.done, d.total(), res)
+	}
 }
 
 func (s *Scraper) progress(done, total int, res *Result) {
-	s.opts.Log.Info("scrape progress", "pages_done", done, "pages_total", total, "rows", res.Rows,
+	s.log.Info("scrape progress", "pages_done", done, "pages_total", total, "rows", res.Rows,
 		"mb", fmt.Sprintf("%.1f", float64(res.Bytes)/1e6))
 }
 
 func (s *Scraper) scrapePage(ctx context.Context, j job, now time.Time, fn func(*codecs.RawRecord) error) jobDone {
-	defer s.opts.Watch.Start("page " + j.name)()
+	defer s.watch.Start("page " + j.name)()
 	d := jobDone{job: j}
 	d.page, d.err = s.fetcher.Fetch(ctx, j.name)
 	if d.err != nil || d.page.Status != Fetched {
@@ -216,35 +247,18 @@ func (s *Scraper) scrapePage(ctx context.Context, j job, now time.Time, fn func(
 
 // account adds one page's outcome to the result and logs what is worth telling.
 func (s *Scraper) account(res *Result, d jobDone) {
-	log := s.opts.Log.With("page", d.job.name)
+	log := s.log.With("page", d.job.name)
+	if s.notRead(log, res, d) {
+		return
+	}
 	switch {
-	case d.err != nil && errors.Is(d.err, context.Canceled):
-		log.Warn("page not read: scrape interrupted")
-		return
 	case d.err != nil:
-		d.res = PageResult{Page: d.job.name, Issues: []Issue{{Kind: IssueFetch, Page: d.job.name, RowIndex: -1,
-			Detail: d.err.Error()}}}
-	case d.page.Status == Disallowed:
-		s.opts.Stats.page(outcomeDisallowed)
-		res.Disallowed++
-		log.Info("page disallowed by robots.txt: not fetched", "url", d.page.URL)
-		return
-	case d.page.Status == Unchanged:
-		s.opts.Stats.page(outcomeNotModified)
-		res.Unchanged++
-		log.Debug("page unchanged since the last run")
-		return
-	case d.page.Status == Absent && !d.job.linked:
-		s.opts.Stats.page(outcomeAbsent)
-		res.Absent++
-		log.Debug("guessed page absent")
-		return
+		d.res = fetchFailure(d.job.name, d.err.Error())
 	case d.page.Status == Absent:
-		d.res = PageResult{Page: d.job.name, Issues: []Issue{{Kind: IssueFetch, Page: d.job.name, RowIndex: -1,
-			Detail: fmt.Sprintf("the index links to %s but the site does not have it (404)", d.page.URL)}}}
+		d.res = fetchFailure(d.job.name, fmt.Sprintf("the index links to %s but the site does not have it (404)", d.page.URL))
 	}
 	res.Add(d.res)
-	s.opts.Stats.pageRead(d.res)
+	s.stats.pageRead(d.res)
 	if d.res.Failed() {
 		for _, i := range d.res.Issues {
 			if i.Kind.Fatal() {
@@ -259,6 +273,37 @@ func (s *Scraper) account(res *Result, d jobDone) {
 		log.Info("page has no weapon rows", "layout", d.res.Layout)
 	}
 	log.Debug("page read", "rows", d.res.Rows, "bytes", d.res.Bytes, "issues", len(d.res.Issues))
+}
+
+// notRead accounts for a page that was not read and is no failure (interrupted, disallowed,
+// unchanged, or a guessed page that does not exist), and reports whether it was one.
+func (s *Scraper) notRead(log *slog.Logger, res *Result, d jobDone) bool {
+	switch {
+	case d.err != nil && errors.Is(d.err, context.Canceled):
+		log.Warn("page not read: scrape interrupted")
+	case d.err != nil:
+		return false
+	case d.page.Status == Disallowed:
+		s.stats.page(outcomeDisallowed)
+		res.Disallowed++
+		log.Info("page disallowed by robots.txt: not fetched", "url", d.page.URL)
+	case d.page.Status == Unchanged:
+		s.stats.page(outcomeNotModified)
+		res.Unchanged++
+		log.Debug("page unchanged since the last run")
+	case d.page.Status == Absent && !d.job.linked:
+		s.stats.page(outcomeAbsent)
+		res.Absent++
+		log.Debug("guessed page absent")
+	default:
+		return false
+	}
+	return true
+}
+
+// fetchFailure is the result of a page that could not be fetched.
+func fetchFailure(page, detail string) PageResult {
+	return PageResult{Page: page, Issues: []Issue{{Kind: IssueFetch, Page: page, RowIndex: -1, Detail: detail}}}
 }
 
 // logIssues tells each non-fatal issue at debug level and sums them up per page at warn level,

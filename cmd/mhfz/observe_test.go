@@ -30,7 +30,7 @@ import (
 func registered(t *testing.T) map[string][]string {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	newSink := func(rec *observe.Recorder, rebuild bool) []string {
+	newSink := func(rec *recorder, rebuild bool) []string {
 		_, err := sink.New(sink.Config{Brokers: []string{"127.0.0.1:1"}, DatabaseURL: "postgres://u@127.0.0.1:1/db",
 			Logger: log, Registry: rec, Health: observe.NewHealth(), Rebuild: rebuild})
 		if err != nil {
@@ -38,7 +38,7 @@ func registered(t *testing.T) map[string][]string {
 		}
 		return rec.Names()
 	}
-	router := func(rec *observe.Recorder) []string {
+	router := func(rec *recorder) []string {
 		cfg := processors.DefaultConfig()
 		cfg.Names, cfg.Logger, cfg.Registry, cfg.Health = codecs.Names{Prefix: "unit."}, log, rec, observe.NewHealth()
 		if _, err := processors.New(cfg); err != nil {
@@ -46,14 +46,16 @@ func registered(t *testing.T) map[string][]string {
 		}
 		return rec.Names()
 	}
-	serveRec := &observe.Recorder{Next: prometheus.NewRegistry()}
+	serveRec := &recorder{next: prometheus.NewRegistry()}
 	serveCfg := browse.DefaultConfig()
 	serveCfg.DatabaseURL, serveCfg.Logger, serveCfg.Registry, serveCfg.Health = "postgres://u@127.0.0.1:1/db", log, serveRec, observe.NewHealth()
 	if _, err := browse.New(serveCfg); err != nil {
 		t.Fatal(err)
 	}
-	scraperRec := &observe.Recorder{}
-	if err := scraper.NewStats().Register(scraperRec, nil); err != nil {
+	scraperRec := &recorder{}
+	scraperCfg := scraper.DefaultConfig()
+	scraperCfg.Brokers, scraperCfg.Logger, scraperCfg.Registry = []string{"127.0.0.1:1"}, log, scraperRec
+	if _, err := scraper.New(scraperCfg); err != nil {
 		t.Fatal(err)
 	}
 	common := []string{}
@@ -61,12 +63,12 @@ func registered(t *testing.T) map[string][]string {
 		common = append(common, d.Name)
 	}
 	// mhfz reprocess registers its router and its sink on one registry: their names must not clash.
-	reprocess := &observe.Recorder{Next: prometheus.NewRegistry()}
+	reprocess := &recorder{next: prometheus.NewRegistry()}
 	router(reprocess)
 	return map[string][]string{
 		"scrape":    append(slices.Clone(common), scraperRec.Names()...),
-		"process":   append(slices.Clone(common), router(&observe.Recorder{Next: prometheus.NewRegistry()})...),
-		"sink":      append(slices.Clone(common), newSink(&observe.Recorder{Next: prometheus.NewRegistry()}, false)...),
+		"process":   append(slices.Clone(common), router(&recorder{next: prometheus.NewRegistry()})...),
+		"sink":      append(slices.Clone(common), newSink(&recorder{next: prometheus.NewRegistry()}, false)...),
 		"reprocess": append(slices.Clone(common), newSink(reprocess, true)...),
 		"serve":     append(slices.Clone(common), serveRec.Names()...),
 	}

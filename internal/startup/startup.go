@@ -61,41 +61,72 @@ func (w Waiter) Wait(ctx context.Context, what string, try func(context.Context)
 		waitCtx, cancel = context.WithTimeout(ctx, w.Timeout)
 	}
 	defer cancel()
-	start := time.Now()
-	var said time.Time
+	wt := &waiting{w: w, what: what, start: time.Now()}
 	for {
 		err := attempt(waitCtx, w.Attempt, try)
-		switch {
-		case err == nil:
-			if !said.IsZero() {
-				w.Log.Info("connected to "+what, "waited", time.Since(start).Round(time.Second))
-			}
+		if err == nil {
+			wt.connected()
 			return nil
-		case ctx.Err() != nil:
-			return fmt.Errorf("stopped before connecting to %s: %w (last error: %v)", what, ErrNotStarted, err)
-		case transient != nil && !transient(err):
-			return fmt.Errorf("connect to %s: %w", what, err)
 		}
-		if said.IsZero() || time.Since(said) >= w.Every {
-			said = time.Now()
-			args := []any{"waited", said.Sub(start).Round(time.Second), "err", err}
-			if w.Timeout > 0 {
-				args = append(args, "gives_up_in", (w.Timeout - said.Sub(start)).Round(time.Second))
-			}
-			w.Log.Warn("waiting for "+what, args...)
+		if ctx.Err() == nil && (transient == nil || transient(err)) {
+			wt.say(err)
+			pause(waitCtx, w.Retry)
 		}
-		t := time.NewTimer(w.Retry)
-		select {
-		case <-waitCtx.Done():
-		case <-t.C:
+		if err := wt.over(ctx, waitCtx, err, transient); err != nil {
+			return err
 		}
-		t.Stop()
-		switch {
-		case ctx.Err() != nil:
-			return fmt.Errorf("stopped before connecting to %s: %w (last error: %v)", what, ErrNotStarted, err)
-		case waitCtx.Err() != nil:
-			return fmt.Errorf("connect to %s: gave up after %s: %w", what, w.Timeout, err)
-		}
+	}
+}
+
+// waiting is one wait of a Waiter: what it waits for, since when, and when it last said so.
+type waiting struct {
+	w     Waiter
+	what  string
+	start time.Time
+	said  time.Time
+}
+
+// connected says that the wait is over, if it was said to have begun.
+func (wt *waiting) connected() {
+	if !wt.said.IsZero() {
+		wt.w.Log.Info("connected to "+wt.what, "waited", time.Since(wt.start).Round(time.Second))
+	}
+}
+
+// say logs that the wait goes on, at once and then every Every.
+func (wt *waiting) say(err error) {
+	if !wt.said.IsZero() && time.Since(wt.said) < wt.w.Every {
+		return
+	}
+	wt.said = time.Now()
+	args := []any{"waited", wt.said.Sub(wt.start).Round(time.Second), "err", err}
+	if wt.w.Timeout > 0 {
+		args = append(args, "gives_up_in", (wt.w.Timeout - wt.said.Sub(wt.start)).Round(time.Second))
+	}
+	wt.w.Log.Warn("waiting for "+wt.what, args...)
+}
+
+// over is the error that ends the wait after a failed attempt (err), or nil to try again: the
+// caller stopped (ctx), an error waiting cannot change, or the Timeout (waitCtx) is over.
+func (wt *waiting) over(ctx, waitCtx context.Context, err error, transient func(error) bool) error {
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("stopped before connecting to %s: %w (last error: %v)", wt.what, ErrNotStarted, err)
+	case transient != nil && !transient(err):
+		return fmt.Errorf("connect to %s: %w", wt.what, err)
+	case waitCtx.Err() != nil:
+		return fmt.Errorf("connect to %s: gave up after %s: %w", wt.what, wt.w.Timeout, err)
+	}
+	return nil
+}
+
+// pause waits for d, or until ctx ends.
+func pause(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }
 

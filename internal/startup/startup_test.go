@@ -3,12 +3,16 @@ package startup
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -32,7 +36,9 @@ func newWaiter(logs *logBuffer) Waiter {
 	return Waiter{Log: slog.New(slog.NewTextHandler(logs, nil)), Every: 20 * time.Millisecond, Retry: 5 * time.Millisecond}
 }
 
-var refused = errors.New("dial tcp 127.0.0.1:1: connect: connection refused")
+// refused is the error of a dial to a port nothing listens on.
+var refused error = &net.OpError{Op: "dial", Net: "tcp", Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1},
+	Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
 
 // waitFor polls cond until it holds or a minute has passed.
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -166,7 +172,15 @@ func TestPostgresNotReady(t *testing.T) {
 		want bool
 	}{
 		{netErr, true},
+		{fmt.Errorf("failed to connect: %w", netErr), true},
+		{&net.DNSError{Err: "no such host", Name: "postgres", IsNotFound: true}, true}, // compose: not up yet
 		{context.DeadlineExceeded, true},
+		{fmt.Errorf("receive message: %w", io.ErrUnexpectedEOF), true},
+		{io.EOF, true},
+		{os.NewSyscallError("read", syscall.ECONNRESET), true},
+		{os.NewSyscallError("connect", syscall.ECONNREFUSED), true},
+		{x509.UnknownAuthorityError{}, false},                // a certificate that does not verify
+		{errors.New("server refused TLS connection"), false}, // unclassified: not waited out
 		{pg("57P03"), true}, // the database system is starting up
 		{pg("57P01"), true}, // terminating connection due to administrator command
 		{pg("08006"), true}, // connection failure
