@@ -60,11 +60,7 @@ func (p *pageParser) tagName(raw []byte) string {
 		i++
 	}
 	j := i
-	for j < len(raw) {
-		c := raw[j]
-		if c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '/' || c == '>' {
-			break
-		}
+	for j < len(raw) && !endsTagName(raw[j]) {
 		j++
 	}
 	name := raw[i:j]
@@ -78,6 +74,15 @@ func (p *pageParser) tagName(raw []byte) string {
 		return a.String()
 	}
 	return string(name)
+}
+
+// endsTagName reports whether c ends a tag's name: white space, "/" or ">".
+func endsTagName(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\r', '\f', '/', '>':
+		return true
+	}
+	return false
 }
 
 // lower returns done+rest lower-cased, NUL bytes replaced as the tokenizer would.
