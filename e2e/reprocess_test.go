@@ -196,8 +196,9 @@ func (d *deployment) start(ctx context.Context, parse func(*codecs.RawRecord) (*
 	if err != nil {
 		t.Fatal(err)
 	}
-	sk, err := sink.New(sink.Config{Brokers: d.brokers, DatabaseURL: d.url, Names: d.names, Logger: log,
-		Kafka: kafka.Config("e2e-reprocess-sink"), RetryMax: 200 * time.Millisecond, RebuildLogEvery: time.Second})
+	sc := sinkConfig("e2e-reprocess-sink", 200*time.Millisecond)
+	sc.Brokers, sc.DatabaseURL, sc.Names, sc.Logger, sc.RebuildLogEvery = d.brokers, d.url, d.names, log, time.Second
+	sk, err := sink.New(sc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -449,7 +450,7 @@ func TestReprocessEqualsRebuild(t *testing.T) {
 	cfg := reprocess.Config{
 		Names: a.names, Setup: a.setup(), DatabaseURL: a.url, Logger: testLogger(t, "reprocess"),
 		Router: processors.RouterConfig{Parse: parseB}, Poll: 200 * time.Millisecond,
-		Sink: sink.Config{Kafka: kafka.Config("e2e-reprocess-rebuild"), RetryMax: 200 * time.Millisecond},
+		Sink: sinkConfig("e2e-reprocess-rebuild", 200*time.Millisecond),
 	}
 	a.interruptedReprocess(ctx, cfg, before)
 	res, err := reprocess.Run(ctx, cfg)
@@ -562,7 +563,7 @@ func BenchmarkReprocess(b *testing.B) {
 		b.Fatal(err)
 	}
 	cfg := reprocess.Config{Names: d.names, Setup: d.setup(), DatabaseURL: d.url, Logger: testLogger(b, "reprocess"),
-		Sink: sink.Config{Kafka: kafka.Config("bench-reprocess-rebuild")}}
+		Sink: sinkConfig("bench-reprocess-rebuild", sink.DefaultConfig().RetryMax)}
 	b.ResetTimer()
 	for range b.N {
 		res, err := reprocess.Run(ctx, cfg)
@@ -573,4 +574,13 @@ func BenchmarkReprocess(b *testing.B) {
 		b.ReportMetric(float64(res.Sink.Stored), "rows")
 		b.ReportMetric(float64(res.Switch.Microseconds())/1000, "switch_ms")
 	}
+}
+
+// sinkConfig is the sink's default config with a Kafka client of its own and a backoff of at
+// most retryMax.
+func sinkConfig(client string, retryMax time.Duration) sink.Config {
+	cfg := sink.DefaultConfig()
+	cfg.Kafka, cfg.RetryMax = kafka.Config(client), retryMax
+	cfg.RetryMin = min(cfg.RetryMin, retryMax)
+	return cfg
 }

@@ -86,10 +86,10 @@ func (r *Rebuild) Offsets(ctx context.Context) (map[string]map[int32]int64, erro
 	}
 	out := map[string]map[int32]int64{}
 	for p, n := range next {
-		if out[p.topic] == nil {
-			out[p.topic] = map[int32]int64{}
+		if out[p.Topic] == nil {
+			out[p.Topic] = map[int32]int64{}
 		}
-		out[p.topic][p.id] = n
+		out[p.Topic][p.ID] = n
 	}
 	return out, nil
 }

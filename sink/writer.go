@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"time"
+
+	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 )
 
 // writeLoop is one writer: it gathers the decoded records of its partitions (in) into batches,
@@ -110,24 +112,12 @@ func (s *Sink) writeBatch(ctx context.Context, batch []*record) error {
 		"conflicts", res.conflicts, "skipped", res.skipped, "dead_lettered", res.deadLettered, "savepoints", res.savepoints,
 		"partitions", partitionNames(res.partitions), "locked_at", res.locked, "written_at", res.written,
 		"committed_at", res.committed)
-	if s.cfg.OnCommit != nil {
-		c := Commit{Locked: res.locked, Written: res.written, Committed: res.committed, Records: len(batch)}
-		for _, p := range res.partitions {
-			c.Partitions = append(c.Partitions, Partition{Topic: p.topic, ID: p.id})
-		}
-		s.cfg.OnCommit(c)
+	if s.hooks.onCommit != nil {
+		s.hooks.onCommit(commit{partitions: res.partitions, locked: res.locked, written: res.written,
+			committed: res.committed, records: len(batch)})
 	}
 	s.markKafka(res.next)
 	return nil
-}
-
-// partitionNames are "topic/partition" of each partition, for the logs.
-func partitionNames(parts []partition) []string {
-	names := make([]string, len(parts))
-	for i, p := range parts {
-		names[i] = fmt.Sprintf("%s/%d", p.topic, p.id)
-	}
-	return names
 }
 
 func (s *Sink) count(res batchResult) {
@@ -164,8 +154,8 @@ func (s *Sink) flushPending(ctx context.Context) error {
 }
 
 // writerOf is the writer of a partition: the partitions of a topic go to the writers in turn.
-func (s *Sink) writerOf(p partition) int {
+func (s *Sink) writerOf(p kafka.Partition) int {
 	h := fnv.New32a()
-	h.Write([]byte(p.topic))
-	return int((h.Sum32() + uint32(p.id)) % uint32(len(s.in)))
+	h.Write([]byte(p.Topic))
+	return int((h.Sum32() + uint32(p.ID)) % uint32(len(s.in)))
 }

@@ -81,7 +81,7 @@ func runReprocess(ctx context.Context, args []string, env runEnv) error {
 		Names: o.kafka.names(), Setup: o.router.setup(o.kafka, cfg),
 		Router:      processors.RouterConfig{MaxMessageBytes: o.router.maxMessage, Logger: log.With("stage", "router")},
 		RouterOpts:  []goka.ProcessorOption{goka.WithLogger(kafka.GokaLogger(log))},
-		DatabaseURL: o.db.url, Sink: sink.Config{}, Logger: log, Progress: progress, CopyFrom: o.copyFrom,
+		DatabaseURL: o.db.url, Sink: sink.DefaultConfig(), Logger: log, Progress: progress, CopyFrom: o.copyFrom,
 		LagEvery: observe.DefaultLagEvery, StallTimeout: o.observe.stall,
 	}
 	if obs != nil {

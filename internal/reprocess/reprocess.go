@@ -45,7 +45,7 @@ type Config struct {
 	Router      processors.RouterConfig
 	RouterOpts  []goka.ProcessorOption // added to Setup.Options (a logger, say)
 	DatabaseURL string
-	Sink        sink.Config // batch size and wait, retries; the rest is set here
+	Sink        sink.Config // batch size and wait, retries (from sink.DefaultConfig); the rest is set here
 	Logger      *slog.Logger
 	Progress    time.Duration // interval of the progress logs (10s; negative: none)
 	Poll        time.Duration // how often the catch-up is checked (1s)
@@ -180,7 +180,13 @@ func rebuild(ctx context.Context, cfg Config, client sarama.Client, admin sarama
 	sc := cfg.Sink
 	sc.Brokers, sc.DatabaseURL, sc.Names, sc.Logger = cfg.Setup.Brokers, cfg.DatabaseURL, cfg.Names, cfg.Logger.With("stage", "sink")
 	sc.Rebuild, sc.Replay, sc.Partitions = true, false, 0
-	sc.Registry, sc.Health, sc.LagEvery, sc.StallTimeout = cfg.Registry, cfg.Health, cfg.LagEvery, cfg.StallTimeout
+	sc.Registry, sc.Health = cfg.Registry, cfg.Health
+	if cfg.LagEvery > 0 { // else the sink's own (cfg.Sink, from sink.DefaultConfig)
+		sc.LagEvery = cfg.LagEvery
+	}
+	if cfg.StallTimeout > 0 {
+		sc.StallTimeout = cfg.StallTimeout
+	}
 	if sc.Kafka == nil {
 		sc.Kafka = kafka.Config("mhfz-reprocess-sink")
 	}
