@@ -16,53 +16,74 @@ import (
 // so that PostgreSQL gets a backend at work per writer. A failure that retrying cannot cure
 // cancels the sink with it.
 func (s *Sink) writeLoop(ctx context.Context, fail context.CancelCauseFunc, in <-chan *record, flush <-chan chan error) {
-	batch := make([]*record, 0, s.cfg.BatchSize)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	pending := func() {}
-	defer func() { pending() }()
-	write := func() error {
-		timer.Stop()
-		pending()
-		pending = func() {}
-		if len(batch) == 0 {
-			return nil
-		}
-		err := s.writeBatch(ctx, batch)
-		clear(batch)
-		batch = batch[:0]
-		if err != nil && ctx.Err() == nil {
-			fail(err)
-		}
-		return err
-	}
+	b := &batcher{s: s, ctx: ctx, fail: fail, batch: make([]*record, 0, s.cfg.BatchSize),
+		timer: time.NewTimer(time.Hour), pending: func() {}}
+	b.timer.Stop()
+	defer func() { b.pending() }()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case r := <-in:
-			if len(batch) == 0 {
-				timer.Reset(s.cfg.BatchWait)
-				pending = s.obs.watch.Start("a pending batch")
-			}
-			if batch = append(batch, r); len(batch) >= s.cfg.BatchSize {
-				_ = write()
-			}
-		case <-timer.C:
-			_ = write()
+			b.add(r)
+		case <-b.timer.C:
+			_ = b.write()
 		case done := <-flush:
 			// The claims have returned, so whatever they sent is in the channel already.
-			for drained := false; !drained; {
-				select {
-				case r := <-in:
-					batch = append(batch, r)
-				default:
-					drained = true
-				}
-			}
-			done <- write()
+			b.drain(in)
+			done <- b.write()
 		}
 	}
+}
+
+// batcher is one writer's batch in the making.
+type batcher struct {
+	s       *Sink
+	ctx     context.Context
+	fail    context.CancelCauseFunc
+	batch   []*record
+	timer   *time.Timer // BatchWait after the batch's first record
+	pending func()      // ends the watchdog's watch of the pending batch
+}
+
+// add appends r, and writes the batch once it is full.
+func (b *batcher) add(r *record) {
+	if len(b.batch) == 0 {
+		b.timer.Reset(b.s.cfg.BatchWait)
+		b.pending = b.s.obs.watch.Start("a pending batch")
+	}
+	if b.batch = append(b.batch, r); len(b.batch) >= b.s.cfg.BatchSize {
+		_ = b.write()
+	}
+}
+
+// drain appends what in holds now.
+func (b *batcher) drain(in <-chan *record) {
+	for {
+		select {
+		case r := <-in:
+			b.batch = append(b.batch, r)
+		default:
+			return
+		}
+	}
+}
+
+// write writes the batch, if any, and starts a new one. A failure stops the sink.
+func (b *batcher) write() error {
+	b.timer.Stop()
+	b.pending()
+	b.pending = func() {}
+	if len(b.batch) == 0 {
+		return nil
+	}
+	err := b.s.writeBatch(b.ctx, b.batch)
+	clear(b.batch)
+	b.batch = b.batch[:0]
+	if err != nil && b.ctx.Err() == nil {
+		b.fail(err)
+	}
+	return err
 }
 
 // writeBatch writes one batch, retrying while the database is unavailable, then counts it and
@@ -71,6 +92,33 @@ func (s *Sink) writeLoop(ctx context.Context, fail context.CancelCauseFunc, in <
 // transaction of its own with its own offsets: the records of one partition are in offset order
 // in a batch, so the first half's offsets are all below the second's.
 func (s *Sink) writeBatch(ctx context.Context, batch []*record) error {
+	res, took, err := s.tryWrite(ctx, batch)
+	if errors.Is(err, errSavepointCap) && len(batch) > 1 {
+		s.stats.splits.Add(1)
+		s.log.Debug("batch needs too many savepoints: writing it in two", "records", len(batch))
+		half := len(batch) / 2
+		if err := s.writeBatch(ctx, batch[:half]); err != nil {
+			return err
+		}
+		return s.writeBatch(ctx, batch[half:])
+	}
+	if err != nil {
+		return fmt.Errorf("sink: write a batch of %d records: %w", len(batch), explain(err))
+	}
+	s.count(res)
+	s.committed(batch, took)
+	s.logBatch(batch, res)
+	if s.hooks.onCommit != nil {
+		s.hooks.onCommit(commit{partitions: res.partitions, locked: res.locked, written: res.written,
+			committed: res.committed, records: len(batch)})
+	}
+	s.markKafka(res.next)
+	return nil
+}
+
+// tryWrite writes one batch in one transaction, retrying while the database is unavailable,
+// and says how long the transaction that committed took.
+func (s *Sink) tryWrite(ctx context.Context, batch []*record) (batchResult, time.Duration, error) {
 	var res batchResult
 	var took time.Duration
 	err := s.withRetry(ctx, "write batch", func() error {
@@ -87,20 +135,12 @@ func (s *Sink) writeBatch(ctx context.Context, batch []*record) error {
 		took = time.Since(begin)
 		return err
 	})
-	if errors.Is(err, errSavepointCap) && len(batch) > 1 {
-		s.stats.splits.Add(1)
-		s.log.Debug("batch needs too many savepoints: writing it in two", "records", len(batch))
-		half := len(batch) / 2
-		if err := s.writeBatch(ctx, batch[:half]); err != nil {
-			return err
-		}
-		return s.writeBatch(ctx, batch[half:])
-	}
-	if err != nil {
-		return fmt.Errorf("sink: write a batch of %d records: %w", len(batch), explain(err))
-	}
-	s.count(res)
-	s.committed(batch, took)
+	return res, took, err
+}
+
+// logBatch says what a committed batch did: its dead letters and conflicts (WARN), and the rest
+// (DEBUG).
+func (s *Sink) logBatch(batch []*record, res batchResult) {
 	if res.deadLettered > 0 {
 		s.log.Warn("records dead-lettered to sink_dead_letter", "count", res.deadLettered, "first", res.firstDead)
 	}
@@ -112,12 +152,6 @@ func (s *Sink) writeBatch(ctx context.Context, batch []*record) error {
 		"conflicts", res.conflicts, "skipped", res.skipped, "dead_lettered", res.deadLettered, "savepoints", res.savepoints,
 		"partitions", partitionNames(res.partitions), "locked_at", res.locked, "written_at", res.written,
 		"committed_at", res.committed)
-	if s.hooks.onCommit != nil {
-		s.hooks.onCommit(commit{partitions: res.partitions, locked: res.locked, written: res.written,
-			committed: res.committed, records: len(batch)})
-	}
-	s.markKafka(res.next)
-	return nil
 }
 
 func (s *Sink) count(res batchResult) {
