@@ -1,11 +1,18 @@
 package sink
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/IBM/sarama"
 )
 
 func validConfig() Config {
@@ -54,5 +61,34 @@ func TestNewChecksConfig(t *testing.T) {
 	cfg.Progress = 0 // a value: no progress lines
 	if _, err := New(cfg); err != nil {
 		t.Errorf("Progress 0: %v, want accepted (no progress lines)", err)
+	}
+}
+
+// A run that fails with a failure that may go away (Kafka's brokers gone, a connection reset) is
+// started again; one that fails for good ends the Run with its error.
+func TestRunStartsAgainAfterRestartableFailures(t *testing.T) {
+	cfg := validConfig()
+	cfg.RetryMin, cfg.RetryMax = time.Millisecond, 2*time.Millisecond
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failures := []error{fmt.Errorf("connect: %w", sarama.ErrOutOfBrokers),
+		&net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}}
+	runs := 0
+	err = s.restarting(context.Background(), func(context.Context) error {
+		if runs++; runs <= len(failures) {
+			return failures[runs-1]
+		}
+		return nil
+	})
+	if err != nil || runs != 3 {
+		t.Errorf("two restartable failures, then a stop: %v after %d runs, want nil after 3", err, runs)
+	}
+	fatal := errors.New("sink: load offsets: permission denied")
+	runs = 0
+	err = s.restarting(context.Background(), func(context.Context) error { runs++; return fatal })
+	if !errors.Is(err, fatal) || runs != 1 {
+		t.Errorf("a failure for good: %v after %d runs, want it after 1", err, runs)
 	}
 }

@@ -228,9 +228,15 @@ func (s *Sink) Run(ctx context.Context) error {
 		return err
 	}
 	defer s.pool.Close()
+	return s.restarting(ctx, s.runOnce)
+}
+
+// restarting calls run until it returns nil (a stop), ctx is done or it fails for good (not
+// restartable), with a backoff between two runs.
+func (s *Sink) restarting(ctx context.Context, run func(context.Context) error) error {
 	delay := s.cfg.RetryMin
 	for {
-		err := s.runOnce(ctx)
+		err := run(ctx)
 		if err == nil || ctx.Err() != nil || !restartable(err) {
 			s.log.Info("sink stopped", s.Stats().logArgs()...)
 			return err
