@@ -212,8 +212,9 @@ func (d *deployment) start(ctx context.Context, parse func(*codecs.RawRecord) (*
 	if err != nil {
 		t.Fatal(err)
 	}
-	sk, err := sink.New(sink.Config{Brokers: d.brokers, DatabaseURL: d.url, Names: d.names, Logger: log,
-		Kafka: kafka.Config("e2e-reprocess-sink"), RetryMax: 200 * time.Millisecond, RebuildLogEvery: time.Second})
+	sc := sinkConfig("e2e-reprocess-sink", 200*time.Millisecond)
+	sc.Brokers, sc.DatabaseURL, sc.Names, sc.Logger, sc.RebuildLogEvery = d.brokers, d.url, d.names, log, time.Second
+	sk, err := sink.New(sc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -464,7 +465,7 @@ func TestReprocessEqualsRebuild(t *testing.T) {
 	stopReaders := a.readers(ctx)
 	cfg := a.reprocessConfig(testLogger(t, "reprocess"))
 	cfg.Router.Parse, cfg.Poll = parseB, 200*time.Millisecond
-	cfg.Sink = sink.Config{Kafka: kafka.Config("e2e-reprocess-rebuild"), RetryMax: 200 * time.Millisecond}
+	cfg.Sink = sinkConfig("e2e-reprocess-rebuild", 200*time.Millisecond)
 	a.interruptedReprocess(ctx, cfg, before)
 	res, err := reprocessOnce(ctx, cfg)
 	seen, readErr := stopReaders()
@@ -576,7 +577,7 @@ func BenchmarkReprocess(b *testing.B) {
 		b.Fatal(err)
 	}
 	cfg := d.reprocessConfig(testLogger(b, "reprocess"))
-	cfg.Sink = sink.Config{Kafka: kafka.Config("bench-reprocess-rebuild")}
+	cfg.Sink = sinkConfig("bench-reprocess-rebuild", sink.DefaultConfig().RetryMax)
 	b.ResetTimer()
 	for range b.N {
 		res, err := reprocessOnce(ctx, cfg)
@@ -587,4 +588,13 @@ func BenchmarkReprocess(b *testing.B) {
 		b.ReportMetric(float64(res.Sink.Stored), "rows")
 		b.ReportMetric(float64(res.Switch.Microseconds())/1000, "switch_ms")
 	}
+}
+
+// sinkConfig is the sink's default config with a Kafka client of its own and a backoff of at
+// most retryMax.
+func sinkConfig(client string, retryMax time.Duration) sink.Config {
+	cfg := sink.DefaultConfig()
+	cfg.Kafka, cfg.RetryMax = kafka.Config(client), retryMax
+	cfg.RetryMin = min(cfg.RetryMin, retryMax)
+	return cfg
 }

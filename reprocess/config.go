@@ -63,13 +63,21 @@ func DefaultConfig() Config {
 	return Config{
 		Setup:        processors.KafkaSetup{Config: kafka.Config("mhfz-reprocess"), Replication: 1},
 		Router:       processors.DefaultConfig(),
-		Sink:         sink.Config{Kafka: kafka.Config("mhfz-reprocess-sink")},
+		Sink:         rebuildingSink(),
 		Startup:      startup.Waiter{Timeout: time.Minute},
 		Progress:     10 * time.Second,
 		Poll:         time.Second,
 		LagEvery:     observe.DefaultLagEvery,
 		StallTimeout: observe.DefaultStallTimeout,
 	}
+}
+
+// rebuildingSink is the default of the sink that fills the rebuilt tables: the sink's own, with
+// a Kafka client of its own.
+func rebuildingSink() sink.Config {
+	c := sink.DefaultConfig()
+	c.Kafka = kafka.Config("mhfz-reprocess-sink")
+	return c
 }
 
 // validate says what is wrong with cfg, naming the field.

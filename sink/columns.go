@@ -8,6 +8,7 @@ import (
 	json "github.com/goccy/go-json"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
+	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 	"github.com/mhfz/mhfz-pipeline/migrations"
 )
 
@@ -23,15 +24,13 @@ func topicTables(names codecs.Names) map[string]string {
 
 // record is one message decoded for storage: its location, bytes and weapon.
 type record struct {
-	table     string
-	topic     string
-	partition int32
-	offset    int64
-	key       []byte
-	value     []byte
-	weapon    *codecs.Weapon // nil when the value could not be decoded
-	row       []any          // the values of the table's columns (Columns(table)), in order; nil if it cannot be stored
-	reason    string         // why the record cannot be stored (decode error, value out of range), if it cannot
+	table  string
+	pos    kafka.Position
+	key    []byte
+	value  []byte
+	weapon *codecs.Weapon // nil when the value could not be decoded
+	row    []any          // the values of the table's columns (Columns(table)), in order; nil if it cannot be stored
+	reason string         // why the record cannot be stored (decode error, value out of range), if it cannot
 }
 
 // column is one column of a weapon table and how a record fills it.
@@ -64,9 +63,9 @@ var commonColumns = []column{
 	weaponCol("row_id", func(w *codecs.Weapon) any { return w.RowID }),
 	weaponCol("hidden", func(w *codecs.Weapon) any { return w.Hidden }),
 	weaponCol("scraped_at", func(w *codecs.Weapon) any { return w.ScrapedAt }),
-	{name: "kafka_topic", value: func(r *record) any { return r.topic }},
-	{name: "kafka_partition", value: func(r *record) any { return r.partition }, integer: true},
-	{name: "kafka_offset", value: func(r *record) any { return r.offset }},
+	{name: "kafka_topic", value: func(r *record) any { return r.pos.Topic }},
+	{name: "kafka_partition", value: func(r *record) any { return r.pos.ID }, integer: true},
+	{name: "kafka_offset", value: func(r *record) any { return r.pos.Offset }},
 	weaponCol("name", func(w *codecs.Weapon) any { return w.Name }),
 	intCol("level", func(w *codecs.Weapon) any { return w.Level }),
 	intCol("rarity", func(w *codecs.Weapon) any { return w.Rarity }),
@@ -192,8 +191,8 @@ func fillRow(r *record, cols []column) {
 	for i, c := range cols {
 		v := c.value(r)
 		if n, ok := int4Overflow(v); c.integer && ok {
-			r.reason = fmt.Sprintf("%s/%d@%d: store %s version %d in %s: column %s: %d is out of range for type integer",
-				r.topic, r.partition, r.offset, r.weapon.Key, r.weapon.Version, r.table, c.name, n)
+			r.reason = fmt.Sprintf("%s: store %s version %d in %s: column %s: %d is out of range for type integer",
+				r.pos, r.weapon.Key, r.weapon.Version, r.table, c.name, n)
 			return
 		}
 		row[i] = v

@@ -34,17 +34,17 @@ func runChild() int {
 	defer stop()
 	batch, _ := strconv.Atoi(os.Getenv(childBatchSize))
 	prefix := os.Getenv(childPrefix)
-	s, err := New(Config{
-		Brokers: strings.Split(os.Getenv(childBrokers), ","), DatabaseURL: os.Getenv(childEnv),
-		Names: codecs.Names{Prefix: prefix}, InstanceID: prefix + "child",
-		Logger:    slog.New(slog.NewTextHandler(os.Stderr, nil)),
-		BatchSize: batch, BatchWait: 100 * time.Millisecond,
-		Trace: func(event string) { fmt.Println(tracePrefix + event) },
-	})
+	cfg := DefaultConfig()
+	cfg.Brokers, cfg.DatabaseURL = strings.Split(os.Getenv(childBrokers), ","), os.Getenv(childEnv)
+	cfg.Names, cfg.InstanceID = codecs.Names{Prefix: prefix}, prefix+"child"
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	cfg.BatchSize, cfg.BatchWait = batch, 100*time.Millisecond
+	s, err := New(cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	withTrace(func(event string) { fmt.Println(tracePrefix + event) })(s)
 	if err := s.Run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -15,12 +15,19 @@
 // table with INSERT ... ON CONFLICT DO NOTHING instead: the same content again is an upstream
 // duplicate, counted; other content is a conflict, kept in sink_conflict, never dropped.
 //
-// Errors, classified by SQLSTATE (pgerrcode): a PostgreSQL that is down, restarting or short of
-// resources, a deadlock or a serialization failure is retried with backoff, without advancing
+// Errors, classified by type and SQLSTATE (pgerrcode), never by their text (errors.go): a
+// PostgreSQL that is down, restarting or short of resources, a deadlock or a serialization
+// failure, a connection refused, reset or timed out is retried with backoff, without advancing
 // any offset. A record that can never be stored (undecodable, a number beyond its column, a
-// value PostgreSQL rejects: data exception, constraint violation, program limit) goes to the
-// sink_dead_letter table with its offset and reason, and the sink goes on: a COPY that fails on
-// a row is cut in halves until the bad rows are alone, with at most maxSavepoints savepoints per
-// transaction (beyond that, the batch is written as smaller batches). Anything else (the schema
-// is missing, Kafka refuses the group) stops the sink with an error.
+// value PostgreSQL rejects: data exception, constraint violation, program limit; a value pgx
+// cannot encode) goes to the sink_dead_letter table with its offset and reason, and the sink goes
+// on: a COPY that fails on a row is cut in halves until the bad rows are alone, with at most
+// maxSavepoints savepoints per transaction (beyond that, the batch is written as smaller
+// batches). What is retried is an allow-list: anything else (the schema is missing, Kafka refuses
+// the group, an error nobody classified) stops the sink with an error.
+//
+// Files by job: sink.go (Config, New, Run), handler.go (the consumer group's claims), writer.go
+// (batches in the making), batch.go (what a batch is and did), transaction.go (a batch's
+// transaction and its halving), offsets.go (the offsets' upkeep), errors.go (classification),
+// rebuild.go (a re-processing's tables), metrics.go (metrics and health).
 package sink

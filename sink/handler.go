@@ -8,6 +8,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
+	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 )
 
 // handler is the sarama consumer-group handler of one Sink.
@@ -28,27 +29,27 @@ type handler struct {
 
 func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
 	s := h.s
-	var next map[partition]int64
+	var next map[kafka.Partition]int64
 	err := s.withRetry(sess.Context(), "load offsets", func() error {
 		var err error
 		next, err = s.store.loadOffsets(sess.Context())
 		return err
 	})
 	if err != nil {
-		err = fmt.Errorf("sink: load offsets of %s: %w", s.store.consumer, explain(err))
+		err = fmt.Errorf("sink: load offsets of %s: %w", s.consumer, explain(err))
 		h.failIfFatal(sess, err) // the schema is missing, say: rejoining would not help
 		return err
 	}
-	starts := map[partition]int64{}
+	starts := map[kafka.Partition]int64{}
 	for topic, ids := range sess.Claims() {
 		for _, id := range ids {
-			p := partition{topic, id}
+			p := kafka.Partition{Topic: topic, ID: id}
 			start, err := h.startOffset(sess, p, next)
 			if err != nil {
 				return err // the session ends and the group is joined again
 			}
 			starts[p] = start
-			if !s.noSetupSeek {
+			if !s.hooks.noSetupSeek {
 				sess.MarkOffset(topic, id, start, "")
 				sess.ResetOffset(topic, id, start, "")
 			}
@@ -67,11 +68,11 @@ func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
 // record if that is beyond it. A partition the sink never stored starts at its oldest record; one
 // whose next records were deleted before the sink stored them has lost them: that is said at
 // ERROR, counted, and recorded for good (store.skipLost), and the partition starts at its oldest.
-func (h *handler) startOffset(sess sarama.ConsumerGroupSession, p partition, next map[partition]int64) (int64, error) {
+func (h *handler) startOffset(sess sarama.ConsumerGroupSession, p kafka.Partition, next map[kafka.Partition]int64) (int64, error) {
 	s, ctx := h.s, sess.Context()
-	oldest, err := s.client.GetOffset(p.topic, p.id, sarama.OffsetOldest)
+	oldest, err := s.client.GetOffset(p.Topic, p.ID, sarama.OffsetOldest)
 	if err != nil {
-		return 0, fmt.Errorf("sink: oldest offset of %s/%d: %w", p.topic, p.id, err)
+		return 0, fmt.Errorf("sink: oldest offset of %s: %w", p, err)
 	}
 	n, stored := next[p]
 	if !stored || n >= oldest {
@@ -81,7 +82,7 @@ func (h *handler) startOffset(sess sarama.ConsumerGroupSession, p partition, nex
 		// mhfz reprocess deleted them: the rebuilt tables have their new build's records, and the
 		// switch hands this sink the rebuilding sink's offsets.
 		s.log.Info("records below the oldest offset were replaced by the re-processing in progress, not lost",
-			"topic", p.topic, "partition", p.id, "next_offset", n, "oldest_offset", oldest)
+			"topic", p.Topic, "partition", p.ID, "next_offset", n, "oldest_offset", oldest)
 		return oldest, nil
 	}
 	var lost int64
@@ -98,7 +99,7 @@ func (h *handler) startOffset(sess sarama.ConsumerGroupSession, p partition, nex
 	if lost > 0 {
 		s.stats.lost.Add(lost)
 		s.log.Error("records deleted from Kafka before the sink stored them: lost; a dead letter records the gap",
-			"topic", p.topic, "partition", p.id, "next_offset", n, "oldest_offset", oldest, "lost", lost)
+			"topic", p.Topic, "partition", p.ID, "next_offset", n, "oldest_offset", oldest, "lost", lost)
 	}
 	return oldest, nil
 }
@@ -130,13 +131,13 @@ func (h *handler) Cleanup(sess sarama.ConsumerGroupSession) error {
 
 func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
 	s := h.s
-	p := partition{claim.Topic(), claim.Partition()}
+	p := kafka.Partition{Topic: claim.Topic(), ID: claim.Partition()}
 	s.sessMu.Lock()
 	want := s.starts[p]
 	s.sessMu.Unlock()
 	if got := claim.InitialOffset(); got > want {
 		s.log.Warn("claim starts beyond PostgreSQL's next_offset: reading the partition from there",
-			"topic", p.topic, "partition", p.id, "kafka_offset", got, "next_offset", want)
+			"topic", p.Topic, "partition", p.ID, "kafka_offset", got, "next_offset", want)
 		s.stats.fallbacks.Add(1)
 		// Drain the claim, or sarama's fetches for the other partitions of its broker stall.
 		go func() {
@@ -149,7 +150,7 @@ func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 }
 
 // consume delivers the messages at or beyond want to the partition's writer.
-func (h *handler) consume(sess sarama.ConsumerGroupSession, p partition, want int64, msgs <-chan *sarama.ConsumerMessage) error {
+func (h *handler) consume(sess sarama.ConsumerGroupSession, p kafka.Partition, want int64, msgs <-chan *sarama.ConsumerMessage) error {
 	in := h.s.in[h.s.writerOf(p)]
 	for {
 		select {
@@ -174,21 +175,21 @@ func (h *handler) consume(sess sarama.ConsumerGroupSession, p partition, want in
 }
 
 // consumeFrom reads a partition with a partition consumer of its own, from offset.
-func (h *handler) consumeFrom(sess sarama.ConsumerGroupSession, p partition, offset int64) error {
+func (h *handler) consumeFrom(sess sarama.ConsumerGroupSession, p kafka.Partition, offset int64) error {
 	// A client of its own: sharing the group's connections slows the group's final commit.
-	consumer, err := sarama.NewConsumer(h.s.cfg.Brokers, h.s.cfg.Kafka)
+	consumer, err := sarama.NewConsumer(h.s.cfg.Brokers, h.s.kafkaCfg)
 	if err != nil {
-		return fmt.Errorf("sink: consumer for %s/%d: %w", p.topic, p.id, err)
+		return fmt.Errorf("sink: consumer for %s: %w", p, err)
 	}
 	defer consumer.Close()
-	pc, err := consumer.ConsumePartition(p.topic, p.id, offset)
+	pc, err := consumer.ConsumePartition(p.Topic, p.ID, offset)
 	if err != nil {
-		return fmt.Errorf("sink: read %s/%d from offset %d: %w", p.topic, p.id, offset, err)
+		return fmt.Errorf("sink: read %s from offset %d: %w", p, offset, err)
 	}
 	defer pc.AsyncClose()
 	go func() {
 		for err := range pc.Errors() {
-			h.s.log.Warn("kafka partition consumer error", "topic", p.topic, "partition", p.id, "err", err)
+			h.s.log.Warn("kafka partition consumer error", "topic", p.Topic, "partition", p.ID, "err", err)
 		}
 	}()
 	return h.consume(sess, p, offset, pc.Messages())
@@ -196,14 +197,14 @@ func (h *handler) consumeFrom(sess sarama.ConsumerGroupSession, p partition, off
 
 // decode turns a message into a record: its row, or the reason it cannot be stored.
 func (s *Sink) decode(msg *sarama.ConsumerMessage) *record {
-	r := &record{table: s.tables[msg.Topic], topic: msg.Topic, partition: msg.Partition, offset: msg.Offset,
-		key: msg.Key, value: msg.Value}
+	r := &record{table: s.tables[msg.Topic], key: msg.Key, value: msg.Value,
+		pos: kafka.Position{Partition: kafka.Partition{Topic: msg.Topic, ID: msg.Partition}, Offset: msg.Offset}}
 	w, err := codecs.DecodeWeapon(msg.Value)
 	switch {
 	case err != nil:
-		r.reason = fmt.Sprintf("%s/%d@%d: %v", msg.Topic, msg.Partition, msg.Offset, err)
+		r.reason = fmt.Sprintf("%s: %v", r.pos, err)
 	case r.table == "":
-		r.reason = fmt.Sprintf("%s/%d@%d: topic has no table", msg.Topic, msg.Partition, msg.Offset)
+		r.reason = fmt.Sprintf("%s: topic has no table", r.pos)
 	default:
 		r.weapon = w
 		fillRow(r, tableColumns(r.table))
@@ -213,7 +214,7 @@ func (s *Sink) decode(msg *sarama.ConsumerMessage) *record {
 
 // markKafka copies the offsets PostgreSQL now holds to Kafka's committed offsets, for the
 // tools that read them (lag monitoring); the sink itself never starts from them.
-func (s *Sink) markKafka(next map[partition]int64) {
+func (s *Sink) markKafka(next map[kafka.Partition]int64) {
 	s.sessMu.Lock()
 	defer s.sessMu.Unlock()
 	if s.sess == nil {
@@ -221,7 +222,7 @@ func (s *Sink) markKafka(next map[partition]int64) {
 	}
 	for p, n := range next {
 		if _, ours := s.starts[p]; ours {
-			s.sess.MarkOffset(p.topic, p.id, n, "")
+			s.sess.MarkOffset(p.Topic, p.ID, n, "")
 		}
 	}
 }

@@ -29,7 +29,7 @@ func TestSetupOfAnEndedSessionKeepsTheSink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.pool.Close()
+	openDatabase(t, s)
 	ended, end := context.WithCancel(context.Background())
 	end()
 	run, cancel := context.WithCancelCause(context.Background())

@@ -221,8 +221,10 @@ func (f *fixture) config(logger *slog.Logger) Config {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return Config{Brokers: f.brokers, DatabaseURL: f.url, Names: f.names, Logger: logger,
-		BatchSize: 1000, BatchWait: 50 * time.Millisecond, RetryMin: 20 * time.Millisecond, RetryMax: 500 * time.Millisecond}
+	cfg := DefaultConfig()
+	cfg.Brokers, cfg.DatabaseURL, cfg.Names, cfg.Logger = f.brokers, f.url, f.names, logger
+	cfg.BatchSize, cfg.BatchWait, cfg.RetryMin, cfg.RetryMax = 1000, 50*time.Millisecond, 20*time.Millisecond, 500*time.Millisecond
+	return cfg
 }
 
 // running is a sink running in this process.

@@ -214,7 +214,7 @@ func (s *Sink) measureLag(ctx context.Context) {
 	for t := range s.tables {
 		topics = append(topics, t)
 	}
-	ends, starts, kafkaErr := kafka.Watermarks(s.client, s.cfg.Kafka, topics...)
+	ends, starts, kafkaErr := kafka.Watermarks(s.client, s.kafkaCfg, topics...)
 	s.obs.kafka.Report(kafkaErr)
 	qctx, cancel := context.WithTimeout(ctx, s.cfg.LagEvery)
 	defer cancel()
@@ -229,7 +229,7 @@ func (s *Sink) measureLag(ctx context.Context) {
 	for topic, parts := range ends {
 		for p, end := range parts {
 			// A partition never stored, or stored below its oldest record, is read from there.
-			pos := max(next[partition{topic, p}], starts[topic][p])
+			pos := max(next[kafka.Partition{Topic: topic, ID: p}], starts[topic][p])
 			s.obs.lag.WithLabelValues(topic, strconv.Itoa(int(p))).Set(float64(max(0, end-pos)))
 		}
 	}

@@ -60,7 +60,7 @@ func TestStartsAtOldestOffset(t *testing.T) {
 
 func testStartsAtOldest(t *testing.T, seek bool) {
 	f := newFixture(t)
-	tweak := func(s *Sink) { s.noSetupSeek = !seek }
+	tweak := withSetupSeek(seek)
 	topic := string(f.names.Type(codecs.LongSword))
 	msgs := make([]message, 70)
 	for i := range msgs {

@@ -20,23 +20,23 @@ import (
 // commitLog collects the committed transactions of one sink instance.
 type commitLog struct {
 	mu      sync.Mutex
-	commits []Commit
+	commits []commit
 }
 
-func (l *commitLog) add(c Commit) {
+func (l *commitLog) add(c commit) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.commits = append(l.commits, c)
 }
 
-func (l *commitLog) all() []Commit {
+func (l *commitLog) all() []commit {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]Commit(nil), l.commits...)
+	return append([]commit(nil), l.commits...)
 }
 
 // overlap reports whether two transactions held their locks at the same time.
-func overlap(a, b Commit) bool { return a.Locked.Before(b.Written) && b.Locked.Before(a.Written) }
+func overlap(a, b commit) bool { return a.locked.Before(b.written) && b.locked.Before(a.written) }
 
 // claims is how many partitions the sink's current session holds.
 func (s *Sink) claims() int {
@@ -85,9 +85,9 @@ func TestParallelSinks(t *testing.T) {
 	var sinks []*running
 	for i, l := range logs {
 		cfg := f.config(slog.New(slog.NewTextHandler(sinkLogs[i], &slog.HandlerOptions{Level: slog.LevelDebug})))
-		cfg.BatchSize, cfg.OnCommit = 500, l.add
+		cfg.BatchSize = 500
 		cfg.InstanceID = fmt.Sprintf("%sparallel-%d", f.names.Prefix, i)
-		sinks = append(sinks, start(t, cfg, nil))
+		sinks = append(sinks, start(t, cfg, withOnCommit(l.add)))
 	}
 	waitClaims(t, sinkLogs, sinks...)
 	if got := groupProtocol(t, f); got != "sticky" {
@@ -113,8 +113,8 @@ func TestParallelSinks(t *testing.T) {
 			overlapping++
 			if shared := sharedPartitions(ca, cb); len(shared) > 0 {
 				t.Errorf("transactions of both sinks held %v at once: %s-%s and %s-%s", shared,
-					ca.Locked.Format(time.StampMicro), ca.Written.Format(time.StampMicro),
-					cb.Locked.Format(time.StampMicro), cb.Written.Format(time.StampMicro))
+					ca.locked.Format(time.StampMicro), ca.written.Format(time.StampMicro),
+					cb.locked.Format(time.StampMicro), cb.written.Format(time.StampMicro))
 			}
 		}
 	}
@@ -124,10 +124,10 @@ func TestParallelSinks(t *testing.T) {
 	}
 }
 
-func sharedPartitions(a, b Commit) []Partition {
-	var shared []Partition
-	for _, p := range a.Partitions {
-		for _, q := range b.Partitions {
+func sharedPartitions(a, b commit) []kafka.Partition {
+	var shared []kafka.Partition
+	for _, p := range a.partitions {
+		for _, q := range b.partitions {
 			if p == q {
 				shared = append(shared, p)
 			}
@@ -178,12 +178,11 @@ func TestRebalanceMidBatch(t *testing.T) {
 	cfg.Kafka = kafka.Config("sink-test-rebalance")
 	// A member that is not back within this long of a rebalance's start is dropped from the group.
 	cfg.Kafka.Consumer.Group.Rebalance.Timeout = 3 * time.Second
-	cfg.Trace = func(event string) {
+	first := start(t, cfg, withTrace(func(event string) {
 		if event == "begin" {
 			once.Do(func() { close(held); <-release })
 		}
-	}
-	first := start(t, cfg, nil)
+	}))
 	t.Cleanup(func() {
 		select {
 		case <-release:
@@ -192,7 +191,6 @@ func TestRebalanceMidBatch(t *testing.T) {
 		}
 	})
 	<-held
-	cfg.Trace = nil
 	second := start(t, cfg, nil)
 	// The second sink's transaction waits for the first one's locks.
 	waitLockWait(t, f)

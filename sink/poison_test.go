@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -52,13 +55,14 @@ func dbFixture(t testing.TB) *fixture {
 // directSink is a Sink that is never run: the tests hand batches to its writeBatch.
 func (f *fixture) directSink(t testing.TB) *Sink {
 	t.Helper()
-	cfg := Config{Brokers: []string{"kafka.invalid:9092"}, DatabaseURL: f.url, Names: f.names,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RetryMin: 10 * time.Millisecond}
+	cfg := DefaultConfig()
+	cfg.Brokers, cfg.DatabaseURL, cfg.Names = []string{"kafka.invalid:9092"}, f.url, f.names
+	cfg.Logger, cfg.RetryMin = slog.New(slog.NewTextHandler(io.Discard, nil)), 10*time.Millisecond
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(s.pool.Close)
+	openDatabase(t, s)
 	return s
 }
 
@@ -355,49 +359,95 @@ func TestOffsetsOnlyForward(t *testing.T) {
 	})
 }
 
-// TestClassification: which PostgreSQL errors dead-letter a row, which are retried, and which
-// stop the sink.
+// TestClassification lists every error the sink classifies: which dead-letter a row, which
+// halve a COPY, which are retried, which restart a Run; and that any other error stops it.
 func TestClassification(t *testing.T) {
+	reset := &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
 	cases := []struct {
-		err                       error
-		dead, rejectedCopy, retry bool
+		err                                error
+		dead, rejectedCopy, retry, restart bool
 	}{
-		{&pgconn.PgError{Code: "22021"}, true, true, false},   // a NUL byte in a text
-		{&pgconn.PgError{Code: "22003"}, true, true, false},   // numeric value out of range
-		{&pgconn.PgError{Code: "23514"}, true, true, false},   // a CHECK
-		{&pgconn.PgError{Code: "23505"}, true, true, false},   // a unique violation (the staging table handles it first)
-		{&pgconn.PgError{Code: "54000"}, true, true, false},   // an index row too large
-		{&pgconn.PgError{Code: "57014"}, false, true, true},   // cancelled: pgx's own abort of a COPY, or a timeout
-		{&pgconn.PgError{Code: "57P01"}, false, false, true},  // admin shutdown
-		{&pgconn.PgError{Code: "57P03"}, false, false, true},  // the server is starting
-		{&pgconn.PgError{Code: "08006"}, false, false, true},  // connection failure
-		{&pgconn.PgError{Code: "53300"}, false, false, true},  // too many connections
-		{&pgconn.PgError{Code: "40001"}, false, false, true},  // serialization failure
-		{&pgconn.PgError{Code: "40P01"}, false, false, true},  // deadlock
-		{&pgconn.PgError{Code: "58030"}, false, false, true},  // I/O error
-		{&pgconn.PgError{Code: "42P01"}, false, false, false}, // a missing table: the schema is not migrated
-		{&pgconn.PgError{Code: "42501"}, false, false, false}, // permission denied
-		{fmt.Errorf("write batch: %w", errors.New("read tcp: connection reset by peer")), false, false, true},
-		{fmt.Errorf("write batch: %w", context.Canceled), false, false, false},
-		{fmt.Errorf("store 10 rows: %w", errSavepointCap), false, false, false},
+		{&pgconn.PgError{Code: "22021"}, true, true, false, false},                                  // a NUL byte in a text
+		{&pgconn.PgError{Code: "22003"}, true, true, false, false},                                  // numeric value out of range
+		{&pgconn.PgError{Code: "23514"}, true, true, false, false},                                  // a CHECK
+		{&pgconn.PgError{Code: "23505"}, true, true, false, false},                                  // a unique violation (the staging table handles it first)
+		{&pgconn.PgError{Code: "54000"}, true, true, false, false},                                  // an index row too large
+		{&pgconn.PgError{Code: "57014"}, false, true, true, true},                                   // cancelled: pgx's own abort of a COPY, or a timeout
+		{&pgconn.PgError{Code: "57P01"}, false, false, true, true},                                  // admin shutdown
+		{&pgconn.PgError{Code: "57P03"}, false, false, true, true},                                  // the server is starting
+		{&pgconn.PgError{Code: "08006"}, false, false, true, true},                                  // connection failure
+		{&pgconn.PgError{Code: "53300"}, false, false, true, true},                                  // too many connections
+		{&pgconn.PgError{Code: "40001"}, false, false, true, true},                                  // serialization failure
+		{&pgconn.PgError{Code: "40P01"}, false, false, true, true},                                  // deadlock
+		{&pgconn.PgError{Code: "58030"}, false, false, true, true},                                  // I/O error
+		{&pgconn.PgError{Code: "42P01"}, false, false, false, false},                                // a missing table: the schema is not migrated
+		{&pgconn.PgError{Code: "42501"}, false, false, false, false},                                // permission denied
+		{&pgconn.PgError{Code: "28P01"}, false, false, false, false},                                // a wrong password
+		{fmt.Errorf("write batch: %w", reset), false, false, true, true},                            // the connection was reset
+		{&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, false, false, true, true}, // refused
+		{&net.DNSError{Err: "no such host", Name: "db", IsNotFound: true}, false, false, true, true},
+		{fmt.Errorf("receive: %w", io.ErrUnexpectedEOF), false, false, true, true}, // the server went away
+		{fmt.Errorf("query: %w", context.DeadlineExceeded), false, false, true, true},
+		{fmt.Errorf("write batch: %w", context.Canceled), false, false, false, false},
+		{fmt.Errorf("store 10 rows: %w", errSavepointCap), false, false, false, false},
+		{fmt.Errorf("join: %w", sarama.ErrOutOfBrokers), false, false, false, true},        // Kafka is not there
+		{fmt.Errorf("join: %w", sarama.ErrRebalanceInProgress), false, false, false, true}, // a KError Kafka calls retriable
+		{fmt.Errorf("join: %w", sarama.ErrGroupAuthorizationFailed), false, false, false, false},
+		{errors.New("a bug: index out of range"), false, false, false, false}, // unclassified: stops the sink
 	}
 	for _, c := range cases {
-		dead, rejected, retry := neverStorable(c.err), copyRejected(c.err), retryable(c.err)
-		if dead != c.dead || rejected != c.rejectedCopy || retry != c.retry {
-			t.Errorf("%v: dead-letter %v, COPY rejected %v, retry %v; want %v, %v, %v",
-				c.err, dead, rejected, retry, c.dead, c.rejectedCopy, c.retry)
+		dead, rejected, retry, restart := neverStorable(c.err), copyRejected(c.err), retryable(c.err), restartable(c.err)
+		if dead != c.dead || rejected != c.rejectedCopy || retry != c.retry || restart != c.restart {
+			t.Errorf("%v: dead-letter %v, COPY rejected %v, retry %v, restart %v; want %v, %v, %v, %v",
+				c.err, dead, rejected, retry, restart, c.dead, c.rejectedCopy, c.retry, c.restart)
 		}
 	}
 	if err := explain(&pgconn.PgError{Code: "42P01", Message: `relation "sink_conflict" does not exist`}); !strings.Contains(err.Error(), "mhfz migrate") {
 		t.Errorf("a missing table: %v, want a hint to migrate", err)
+	}
+	check := &pgconn.PgError{Code: "23514", Message: "new row violates check constraint", TableName: "long_sword",
+		ConstraintName: "long_sword_level_check"}
+	if got := rejection(check); !strings.HasPrefix(got, "constraint long_sword_level_check, table long_sword: ") {
+		t.Errorf("rejection(%v) = %q, want the constraint and the table named from the error's fields", check, got)
+	}
+}
+
+// An error nobody classified stops the work at once, saying it was unexpected, instead of being
+// retried for ever; a known transient one is retried.
+func TestUnclassifiedErrorStops(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Brokers, cfg.DatabaseURL = []string{"kafka.invalid:9092"}, "postgres://u@db.invalid/db"
+	cfg.Logger, cfg.RetryMin = slog.New(slog.NewTextHandler(io.Discard, nil)), time.Millisecond
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bug := errors.New("a bug: index out of range")
+	err = s.withRetry(context.Background(), "write batch", func() error { return bug })
+	if !errors.Is(err, bug) || !strings.Contains(err.Error(), "unexpected error, not retried") {
+		t.Errorf("an unclassified error: %v, want it said unexpected and not retried", err)
+	}
+	if st := s.Stats(); st.Retries != 0 {
+		t.Errorf("%d retries of an unclassified error, want none", st.Retries)
+	}
+	attempts := 0
+	err = s.withRetry(context.Background(), "write batch", func() error {
+		if attempts++; attempts < 3 {
+			return &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
+		}
+		return nil
+	})
+	if err != nil || s.Stats().Retries != 2 {
+		t.Errorf("a connection reset twice: %v after %d retries, want success after 2", err, s.Stats().Retries)
 	}
 }
 
 // TestSchemaNotMigrated: a database without the schema stops the sink at once with an error
 // that says so, instead of retrying.
 func TestSchemaNotMigrated(t *testing.T) {
-	cfg := Config{Brokers: testenv.KafkaBrokers(t), DatabaseURL: testenv.DatabaseURL(t),
-		Names: codecs.Names{Prefix: testenv.Name(t, "sink") + "."}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	cfg := DefaultConfig()
+	cfg.Brokers, cfg.DatabaseURL = testenv.KafkaBrokers(t), testenv.DatabaseURL(t)
+	cfg.Names, cfg.Logger = codecs.Names{Prefix: testenv.Name(t, "sink") + "."}, slog.New(slog.NewTextHandler(io.Discard, nil))
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 	"github.com/mhfz/mhfz-pipeline/migrations"
 )
 
@@ -75,7 +76,7 @@ func (r *Rebuild) Prepare(ctx context.Context) error {
 }
 
 // Offsets returns the next offsets the re-processing's sink has stored.
-func (r *Rebuild) Offsets(ctx context.Context) (map[string]map[int32]int64, error) {
+func (r *Rebuild) Offsets(ctx context.Context) (kafka.Ends, error) {
 	rows, err := r.pool.Query(ctx, `SELECT topic, partition, next_offset FROM kafka_offsets WHERE consumer = $1`, r.rebuild)
 	if err != nil {
 		return nil, fmt.Errorf("rebuild: read offsets: %w", err)
@@ -84,12 +85,12 @@ func (r *Rebuild) Offsets(ctx context.Context) (map[string]map[int32]int64, erro
 	if err != nil {
 		return nil, fmt.Errorf("rebuild: read offsets: %w", err)
 	}
-	out := map[string]map[int32]int64{}
+	out := kafka.Ends{}
 	for p, n := range next {
-		if out[p.topic] == nil {
-			out[p.topic] = map[int32]int64{}
+		if out[p.Topic] == nil {
+			out[p.Topic] = map[int32]int64{}
 		}
-		out[p.topic][p.id] = n
+		out[p.Topic][p.ID] = n
 	}
 	return out, nil
 }
@@ -126,12 +127,9 @@ func (r *Rebuild) trySwitch(ctx context.Context) (time.Time, error) {
 		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '5s'"); err != nil {
 			return fmt.Errorf("rebuild: set lock_timeout: %w", err)
 		}
-		err := tx.QueryRow(ctx, `SELECT started_at FROM pipeline_rebuild WHERE consumer = $1 FOR UPDATE`, r.rebuild).Scan(&started)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return errors.New("rebuild: no re-processing is in progress")
-		}
-		if err != nil {
-			return fmt.Errorf("rebuild: read the marker: %w", err)
+		var err error
+		if started, err = r.marker(ctx, tx); err != nil {
+			return err
 		}
 		// weapon_latest first: a search locks it before the weapon tables.
 		if err := swapLatest(ctx, tx); err != nil {
@@ -142,24 +140,43 @@ func (r *Rebuild) trySwitch(ctx context.Context) (time.Time, error) {
 				return fmt.Errorf("rebuild: switch %s: %w", t, err)
 			}
 		}
-		if err := forgetConsumer(ctx, tx, r.live); err != nil {
-			return err
-		}
-		for _, table := range migrations.ConsumerTables() {
-			if _, err := tx.Exec(ctx, fmt.Sprintf("UPDATE %s SET consumer = $1 WHERE consumer = $2",
-				pgx.Identifier{table}.Sanitize()), r.live, r.rebuild); err != nil {
-				return fmt.Errorf("rebuild: hand %s over to %s: %w", table, r.live, err)
-			}
-		}
-		if _, err := tx.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{migrations.RebuildSchema}.Sanitize()+" CASCADE"); err != nil {
-			return fmt.Errorf("rebuild: drop schema %s: %w", migrations.RebuildSchema, err)
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM pipeline_rebuild`); err != nil {
-			return fmt.Errorf("rebuild: remove the marker: %w", err)
-		}
-		return nil
+		return r.handOver(ctx, tx)
 	})
 	return started, err
+}
+
+// marker locks the marker of the re-processing and returns when it started.
+func (r *Rebuild) marker(ctx context.Context, tx pgx.Tx) (time.Time, error) {
+	var started time.Time
+	err := tx.QueryRow(ctx, `SELECT started_at FROM pipeline_rebuild WHERE consumer = $1 FOR UPDATE`, r.rebuild).Scan(&started)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return started, errors.New("rebuild: no re-processing is in progress")
+	}
+	if err != nil {
+		return started, fmt.Errorf("rebuild: read the marker: %w", err)
+	}
+	return started, nil
+}
+
+// handOver gives the live sink the re-processing sink's offsets, dead letters and conflicts
+// (forgetting its own), drops the rebuild schema and removes the marker.
+func (r *Rebuild) handOver(ctx context.Context, tx pgx.Tx) error {
+	if err := forgetConsumer(ctx, tx, r.live); err != nil {
+		return err
+	}
+	for _, table := range migrations.ConsumerTables() {
+		if _, err := tx.Exec(ctx, fmt.Sprintf("UPDATE %s SET consumer = $1 WHERE consumer = $2",
+			pgx.Identifier{table}.Sanitize()), r.live, r.rebuild); err != nil {
+			return fmt.Errorf("rebuild: hand %s over to %s: %w", table, r.live, err)
+		}
+	}
+	if _, err := tx.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{migrations.RebuildSchema}.Sanitize()+" CASCADE"); err != nil {
+		return fmt.Errorf("rebuild: drop schema %s: %w", migrations.RebuildSchema, err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM pipeline_rebuild`); err != nil {
+		return fmt.Errorf("rebuild: remove the marker: %w", err)
+	}
+	return nil
 }
 
 // swapTable replaces public's table by the rebuilt one, with the view and function readers use.

@@ -21,18 +21,18 @@ import (
 	"github.com/mhfz/mhfz-pipeline/migrations"
 )
 
-// Config configures a Sink. Brokers, DatabaseURL and Logger are required; zero values of the
-// others take the defaults in parentheses.
+// Config configures a Sink. DefaultConfig gives every field but Brokers, DatabaseURL and Logger,
+// which are required; New checks them all.
 type Config struct {
 	Brokers     []string
 	DatabaseURL string
 	Names       codecs.Names   // topic and group names (production naming)
-	Kafka       *sarama.Config // (kafka.Config("mhfz-sink"))
+	Kafka       *sarama.Config // the clients' (kafka.Config("mhfz-sink")); the sink uses a copy
 	Logger      *slog.Logger
 
-	BatchSize int           // records per transaction at most (5000)
-	BatchWait time.Duration // how long a partial batch waits for more records (200ms)
-	Writers   int           // transactions written at once, each over its own share of the partitions (2)
+	BatchSize int           // records per transaction at most (>= 1)
+	BatchWait time.Duration // how long a partial batch waits for more records (> 0)
+	Writers   int           // transactions written at once, each over its own share of the partitions (>= 1)
 	Replay    bool          // empty the tables and offsets first, then consume from offset zero
 
 	// Rebuild makes this the sink of a re-processing (mhfz reprocess): it writes the tables of
@@ -40,60 +40,79 @@ type Config struct {
 	// place of the live ones. A sink without it writes nothing while a re-processing is in progress.
 	Rebuild bool
 
-	RetryMin time.Duration // first backoff after a database failure (100ms)
-	RetryMax time.Duration // longest backoff (5s)
-	Progress time.Duration // interval of the progress logs (10s; negative: none)
+	RetryMin time.Duration // first backoff after a database failure or a restart (> 0)
+	RetryMax time.Duration // longest backoff (>= RetryMin)
+	Progress time.Duration // interval of the progress logs (0: no progress lines)
 
-	// Startup is how Run waits at start for Kafka, then PostgreSQL: saying what it waits for,
-	// failing at once on what waiting cannot change (a wrong password), for at most its
-	// Timeout (0: until stopped). Its Log defaults to Logger.
+	// Startup is how Run waits at start for Kafka, then PostgreSQL: saying what it waits for
+	// (to Logger, whatever its Log), failing at once on what waiting cannot change (a wrong
+	// password), for at most its Timeout (0: until stopped).
 	Startup startup.Waiter
 
-	RebuildLogEvery time.Duration // interval of the logs while a re-processing holds the sink (10s)
+	RebuildLogEvery time.Duration // interval of the logs while a re-processing holds the sink (> 0)
 
 	// InstanceID, if set, makes the sink a static member of its consumer group: restarted with
 	// the same id (a container's restart), it gets its partitions back at once instead of
 	// waiting for the group to evict its former self. Each replica needs its own.
 	InstanceID string
 
-	// Topics, when Partitions > 0, are created if missing (as the processor would create them).
+	// Topics are created if missing (as the processor would create them) with Partitions
+	// partitions (0: not created) of Replication replicas.
 	Partitions  int32
 	Replication int16
 
 	// Registry, if set, gets the sink's metrics (Metrics); Health, if set, its checks: alive
-	// while no batch and no database call has been pending for longer than StallTimeout (5m),
+	// while no batch and no database call has been pending for longer than StallTimeout,
 	// ready while Kafka and PostgreSQL answer and partitions are assigned. Both are measured every
-	// LagEvery (5s), with the lag per partition.
+	// LagEvery, with the lag per partition.
 	Registry     prometheus.Registerer
 	Health       *observe.Health
 	StallTimeout time.Duration
 	LagEvery     time.Duration
-
-	// Trace, if set, is called with "begin" once a batch's transaction holds its offsets and
-	// "commit" once it has committed (the crash tests kill the sink on them).
-	Trace func(event string)
-
-	// OnCommit, if set, is called after each committed transaction with what it held and when
-	// (the tests of parallel sinks check from it who owned which partition when); the writers
-	// call it, possibly at the same time.
-	OnCommit func(Commit)
 }
 
-// Commit describes one committed transaction of a sink. It held the locks of its partitions'
-// offsets at least from Locked to Written (they are released at the commit, between Written and
-// Committed): two transactions whose [Locked, Written] overlap held their locks at the same time.
-type Commit struct {
-	Partitions []Partition // whose offsets it locked and moved
-	Locked     time.Time   // when it held their offsets' locks
-	Written    time.Time   // when it had written everything, before its COMMIT
-	Committed  time.Time   // when it had committed
-	Records    int         // in its batch
+// DefaultConfig returns the defaults of every field that has one: the flags of mhfz sink start
+// from them.
+func DefaultConfig() Config {
+	return Config{
+		Kafka:     kafka.Config("mhfz-sink"),
+		BatchSize: 5000, BatchWait: 200 * time.Millisecond, Writers: 2,
+		RetryMin: 100 * time.Millisecond, RetryMax: 5 * time.Second,
+		Progress: 10 * time.Second, RebuildLogEvery: 10 * time.Second,
+		Replication:  1,
+		StallTimeout: observe.DefaultStallTimeout, LagEvery: observe.DefaultLagEvery,
+	}
 }
 
-// Partition names one Kafka partition.
-type Partition struct {
-	Topic string
-	ID    int32
+// validate names every field of c that is wrong, and how.
+func (c Config) validate() error {
+	var errs []error
+	for _, check := range []struct {
+		bad  bool
+		what string
+	}{
+		{len(c.Brokers) == 0, "Brokers: no Kafka broker given"},
+		{c.DatabaseURL == "", "DatabaseURL: empty"},
+		{c.Logger == nil, "Logger: nil"},
+		{c.Kafka == nil, "Kafka: nil (start from DefaultConfig)"},
+		{c.BatchSize < 1, fmt.Sprintf("BatchSize: %d, want >= 1", c.BatchSize)},
+		{c.BatchWait <= 0, fmt.Sprintf("BatchWait: %s, want > 0", c.BatchWait)},
+		{c.Writers < 1, fmt.Sprintf("Writers: %d, want >= 1", c.Writers)},
+		{c.Rebuild && c.Replay, "Rebuild and Replay: exclude each other (a re-processing starts from empty tables)"},
+		{c.RetryMin <= 0 || c.RetryMax < c.RetryMin,
+			fmt.Sprintf("RetryMin %s, RetryMax %s: want 0 < RetryMin <= RetryMax", c.RetryMin, c.RetryMax)},
+		{c.Progress < 0, fmt.Sprintf("Progress: %s, want >= 0 (0: none)", c.Progress)},
+		{c.RebuildLogEvery <= 0, fmt.Sprintf("RebuildLogEvery: %s, want > 0", c.RebuildLogEvery)},
+		{c.Partitions < 0, fmt.Sprintf("Partitions: %d, want >= 0 (0: topics not created)", c.Partitions)},
+		{c.Partitions > 0 && c.Replication < 1, fmt.Sprintf("Replication: %d, want >= 1", c.Replication)},
+		{c.StallTimeout <= 0, fmt.Sprintf("StallTimeout: %s, want > 0", c.StallTimeout)},
+		{c.LagEvery <= 0, fmt.Sprintf("LagEvery: %s, want > 0", c.LagEvery)},
+	} {
+		if check.bad {
+			errs = append(errs, errors.New("sink: config: "+check.what))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Stats counts what a sink did since it started.
@@ -119,15 +138,20 @@ type counters struct {
 // Sink consumes the weapon topics and stores them in PostgreSQL. Build it with New, run it
 // with Run, once.
 type Sink struct {
-	cfg    Config
-	log    *slog.Logger
-	tables map[string]string // topic -> table
+	cfg      Config
+	log      *slog.Logger
+	tables   map[string]string // topic -> table
+	consumer string            // the sink's consumer group, and its name in the bookkeeping tables
+	poolCfg  *pgxpool.Config
+	kafkaCfg *sarama.Config // the group's: cfg.Kafka with the sink's assignment strategies
+	stats    counters
+	dbDown   atomic.Bool
+	obs      observation
+	replayed bool // the replay's reset is done: a restart does not empty the tables again
+
+	// Run's, while it runs.
 	pool   *pgxpool.Pool
 	store  *store
-	stats  counters
-	dbDown atomic.Bool
-	obs    observation
-
 	client sarama.Client
 	group  sarama.ConsumerGroup
 
@@ -136,100 +160,49 @@ type Sink struct {
 
 	sessMu sync.Mutex
 	sess   sarama.ConsumerGroupSession // the current session, for the advisory Kafka commits
-	starts map[partition]int64         // PostgreSQL's next_offset of each claim of the session
+	starts map[kafka.Partition]int64   // PostgreSQL's next_offset of each claim of the session
 
 	rebuildMu     sync.Mutex
 	rebuildLogged time.Time // when waitRebuild last logged
 
-	noSetupSeek bool // tests: leave Kafka's committed offsets as they are, to exercise ConsumeClaim's checks
+	hooks testHooks
 }
 
-// New validates cfg and connects the clients (lazily: a database or broker that is down is not
-// an error yet).
+// testHooks are the tests' windows into a running sink (export_test.go sets them); production
+// leaves them zero.
+type testHooks struct {
+	trace       func(event string) // "begin" once a batch's transaction holds its offsets, "commit" once committed
+	onCommit    func(commit)       // after each committed transaction (the writers call it, maybe at once)
+	noSetupSeek bool               // leave Kafka's committed offsets as they are, to exercise ConsumeClaim's checks
+}
+
+// New checks cfg and builds a sink, registering its metrics on cfg.Registry and its checks on
+// cfg.Health. It connects to nothing: Run does.
 func New(cfg Config) (*Sink, error) {
-	switch {
-	case len(cfg.Brokers) == 0:
-		return nil, errors.New("sink: no Kafka brokers given")
-	case cfg.DatabaseURL == "":
-		return nil, errors.New("sink: no database URL given")
-	case cfg.Logger == nil:
-		return nil, errors.New("sink: no logger given")
-	case cfg.Rebuild && cfg.Replay:
-		return nil, errors.New("sink: Rebuild and Replay exclude each other (a re-processing starts from empty tables)")
-	case cfg.StallTimeout < 0 || cfg.LagEvery < 0:
-		return nil, fmt.Errorf("sink: negative stall timeout %s or lag interval %s", cfg.StallTimeout, cfg.LagEvery)
-	case cfg.BatchSize < 0 || cfg.BatchWait < 0 || cfg.RetryMin < 0 || cfg.RetryMax < 0 || cfg.Writers < 0:
-		return nil, fmt.Errorf("sink: negative batch size %d, batch wait %s, retry delay %s/%s or writers %d",
-			cfg.BatchSize, cfg.BatchWait, cfg.RetryMin, cfg.RetryMax, cfg.Writers)
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
-	setDefaults(&cfg)
 	poolCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
 	if err != nil {
-		return nil, fmt.Errorf("sink: database URL: %w", err)
+		return nil, fmt.Errorf("sink: config: DatabaseURL: %w", err)
 	}
 	poolCfg.MaxConns = int32(cfg.Writers + 2) // the writers, the offsets' load and a check
+	poolCfg.ConnConfig.ConnectTimeout = 5 * time.Second
 	consumer := string(cfg.Names.SinkConsumer())
 	if cfg.Rebuild {
 		consumer = string(cfg.Names.SinkRebuildConsumer())
 		poolCfg.ConnConfig.RuntimeParams["search_path"] = migrations.RebuildSchema + ", public"
 	}
-	poolCfg.ConnConfig.ConnectTimeout = 5 * time.Second
-	pool, err := pgxpool.NewWithConfig(context.Background(), poolCfg)
-	if err != nil {
-		return nil, fmt.Errorf("sink: database pool: %w", err)
-	}
-	s := &Sink{
-		cfg: cfg, log: cfg.Logger, tables: topicTables(cfg.Names), pool: pool,
-		store: &store{pool: pool, consumer: consumer, trace: cfg.Trace},
-	}
-	for range cfg.Writers {
-		s.in = append(s.in, make(chan *record, cfg.BatchSize))
-		s.flush = append(s.flush, make(chan chan error))
-	}
+	kcfg := *cfg.Kafka // the caller's config is not ours to change
+	kcfg.Consumer.Group.InstanceId = cfg.InstanceID
+	kcfg.Consumer.Group.Rebalance.Strategy = nil // sarama prefers it to GroupStrategies
+	kcfg.Consumer.Group.Rebalance.GroupStrategies = groupStrategies()
+	s := &Sink{cfg: cfg, log: cfg.Logger, tables: topicTables(cfg.Names), consumer: consumer,
+		poolCfg: poolCfg, kafkaCfg: &kcfg}
 	if err := s.observe(); err != nil {
-		pool.Close()
 		return nil, err
 	}
 	return s, nil
-}
-
-func setDefaults(cfg *Config) {
-	if cfg.Kafka == nil {
-		cfg.Kafka = kafka.Config("mhfz-sink")
-	}
-	if cfg.BatchSize == 0 {
-		cfg.BatchSize = 5000
-	}
-	if cfg.BatchWait == 0 {
-		cfg.BatchWait = 200 * time.Millisecond
-	}
-	if cfg.Writers == 0 {
-		cfg.Writers = 2
-	}
-	if cfg.RetryMin == 0 {
-		cfg.RetryMin = 100 * time.Millisecond
-	}
-	if cfg.RetryMax == 0 {
-		cfg.RetryMax = 5 * time.Second
-	}
-	if cfg.RebuildLogEvery == 0 {
-		cfg.RebuildLogEvery = 10 * time.Second
-	}
-	if cfg.Progress == 0 {
-		cfg.Progress = 10 * time.Second
-	}
-	if cfg.StallTimeout == 0 {
-		cfg.StallTimeout = observe.DefaultStallTimeout
-	}
-	if cfg.LagEvery == 0 {
-		cfg.LagEvery = 5 * time.Second
-	}
-	if cfg.Trace == nil {
-		cfg.Trace = func(string) {}
-	}
-	if cfg.Startup.Log == nil {
-		cfg.Startup.Log = cfg.Logger
-	}
 }
 
 // Stats returns the counts so far.
@@ -248,11 +221,46 @@ func (st Stats) logArgs() []any {
 }
 
 // Run consumes until ctx is done (nil: a clean stop) or a failure that retrying cannot cure
-// (the error). What was not committed when it stops is read again by the next run.
+// (the error). It waits for Kafka and PostgreSQL first, and starts again after a failure that
+// may go away (restartable). What was not committed when it stops is read again by the next run.
 func (s *Sink) Run(ctx context.Context) error {
+	if err := s.openPool(ctx); err != nil {
+		return err
+	}
 	defer s.pool.Close()
-	stop := ctx
-	ctx, cancel := context.WithCancelCause(ctx)
+	return s.restarting(ctx, s.runOnce)
+}
+
+// restarting calls run until it returns nil (a stop), ctx is done or it fails for good (not
+// restartable), with a backoff between two runs.
+func (s *Sink) restarting(ctx context.Context, run func(context.Context) error) error {
+	delay := s.cfg.RetryMin
+	for {
+		err := run(ctx)
+		if err == nil || ctx.Err() != nil || !restartable(err) {
+			s.log.Info("sink stopped", s.Stats().logArgs()...)
+			return err
+		}
+		s.log.Warn("sink failed, starting again", "err", err, "in", delay)
+		sleep(ctx, delay)
+		delay = min(2*delay, s.cfg.RetryMax)
+	}
+}
+
+// openPool opens the database pool (lazily: connections are made when needed) and the store on
+// it. The caller closes the pool.
+func (s *Sink) openPool(ctx context.Context) error {
+	pool, err := pgxpool.NewWithConfig(ctx, s.poolCfg)
+	if err != nil {
+		return fmt.Errorf("sink: database pool: %w", err)
+	}
+	s.pool, s.store = pool, &store{pool: pool, consumer: s.consumer, trace: s.hooks.trace}
+	return nil
+}
+
+// runOnce connects to Kafka and PostgreSQL and consumes, until ctx is done or a failure.
+func (s *Sink) runOnce(stop context.Context) error {
+	ctx, cancel := context.WithCancelCause(stop)
 	defer cancel(nil)
 	// Stopped (SIGTERM) before Kafka and PostgreSQL ever answered: a failure to start
 	// (startup.ErrNotStarted), not a clean stop. Stopped once connected, while replaying: a
@@ -264,7 +272,7 @@ func (s *Sink) Run(ctx context.Context) error {
 		}
 		return stoppedOr(stop, err)
 	}
-	defer s.client.Close()
+	defer func() { _ = s.group.Close(); _ = s.client.Close() }()
 	monitorCtx, stopMonitor := context.WithCancel(context.Background())
 	monitored := make(chan struct{})
 	go func() { defer close(monitored); s.monitor(monitorCtx) }()
@@ -272,44 +280,59 @@ func (s *Sink) Run(ctx context.Context) error {
 	if err := s.waitDatabase(ctx); err != nil {
 		return err
 	}
+	if err := s.prepareDatabase(ctx); err != nil {
+		return stoppedOr(stop, err)
+	}
+	return stoppedOr(stop, s.consume(ctx, cancel))
+}
+
+// prepareDatabase checks the schema and, for a replay, empties the tables and the offsets (once
+// per Run).
+func (s *Sink) prepareDatabase(ctx context.Context) error {
 	if err := s.withRetry(ctx, "check the schema", func() error { return s.store.checkSchema(ctx) }); err != nil {
-		return stoppedOr(stop, fmt.Errorf("sink: %w", explain(err)))
+		return fmt.Errorf("sink: %w", explain(err))
 	}
-	if s.cfg.Replay {
-		if err := s.withRetry(ctx, "replay", func() error { return s.store.reset(ctx) }); err != nil {
-			return stoppedOr(stop, fmt.Errorf("sink: replay: %w", err))
-		}
-		s.log.Info("replay: tables emptied and offsets reset, consuming from offset zero")
+	if !s.cfg.Replay || s.replayed {
+		return nil
 	}
+	if err := s.withRetry(ctx, "replay", func() error { return s.store.reset(ctx) }); err != nil {
+		return fmt.Errorf("sink: replay: %w", err)
+	}
+	s.replayed = true
+	s.log.Info("replay: tables emptied and offsets reset, consuming from offset zero")
+	return nil
+}
+
+// consume runs the writers and the consumer group's sessions until ctx is done, and returns
+// why it is (context.Cause: a failure that stopped the run, or the caller's stop).
+func (s *Sink) consume(ctx context.Context, fail context.CancelCauseFunc) error {
+	s.in, s.flush = make([]chan *record, s.cfg.Writers), make([]chan chan error, s.cfg.Writers)
 	var wg sync.WaitGroup
 	for i := range s.cfg.Writers {
-		wg.Add(1)
-		go func() { defer wg.Done(); s.writeLoop(ctx, cancel, s.in[i], s.flush[i]) }()
+		s.in[i], s.flush[i] = make(chan *record, s.cfg.BatchSize), make(chan chan error)
+		wg.Go(func() { s.writeLoop(ctx, fail, s.in[i], s.flush[i]) })
 	}
-	wg.Add(1)
-	go func() { defer wg.Done(); s.progressLoop(ctx) }()
+	wg.Go(func() { s.progressLoop(ctx) })
 	go func() {
 		for err := range s.group.Errors() {
 			s.log.Warn("kafka consumer error", "err", err)
 		}
 	}()
-
 	topics := make([]string, 0, len(s.tables))
 	for _, t := range s.cfg.Names.WeaponTopics() {
 		topics = append(topics, string(t))
 	}
-	s.log.Info("sink started", "topics", len(topics), "consumer", s.store.consumer,
+	s.log.Info("sink started", "topics", len(topics), "consumer", s.consumer,
 		"batch_size", s.cfg.BatchSize, "batch_wait", s.cfg.BatchWait, "writers", s.cfg.Writers)
 	for ctx.Err() == nil {
-		if err := s.group.Consume(ctx, topics, &handler{s: s, ctx: ctx, fail: cancel}); err != nil && ctx.Err() == nil {
+		if err := s.group.Consume(ctx, topics, &handler{s: s, ctx: ctx, fail: fail}); err != nil && ctx.Err() == nil {
 			s.log.Warn("consumer group session ended, rejoining", "err", err)
 			sleep(ctx, s.cfg.RetryMin)
 		}
 	}
 	_ = s.group.Close()
 	wg.Wait()
-	s.log.Info("sink stopped", s.Stats().logArgs()...)
-	return stoppedOr(stop, context.Cause(ctx))
+	return context.Cause(ctx)
 }
 
 // stoppedOr is nil if the caller stopped the Run (stop is its context: SIGTERM), else err. A
@@ -322,11 +345,18 @@ func stoppedOr(stop context.Context, err error) error {
 }
 
 func (s *Sink) connectKafka(ctx context.Context) error {
-	ping := func(ctx context.Context) error { return kafka.Ping(ctx, s.cfg.Brokers, s.cfg.Kafka) }
-	if err := s.cfg.Startup.Wait(ctx, kafka.Target(s.cfg.Brokers), ping, kafka.NotReady); err != nil {
+	ping := func(ctx context.Context) error { return kafka.Ping(ctx, s.cfg.Brokers, s.kafkaCfg) }
+	if err := s.waiter().Wait(ctx, kafka.Target(s.cfg.Brokers), ping, kafka.NotReady); err != nil {
 		return fmt.Errorf("sink: %w", err)
 	}
 	return s.setupKafka(ctx)
+}
+
+// waiter is cfg.Startup, saying what it waits for in the sink's log.
+func (s *Sink) waiter() startup.Waiter {
+	w := s.cfg.Startup
+	w.Log = s.log
+	return w
 }
 
 // waitDatabase waits until PostgreSQL answers.
@@ -335,7 +365,7 @@ func (s *Sink) waitDatabase(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sink: %w", err)
 	}
-	if err := s.cfg.Startup.Wait(ctx, target, s.pool.Ping, startup.PostgresNotReady); err != nil {
+	if err := s.waiter().Wait(ctx, target, s.pool.Ping, startup.PostgresNotReady); err != nil {
 		return fmt.Errorf("sink: %w", err)
 	}
 	return nil
@@ -349,23 +379,18 @@ func (s *Sink) setupKafka(ctx context.Context) error {
 			specs = append(specs, kafka.TopicSpec{Name: t, Partitions: s.cfg.Partitions, Replication: s.cfg.Replication,
 				Configs: kafka.Retained()})
 		}
-		if err := kafka.EnsureTopics(ctx, s.cfg.Brokers, s.cfg.Kafka, specs); err != nil {
+		if err := kafka.EnsureTopics(ctx, s.cfg.Brokers, s.kafkaCfg, specs); err != nil {
 			return fmt.Errorf("sink: %w", err)
 		}
 	}
-	kcfg := *s.cfg.Kafka // the caller's config is not ours to change
-	kcfg.Consumer.Group.InstanceId = s.cfg.InstanceID
-	kcfg.Consumer.Group.Rebalance.Strategy = nil // sarama prefers it to GroupStrategies
-	kcfg.Consumer.Group.Rebalance.GroupStrategies = groupStrategies()
-	s.cfg.Kafka = &kcfg
-	client, err := sarama.NewClient(s.cfg.Brokers, s.cfg.Kafka)
+	client, err := sarama.NewClient(s.cfg.Brokers, s.kafkaCfg)
 	if err != nil {
 		return fmt.Errorf("sink: connect to Kafka at %v: %w", s.cfg.Brokers, err)
 	}
-	group, err := sarama.NewConsumerGroupFromClient(s.store.consumer, client)
+	group, err := sarama.NewConsumerGroupFromClient(s.consumer, client)
 	if err != nil {
 		client.Close()
-		return fmt.Errorf("sink: consumer group %s: %w", s.store.consumer, err)
+		return fmt.Errorf("sink: consumer group %s: %w", s.consumer, err)
 	}
 	s.client, s.group = client, group
 	return nil
@@ -407,7 +432,7 @@ func (s *Sink) withRetry(ctx context.Context, what string, f func() error) error
 			continue
 		}
 		if !retryable(err) {
-			return err
+			return notRetried(what, err)
 		}
 		if s.dbDown.CompareAndSwap(false, true) {
 			s.log.Warn("database unavailable, retrying with backoff; offsets are not advanced",
@@ -436,7 +461,7 @@ func (s *Sink) waitRebuild(ctx context.Context, err error) {
 }
 
 func (s *Sink) progressLoop(ctx context.Context) {
-	if s.cfg.Progress < 0 {
+	if s.cfg.Progress == 0 {
 		return
 	}
 	tick := time.NewTicker(s.cfg.Progress)

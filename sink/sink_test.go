@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
+	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 	"github.com/mhfz/mhfz-pipeline/internal/testenv"
 	"github.com/mhfz/mhfz-pipeline/migrations"
 )
@@ -237,7 +238,7 @@ func testRestart(t *testing.T, kafkaAt string, seek bool) {
 	}[kafkaAt]
 	f.commitKafka(t, kafkaAt, ends, kafkaOffset)
 
-	r = start(t, f.config(nil), func(s *Sink) { s.noSetupSeek = !seek })
+	r = start(t, f.config(nil), withSetupSeek(seek))
 	f.waitConsumed(t, int64(len(msgs)), time.Minute)
 	st := r.stop(t)
 	f.checkExactlyOnce(t, want)
@@ -261,7 +262,7 @@ func testRestart(t *testing.T, kafkaAt string, seek bool) {
 
 // commitKafka sets the sink group's committed offset of every partition (no member is in the
 // group now), or deletes the group ("none").
-func (f *fixture) commitKafka(t *testing.T, kafkaAt string, ends map[partition]int64, offset func(end int64) int64) {
+func (f *fixture) commitKafka(t *testing.T, kafkaAt string, ends map[kafka.Partition]int64, offset func(end int64) int64) {
 	t.Helper()
 	group := string(f.names.SinkConsumer())
 	admin, err := sarama.NewClusterAdmin(f.brokers, f.cfg)
@@ -290,8 +291,8 @@ func (f *fixture) commitKafka(t *testing.T, kafkaAt string, ends map[partition]i
 			if err != nil {
 				t.Fatal(err)
 			}
-			pom.ResetOffset(offset(ends[partition{string(topic), id}]), "")
-			pom.MarkOffset(offset(ends[partition{string(topic), id}]), "")
+			pom.ResetOffset(offset(ends[kafka.Partition{Topic: string(topic), ID: id}]), "")
+			pom.MarkOffset(offset(ends[kafka.Partition{Topic: string(topic), ID: id}]), "")
 		}
 	}
 	om.Commit()
@@ -304,7 +305,7 @@ func (f *fixture) commitKafka(t *testing.T, kafkaAt string, ends map[partition]i
 	}
 	for topic, parts := range offsets.Blocks {
 		for id, b := range parts {
-			if want := offset(ends[partition{topic, id}]); b.Offset != want && want >= 0 {
+			if want := offset(ends[kafka.Partition{Topic: topic, ID: id}]); b.Offset != want && want >= 0 {
 				t.Fatalf("Kafka's committed offset of %s/%d is %d, want %d", topic, id, b.Offset, want)
 			}
 		}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"time"
+
+	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 )
 
 // writeLoop is one writer: it gathers the decoded records of its partitions (in) into batches,
@@ -14,53 +16,74 @@ import (
 // so that PostgreSQL gets a backend at work per writer. A failure that retrying cannot cure
 // cancels the sink with it.
 func (s *Sink) writeLoop(ctx context.Context, fail context.CancelCauseFunc, in <-chan *record, flush <-chan chan error) {
-	batch := make([]*record, 0, s.cfg.BatchSize)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	pending := func() {}
-	defer func() { pending() }()
-	write := func() error {
-		timer.Stop()
-		pending()
-		pending = func() {}
-		if len(batch) == 0 {
-			return nil
-		}
-		err := s.writeBatch(ctx, batch)
-		clear(batch)
-		batch = batch[:0]
-		if err != nil && ctx.Err() == nil {
-			fail(err)
-		}
-		return err
-	}
+	b := &batcher{s: s, ctx: ctx, fail: fail, batch: make([]*record, 0, s.cfg.BatchSize),
+		timer: time.NewTimer(time.Hour), pending: func() {}}
+	b.timer.Stop()
+	defer func() { b.pending() }()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case r := <-in:
-			if len(batch) == 0 {
-				timer.Reset(s.cfg.BatchWait)
-				pending = s.obs.watch.Start("a pending batch")
-			}
-			if batch = append(batch, r); len(batch) >= s.cfg.BatchSize {
-				_ = write()
-			}
-		case <-timer.C:
-			_ = write()
+			b.add(r)
+		case <-b.timer.C:
+			_ = b.write()
 		case done := <-flush:
 			// The claims have returned, so whatever they sent is in the channel already.
-			for drained := false; !drained; {
-				select {
-				case r := <-in:
-					batch = append(batch, r)
-				default:
-					drained = true
-				}
-			}
-			done <- write()
+			b.drain(in)
+			done <- b.write()
 		}
 	}
+}
+
+// batcher is one writer's batch in the making.
+type batcher struct {
+	s       *Sink
+	ctx     context.Context
+	fail    context.CancelCauseFunc
+	batch   []*record
+	timer   *time.Timer // BatchWait after the batch's first record
+	pending func()      // ends the watchdog's watch of the pending batch
+}
+
+// add appends r, and writes the batch once it is full.
+func (b *batcher) add(r *record) {
+	if len(b.batch) == 0 {
+		b.timer.Reset(b.s.cfg.BatchWait)
+		b.pending = b.s.obs.watch.Start("a pending batch")
+	}
+	if b.batch = append(b.batch, r); len(b.batch) >= b.s.cfg.BatchSize {
+		_ = b.write()
+	}
+}
+
+// drain appends what in holds now.
+func (b *batcher) drain(in <-chan *record) {
+	for {
+		select {
+		case r := <-in:
+			b.batch = append(b.batch, r)
+		default:
+			return
+		}
+	}
+}
+
+// write writes the batch, if any, and starts a new one. A failure stops the sink.
+func (b *batcher) write() error {
+	b.timer.Stop()
+	b.pending()
+	b.pending = func() {}
+	if len(b.batch) == 0 {
+		return nil
+	}
+	err := b.s.writeBatch(b.ctx, b.batch)
+	clear(b.batch)
+	b.batch = b.batch[:0]
+	if err != nil && b.ctx.Err() == nil {
+		b.fail(err)
+	}
+	return err
 }
 
 // writeBatch writes one batch, retrying while the database is unavailable, then counts it and
@@ -69,6 +92,33 @@ func (s *Sink) writeLoop(ctx context.Context, fail context.CancelCauseFunc, in <
 // transaction of its own with its own offsets: the records of one partition are in offset order
 // in a batch, so the first half's offsets are all below the second's.
 func (s *Sink) writeBatch(ctx context.Context, batch []*record) error {
+	res, took, err := s.tryWrite(ctx, batch)
+	if errors.Is(err, errSavepointCap) && len(batch) > 1 {
+		s.stats.splits.Add(1)
+		s.log.Debug("batch needs too many savepoints: writing it in two", "records", len(batch))
+		half := len(batch) / 2
+		if err := s.writeBatch(ctx, batch[:half]); err != nil {
+			return err
+		}
+		return s.writeBatch(ctx, batch[half:])
+	}
+	if err != nil {
+		return fmt.Errorf("sink: write a batch of %d records: %w", len(batch), explain(err))
+	}
+	s.count(res)
+	s.committed(batch, took)
+	s.logBatch(batch, res)
+	if s.hooks.onCommit != nil {
+		s.hooks.onCommit(commit{partitions: res.partitions, locked: res.locked, written: res.written,
+			committed: res.committed, records: len(batch)})
+	}
+	s.markKafka(res.next)
+	return nil
+}
+
+// tryWrite writes one batch in one transaction, retrying while the database is unavailable,
+// and says how long the transaction that committed took.
+func (s *Sink) tryWrite(ctx context.Context, batch []*record) (batchResult, time.Duration, error) {
 	var res batchResult
 	var took time.Duration
 	err := s.withRetry(ctx, "write batch", func() error {
@@ -85,20 +135,12 @@ func (s *Sink) writeBatch(ctx context.Context, batch []*record) error {
 		took = time.Since(begin)
 		return err
 	})
-	if errors.Is(err, errSavepointCap) && len(batch) > 1 {
-		s.stats.splits.Add(1)
-		s.log.Debug("batch needs too many savepoints: writing it in two", "records", len(batch))
-		half := len(batch) / 2
-		if err := s.writeBatch(ctx, batch[:half]); err != nil {
-			return err
-		}
-		return s.writeBatch(ctx, batch[half:])
-	}
-	if err != nil {
-		return fmt.Errorf("sink: write a batch of %d records: %w", len(batch), explain(err))
-	}
-	s.count(res)
-	s.committed(batch, took)
+	return res, took, err
+}
+
+// logBatch says what a committed batch did: its dead letters and conflicts (WARN), and the rest
+// (DEBUG).
+func (s *Sink) logBatch(batch []*record, res batchResult) {
 	if res.deadLettered > 0 {
 		s.log.Warn("records dead-lettered to sink_dead_letter", "count", res.deadLettered, "first", res.firstDead)
 	}
@@ -110,24 +152,6 @@ func (s *Sink) writeBatch(ctx context.Context, batch []*record) error {
 		"conflicts", res.conflicts, "skipped", res.skipped, "dead_lettered", res.deadLettered, "savepoints", res.savepoints,
 		"partitions", partitionNames(res.partitions), "locked_at", res.locked, "written_at", res.written,
 		"committed_at", res.committed)
-	if s.cfg.OnCommit != nil {
-		c := Commit{Locked: res.locked, Written: res.written, Committed: res.committed, Records: len(batch)}
-		for _, p := range res.partitions {
-			c.Partitions = append(c.Partitions, Partition{Topic: p.topic, ID: p.id})
-		}
-		s.cfg.OnCommit(c)
-	}
-	s.markKafka(res.next)
-	return nil
-}
-
-// partitionNames are "topic/partition" of each partition, for the logs.
-func partitionNames(parts []partition) []string {
-	names := make([]string, len(parts))
-	for i, p := range parts {
-		names[i] = fmt.Sprintf("%s/%d", p.topic, p.id)
-	}
-	return names
 }
 
 func (s *Sink) count(res batchResult) {
@@ -164,8 +188,8 @@ func (s *Sink) flushPending(ctx context.Context) error {
 }
 
 // writerOf is the writer of a partition: the partitions of a topic go to the writers in turn.
-func (s *Sink) writerOf(p partition) int {
+func (s *Sink) writerOf(p kafka.Partition) int {
 	h := fnv.New32a()
-	h.Write([]byte(p.topic))
-	return int((h.Sum32() + uint32(p.id)) % uint32(len(s.in)))
+	h.Write([]byte(p.Topic))
+	return int((h.Sum32() + uint32(p.ID)) % uint32(len(s.in)))
 }

@@ -145,7 +145,7 @@ func TestBadFlagSaysWhereTheFlagsAre(t *testing.T) {
 }
 
 func TestProgressZeroMeansNone(t *testing.T) {
-	if o, err := parseSinkFlags([]string{"--progress", "0"}, &bytes.Buffer{}); err != nil || o.progress != 0 {
+	if o, err := parseSinkFlags([]string{"--progress", "0"}, &bytes.Buffer{}); err != nil || o.cfg.Progress != 0 {
 		t.Errorf("sink --progress 0: %v", err)
 	}
 	if o, err := parseProcessFlags([]string{"--progress", "0"}, &bytes.Buffer{}); err != nil || o.progress != 0 {

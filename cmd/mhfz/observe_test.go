@@ -31,8 +31,10 @@ func registered(t *testing.T) map[string][]string {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	newSink := func(rec *recorder, rebuild bool) []string {
-		_, err := sink.New(sink.Config{Brokers: []string{"127.0.0.1:1"}, DatabaseURL: "postgres://u@127.0.0.1:1/db",
-			Logger: log, Registry: rec, Health: observe.NewHealth(), Rebuild: rebuild})
+		cfg := sink.DefaultConfig()
+		cfg.Brokers, cfg.DatabaseURL, cfg.Logger = []string{"127.0.0.1:1"}, "postgres://u@127.0.0.1:1/db", log
+		cfg.Registry, cfg.Health, cfg.Rebuild = rec, observe.NewHealth(), rebuild
+		_, err := sink.New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}

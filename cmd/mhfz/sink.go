@@ -7,43 +7,36 @@ import (
 	"io"
 	"time"
 
-	"github.com/mhfz/mhfz-pipeline/internal/kafka"
-	"github.com/mhfz/mhfz-pipeline/internal/observe"
 	"github.com/mhfz/mhfz-pipeline/sink"
 )
 
-// sinkOptions are the flags of `mhfz sink`.
+// sinkOptions are the flags of `mhfz sink`: a sink.Config, its defaults from sink.DefaultConfig.
 type sinkOptions struct {
-	kafka      kafkaFlags
-	db         databaseFlags
-	batchSize  int
-	batchWait  time.Duration
-	writers    int
-	replay     bool
-	progress   time.Duration
-	retryMax   time.Duration
-	instanceID string
-	setup      time.Duration
-	observe    observeFlags
+	kafka   kafkaFlags
+	db      databaseFlags
+	setup   time.Duration
+	observe observeFlags
+	cfg     sink.Config
 }
 
 func parseSinkFlags(args []string, output io.Writer) (*sinkOptions, error) {
-	o := &sinkOptions{}
+	o := &sinkOptions{cfg: sink.DefaultConfig()}
+	c := &o.cfg
 	fs := newFlagSet("sink", "sink [flags]", output)
 	o.kafka.register(fs)
 	o.db.register(fs)
-	fs.intVar(&o.batchSize, "batch-size", "MHFZ_SINK_BATCH_SIZE", 5000, "records per transaction at most")
-	fs.durationVar(&o.batchWait, "batch-wait", "MHFZ_SINK_BATCH_WAIT", 200*time.Millisecond,
+	fs.intVar(&c.BatchSize, "batch-size", "MHFZ_SINK_BATCH_SIZE", c.BatchSize, "records per transaction at most")
+	fs.durationVar(&c.BatchWait, "batch-wait", "MHFZ_SINK_BATCH_WAIT", c.BatchWait,
 		"how long a partial batch waits for more records before it is written")
-	fs.intVar(&o.writers, "writers", "MHFZ_SINK_WRITERS", 2,
+	fs.intVar(&c.Writers, "writers", "MHFZ_SINK_WRITERS", c.Writers,
 		"transactions written at once, each over its own share of the partitions (PostgreSQL connections at work)")
-	fs.boolVar(&o.replay, "replay", "MHFZ_SINK_REPLAY", false,
+	fs.boolVar(&c.Replay, "replay", "MHFZ_SINK_REPLAY", c.Replay,
 		"rebuild the tables: empty them and reset the offsets in one transaction, then consume from offset zero")
-	fs.durationVar(&o.progress, "progress", "MHFZ_PROGRESS_INTERVAL", 10*time.Second,
+	fs.durationVar(&c.Progress, "progress", "MHFZ_PROGRESS_INTERVAL", c.Progress,
 		"interval of the progress log lines (0: none)")
-	fs.durationVar(&o.retryMax, "retry-max", "MHFZ_SINK_RETRY_MAX", 5*time.Second,
+	fs.durationVar(&c.RetryMax, "retry-max", "MHFZ_SINK_RETRY_MAX", c.RetryMax,
 		"longest wait between two attempts while the database is unavailable")
-	fs.stringVar(&o.instanceID, "instance-id", "MHFZ_SINK_INSTANCE_ID", "",
+	fs.stringVar(&c.InstanceID, "instance-id", "MHFZ_SINK_INSTANCE_ID", c.InstanceID,
 		"static consumer-group member id: a restarted sink gets its partitions back at once (one per replica)")
 	registerSetupTimeout(fs, &o.setup)
 	o.observe.register(fs)
@@ -56,39 +49,31 @@ func parseSinkFlags(args []string, output io.Writer) (*sinkOptions, error) {
 	switch {
 	case o.db.url == "":
 		return nil, usageError{"sink: --database-url is empty"}
-	case o.batchSize < 1 || o.writers < 1:
+	case c.BatchSize < 1 || c.Writers < 1:
 		return nil, usageError{"sink: --batch-size and --writers must be >= 1"}
-	case o.batchWait <= 0 || o.retryMax <= 0:
+	case c.BatchWait <= 0 || c.RetryMax <= 0:
 		return nil, usageError{"sink: --batch-wait and --retry-max must be > 0"}
-	case o.progress < 0 || o.setup < 0:
+	case c.Progress < 0 || o.setup < 0:
 		return nil, usageError{"sink: --progress and --setup-timeout must not be negative"}
 	}
+	c.RetryMin = min(c.RetryMin, c.RetryMax)
 	return o, nil
 }
 
 func runSink(ctx context.Context, args []string, env runEnv) error {
-	stdout, log := env.stdout, env.log
-	o, err := parseSinkFlags(args, stdout)
+	o, err := parseSinkFlags(args, env.stdout)
 	if err != nil {
 		return err
-	}
-	progress := o.progress
-	if progress == 0 {
-		progress = -1 // the sink's "none"; its zero is its default
 	}
 	obs, stopServing, err := o.observe.start(env)
 	if err != nil {
 		return err
 	}
 	defer stopServing()
-	cfg := sink.Config{
-		Brokers: o.kafka.brokers, DatabaseURL: o.db.url, Names: o.kafka.names(),
-		Kafka: kafka.Config("mhfz-sink"), Logger: log,
-		BatchSize: o.batchSize, BatchWait: o.batchWait, Writers: o.writers, Replay: o.replay,
-		RetryMax: o.retryMax, Progress: progress, InstanceID: o.instanceID, Startup: env.waiter(o.setup),
-		Partitions: int32(o.kafka.partitions), Replication: int16(o.kafka.replication),
-		StallTimeout: o.observe.stall, LagEvery: observe.DefaultLagEvery,
-	}
+	cfg := o.cfg
+	cfg.Brokers, cfg.DatabaseURL, cfg.Names, cfg.Logger = o.kafka.brokers, o.db.url, o.kafka.names(), env.log
+	cfg.Startup, cfg.StallTimeout = env.waiter(o.setup), o.observe.stall
+	cfg.Partitions, cfg.Replication = int32(o.kafka.partitions), int16(o.kafka.replication)
 	if obs != nil {
 		cfg.Registry, cfg.Health = obs.Registry, obs.Health
 	}
@@ -100,7 +85,7 @@ func runSink(ctx context.Context, args []string, env runEnv) error {
 		return err
 	}
 	st := s.Stats()
-	fmt.Fprintf(stdout, "sink: %d received, %d stored, %d duplicates, %d conflicts, %d skipped, %d dead-lettered, %d lost, %d batches\n",
+	fmt.Fprintf(env.stdout, "sink: %d received, %d stored, %d duplicates, %d conflicts, %d skipped, %d dead-lettered, %d lost, %d batches\n",
 		st.Received, st.Stored, st.Duplicates, st.Conflicts, st.Skipped, st.DeadLettered, st.Lost, st.Batches)
 	return nil
 }

@@ -151,7 +151,7 @@ func Connect(ctx context.Context, brokers []string, cfg *sarama.Config) (sarama.
 // monitors ask every few seconds, and so ask little of the broker. cfg is the client's config
 // (its Version picks the request's version).
 func Watermarks(client sarama.Client, cfg *sarama.Config, topics ...string) (ends, starts Ends, err error) {
-	byLeader := map[*sarama.Broker][]partitionOf{}
+	byLeader := map[*sarama.Broker][]Partition{}
 	for _, topic := range topics {
 		parts, err := client.Partitions(topic)
 		if err != nil {
@@ -162,7 +162,7 @@ func Watermarks(client sarama.Client, cfg *sarama.Config, topics ...string) (end
 			if err != nil {
 				return nil, nil, fmt.Errorf("leader of %s/%d: %w", topic, p, err)
 			}
-			byLeader[leader] = append(byLeader[leader], partitionOf{topic, p})
+			byLeader[leader] = append(byLeader[leader], Partition{topic, p})
 		}
 	}
 	ends, starts = Ends{}, Ends{}
@@ -179,38 +179,33 @@ func Watermarks(client sarama.Client, cfg *sarama.Config, topics ...string) (end
 	return ends, starts, nil
 }
 
-type partitionOf struct {
-	topic string
-	id    int32
-}
-
-func listOffsets(leader *sarama.Broker, cfg *sarama.Config, parts []partitionOf, time int64, into Ends) error {
+func listOffsets(leader *sarama.Broker, cfg *sarama.Config, parts []Partition, time int64, into Ends) error {
 	req := sarama.NewOffsetRequest(cfg.Version)
 	for _, p := range parts {
-		req.AddBlock(p.topic, p.id, time, 1)
+		req.AddBlock(p.Topic, p.ID, time, 1)
 	}
 	resp, err := leader.GetAvailableOffsets(req)
 	if err != nil {
 		return fmt.Errorf("list offsets at broker %s: %w", leader.Addr(), err)
 	}
 	for _, p := range parts {
-		b := resp.GetBlock(p.topic, p.id)
+		b := resp.GetBlock(p.Topic, p.ID)
 		switch {
 		case b == nil:
-			return fmt.Errorf("list offsets of %s/%d: %w", p.topic, p.id, sarama.ErrIncompleteResponse)
+			return fmt.Errorf("list offsets of %s/%d: %w", p.Topic, p.ID, sarama.ErrIncompleteResponse)
 		case !errors.Is(b.Err, sarama.ErrNoError):
-			return fmt.Errorf("list offsets of %s/%d: %w", p.topic, p.id, b.Err)
+			return fmt.Errorf("list offsets of %s/%d: %w", p.Topic, p.ID, b.Err)
 		case len(b.Offsets) != 1 && b.Offset < 0:
-			return fmt.Errorf("list offsets of %s/%d: no offset in the answer", p.topic, p.id)
+			return fmt.Errorf("list offsets of %s/%d: no offset in the answer", p.Topic, p.ID)
 		}
 		n := b.Offset
 		if len(b.Offsets) == 1 {
 			n = b.Offsets[0]
 		}
-		if into[p.topic] == nil {
-			into[p.topic] = map[int32]int64{}
+		if into[p.Topic] == nil {
+			into[p.Topic] = map[int32]int64{}
 		}
-		into[p.topic][p.id] = n
+		into[p.Topic][p.ID] = n
 	}
 	return nil
 }
