@@ -66,7 +66,7 @@ func DefaultConfig() Config {
 		SiteURL:       DefaultSiteURL,
 		QueryTimeout:  5 * time.Second,
 		ExportTimeout: 2 * time.Minute,
-		Startup:       startup.Waiter{Timeout: time.Minute},
+		Startup:       startup.Waiter{Timeout: startup.DefaultTimeout},
 		Logger:        slog.Default(),
 		StallTimeout:  observe.DefaultStallTimeout,
 		ProbeEvery:    observe.DefaultLagEvery,

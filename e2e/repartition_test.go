@@ -14,7 +14,7 @@ import (
 	"github.com/mhfz/mhfz-pipeline/processors"
 )
 
-// TestRepartitionByReprocess follows the README's procedure to change a deployment's partition
+// TestRepartitionByReprocess follows docs/scaling.md's procedure to change a deployment's partition
 // count: with its services stopped, `mhfz reprocess --copy-from` copies its raw records into a
 // new deployment (another topic prefix) whose topics have the new count, and re-processes them
 // into the same database. The tables are then those of before, row by row (but for Kafka

@@ -11,6 +11,7 @@ import (
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 	"github.com/mhfz/mhfz-pipeline/internal/observe"
+	"github.com/mhfz/mhfz-pipeline/internal/startup"
 	"github.com/mhfz/mhfz-pipeline/processors/weaponrow"
 )
 
@@ -56,12 +57,12 @@ type Config struct {
 // DefaultConfig is the router of a single-broker deployment on localhost, with every default.
 func DefaultConfig() Config {
 	return Config{
-		Kafka: KafkaSetup{Brokers: []string{"localhost:9092"}, Config: kafka.Config("mhfz-process"),
-			Partitions: 12, Replication: 1, StoragePath: "data/router"},
+		Kafka: KafkaSetup{Brokers: []string{kafka.DefaultBroker}, Config: kafka.Config("mhfz-process"),
+			Partitions: kafka.DefaultPartitions, Replication: kafka.DefaultReplication, StoragePath: "data/router"},
 		MaxMessageBytes: DefaultMaxMessageBytes,
-		SetupTimeout:    time.Minute,
-		WaitEvery:       10 * time.Second,
-		Progress:        10 * time.Second,
+		SetupTimeout:    startup.DefaultTimeout,
+		WaitEvery:       startup.DefaultEvery,
+		Progress:        observe.DefaultProgress,
 		LagEvery:        observe.DefaultLagEvery,
 		StallTimeout:    observe.DefaultStallTimeout,
 		Logger:          slog.Default(),

@@ -61,11 +61,11 @@ type Config struct {
 // brokers, partitions, storage, database and logger) are the caller's to set.
 func DefaultConfig() Config {
 	return Config{
-		Setup:        processors.KafkaSetup{Config: kafka.Config("mhfz-reprocess"), Replication: 1},
+		Setup:        processors.KafkaSetup{Config: kafka.Config("mhfz-reprocess"), Replication: kafka.DefaultReplication},
 		Router:       processors.DefaultConfig(),
 		Sink:         rebuildingSink(),
-		Startup:      startup.Waiter{Timeout: time.Minute},
-		Progress:     10 * time.Second,
+		Startup:      startup.Waiter{Timeout: startup.DefaultTimeout},
+		Progress:     observe.DefaultProgress,
 		Poll:         time.Second,
 		LagEvery:     observe.DefaultLagEvery,
 		StallTimeout: observe.DefaultStallTimeout,

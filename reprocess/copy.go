@@ -18,7 +18,7 @@ import (
 
 // copyRaw copies every raw record of cfg.CopyFrom (another deployment's weapon_data) into this
 // deployment's weapon_data, created with this deployment's partition count: how a deployment
-// gets another partition count (README, Scaling out). The records are placed as the scraper
+// gets another partition count (docs/scaling.md). The records are placed as the scraper
 // places them (goka's emitter: a key's partition is a hash of the key modulo the partition
 // count), so that the router's table, partitioned the same way, holds each key's state beside
 // its records. A key's records all come from one partition of the source, placed the same way,

@@ -12,7 +12,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
+	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 	"github.com/mhfz/mhfz-pipeline/internal/observe"
+	"github.com/mhfz/mhfz-pipeline/internal/startup"
 )
 
 // Config configures a Scraper. Start from DefaultConfig(): New checks every field, and a zero
@@ -66,10 +68,10 @@ func DefaultConfig() Config {
 		Rate:          web.Rate,
 		Workers:       4,
 		Topic:         codecs.Names{}.WeaponData(),
-		Partitions:    1,
-		Replication:   1,
+		Partitions:    kafka.DefaultPartitions,
+		Replication:   kafka.DefaultReplication,
 		MaxInFlight:   em.MaxInFlight,
-		SetupTimeout:  time.Minute,
+		SetupTimeout:  startup.DefaultTimeout,
 		WaitLogEvery:  em.WaitLogEvery,
 		ProgressEvery: 5 * time.Second,
 		StallTimeout:  observe.DefaultStallTimeout,

@@ -78,8 +78,8 @@ func DefaultConfig() Config {
 		Kafka:     kafka.Config("mhfz-sink"),
 		BatchSize: 5000, BatchWait: 200 * time.Millisecond, Writers: 2,
 		RetryMin: 100 * time.Millisecond, RetryMax: 5 * time.Second,
-		Progress: 10 * time.Second, RebuildLogEvery: 10 * time.Second,
-		Replication:  1,
+		Progress: observe.DefaultProgress, RebuildLogEvery: 10 * time.Second,
+		Replication:  kafka.DefaultReplication,
 		StallTimeout: observe.DefaultStallTimeout, LagEvery: observe.DefaultLagEvery,
 	}
 }

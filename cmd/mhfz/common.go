@@ -8,6 +8,7 @@ import (
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
+	"github.com/mhfz/mhfz-pipeline/internal/startup"
 )
 
 // Flags shared by several commands, declared once so that every service reads the same
@@ -21,18 +22,7 @@ const (
 	envTopicPrefix = "MHFZ_TOPIC_PREFIX"
 	envSetupWait   = "MHFZ_SETUP_TIMEOUT"
 
-	defaultBrokers     = "localhost:9092"
 	defaultDatabaseURL = "postgres://mhfz:mhfz@localhost:5432/mhfz?sslmode=disable"
-
-	// defaultPartitions is chosen for growth (README, Scaling out). The partitions of weapon_data
-	// bound how many processors share the work (goka gives each partition to one instance);
-	// those of the weapon topics, how many sinks (15 topics: 15 times as many). 12 spreads
-	// evenly over 1, 2, 3, 4, 6 or 12 instances, several times the processors that 100 sites
-	// like this one, scraped hourly, need at their peak; a partition costs the brokers little,
-	// each processor a local table per partition it holds. Changing the count of an
-	// existing deployment moves keys between partitions: it is the README's procedure, never a
-	// silent change (kafka.PartitionMismatchError).
-	defaultPartitions = 12
 )
 
 // kafkaFlags are the flags of every stage: the broker, the topics it creates, their names.
@@ -47,10 +37,10 @@ func (k *kafkaFlags) register(fs *flagSet) {
 	registerBrokers(fs, &k.brokers)
 	fs.stringVar(&k.topicPrefix, "topic-prefix", envTopicPrefix, "",
 		"prefix of every topic and group name (one deployment, or one test, per prefix)")
-	fs.intVar(&k.replication, "replication", envReplication, 1,
+	fs.intVar(&k.replication, "replication", envReplication, kafka.DefaultReplication,
 		"replication factor of the topics this command creates (1 on a single broker)")
-	fs.intVar(&k.partitions, "partitions", envPartitions, defaultPartitions,
-		"partition count of the topics this command creates (an existing deployment's must not change: README, Scaling out)")
+	fs.intVar(&k.partitions, "partitions", envPartitions, kafka.DefaultPartitions,
+		"partition count of the topics this command creates (an existing deployment's must not change: docs/scaling.md)")
 }
 
 // check says what is wrong with the flags, for command.
@@ -68,7 +58,7 @@ func (k *kafkaFlags) check(command string) error {
 func (k *kafkaFlags) names() codecs.Names { return codecs.Names{Prefix: k.topicPrefix} }
 
 func registerBrokers(fs *flagSet, brokers *[]string) {
-	fs.listVar(brokers, "brokers", envBrokers, defaultBrokers, "Kafka bootstrap brokers, comma-separated")
+	fs.listVar(brokers, "brokers", envBrokers, kafka.DefaultBroker, "Kafka bootstrap brokers, comma-separated")
 }
 
 // databaseFlags are the flags of every command that talks to PostgreSQL.
@@ -84,7 +74,7 @@ func (d *databaseFlags) register(fs *flagSet) {
 // registerSetupTimeout is the flag of every service that waits for Kafka (and the sink for
 // PostgreSQL too) at start: how long it waits, saying what it waits for, before it fails.
 func registerSetupTimeout(fs *flagSet, d *time.Duration) {
-	fs.durationVar(d, "setup-timeout", envSetupWait, time.Minute,
+	fs.durationVar(d, "setup-timeout", envSetupWait, startup.DefaultTimeout,
 		"how long to wait at start for Kafka (the sink: and PostgreSQL) to answer before failing (0: until stopped)")
 }
 

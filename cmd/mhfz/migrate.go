@@ -35,7 +35,7 @@ func parseMigrateFlags(args []string, output io.Writer) (*migrateOptions, error)
 	var to int
 	fs.intVar(&to, "to", "MHFZ_MIGRATE_TO", -1,
 		"up: apply up to this version; down: roll back to this version (0: everything). -1: up to the latest, down by one")
-	fs.durationVar(&o.wait, "wait", "MHFZ_DATABASE_WAIT", time.Minute,
+	fs.durationVar(&o.wait, "wait", "MHFZ_DATABASE_WAIT", startup.DefaultTimeout,
 		"how long to wait for the database to be reachable (a wrong password or database fails at once; 0: until stopped)")
 	fs.stringVar(&o.readerPassword, "reader-password", "MHFZ_READER_PASSWORD", "",
 		"up: set this password on the read-only role "+migrations.ReaderRole+" of mhfz serve (empty: leave it as it is)")

@@ -39,7 +39,7 @@ func TestProcessFlags(t *testing.T) {
 			progress: 10 * time.Second}},
 		{name: "environment", env: map[string]string{"MHFZ_KAFKA_BROKERS": "a:1,b:2", "MHFZ_TOPIC_PREFIX": "x.",
 			"MHFZ_PROCESS_STORAGE": "/var/lib/mhfz/tables", "MHFZ_PROGRESS_INTERVAL": "1s"},
-			want: processOptions{kafka: kafkaFlags{brokers: []string{"a:1", "b:2"}, replication: 1, partitions: defaultPartitions, topicPrefix: "x."},
+			want: processOptions{kafka: kafkaFlags{brokers: []string{"a:1", "b:2"}, replication: 1, partitions: kafka.DefaultPartitions, topicPrefix: "x."},
 				router:   routerFlags{storage: "/var/lib/mhfz/tables", maxMessage: processors.DefaultMaxMessageBytes, setupWithin: time.Minute},
 				progress: time.Second}},
 		{name: "flags win over the environment", env: map[string]string{"MHFZ_PROCESS_STORAGE": "/env"},

@@ -33,7 +33,7 @@ func parseReprocessFlags(args []string, output io.Writer) (*reprocessOptions, er
 	o.observe.register(fs)
 	fs.stringVar(&o.copyFrom, "copy-from", "MHFZ_REPROCESS_COPY_FROM", def.CopyFrom,
 		"first copy the raw records of this topic (another deployment's weapon_data) into this deployment's: "+
-			"how the partition count changes (README, Scaling out)")
+			"how the partition count changes (docs/scaling.md)")
 	if err := fs.parse(args); err != nil {
 		return nil, err
 	}

@@ -61,7 +61,7 @@ type PartitionMismatchError struct {
 
 func (e *PartitionMismatchError) Error() string {
 	return fmt.Sprintf("topic %s exists with %d partitions, but %d were asked for (--partitions, MHFZ_KAFKA_PARTITIONS): "+
-		"set it to %d, or follow the README's procedure to change the partition count", e.Topic, e.Existing,
+		"set it to %d, or follow docs/scaling.md to change the partition count", e.Topic, e.Existing,
 		e.Requested, e.Existing)
 }
 

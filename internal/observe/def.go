@@ -16,9 +16,9 @@ const (
 	Histogram Type = "histogram"
 )
 
-// Def defines one metric: the collectors of a stage are built from their Defs, and the README's
-// metrics table is generated from the same Defs (cmd/mhfz's test keeps them in step), so that
-// what is documented is what is registered.
+// Def defines one metric: the collectors of a stage are built from their Defs, and the metrics
+// table of docs/observability.md is generated from the same Defs (cmd/mhfz's test keeps them in
+// step), so that what is documented is what is registered.
 type Def struct {
 	Name    string
 	Type    Type
@@ -91,4 +91,6 @@ const (
 	DefaultStallTimeout = 5 * time.Minute
 	// DefaultLagEvery is how often the services measure their lag and probe Kafka and PostgreSQL.
 	DefaultLagEvery = 5 * time.Second
+	// DefaultProgress is the interval of a service's progress log lines.
+	DefaultProgress = 10 * time.Second
 )

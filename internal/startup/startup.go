@@ -14,6 +14,14 @@ import (
 	"time"
 )
 
+// The defaults of a service's wait at start.
+const (
+	// DefaultTimeout is how long a service waits for a dependency at start before it fails.
+	DefaultTimeout = time.Minute
+	// DefaultEvery is how often a service still waiting says so again.
+	DefaultEvery = 10 * time.Second
+)
+
 // ErrNotStarted is wrapped by the error of a wait that was stopped (its context cancelled: a
 // SIGTERM) before the dependency ever answered: the service never got going.
 var ErrNotStarted = errors.New("a failure to start")
@@ -36,7 +44,7 @@ func (w Waiter) withDefaults() (Waiter, error) {
 			w.Every, w.Retry, w.Attempt, w.Timeout)
 	}
 	if w.Every == 0 {
-		w.Every = 10 * time.Second
+		w.Every = DefaultEvery
 	}
 	if w.Retry == 0 {
 		w.Retry = time.Second
