@@ -1,7 +1,6 @@
 package browse
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -171,12 +170,4 @@ func likePattern(s string) string { return "%" + likeEscape(s) + "%" }
 
 func kindNames() string {
 	return "base, g, ravi, rngcat, sp, tower, partner"
-}
-
-func quoteList(vals []string) string {
-	q := make([]string, len(vals))
-	for i, v := range vals {
-		q[i] = fmt.Sprintf("%q", v)
-	}
-	return strings.Join(q, ", ")
 }

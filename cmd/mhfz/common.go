@@ -1,10 +1,7 @@
 package main
 
 import (
-	"context"
 	"time"
-
-	"github.com/IBM/sarama"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
@@ -76,19 +73,4 @@ func (d *databaseFlags) register(fs *flagSet) {
 func registerSetupTimeout(fs *flagSet, d *time.Duration) {
 	fs.durationVar(d, "setup-timeout", envSetupWait, startup.DefaultTimeout,
 		"how long to wait at start for Kafka (the sink: and PostgreSQL) to answer before failing (0: until stopped)")
-}
-
-// waitForKafka waits until the broker answers, saying what it waits for (internal/startup), for
-// at most timeout (0: until stopped).
-func waitForKafka(ctx context.Context, env runEnv, brokers []string, cfg *sarama.Config, timeout time.Duration) error {
-	ping := func(ctx context.Context) error { return kafka.Ping(ctx, brokers, cfg) }
-	return env.waiter(timeout).Wait(ctx, kafka.Target(brokers), ping, kafka.NotReady)
-}
-
-// setupContext bounds a command's setup (creating its topics) by timeout (0: until stopped).
-func setupContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
-	if timeout > 0 {
-		return context.WithTimeout(ctx, timeout)
-	}
-	return context.WithCancel(ctx)
 }
