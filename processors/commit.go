@@ -6,6 +6,8 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
+
+	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 )
 
 // InOrderCommits wraps a consumer group builder so that the offset committed for a partition never
@@ -44,7 +46,7 @@ type inOrderHandler struct {
 }
 
 func (h *inOrderHandler) Setup(s sarama.ConsumerGroupSession) error {
-	h.session = &inOrderSession{ConsumerGroupSession: s, partitions: map[topicPartition]*pendingOffsets{}}
+	h.session = &inOrderSession{ConsumerGroupSession: s, partitions: map[kafka.Partition]*pendingOffsets{}}
 	return h.inner.Setup(h.session)
 }
 
@@ -82,23 +84,18 @@ type inOrderClaim struct {
 
 func (c *inOrderClaim) Messages() <-chan *sarama.ConsumerMessage { return c.messages }
 
-type topicPartition struct {
-	topic     string
-	partition int32
-}
-
 // inOrderSession passes a mark on to sarama only when it moves the partition's offset over
 // inputs that are all finished.
 type inOrderSession struct {
 	sarama.ConsumerGroupSession
 	mu         sync.Mutex
-	partitions map[topicPartition]*pendingOffsets
+	partitions map[kafka.Partition]*pendingOffsets
 }
 
 func (s *inOrderSession) partition(topic string, partition int32) *pendingOffsets {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	tp := topicPartition{topic, partition}
+	tp := kafka.Partition{Topic: topic, ID: partition}
 	p, ok := s.partitions[tp]
 	if !ok {
 		p = &pendingOffsets{finished: map[int64]string{}}
