@@ -449,6 +449,8 @@ func TestReadyzFailsWhileTheBrokerIsDown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a Kafka broker of its own, stopped and started: not in -short")
 	}
+	// Services of its own, and mostly waiting for them: beside TestRouterOnBothSnapshots.
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	b, env := privateTestenv(t)
