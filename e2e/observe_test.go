@@ -21,7 +21,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/testenv"
 	"github.com/mhfz/mhfz-pipeline/migrations"
 )
@@ -209,10 +208,13 @@ func waitHTTP(ctx context.Context, url string, status int, substr string) error 
 // mhfzPartitions is the partition count mhfz gives its topics by default (cmd/mhfz, --partitions).
 const mhfzPartitions = 12
 
-// TestStackMetricsInPrometheus runs the stack (mhfz serve too) with every service serving its
+// TestStackMetricsInPrometheus runs the whole pipeline as the stack does (migrate, processor,
+// sink, mhfz serve too, scrapes of the newest snapshot over HTTP) with every service serving its
 // metrics and a real Prometheus scraping them with the repository's configuration and rules,
 // while the whole newest snapshot flows; then Prometheus's HTTP API must say what the tables say: every row stored, no
 // lag, no dead letter, every page fetched once, and at the second scrape every page not modified.
+// And the tables must hold every weapon row of the site, or the dead-letter topic (checkStackTables:
+// this run is TestStackEndToEnd's too).
 func TestStackMetricsInPrometheus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the whole corpus through the whole stack: not in -short")
@@ -220,13 +222,7 @@ func TestStackMetricsInPrometheus(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	buki := testenv.Snapshot(t, testenv.Newest)
-	sum, err := scrapeFolder(ctx, buki, func(*codecs.RawRecord) error { return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sum.Rows != 145955 || sum.Pages == 0 {
-		t.Fatalf("the snapshot has %d rows on %d pages, want 145,955 rows", sum.Rows, sum.Pages)
-	}
+	perTable, sum := stackRowsPerTable(t, ctx, buki)
 	s := newStack(t)
 	addrs := map[string]string{"scraper": freeAddr(t), "processor": freeAddr(t), "sink": freeAddr(t), "serve": freeAddr(t)}
 	prom := startPrometheus(t, addrs)
@@ -281,6 +277,7 @@ func TestStackMetricsInPrometheus(t *testing.T) {
 	if v, ok, err := prom.query(`count(ALERTS{alertstate="firing"})`); err != nil || ok {
 		t.Errorf("alerts firing: %v (%v)", v, err)
 	}
+	checkStackTables(t, ctx, s, perTable)
 	for _, svc := range []*service{scraper, processor, sink, serve} {
 		if err := svc.stop(); err != nil {
 			t.Errorf("mhfz %s did not stop cleanly: %v", svc.name, err)
@@ -452,6 +449,8 @@ func TestReadyzFailsWhileTheBrokerIsDown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a Kafka broker of its own, stopped and started: not in -short")
 	}
+	// Services of its own, and mostly waiting for them: beside TestRouterOnBothSnapshots.
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	b, env := privateTestenv(t)

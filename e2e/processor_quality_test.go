@@ -27,6 +27,8 @@ const apophisKey = "switch_axe_f/ravi/l40A7"
 // snapshot are stored as version 1 with an element_range finding on their status, and get their
 // version 2, without it, from the newest; tachi_sp.htm's 207 malformed item links are findings.
 func TestRouterOnBothSnapshots(t *testing.T) {
+	// CPU only, no service: run beside the tests that mostly wait (TestReadyzFailsWhileTheBrokerIsDown).
+	t.Parallel()
 	tt := tester.New(t)
 	names := codecs.Names{Prefix: "corpus."}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -62,13 +62,9 @@ func servedDB(t *testing.T, ctx context.Context) (expected map[string]*current, 
 	for i, snapshot := range []string{testenv.Older, testenv.Newest} {
 		var recs []snapshotRecord
 		changed := map[string]bool{}
-		// Scraped now, not the cached records of an earlier test: the second scrape must be the
-		// newer one, as the changes feed orders scrapes by their time.
-		scraped, err := readSnapshot(t, snapshot)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, rec := range scraped {
+		// The second scrape must be the newer one, as the changes feed orders scrapes by their
+		// time: snapshotRecords reads the older snapshot before the newest.
+		for _, rec := range snapshotRecords(t, snapshot) {
 			if !inServeSubset(rec.key) {
 				continue
 			}

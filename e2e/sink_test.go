@@ -16,30 +16,19 @@ import (
 	"github.com/mhfz/mhfz-pipeline/migrations"
 )
 
-// TestSinkCorpusUnderCrashes loads the older snapshot, then the newest, through the real
-// processor (`mhfz process`), then stores everything with `mhfz sink` while killing it with
-// SIGKILL at random moments, five times, restarting it each time. At the end each weapon has
-// exactly the versions 1..n that the test computed itself from the pages, each with its hash; the
-// weapons that changed between the snapshots have a version 2, and the _current views show the
-// newest content.
-func TestSinkCorpusUnderCrashes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: runs the processor over two snapshots")
-	}
-	e := newRouterEnv(t)
-	// The history each weapon must get, computed here from the pages with the processor's parser
-	// (not read back from the topics): the hash of each version, oldest first.
-	history := map[string][]string{}
-	for _, snapshot := range []string{testenv.Older, testenv.Newest} {
-		for key, exp := range e.produce(snapshot) {
-			if h := history[key]; exp.hash != "" && (len(h) == 0 || h[len(h)-1] != exp.hash) {
-				history[key] = append(h, exp.hash)
-			}
-		}
-		svc := e.start()
-		e.waitCaughtUp(svc, 5*time.Minute)
-		e.stop(svc)
-	}
+// sinkCorpusUnderCrashes (formerly the test TestSinkCorpusUnderCrashes) stores what the real
+// processor (`mhfz process`) made of the older snapshot, then of the newest, with `mhfz sink`
+// while killing it with SIGKILL at random moments, five times, restarting it each time. At the
+// end each weapon has exactly the versions 1..n that the test computed itself from the pages,
+// each with its hash; the weapons that changed between the snapshots have a version 2, and the
+// _current views show the newest content.
+//
+// It runs within TestProcessorOlderThenNewest, on the weapon topics that test's router passes
+// filled (the same two snapshots through the same router, which this test ran a second time),
+// with the history each weapon must get computed there from the pages with the processor's
+// parser (not read back from the topics): the hash of each version, oldest first.
+func sinkCorpusUnderCrashes(t *testing.T, e *routerEnv, history map[string][]string) {
+	t.Helper()
 	total := e.countWeaponMessages()
 	newest := map[string]topicRecord{}
 	versions := 0

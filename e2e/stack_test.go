@@ -13,6 +13,7 @@ import (
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 	"github.com/mhfz/mhfz-pipeline/internal/testenv"
+	"github.com/mhfz/mhfz-pipeline/scraper"
 )
 
 // stack is one deployment of the whole pipeline as processes, as scripts/stack runs it: the same
@@ -157,37 +158,36 @@ func tableOfKey(key string) string {
 	return tableOf(codecs.WeaponType(parts[0]), codecs.PageKind(parts[1]))
 }
 
-// TestStackEndToEnd runs the whole pipeline as the stack does (migrate, processor, sink, one
-// scrape of the newest snapshot over HTTP), waits until the sink has caught up, and checks that
-// every weapon row of the site is in its table or in the dead-letter topic, and a few weapons
-// field by field.
-func TestStackEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the whole corpus through the whole stack: not in -short")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	buki := testenv.Snapshot(t, testenv.Newest)
+// The whole pipeline as the stack runs it, over the whole newest snapshot, is run once, by
+// TestStackMetricsInPrometheus (observe_test.go), and asserted there both ways: what Prometheus
+// says (its metrics) and what the tables hold (stackRowsPerTable, checkStackTables, formerly
+// TestStackEndToEnd, which ran the same stack over the same snapshot a second time).
 
-	// What the scraper will emit, per table, counted independently of the stack.
+// stackRowsPerTable counts, independently of the stack, what the scraper will emit from a
+// snapshot folder: its rows per table, and the scrape's summary (rows and pages).
+func stackRowsPerTable(t *testing.T, ctx context.Context, buki string) (map[string]int, scraper.Summary) {
+	t.Helper()
 	want := map[string]int{}
 	total := 0
-	if _, err := scrapeFolder(ctx, buki, func(r *codecs.RawRecord) error {
+	sum, err := scrapeFolder(ctx, buki, func(r *codecs.RawRecord) error {
 		want[tableOf(r.WeaponType, r.PageKind)]++
 		total++
 		return nil
-	}); err != nil {
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if total != 145955 {
-		t.Fatalf("the snapshot has %d weapon rows, want 145,955", total)
+	if total != 145955 || sum.Rows != 145955 || sum.Pages == 0 {
+		t.Fatalf("the snapshot has %d weapon rows (%d) on %d pages, want 145,955", total, sum.Rows, sum.Pages)
 	}
+	return want, sum
+}
 
-	s := newStack(t)
-	processor, sink := s.start(ctx)
-	s.scrape(ctx, mirror(t, buki))
-	s.waitCaughtUp(ctx, 5*time.Minute)
-
+// checkStackTables checks, once the stack has caught up, that every weapon row of the snapshot
+// (want: the rows per table) is in its table or in the dead-letter topic, a few weapons field by
+// field, and the README's queries on the filled database.
+func checkStackTables(t *testing.T, ctx context.Context, s *stack, want map[string]int) {
+	t.Helper()
 	dead := readDeadLetters(t, s.brokers, kafka.Config("e2e-dlq"), s.names.DeadLetter())
 	for _, d := range dead {
 		want[tableOfKey(d.Key)]--
@@ -215,12 +215,6 @@ func TestStackEndToEnd(t *testing.T) {
 	checkSpotWeapons(t, ctx, conn)
 	checkZenithSkills(t, ctx, conn)
 	checkReadmeQueries(t, ctx, conn)
-
-	for _, svc := range []*service{processor, sink} {
-		if err := svc.stop(); err != nil {
-			t.Errorf("mhfz %s did not stop cleanly on SIGTERM: %v", svc.name, err)
-		}
-	}
 }
 
 // spotWeapon is one weapon checked by eye on the page, with the values its row shows.
