@@ -13,18 +13,20 @@ import (
 // The layers of the module, from the leaf up. A package may import its own layer's packages only
 // where the table says so, and never a layer above its own.
 //
-//	layer     packages                                      may import
-//	leaf      codecs                                        nothing of the module
-//	plumbing  internal/* (but internal/reprocess)           leaf, plumbing
-//	schema    migrations                                    leaf, plumbing
-//	stage     scraper, processors, sink, browse, reprocess  leaf, plumbing, schema, its own subpackages;
-//	          (each with its subpackages)                   reprocess (the orchestrator) also processors and sink
-//	command   cmd/*                                         every layer but tests
-//	tests     e2e                                           every layer
+//	layer         packages                              may import
+//	leaf          codecs                                nothing of the module
+//	plumbing      internal/*                            leaf, plumbing
+//	schema        migrations                            leaf, plumbing
+//	stage         scraper, processors, sink, browse     leaf, plumbing, schema, its own subpackages
+//	              (each with its subpackages)
+//	orchestrator  reprocess                             every layer below: it re-derives the tables
+//	                                                    by running the router and the sink
+//	command       cmd/*                                 every layer but tests
+//	tests         e2e                                   every layer
 //
 // So no stage imports another (browse does not import sink), codecs stays the leaf, and nothing
-// in internal/* or migrations points back up at a stage or a command. The rule holds for test
-// files too: a stage's tests drive the stage alone (e2e is where stages meet).
+// in internal/*, migrations or a stage points back up at the orchestrator or a command. The rule
+// holds for test files too: a stage's tests drive the stage alone (e2e is where stages meet).
 type layer int
 
 const (
@@ -32,21 +34,21 @@ const (
 	plumbing
 	schema
 	stage
+	orchestrator
 	command
 	tests
 )
 
 func (l layer) String() string {
-	return [...]string{"leaf", "plumbing", "schema", "stage", "command", "tests"}[l]
+	return [...]string{"leaf", "plumbing", "schema", "stage", "orchestrator", "command", "tests"}[l]
 }
 
-// stages are the pipeline's stages by their folder. reprocess is accepted at internal/reprocess
-// too, where it lived before it became a top-level package.
-var stages = []string{"scraper", "processors", "sink", "browse", "reprocess"}
+// stages are the pipeline's stages by their folder.
+var stages = []string{"scraper", "processors", "sink", "browse"}
 
-// orchestrates names the stages a stage may import after all: reprocess re-derives the tables by
-// running the router and the sink.
-var orchestrates = map[string][]string{"reprocess": {"processors", "sink"}}
+// orchestrates names the stages the orchestrator runs: reprocess re-derives the tables with the
+// router and the sink, and has no business with the others.
+var orchestrates = []string{"processors", "sink"}
 
 // place is where a package sits: its layer and, for a stage, which stage.
 type place struct {
@@ -58,8 +60,8 @@ type place struct {
 func placeOf(dir string) (place, bool) {
 	top, _, _ := strings.Cut(dir, "/")
 	switch {
-	case dir == "internal/reprocess" || strings.HasPrefix(dir, "internal/reprocess/"):
-		return place{stage, "reprocess"}, true
+	case top == "reprocess":
+		return place{orchestrator, ""}, true
 	case slices.Contains(stages, top):
 		return place{stage, top}, true
 	case top == "codecs":
@@ -83,8 +85,10 @@ func allowed(from, to place) (bool, string) {
 		return true, ""
 	case from.layer == command:
 		return to.layer != tests, "a command never imports the end-to-end tests"
+	case from.layer == orchestrator && to.layer == stage:
+		return slices.Contains(orchestrates, to.stage), "the orchestrator runs the router and the sink, no other stage"
 	case from.layer == stage && to.layer == stage:
-		if from.stage == to.stage || slices.Contains(orchestrates[from.stage], to.stage) {
+		if from.stage == to.stage {
 			return true, ""
 		}
 		if from.stage == "browse" && to.stage == "sink" {
@@ -162,10 +166,10 @@ func TestLayerTable(t *testing.T) {
 		{"processors", "sink", false},
 		{"scraper", "processors", false},
 		{"sink", "reprocess", false},
-		{"browse", "internal/reprocess", false},
+		{"browse", "reprocess", false},
 		{"reprocess", "processors", true},
 		{"reprocess", "sink", true},
-		{"internal/reprocess", "processors", true},
+		{"reprocess", "migrations", true},
 		{"reprocess", "browse", false},
 		{"reprocess", "scraper", false},
 		{"processors", "processors/weaponrow", true},
