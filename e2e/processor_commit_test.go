@@ -100,16 +100,16 @@ func (e *routerEnv) committed(t *testing.T, partition int32) (int64, bool) {
 	}
 	defer client.Close()
 	defer admin.Close()
-	topic := string(e.names.WeaponData())
+	p := kafka.Partition{Topic: string(e.names.WeaponData()), ID: partition}
 	var got kafka.Ends
 	err = kafka.Retry(ctx, "the router group's offsets", 200*time.Millisecond, func() (err error) {
-		got, err = kafka.GroupOffsets(admin, string(e.names.RouterGroup()), kafka.Ends{topic: {partition: 0}})
+		got, err = kafka.GroupOffsets(admin, string(e.names.RouterGroup()), kafka.Ends{p: 0})
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	next, ok := got[topic][partition]
+	next, ok := got[p]
 	return next, ok
 }
 

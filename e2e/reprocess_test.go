@@ -308,16 +308,11 @@ func (d *deployment) lag(ctx context.Context, client sarama.Client, admin sarama
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var topic string
-		var p int32
-		var n int64
-		if err := rows.Scan(&topic, &p, &n); err != nil {
+		var p kafka.Position
+		if err := rows.Scan(&p.Topic, &p.ID, &p.Offset); err != nil {
 			return -1, err
 		}
-		if stored[topic] == nil {
-			stored[topic] = map[int32]int64{}
-		}
-		stored[topic][p] = n
+		stored[p.Partition] = p.Offset
 	}
 	return ends.Behind(stored, starts), rows.Err()
 }

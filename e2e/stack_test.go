@@ -71,7 +71,7 @@ func (s *stack) caughtUp(ctx context.Context, client sarama.Client, admin sarama
 	if err != nil || lag > 0 {
 		return false, err
 	}
-	weaponEnds, err := topicEnds(client, s.names.WeaponTopics())
+	weaponEnds, err := kafka.TopicEnds(client, weaponTopicNames(s.names)...)
 	if err != nil {
 		return false, err
 	}
@@ -87,7 +87,7 @@ func (s *stack) caughtUp(ctx context.Context, client sarama.Client, admin sarama
 	return true, nil
 }
 
-func (s *stack) sinkOffsets(ctx context.Context) (map[string]int64, error) {
+func (s *stack) sinkOffsets(ctx context.Context) (kafka.Ends, error) {
 	conn, err := pgx.Connect(ctx, s.dbURL)
 	if err != nil {
 		return nil, err
@@ -98,12 +98,10 @@ func (s *stack) sinkOffsets(ctx context.Context) (map[string]int64, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]int64{}
-	var topic string
-	var partition int32
-	var next int64
-	_, err = pgx.ForEachRow(rows, []any{&topic, &partition, &next}, func() error {
-		out[fmt.Sprintf("%s/%d", topic, partition)] = next
+	out := kafka.Ends{}
+	var p kafka.Position
+	_, err = pgx.ForEachRow(rows, []any{&p.Topic, &p.ID, &p.Offset}, func() error {
+		out[p.Partition] = p.Offset
 		return nil
 	})
 	return out, err

@@ -107,25 +107,6 @@ func readDeadLetters(t testing.TB, brokers []string, cfg *sarama.Config, topic c
 	return out
 }
 
-// topicEnds returns the end offset of every partition of the topics, by "topic/partition".
-func topicEnds(client sarama.Client, topics []codecs.Topic) (map[string]int64, error) {
-	ends := map[string]int64{}
-	for _, topic := range topics {
-		parts, err := client.Partitions(string(topic))
-		if err != nil {
-			return nil, fmt.Errorf("partitions of %s: %w", topic, err)
-		}
-		for _, p := range parts {
-			end, err := client.GetOffset(string(topic), p, sarama.OffsetNewest)
-			if err != nil {
-				return nil, fmt.Errorf("end of %s/%d: %w", topic, p, err)
-			}
-			ends[fmt.Sprintf("%s/%d", topic, p)] = end
-		}
-	}
-	return ends, nil
-}
-
 // groupLag is how many messages of topic the consumer group has not committed yet.
 func groupLag(client sarama.Client, admin sarama.ClusterAdmin, group codecs.Group, topic codecs.Topic) (int64, error) {
 	parts, err := client.Partitions(string(topic))

@@ -178,14 +178,14 @@ func (m *monitor) measure(client sarama.Client, admin sarama.ClusterAdmin) (int6
 		return 0, err
 	}
 	var total int64
-	for p, end := range ends[input] {
-		pos, ok := committed[input][p]
-		if !ok || pos < starts[input][p] {
-			pos = starts[input][p]
+	for p, end := range ends {
+		pos, ok := committed[p]
+		if !ok || pos < starts[p] {
+			pos = starts[p]
 		}
 		lag := max(0, end-pos)
 		total += lag
-		m.lag.WithLabelValues(input, strconv.Itoa(int(p))).Set(float64(lag))
+		m.lag.WithLabelValues(p.Topic, strconv.Itoa(int(p.ID))).Set(float64(lag))
 	}
 	return total, nil
 }

@@ -46,7 +46,7 @@ func (s *session) copyRaw(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("copy the raw records to %s: %w", to, err)
 	}
 	c := &rawCopy{emitter: emitter, log: cfg.Logger}
-	err = c.topic(ctx, s.client, from, starts[from], ends[from])
+	err = c.partitions(ctx, s.client, starts, ends)
 	// Finish waits for every send; a failed one was recorded by its promise.
 	if err = errors.Join(err, emitter.Finish(), c.failed()); err != nil {
 		return 0, fmt.Errorf("copy the raw records of %s to %s: %w", from, to, err)
@@ -65,28 +65,28 @@ type rawCopy struct {
 	err     error
 }
 
-// topic sends the records of every partition of topic from its start to its end offset, the
+// partitions sends the records of every partition in ends from its start to its end offset, the
 // partitions at once, each in order.
-func (c *rawCopy) topic(ctx context.Context, client sarama.Client, topic string, starts, ends map[int32]int64) error {
+func (c *rawCopy) partitions(ctx context.Context, client sarama.Client, starts, ends kafka.Ends) error {
 	consumer, err := sarama.NewConsumerFromClient(client)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", topic, err)
+		return fmt.Errorf("read the source: %w", err)
 	}
 	defer consumer.Close()
 	g, gctx := errgroup.WithContext(ctx)
 	for p, end := range ends {
 		if start := starts[p]; end > start {
-			g.Go(func() error { return c.partition(gctx, consumer, topic, p, start, end) })
+			g.Go(func() error { return c.partition(gctx, consumer, p, start, end) })
 		}
 	}
 	return g.Wait()
 }
 
-// partition sends the records of one partition of topic from offset start to end, in order.
-func (c *rawCopy) partition(ctx context.Context, consumer sarama.Consumer, topic string, p int32, start, end int64) error {
-	pc, err := consumer.ConsumePartition(topic, p, start)
+// partition sends the records of p from offset start to end, in order.
+func (c *rawCopy) partition(ctx context.Context, consumer sarama.Consumer, p kafka.Partition, start, end int64) error {
+	pc, err := consumer.ConsumePartition(p.Topic, p.ID, start)
 	if err != nil {
-		return fmt.Errorf("read %s/%d from %d: %w", topic, p, start, err)
+		return fmt.Errorf("read %s from %d: %w", p, start, err)
 	}
 	defer pc.AsyncClose()
 	for {
@@ -95,7 +95,7 @@ func (c *rawCopy) partition(ctx context.Context, consumer sarama.Consumer, topic
 			return ctx.Err()
 		case err := <-pc.Errors():
 			// sarama's partition consumer goes on by itself (a leader moving, say): said, not fatal.
-			c.log.Warn("copy the raw records: read error, going on", "topic", topic, "partition", p, "err", err)
+			c.log.Warn("copy the raw records: read error, going on", "topic", p.Topic, "partition", p.ID, "err", err)
 		case msg := <-pc.Messages():
 			headers := goka.Headers{}
 			for _, h := range msg.Headers {
@@ -103,7 +103,7 @@ func (c *rawCopy) partition(ctx context.Context, consumer sarama.Consumer, topic
 			}
 			promise, err := c.emitter.EmitWithHeaders(string(msg.Key), msg.Value, headers)
 			if err != nil {
-				return fmt.Errorf("send %s/%d@%d: %w", topic, p, msg.Offset, err)
+				return fmt.Errorf("send %s: %w", p.At(msg.Offset), err)
 			}
 			promise.Then(c.done)
 			if msg.Offset >= end-1 {

@@ -226,12 +226,10 @@ func (s *Sink) measureLag(ctx context.Context) {
 	if kafkaErr != nil || dbErr != nil || s.obs.lag == nil {
 		return
 	}
-	for topic, parts := range ends {
-		for p, end := range parts {
-			// A partition never stored, or stored below its oldest record, is read from there.
-			pos := max(next[kafka.Partition{Topic: topic, ID: p}], starts[topic][p])
-			s.obs.lag.WithLabelValues(topic, strconv.Itoa(int(p))).Set(float64(max(0, end-pos)))
-		}
+	for p, end := range ends {
+		// A partition never stored, or stored below its oldest record, is read from there.
+		pos := max(next[p], starts[p])
+		s.obs.lag.WithLabelValues(p.Topic, strconv.Itoa(int(p.ID))).Set(float64(max(0, end-pos)))
 	}
 }
 

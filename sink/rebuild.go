@@ -85,14 +85,7 @@ func (r *Rebuild) Offsets(ctx context.Context) (kafka.Ends, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rebuild: read offsets: %w", err)
 	}
-	out := kafka.Ends{}
-	for p, n := range next {
-		if out[p.Topic] == nil {
-			out[p.Topic] = map[int32]int64{}
-		}
-		out[p.Topic][p.ID] = n
-	}
-	return out, nil
+	return next, nil
 }
 
 // Switch puts the rebuilt tables in place of the live ones, in one transaction: readers see the

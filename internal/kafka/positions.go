@@ -8,8 +8,20 @@ import (
 	"github.com/IBM/sarama"
 )
 
-// Ends are the next offsets of the partitions of some topics (their high-water marks).
-type Ends map[string]map[int32]int64
+// Ends are the next offsets of the partitions of some topics (their high-water marks, or the
+// offsets a group has committed), by partition.
+type Ends map[Partition]int64
+
+// Of returns the offsets of topic's partitions, by partition id.
+func (ends Ends) Of(topic string) map[int32]int64 {
+	out := map[int32]int64{}
+	for p, n := range ends {
+		if p.Topic == topic {
+			out[p.ID] = n
+		}
+	}
+	return out
+}
 
 // TopicEnds returns the high-water mark of every partition of the topics.
 func TopicEnds(client sarama.Client, topics ...string) (Ends, error) {
@@ -29,13 +41,12 @@ func offsetsAt(client sarama.Client, time int64, topics []string) (Ends, error) 
 		if err != nil {
 			return nil, fmt.Errorf("partitions of %s: %w", topic, err)
 		}
-		out[topic] = map[int32]int64{}
 		for _, p := range parts {
 			n, err := client.GetOffset(topic, p, time)
 			if err != nil {
 				return nil, fmt.Errorf("offset of %s/%d: %w", topic, p, err)
 			}
-			out[topic][p] = n
+			out[Partition{topic, p}] = n
 		}
 	}
 	return out, nil
@@ -45,14 +56,12 @@ func offsetsAt(client sarama.Client, time int64, topics []string) (Ends, error) 
 // from next counts from its start, which is the low watermark for a fresh reader: starts).
 func (ends Ends) Behind(next, starts Ends) int64 {
 	var lag int64
-	for topic, parts := range ends {
-		for p, end := range parts {
-			pos, ok := next[topic][p]
-			if !ok {
-				pos = starts[topic][p]
-			}
-			lag += max(0, end-pos)
+	for p, end := range ends {
+		pos, ok := next[p]
+		if !ok {
+			pos = starts[p]
 		}
+		lag += max(0, end-pos)
 	}
 	return lag
 }
@@ -61,10 +70,8 @@ func (ends Ends) Behind(next, starts Ends) int64 {
 // (partitions without a commit are absent).
 func GroupOffsets(admin sarama.ClusterAdmin, group string, ends Ends) (Ends, error) {
 	want := map[string][]int32{}
-	for topic, parts := range ends {
-		for p := range parts {
-			want[topic] = append(want[topic], p)
-		}
+	for p := range ends {
+		want[p.Topic] = append(want[p.Topic], p.ID)
 	}
 	resp, err := admin.ListConsumerGroupOffsets(group, want)
 	if err != nil {
@@ -77,10 +84,7 @@ func GroupOffsets(admin sarama.ClusterAdmin, group string, ends Ends) (Ends, err
 	for topic, blocks := range resp.Blocks {
 		for p, b := range blocks {
 			if b.Offset >= 0 && errors.Is(b.Err, sarama.ErrNoError) {
-				if got[topic] == nil {
-					got[topic] = map[int32]int64{}
-				}
-				got[topic][p] = b.Offset
+				got[Partition{topic, p}] = b.Offset
 			}
 		}
 	}
@@ -111,9 +115,9 @@ func Truncate(ctx context.Context, client sarama.Client, admin sarama.ClusterAdm
 	if err != nil {
 		return fmt.Errorf("truncate: %w", err)
 	}
-	for topic, parts := range ends {
+	for _, topic := range topics {
 		del := map[int32]int64{}
-		for p, end := range parts {
+		for p, end := range ends.Of(topic) {
 			if end > 0 {
 				del[p] = end
 			}
@@ -202,10 +206,7 @@ func listOffsets(leader *sarama.Broker, cfg *sarama.Config, parts []Partition, t
 		if len(b.Offsets) == 1 {
 			n = b.Offsets[0]
 		}
-		if into[p.Topic] == nil {
-			into[p.Topic] = map[int32]int64{}
-		}
-		into[p.Topic][p.ID] = n
+		into[p] = n
 	}
 	return nil
 }
