@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mhfz/mhfz-pipeline/internal/testenv"
-	"github.com/mhfz/mhfz-pipeline/migrations"
 )
 
 // readmeQueries returns the SQL statements of the ```sql blocks of the user's pages: the
@@ -78,15 +77,7 @@ func TestReadmeQueriesOnTheSchema(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	url := testenv.DatabaseURL(t)
-	db, err := migrations.Open(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	p, err := migrations.NewProvider(db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := migrationsOf(t, url)
 	if _, err := p.Up(ctx); err != nil {
 		t.Fatalf("migrate up: %v", err)
 	}

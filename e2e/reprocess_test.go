@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
+	"github.com/pressly/goose/v3"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
@@ -100,24 +101,34 @@ func newDeployment(t testing.TB, ctx context.Context, name string) *deployment {
 	return d
 }
 
-// migrate applies the migrations to the deployment's database and opens its pool.
-func (d *deployment) migrate(ctx context.Context) {
-	t := d.t
-	db, err := migrations.Open(d.url)
+// migrationsOf is the goose provider of the migrations on the database at url, closed when the
+// test ends.
+func migrationsOf(t testing.TB, url string) *goose.Provider {
+	t.Helper()
+	db, err := migrations.Open(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
 	p, err := migrations.NewProvider(db)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p
+}
+
+// migrate applies the migrations to the deployment's database and opens its pool.
+func (d *deployment) migrate(ctx context.Context) {
+	t := d.t
+	p := migrationsOf(t, d.url)
 	if _, err := p.Up(ctx); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	if d.db, err = pgxpool.New(ctx, d.url); err != nil {
+	db, err := pgxpool.New(ctx, d.url)
+	if err != nil {
 		t.Fatal(err)
 	}
+	d.db = db
 	t.Cleanup(d.db.Close)
 }
 

@@ -135,15 +135,7 @@ func zenithCounts(ctx context.Context, d *deployment) (inExtra, inColumn int64) 
 // again: what a database that stayed at version, and is then upgraded, goes through.
 func (d *deployment) migrateDownUp(ctx context.Context, version int64) {
 	t := d.t
-	db, err := migrations.Open(d.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	p, err := migrations.NewProvider(db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := migrationsOf(t, d.url)
 	if _, err := p.DownTo(ctx, version); err != nil {
 		t.Fatalf("migrate down to %d: %v", version, err)
 	}
