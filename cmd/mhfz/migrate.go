@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -19,7 +20,7 @@ import (
 type migrateOptions struct {
 	db     databaseFlags
 	action string
-	to     int64
+	to     *int64 // --to; nil: up to the latest, down by one
 	wait   time.Duration
 	// readerPassword, when set, is given to the read-only role after `up`.
 	readerPassword string
@@ -32,9 +33,9 @@ func parseMigrateFlags(args []string, output io.Writer) (*migrateOptions, error)
 	fs := newFlagSet("migrate", "migrate [flags] up|down|status|version", output)
 	fs.takesArgs = true
 	o.db.register(fs)
-	var to int
-	fs.intVar(&to, "to", "MHFZ_MIGRATE_TO", -1,
-		"up: apply up to this version; down: roll back to this version (0: everything). -1: up to the latest, down by one")
+	var to string
+	fs.stringVar(&to, "to", "MHFZ_MIGRATE_TO", "",
+		"up: apply up to this version; down: roll back to this version (0: everything). Empty: up to the latest, down by one")
 	fs.durationVar(&o.wait, "wait", "MHFZ_DATABASE_WAIT", startup.DefaultTimeout,
 		"how long to wait for the database to be reachable (a wrong password or database fails at once; 0: until stopped)")
 	fs.stringVar(&o.readerPassword, "reader-password", "MHFZ_READER_PASSWORD", "",
@@ -56,12 +57,16 @@ func parseMigrateFlags(args []string, output io.Writer) (*migrateOptions, error)
 		return nil, usageError{fmt.Sprintf("migrate: unexpected arguments %q", fs.Args())}
 	case o.db.url == "":
 		return nil, usageError{"migrate: --database-url is empty"}
-	case to < -1:
-		return nil, usageError{"migrate: --to must be >= -1"}
 	case o.wait < 0:
 		return nil, usageError{"migrate: --wait must not be negative"}
 	}
-	o.to = int64(to)
+	if to != "" {
+		v, err := strconv.ParseInt(to, 10, 64)
+		if err != nil || v < 0 {
+			return nil, usageError{fmt.Sprintf("migrate: --to %q: want a version number >= 0, or nothing", to)}
+		}
+		o.to = &v
+	}
 	return o, nil
 }
 
@@ -119,8 +124,8 @@ func openMigrateDatabase(ctx context.Context, o *migrateOptions, env runEnv) (*s
 func migrateUp(ctx context.Context, p *goose.Provider, db *sql.DB, o *migrateOptions, log *slog.Logger) error {
 	var results []*goose.MigrationResult
 	var err error
-	if o.to >= 0 {
-		results, err = p.UpTo(ctx, o.to)
+	if o.to != nil {
+		results, err = p.UpTo(ctx, *o.to)
 	} else {
 		results, err = p.Up(ctx)
 	}
@@ -133,8 +138,8 @@ func migrateUp(ctx context.Context, p *goose.Provider, db *sql.DB, o *migrateOpt
 
 // migrateDown rolls back to --to, or the last migration without it.
 func migrateDown(ctx context.Context, p *goose.Provider, o *migrateOptions, log *slog.Logger) error {
-	if o.to >= 0 {
-		results, err := p.DownTo(ctx, o.to)
+	if o.to != nil {
+		results, err := p.DownTo(ctx, *o.to)
 		report(log, "rolled back", results)
 		return err
 	}
