@@ -2,6 +2,7 @@ package browse
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -46,8 +47,8 @@ type observation struct {
 }
 
 // observe builds the server's metrics and registers them and its health checks (either may be
-// nil): alive while no request has run for longer than StallTimeout, ready while PostgreSQL
-// answers the probe.
+// nil): alive while no request has run for longer than StallTimeout, ready while it serves and
+// PostgreSQL answers the probe.
 func (s *Server) observe() error {
 	o := &s.obs
 	o.requests, o.duration = metricRequests.NewCounterVec(), metricDuration.NewHistogramVec()
@@ -64,6 +65,7 @@ func (s *Server) observe() error {
 		o.watch = w
 		s.cfg.Health.Live("serve requests", w.Check)
 		s.cfg.Health.Ready("serve database", o.database.Check)
+		s.cfg.Health.Ready("serve listening", s.checkServing)
 	}
 	if s.cfg.Registry == nil {
 		return nil
@@ -113,4 +115,15 @@ func (s *Server) monitor(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// errNotServing is the readiness of a server that waits for PostgreSQL, checks the schema, or
+// has stopped: the database may answer already, but no request is served yet.
+var errNotServing = errors.New("not serving: waiting for PostgreSQL, checking the schema, or stopped")
+
+func (s *Server) checkServing() error {
+	if !s.serving.Load() {
+		return errNotServing
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"github.com/mhfz/mhfz-pipeline/browse"
 	"github.com/mhfz/mhfz-pipeline/internal/observe"
 	"github.com/mhfz/mhfz-pipeline/internal/startup"
+	"github.com/mhfz/mhfz-pipeline/internal/testenv"
 )
 
 // startServer runs a server of cfg on a free port until the test ends. It returns the page's
@@ -230,4 +232,50 @@ func TestServeNotReadyWithoutTheDatabase(t *testing.T) {
 	if got := sample(t, svc, "mhfz_serve_database_up", nil); got == nil || *got != 0 {
 		t.Errorf("mhfz_serve_database_up: %s, want 0", show(got))
 	}
+}
+
+// TestServeLosesTheDatabase: a server that was serving loses PostgreSQL (every connection cut,
+// new ones refused): /readyz fails naming the database and mhfz_serve_database_up turns 0 while
+// /healthz stays 200; once PostgreSQL is back, the server is ready again by itself.
+func TestServeLosesTheDatabase(t *testing.T) {
+	_, reader := migratedDB(t)
+	u, err := url.Parse(reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := testenv.NewProxy(t, u.Host)
+	u.Host = proxy.Addr()
+	svc, err := observe.NewService("test", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	observedServer(t, u.String(), svc, nil)
+	health := httptest.NewServer(svc.Handler())
+	defer health.Close()
+	status := func(path string) (int, string) {
+		resp, err := http.Get(health.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	up := func() float64 {
+		if got := sample(t, svc, "mhfz_serve_database_up", nil); got != nil {
+			return *got
+		}
+		return -1
+	}
+	waitFor(t, "ready while the database answers", func() bool { code, _ := status("/readyz"); return code == 200 && up() == 1 })
+	proxy.Down()
+	waitFor(t, "not ready once the database is gone", func() bool { code, _ := status("/readyz"); return code == 503 && up() == 0 })
+	if code, body := status("/readyz"); !strings.Contains(body, "serve database: PostgreSQL") {
+		t.Errorf("/readyz: %d %q, want it to name the database", code, body)
+	}
+	if code, body := status("/healthz"); code != 200 {
+		t.Errorf("/healthz: %d %q, want 200 (nothing is stuck)", code, body)
+	}
+	proxy.Up(t)
+	waitFor(t, "ready again once the database is back", func() bool { code, _ := status("/readyz"); return code == 200 && up() == 1 })
 }

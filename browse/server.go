@@ -87,6 +87,7 @@ type Server struct {
 	// openAPIJSON is openapi.yaml as JSON.
 	openAPIJSON []byte
 	ran         atomic.Bool
+	serving     atomic.Bool // Run serves requests: readiness
 }
 
 // New validates cfg and builds the server, its metrics and its checks. It connects to nothing:
@@ -232,6 +233,8 @@ func (s *Server) serve(ctx context.Context, ln net.Listener) error {
 	defer func() { stopMonitor(); <-monitored }()
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
+	s.serving.Store(true)
+	defer s.serving.Store(false)
 	select {
 	case err := <-done:
 		return fmt.Errorf("serve on %s: %w", ln.Addr(), err)
