@@ -86,6 +86,7 @@ func recordsOf(t testing.TB, ctx context.Context, types []string) []snapshotReco
 // transactions of different sinks holding their locks at the same time, never on the same
 // partition.
 func TestFailoverOnCluster(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("-short: kills brokers and services of a three-broker cluster")
 	}

@@ -216,6 +216,7 @@ const mhfzPartitions = 12
 // And the tables must hold every weapon row of the site, or the dead-letter topic (checkStackTables:
 // this run is TestStackEndToEnd's too).
 func TestStackMetricsInPrometheus(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("the whole corpus through the whole stack: not in -short")
 	}
@@ -306,6 +307,7 @@ func pagesFolder(t testing.TB, pages ...string) string {
 // sink's next batch cannot take its offsets: /healthz fails once the batch has waited longer than
 // --stall-timeout, naming it, and passes again once the lock is released and the batch is written.
 func TestSinkHealthzFailsWhileTheDatabaseIsBlocked(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	s := newStack(t)

@@ -26,6 +26,7 @@ import (
 // The committed offset must not pass the unsent input, so that the next router reads it again
 // and sends its version (the group table already holds it: a re-emit).
 func TestRouterCommitsOnlyFinishedInputs(t *testing.T) {
+	t.Parallel()
 	e := newRouterEnv(t)
 	sword, hammer := rawFixture(t, "ken_base_tree"), rawFixture(t, "hammer_length")
 	// One partition, in this order: the sword's send is held, then the hammer is forwarded (its

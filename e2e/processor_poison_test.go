@@ -41,6 +41,7 @@ type poison struct {
 // the real broker. Every bad record must be on the dead-letter topic with its reason, size and
 // SHA-256, every good one routed, and the router must never stop (its Run returns no error).
 func TestProcessorPoisonOnOnePartition(t *testing.T) {
+	t.Parallel()
 	e := newRouterEnv(t)
 	allowLargeMessages(t, e)
 	inputs := poisonInputs(t)

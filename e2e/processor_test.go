@@ -355,6 +355,7 @@ func (e *routerEnv) table() map[string]codecs.DedupState {
 // newest again (it must forward nothing). Then the sink stores what it forwarded while being
 // killed (sinkCorpusUnderCrashes).
 func TestProcessorOlderThenNewest(t *testing.T) {
+	t.Parallel()
 	e := newRouterEnv(t)
 
 	older := e.produce(testenv.Older)
@@ -439,6 +440,7 @@ func countValid(m map[string]expected) int64 {
 // and the source offset computed here. Duplicates (at-least-once delivery) are counted; the sink
 // stores (key, version) once (primary key, ON CONFLICT DO NOTHING).
 func TestProcessorKilledMidCorpus(t *testing.T) {
+	t.Parallel()
 	e := newRouterEnv(t)
 	want := e.produce(testenv.Newest)
 

@@ -74,6 +74,7 @@ func checkReadmeQueries(t *testing.T, ctx context.Context, conn *pgx.Conn) {
 // return rows is checked on the whole snapshot, by TestStack and TestStackScriptHistory). It is
 // the quick check of the docs' SQL, without the stack.
 func TestReadmeQueriesOnTheSchema(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	url := testenv.DatabaseURL(t)

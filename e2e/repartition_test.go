@@ -21,6 +21,7 @@ import (
 // positions); the new deployment's services take over where the re-processing left, and a
 // service given the old count is refused with the mismatch, never silently.
 func TestRepartitionByReprocess(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("-short: runs the pipeline and a re-processing over two snapshots")
 	}

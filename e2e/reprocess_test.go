@@ -451,6 +451,7 @@ func (d *deployment) answers(ctx context.Context) []int64 {
 // Build B numbers the versions of the Apophis Axe rows differently from build A (the case that
 // corrupted the history before): the history must be build B's, with no conflict.
 func TestReprocessEqualsRebuild(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("-short: runs three pipelines over two snapshots")
 	}

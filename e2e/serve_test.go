@@ -109,6 +109,7 @@ func servedDB(t *testing.T, ctx context.Context) (expected map[string]*current, 
 // TestServe loads the older, then the newer snapshot (a subset: see inServeSubset) through the
 // real pipeline and checks the API and, in headless Chromium, the web page, as mhfz_reader.
 func TestServe(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("-short: runs the pipeline over two snapshots")
 	}
@@ -666,6 +667,7 @@ func screenshots(t *testing.T) string {
 // view and history function after the switch, and the search indexes of 00008 and 00010 and
 // weapon_latest's triggers must have come along with the tables.
 func TestReaderReadsAfterReprocessSwitch(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dbURL := testenv.DatabaseURL(t)

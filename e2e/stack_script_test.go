@@ -40,6 +40,7 @@ func (o *scriptOutput) String() string { o.mu.Lock(); defer o.mu.Unlock(); retur
 // script's process group, as a terminal does). The processor's and the sink's summaries must
 // appear, the logs it advertised must be kept, and the extracted snapshots removed.
 func TestStackScriptHistory(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("two snapshots through a stack of its own: not in -short")
 	}

@@ -48,6 +48,7 @@ func parseBeforeZenith(raw *codecs.RawRecord) (*codecs.Weapon, error) {
 // versions included) and the same weapon_latest, and every row with a skill has it in
 // zenith_skill, none in extra.
 func TestZenithSkillMigratedEqualsFreshBuild(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("-short: runs two pipelines over 13,400 rows")
 	}
