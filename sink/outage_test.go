@@ -82,6 +82,7 @@ func (p *proxy) up(t *testing.T) {
 // backoff, logs the outage once and the recovery once, advances no offset meanwhile, and stores
 // everything once the database is back, without a restart.
 func TestDatabaseOutage(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	u, err := url.Parse(f.url)
 	if err != nil {
