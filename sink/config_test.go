@@ -25,6 +25,7 @@ func validConfig() Config {
 
 // New checks every field and names the one that is wrong; it connects to nothing.
 func TestNewChecksConfig(t *testing.T) {
+	t.Parallel()
 	if _, err := New(validConfig()); err != nil {
 		t.Fatalf("New with the defaults and nothing listening: %v", err)
 	}
@@ -67,6 +68,7 @@ func TestNewChecksConfig(t *testing.T) {
 // A run that fails with a failure that may go away (Kafka's brokers gone, a connection reset) is
 // started again; one that fails for good ends the Run with its error.
 func TestRunStartsAgainAfterRestartableFailures(t *testing.T) {
+	t.Parallel()
 	cfg := validConfig()
 	cfg.RetryMin, cfg.RetryMax = time.Millisecond, 2*time.Millisecond
 	s, err := New(cfg)

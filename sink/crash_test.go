@@ -121,6 +121,7 @@ func (c *child) kill(t *testing.T) {
 // crash the rows stored are exactly those of the offsets stored (all or nothing); at the end
 // every (key, version) produced is stored exactly once.
 func TestExactlyOnceUnderCrashes(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("-short: the crash test loads the corpus' size")
 	}

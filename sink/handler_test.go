@@ -24,6 +24,7 @@ func (s endedSession) Context() context.Context                    { return s.ct
 // session, not the sink: CI once saw a sink stop for good (and cleanly, with a nil error) 30 ms
 // after it started, because the other sink's join cancelled its first session.
 func TestSetupOfAnEndedSessionKeepsTheSink(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	s, err := New(f.config(nil))
 	if err != nil {

@@ -53,8 +53,12 @@ func retriableKafka(err sarama.KError) bool {
 // oldest record; a restart reports nothing more. With Setup's seek and without it (then
 // ConsumeClaim's checks place the claims).
 func TestStartsAtOldestOffset(t *testing.T) {
+	t.Parallel()
 	for _, seek := range []bool{true, false} {
-		t.Run(fmt.Sprintf("setup seek %v", seek), func(t *testing.T) { testStartsAtOldest(t, seek) })
+		t.Run(fmt.Sprintf("setup seek %v", seek), func(t *testing.T) {
+			t.Parallel()
+			testStartsAtOldest(t, seek)
+		})
 	}
 }
 

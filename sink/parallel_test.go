@@ -73,6 +73,7 @@ func waitClaims(t *testing.T, logs []*syncBuffer, sinks ...*running) {
 // in parallel: transactions of the two overlap in time, while no two transactions of different
 // instances holding the same partition ever do. Every record is stored exactly once.
 func TestParallelSinks(t *testing.T) {
+	t.Parallel()
 	partner := string(codecs.Names{}.Partner())
 	f := newFixtureOn(t, testenv.KafkaBrokers(t), 1, func(topic codecs.Topic) int32 {
 		if strings.HasSuffix(string(topic), partner) {
@@ -168,6 +169,7 @@ func groupProtocol(t *testing.T, f *fixture) string {
 // include the open transaction's. Its own transaction must wait for the open one (the offset
 // rows are locked) and then skip what it stored: nothing is lost, nothing stored twice.
 func TestRebalanceMidBatch(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	msgs, want := synthMessages(t, f.names, 0, 6000)
 	f.produce(t, msgs)

@@ -121,6 +121,7 @@ func (f *fixture) storedHash(t testing.TB, key string, version int64) string {
 // (the staging table, a row alone); with the same hash it is a duplicate. A batch written again
 // records nothing twice; a replay's reset empties the conflicts.
 func TestConflicts(t *testing.T) {
+	t.Parallel()
 	a1, a1other, a1again, b1 := longSword("a", 1, "H1"), longSword("a", 1, "H2"), longSword("a", 1, "H1"), longSword("b", 1, "HB")
 	cases := []struct {
 		name    string
@@ -132,6 +133,7 @@ func TestConflicts(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			f := dbFixture(t)
 			s := f.directSink(t)
 			recs := s.records(t, 0, 0, a1, a1other, a1again, b1)
@@ -180,6 +182,7 @@ func TestConflicts(t *testing.T) {
 // good row is stored, every bad one dead-lettered with its reason, no transaction takes more
 // than maxSavepoints savepoints (so the batch had to be cut), and the offsets cover it all.
 func TestManyBadRows(t *testing.T) {
+	t.Parallel()
 	const n, every = 5000, 16 // every 16th row bad, 300 of them
 	f := dbFixture(t)
 	s := f.directSink(t)
@@ -271,7 +274,9 @@ func (f *fixture) deadLetters(t testing.TB) map[int64]string {
 // the offset never goes back. And a transaction locks only its own partitions' offsets: a batch of
 // another partition goes on while it holds them.
 func TestOffsetsOnlyForward(t *testing.T) {
+	t.Parallel()
 	t.Run("first batches of a partition at once", func(t *testing.T) {
+		t.Parallel()
 		f := dbFixture(t)
 		s := f.directSink(t)
 		ws := make([]*codecs.Weapon, 100)
@@ -321,6 +326,7 @@ func TestOffsetsOnlyForward(t *testing.T) {
 		}
 	})
 	t.Run("other partitions are not locked", func(t *testing.T) {
+		t.Parallel()
 		f := dbFixture(t)
 		s := f.directSink(t)
 		p0 := s.records(t, 0, 0, longSword("p0-a", 1, "H"), longSword("p0-b", 1, "H"))
@@ -362,6 +368,7 @@ func TestOffsetsOnlyForward(t *testing.T) {
 // TestClassification lists every error the sink classifies: which dead-letter a row, which
 // halve a COPY, which are retried, which restart a Run; and that any other error stops it.
 func TestClassification(t *testing.T) {
+	t.Parallel()
 	reset := &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
 	cases := []struct {
 		err                                error
@@ -415,6 +422,7 @@ func TestClassification(t *testing.T) {
 // An error nobody classified stops the work at once, saying it was unexpected, instead of being
 // retried for ever; a known transient one is retried.
 func TestUnclassifiedErrorStops(t *testing.T) {
+	t.Parallel()
 	cfg := DefaultConfig()
 	cfg.Brokers, cfg.DatabaseURL = []string{"kafka.invalid:9092"}, "postgres://u@db.invalid/db"
 	cfg.Logger, cfg.RetryMin = slog.New(slog.NewTextHandler(io.Discard, nil)), time.Millisecond
@@ -445,6 +453,7 @@ func TestUnclassifiedErrorStops(t *testing.T) {
 // TestSchemaNotMigrated: a database without the schema stops the sink at once with an error
 // that says so, instead of retrying.
 func TestSchemaNotMigrated(t *testing.T) {
+	t.Parallel()
 	cfg := DefaultConfig()
 	cfg.Brokers, cfg.DatabaseURL = testenv.KafkaBrokers(t), testenv.DatabaseURL(t)
 	cfg.Names, cfg.Logger = codecs.Names{Prefix: testenv.Name(t, "sink") + "."}, slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -489,8 +498,10 @@ func (f *fixture) produceTo(t testing.TB, partition int32, msgs []message) {
 // every good record is stored, nothing is retried, and the summary line counts them. Written
 // as one batch and one record per batch.
 func TestPoisonOnWeaponTopic(t *testing.T) {
+	t.Parallel()
 	for _, batch := range []int{1000, 1} {
 		t.Run(fmt.Sprintf("batch size %d", batch), func(t *testing.T) {
+			t.Parallel()
 			f := newFixture(t)
 			topic := string(f.names.Type(codecs.LongSword))
 			msg := func(w *codecs.Weapon) message { return message{topic, w.Key, encode(t, w)} }

@@ -21,6 +21,7 @@ import (
 // TestSchemaMatchesColumns keeps the migration and the sink's column lists in step, and the
 // columns whose values fillRow checks against PostgreSQL's integer range.
 func TestSchemaMatchesColumns(t *testing.T) {
+	t.Parallel()
 	url := testenv.DatabaseURL(t)
 	migrate(t, url)
 	conn, err := pgx.Connect(context.Background(), url)
@@ -59,6 +60,7 @@ func TestSchemaMatchesColumns(t *testing.T) {
 // TestStoresEveryTypeOnce stores synthetic weapons of every type and the partners, with
 // upstream duplicates, and checks every row and its typed columns.
 func TestStoresEveryTypeOnce(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	msgs, want := synthMessages(t, f.names, 0, 600)
 	dups := msgs[100:130] // the processor re-emitting after a crash of its own
@@ -108,6 +110,7 @@ func TestStoresEveryTypeOnce(t *testing.T) {
 // offset and reason; a name full of quotes and SQL is stored as text, never executed; the sink
 // goes on with the records after them.
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	topic := string(f.names.Type(codecs.LongSword))
 	good := func(i int, edit func(w *codecs.Weapon)) message {
@@ -186,9 +189,11 @@ func TestBadInput(t *testing.T) {
 // storing what was lost (ahead) and nothing twice (behind). With Setup's seek switched off, the
 // checks in ConsumeClaim must give the same result.
 func TestRestartSeeksPostgresOffsets(t *testing.T) {
+	t.Parallel()
 	for _, seek := range []bool{true, false} {
 		for _, kafkaAt := range []string{"ahead", "behind", "equal", "none"} {
 			t.Run(fmt.Sprintf("kafka %s, setup seek %v", kafkaAt, seek), func(t *testing.T) {
+				t.Parallel()
 				testRestart(t, kafkaAt, seek)
 			})
 		}
@@ -315,6 +320,7 @@ func (f *fixture) commitKafka(t *testing.T, kafkaAt string, ends map[kafka.Parti
 // TestReplay rebuilds the tables from offset zero: dumped in order, they are the same before
 // and after, and the dead letters are rebuilt too.
 func TestReplay(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	msgs, want := synthMessages(t, f.names, 0, 450)
 	clash := synthWeapon(0) // its version 1 again, with other content

@@ -10,6 +10,7 @@ import (
 // A stop (the caller's context cancelled: SIGTERM) is a clean stop; a failure that cancelled the
 // run from inside is not, even when it wraps context.Canceled (a session's context, say).
 func TestStoppedOr(t *testing.T) {
+	t.Parallel()
 	failure := errors.New("replay: connection refused")
 	stopped, stop := context.WithCancel(context.Background())
 	stop()

@@ -11,6 +11,7 @@ import (
 // TestStoresZenithSkill: a weapon's Zenith Skill is stored in its table's zenith_skill column
 // (00012), which the _current view shows, and not in extra; a weapon without one has NULL.
 func TestStoresZenithSkill(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	bow, partner, without := synthWeapon(13), synthWeapon(14), synthWeapon(20) // a bow, a partner, a lance
 	bow.ZenithSkill, partner.ZenithSkill = "Skill Slots Up+1", "Test Skill Up+2"
