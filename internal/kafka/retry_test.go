@@ -14,6 +14,7 @@ import (
 	"github.com/lovoo/goka"
 
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
+	"github.com/mhfz/mhfz-pipeline/internal/testenv"
 )
 
 // TestTransient lists every error the stages wait out (the allow-list: Kafka's retriable
@@ -71,5 +72,30 @@ func TestProbingTopicManagers(t *testing.T) {
 	}
 	if f := tms.Failure(); !kafka.Transient(f) {
 		t.Fatalf("Transient(%q) = false, want true", f)
+	}
+}
+
+// TestProbingTopicManagersBuildAgain: a build that fails while every broker answers the probe
+// (the broker goka checked came back meanwhile) is tried once more before it counts as a failure.
+func TestProbingTopicManagersBuildAgain(t *testing.T) {
+	brokers := testenv.KafkaBrokers(t)
+	cfg := kafka.Config("test-build-again")
+	real := goka.TopicManagerBuilderWithConfig(cfg, goka.NewTopicManagerConfig())
+	calls := 0
+	flaky := func(brokers []string) (goka.TopicManager, error) {
+		calls++
+		if calls == 1 {
+			return nil, errors.New("goka: cannot connect to broker (it came back since)")
+		}
+		return real(brokers)
+	}
+	tms := kafka.NewProbingTopicManagers(flaky, cfg)
+	tm, err := tms.Build(brokers)
+	if err != nil {
+		t.Fatalf("Build: %v, want a topic manager from the second attempt", err)
+	}
+	defer tm.Close()
+	if calls != 2 || tms.Failure() != nil {
+		t.Errorf("%d builds, failure %v: want 2 builds and no failure", calls, tms.Failure())
 	}
 }

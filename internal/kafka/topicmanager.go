@@ -89,6 +89,10 @@ func (p *ProbingTopicManagers) Build(brokers []string) (goka.TopicManager, error
 	failure := err
 	if cause := ProbeBrokers(brokers, p.cfg); cause != nil {
 		failure = fmt.Errorf("build a topic manager: %w (goka: %v)", cause, err)
+	} else if tm, again := p.build(brokers); again == nil {
+		return tm, nil // every broker answers now: the one goka checked came back meanwhile
+	} else {
+		failure = again
 	}
 	p.mu.Lock()
 	p.failure = failure
