@@ -13,7 +13,7 @@ import (
 // parser re-reads them with `mhfz reprocess`.
 const (
 	KindEmpty    = "empty"     // a message without bytes
-	KindTooLarge = "too_large" // larger than RouterConfig.MaxMessageBytes
+	KindTooLarge = "too_large" // larger than Config.MaxMessageBytes
 	KindUTF8     = "utf8"      // bytes that are not valid UTF-8
 	KindShape    = "shape"     // JSON, but not of a record's shape: an array, a number, a field of the wrong type
 	KindJSON     = "json"      // malformed JSON
