@@ -41,12 +41,13 @@ SLOWEST ?= ./sink ./cmd/mhfz ./scraper ./internal/kafka ./migrations
 # trips), each on its own topics and database. Measured on a loaded machine, wall (CPU) seconds:
 # one after another 291 (110), -parallel 2 188 (113), 4 278 (120, a busier moment), 8 144 (126).
 RACEPARALLEL ?= -parallel 16
-# e2e's tests run six at once: each has its own topics, groups and databases (and its own
+# e2e's tests run three at once: each has its own topics, groups and databases (and its own
 # broker where it stops one; the cluster is the failover test's alone), and most of their time
-# is spent waiting on the services: 497 s for the package at -parallel 3 against 787 s one after
-# another (measured on the same, loaded, machine). Go starts parallel tests in no set order, so
-# at 3 at once a long test could start last and end the run alone.
-E2EPARALLEL ?= -parallel 6
+# is spent waiting on the services: 497 s for the package against 787 s one after another
+# (measured on the same, loaded, machine). Six at once was faster (467 s with both cores loaded
+# by stress-ng, against 508 s) but too much for the machine: the stack test's services then took
+# over 3 minutes to stop.
+E2EPARALLEL ?= -parallel 3
 test:
 	scripts/testenv run --cluster sh -c '\
 		$(GO) test $(TESTFLAGS) $(RACEFLAGS) $(RACEPARALLEL) $(SLOWEST) $$($(GO) list ./... | grep -v /e2e$$); raced=$$?; \
