@@ -387,3 +387,22 @@ func TestScrapeWrongFolder(t *testing.T) {
 		t.Errorf("no hint at %s: %v", buki, err)
 	}
 }
+
+// TestCPUProfileFile: with MHFZ_CPU_PROFILE set, a command writes its CPU profile there when it
+// ends (a gzip-compressed protocol buffer, as `go tool pprof` reads); a file it cannot create
+// is an error naming the variable.
+func TestCPUProfileFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cpu.pprof")
+	t.Setenv(envCPUProfile, path)
+	if _, _, err := mhfzCmd(context.Background(), "version"); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil || len(data) < 2 || data[0] != 0x1f || data[1] != 0x8b {
+		t.Fatalf("MHFZ_CPU_PROFILE=%s: %d bytes (%v), want a gzip-compressed profile", path, len(data), err)
+	}
+	t.Setenv(envCPUProfile, filepath.Join(t.TempDir(), "missing", "cpu.pprof"))
+	if _, _, err := mhfzCmd(context.Background(), "version"); err == nil || !strings.Contains(err.Error(), envCPUProfile) {
+		t.Errorf("a profile file that cannot be created: %v, want an error naming %s", err, envCPUProfile)
+	}
+}

@@ -115,7 +115,12 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, waitE
 	for _, c := range commands() {
 		if c.name == args[0] {
 			log := newLogger(stderr).With("service", c.name)
-			return c.run(ctx, args[1:], runEnv{stdout: stdout, log: log, waitEvery: waitEvery})
+			stopProfile, err := startCPUProfile()
+			if err != nil {
+				return err
+			}
+			err = c.run(ctx, args[1:], runEnv{stdout: stdout, log: log, waitEvery: waitEvery})
+			return errors.Join(err, stopProfile())
 		}
 	}
 	printUsage(stderr)
@@ -128,7 +133,8 @@ func printUsage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nevery command also reads MHFZ_LOG_LEVEL (debug, info, warn, error) and MHFZ_LOG_FORMAT (json, text)")
+	fmt.Fprintln(w, "\nevery command also reads MHFZ_LOG_LEVEL (debug, info, warn, error), MHFZ_LOG_FORMAT (json, text)")
+	fmt.Fprintln(w, "and MHFZ_CPU_PROFILE (a file where the command writes its CPU profile when it ends)")
 }
 
 // newLogger logs with log/slog: text by default, JSON with MHFZ_LOG_FORMAT=json; the level

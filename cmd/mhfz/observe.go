@@ -12,6 +12,7 @@ import (
 type observeFlags struct {
 	addr  string
 	stall time.Duration
+	pprof bool
 }
 
 func (o *observeFlags) register(fs *flagSet) {
@@ -19,11 +20,16 @@ func (o *observeFlags) register(fs *flagSet) {
 		"serve /metrics (Prometheus), /healthz and /readyz on this address, such as :9100 (empty: none)")
 	fs.durationVar(&o.stall, "stall-timeout", "MHFZ_STALL_TIMEOUT", observe.DefaultStallTimeout,
 		"/healthz fails once a piece of work (a batch, a database call, a page, records waiting, a request of serve) has made no progress for this long")
+	fs.boolVar(&o.pprof, "pprof", "MHFZ_PPROF", false,
+		"also serve Go's profiles under /debug/pprof/ on --http-addr (for operators: `go tool pprof http://ADDR/debug/pprof/profile`)")
 }
 
 func (o *observeFlags) check(command string) error {
 	if o.stall <= 0 {
 		return usageError{command + ": --stall-timeout must be positive"}
+	}
+	if o.pprof && o.addr == "" {
+		return usageError{command + ": --pprof needs --http-addr"}
 	}
 	return nil
 }
@@ -38,6 +44,7 @@ func (o *observeFlags) start(env runEnv) (svc *observe.Service, stop func(), err
 	if err != nil {
 		return nil, nil, err
 	}
+	svc.Pprof = o.pprof
 	// The server outlives the signal: it answers until the service has stopped.
 	stop, err = svc.Listen(context.Background(), o.addr, env.log)
 	if err != nil {

@@ -169,3 +169,23 @@ func TestCollectorReadsCounters(t *testing.T) {
 		t.Errorf("gathered %s, want %s", name, def.Name)
 	}
 }
+
+func TestPprofOnlyWhenAsked(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		svc, err := NewService("v1", "abc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc.Pprof = on
+		resp, err := http.Get("http://" + listenedAddr(t, svc) + "/debug/pprof/goroutine?debug=1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		served := resp.StatusCode == http.StatusOK && strings.Contains(string(body), "goroutine profile:")
+		if served != on {
+			t.Errorf("Pprof %v: /debug/pprof/goroutine answered %d, served a profile: %v", on, resp.StatusCode, served)
+		}
+	}
+}

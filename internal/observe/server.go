@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +19,10 @@ import (
 type Service struct {
 	Registry *prometheus.Registry
 	Health   *Health
+	// Pprof adds Go's profiles under /debug/pprof/ (net/http/pprof): off by default, since a
+	// profile costs CPU while it is taken and shows the program's internals to whoever can
+	// reach the address.
+	Pprof bool
 }
 
 // NewService returns a service's registry, with the Go runtime's and the process's metrics and
@@ -70,6 +75,13 @@ func (s *Service) Handler() http.Handler {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "mhfz: /metrics (Prometheus), /healthz (alive), /readyz (ready)")
 	})
+	if s.Pprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	return mux
 }
 
