@@ -16,7 +16,7 @@ BIN ?= bin/mhfz
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
 COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 
-.PHONY: build check test bench
+.PHONY: build check test bench profile
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o $(BIN) ./cmd/mhfz
 
@@ -56,3 +56,14 @@ test:
 # Benchmarks against the real services and the real pages (see docs/benchmarks.md).
 bench:
 	scripts/testenv run $(GO) test -run '^$$' -bench . -benchtime 3x -count 5 ./...
+
+# The end-to-end benchmark with every service's CPU profile on (MHFZ_CPU_PROFILE): the profiles
+# and a summary per service (where the CPU went, by library and stage, and the top functions)
+# in PROFILE_DIR. See docs/benchmarks.md.
+PROFILE_DIR ?= profiles
+PROFILE_RUNS ?= 3
+profile:
+	mkdir -p $(PROFILE_DIR)
+	scripts/testenv run env MHFZ_PROFILE_DIR=$(abspath $(PROFILE_DIR)) \
+		$(GO) test -run '^$$' -bench 'StackEndToEnd/metrics=off' -benchtime $(PROFILE_RUNS)x -count 1 -v -timeout 60m ./e2e/
+	@cat $(PROFILE_DIR)/summary.md

@@ -18,7 +18,12 @@ import (
 // mhfzBinary builds cmd/mhfz once per test binary and returns its path. It builds as `make
 // build` does (CGO off, -trimpath), so that the packages cmd/mhfz's TestMakeBuild compiled are
 // reused from the build cache instead of compiled a third time (after the raced and the test builds).
+// MHFZ_E2E_BINARY names an already built binary to run instead: another build's, to compare
+// two builds with the same benchmark.
 var mhfzBinary = sync.OnceValues(func() (string, error) {
+	if bin := os.Getenv("MHFZ_E2E_BINARY"); bin != "" {
+		return bin, nil
+	}
 	dir, err := os.MkdirTemp("", "mhfz-e2e-bin-")
 	if err != nil {
 		return "", err

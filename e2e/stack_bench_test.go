@@ -14,8 +14,10 @@ import (
 // the stack): one iteration is one full run on fresh topics and a fresh database. metrics=on runs
 // the same with every service serving /metrics (--http-addr) and a Prometheus (Debian's package)
 // scraping them every second; metrics=off without either. cpu-s/snapshot is the CPU time the
-// mhfz processes used (Prometheus's own not counted). Run the two alternately (a loop of
-// -count 1 runs), so that the other sessions' load on the shared cores hits both alike.
+// mhfz processes used (Prometheus's own not counted), SERVICE-cpu-s and SERVICE-MB each one's
+// CPU time and peak resident memory. Run the two alternately (a loop of -count 1 runs), so that
+// the other sessions' load on the shared cores hits both alike. With MHFZ_PROFILE_DIR set (`make
+// profile`), every service writes its CPU profile there and the benchmark summarises them.
 //
 //	scripts/testenv run go test -run '^$' -bench StackEndToEnd -benchtime 1x -count 5 ./e2e/
 func BenchmarkStackEndToEnd(b *testing.B) {
@@ -24,50 +26,78 @@ func BenchmarkStackEndToEnd(b *testing.B) {
 	base := mirror(b, testenv.Snapshot(b, testenv.Newest))
 	for _, metrics := range []bool{false, true} {
 		b.Run(fmt.Sprintf("metrics=%s", map[bool]string{false: "off", true: "on"}[metrics]), func(b *testing.B) {
+			runs := 0
 			for range b.N {
 				b.StopTimer()
-				s := newStack(b)
-				scrapeEnv := s.env
-				var services []*service
-				if metrics {
-					addrs := map[string]string{"scraper": freeAddr(b), "processor": freeAddr(b), "sink": freeAddr(b)}
-					startPrometheus(b, addrs)
-					with := func(svc string) []string {
-						return append(append([]string(nil), s.env...), "MHFZ_HTTP_ADDR="+addrs[svc])
-					}
-					runService(b, ctx, s.env, "migrate", "up")
-					services = append(services, startService(b, with("processor"), "process"), startService(b, with("sink"), "sink"))
-					scrapeEnv = with("scraper")
-				} else {
-					processor, sink := s.start(ctx)
-					services = append(services, processor, sink)
-				}
+				runs++
+				services := startStackServices(b, ctx, metrics, runs)
 				b.StartTimer()
 				start := time.Now()
-				scraper := startService(b, scrapeEnv, "scrape", "--base-url", base, "--rate", "0")
+				scraper := startService(b, append(services.scrapeEnv, profileEnv("scrape", runs)...),
+					"scrape", "--base-url", base, "--rate", "0")
 				if err := scraper.wait(ctx); err != nil {
 					scraper.dumpLog()
 					b.Fatal(err)
 				}
-				s.waitCaughtUp(ctx, 10*time.Minute)
+				services.stack.waitCaughtUp(ctx, 10*time.Minute)
 				elapsed := time.Since(start)
 				b.StopTimer()
-				// The services' CPU time (user + system, start to stop) is less at the mercy of the
-				// other sessions' load on the shared cores than the wall time.
-				var cpu time.Duration
-				for _, svc := range append(services, scraper) {
-					if err := svc.stop(); err != nil {
-						b.Fatal(err)
-					}
-					cpu += svc.cmd.ProcessState.UserTime() + svc.cmd.ProcessState.SystemTime()
-				}
-				b.ReportMetric(elapsed.Seconds(), "s/snapshot")
-				b.ReportMetric(145955/elapsed.Seconds(), "records/s")
-				b.ReportMetric(cpu.Seconds(), "cpu-s/snapshot")
+				reportUsage(b, elapsed, append(services.running, scraper))
 				b.StartTimer()
 			}
+			writeProfileSummary(b, runs, "scrape", "process", "sink")
 		})
 	}
+}
+
+// benchStack is the stack of one iteration of BenchmarkStackEndToEnd: the processor and the
+// sink running, and the environment the scraper will run with.
+type benchStack struct {
+	stack     *stack
+	running   []*service
+	scrapeEnv []string
+}
+
+func startStackServices(b *testing.B, ctx context.Context, metrics bool, run int) benchStack {
+	s := newStack(b)
+	with := func(svc string) []string {
+		return append(append([]string(nil), s.env...), profileEnv(svc, run)...)
+	}
+	if metrics {
+		// Prometheus's jobs are named for the compose services.
+		jobs := map[string]string{"scrape": "scraper", "process": "processor", "sink": "sink"}
+		addrs, targets := map[string]string{}, map[string]string{}
+		for svc, job := range jobs {
+			addrs[svc] = freeAddr(b)
+			targets[job] = addrs[svc]
+		}
+		startPrometheus(b, targets)
+		with = func(svc string) []string {
+			return append(append(append([]string(nil), s.env...), profileEnv(svc, run)...), "MHFZ_HTTP_ADDR="+addrs[svc])
+		}
+	}
+	runService(b, ctx, s.env, "migrate", "up")
+	running := []*service{startService(b, with("process"), "process"), startService(b, with("sink"), "sink")}
+	return benchStack{stack: s, running: running, scrapeEnv: with("scrape")}
+}
+
+// reportUsage stops the services and reports the run's wall time and each one's CPU time and
+// peak resident memory. The CPU time (user + system, start to stop) is less at the mercy of the
+// other sessions' load on the shared cores than the wall time.
+func reportUsage(b *testing.B, elapsed time.Duration, services []*service) {
+	var cpu time.Duration
+	for _, svc := range services {
+		if err := svc.stop(); err != nil {
+			b.Fatal(err)
+		}
+		u := usageOf(svc)
+		cpu += u.cpu
+		b.ReportMetric(u.cpu.Seconds(), svc.name+"-cpu-s")
+		b.ReportMetric(float64(u.maxRSS)/1e6, svc.name+"-MB")
+	}
+	b.ReportMetric(elapsed.Seconds(), "s/snapshot")
+	b.ReportMetric(145955/elapsed.Seconds(), "records/s")
+	b.ReportMetric(cpu.Seconds(), "cpu-s/snapshot")
 }
 
 // BenchmarkSinkRealCorpus measures the sink alone on the real records: the newest snapshot is
