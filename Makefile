@@ -63,7 +63,7 @@ bench:
 PROFILE_DIR ?= profiles
 PROFILE_RUNS ?= 3
 profile:
-	mkdir -p $(PROFILE_DIR)
+	mkdir -p $(PROFILE_DIR) && rm -f $(PROFILE_DIR)/*.pprof $(PROFILE_DIR)/summary.md
 	scripts/testenv run env MHFZ_PROFILE_DIR=$(abspath $(PROFILE_DIR)) \
-		$(GO) test -run '^$$' -bench 'StackEndToEnd/metrics=off' -benchtime $(PROFILE_RUNS)x -count 1 -v -timeout 60m ./e2e/
+		$(GO) test -run '^$$' -bench 'StackEndToEnd/metrics=off' -benchtime 1x -count $(PROFILE_RUNS) -v -timeout 60m ./e2e/
 	@cat $(PROFILE_DIR)/summary.md

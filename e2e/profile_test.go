@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -18,9 +19,13 @@ import (
 // profile (MHFZ_CPU_PROFILE of each service: DIR/SERVICE-ITERATION.pprof) and its summary.
 const envProfileDir = "MHFZ_PROFILE_DIR"
 
-// profileEnv is the environment that makes the service svc of iteration i write its CPU profile
-// into the profile directory; nothing without one.
-func profileEnv(svc string, i int) []string {
+// profiledRuns counts the benchmark's runs in this process: go test calls a benchmark's function
+// again for each -count and each b.N, and every run's profiles are kept and summarised.
+var profiledRuns atomic.Int64
+
+// profileEnv is the environment that makes the service svc of run i write its CPU profile into
+// the profile directory; nothing without one.
+func profileEnv(svc string, i int64) []string {
 	dir := os.Getenv(envProfileDir)
 	if dir == "" {
 		return nil
@@ -51,7 +56,7 @@ type category struct {
 
 // gcFrames mark a sample of the garbage collector, wherever they are in the stack.
 var gcFrames = []string{"runtime.gcBgMarkWorker", "runtime.gcAssistAlloc", "runtime.bgsweep",
-	"runtime.bgscavenge", "runtime.gcDrain", "runtime.markroot", "runtime.scanobject"}
+	"runtime.bgscavenge", "runtime.gcDrain", "runtime.markroot", "runtime.scanobject", "internal/runtime/gc"}
 
 // categories are tried from a sample's leaf to its root, the first frame that matches one wins:
 // the JSON decoder's allocations count as JSON, the sink's calls to pgx as PostgreSQL.
@@ -196,9 +201,10 @@ func sortedByValue(m map[string]time.Duration) []keyValue {
 	return out
 }
 
-// writeProfileSummary writes DIR/summary.md for the services' profiles of runs iterations, and
+// writeProfileSummary writes DIR/summary.md for the services' profiles of the runs so far, and
 // logs it.
-func writeProfileSummary(b *testing.B, runs int, services ...string) {
+func writeProfileSummary(b *testing.B, services ...string) {
+	runs := int(profiledRuns.Load())
 	dir := os.Getenv(envProfileDir)
 	if dir == "" {
 		return

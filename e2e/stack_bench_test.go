@@ -26,14 +26,13 @@ func BenchmarkStackEndToEnd(b *testing.B) {
 	base := mirror(b, testenv.Snapshot(b, testenv.Newest))
 	for _, metrics := range []bool{false, true} {
 		b.Run(fmt.Sprintf("metrics=%s", map[bool]string{false: "off", true: "on"}[metrics]), func(b *testing.B) {
-			runs := 0
 			for range b.N {
 				b.StopTimer()
-				runs++
-				services := startStackServices(b, ctx, metrics, runs)
+				run := profiledRuns.Add(1)
+				services := startStackServices(b, ctx, metrics, run)
 				b.StartTimer()
 				start := time.Now()
-				scraper := startService(b, append(services.scrapeEnv, profileEnv("scrape", runs)...),
+				scraper := startService(b, append(services.scrapeEnv, profileEnv("scrape", run)...),
 					"scrape", "--base-url", base, "--rate", "0")
 				if err := scraper.wait(ctx); err != nil {
 					scraper.dumpLog()
@@ -45,7 +44,7 @@ func BenchmarkStackEndToEnd(b *testing.B) {
 				reportUsage(b, elapsed, append(services.running, scraper))
 				b.StartTimer()
 			}
-			writeProfileSummary(b, runs, "scrape", "process", "sink")
+			writeProfileSummary(b, "scrape", "process", "sink")
 		})
 	}
 }
@@ -58,7 +57,7 @@ type benchStack struct {
 	scrapeEnv []string
 }
 
-func startStackServices(b *testing.B, ctx context.Context, metrics bool, run int) benchStack {
+func startStackServices(b *testing.B, ctx context.Context, metrics bool, run int64) benchStack {
 	s := newStack(b)
 	with := func(svc string) []string {
 		return append(append([]string(nil), s.env...), profileEnv(svc, run)...)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
-	"github.com/lovoo/goka/storage"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
@@ -49,7 +48,7 @@ func (k KafkaSetup) validate() error {
 // emitted before the first start) and so that the producer is idempotent; topic replication as
 // a setting (goka's topic manager defaults to 2, which fails on one broker); the group table's
 // local storage in a configured folder (goka's default is under /tmp, re-read from Kafka after
-// every restart of a container). The config reaches goka only through these builders (goka's
+// every restart of a container), its writes batched (tableStorage). The config reaches goka only through these builders (goka's
 // global configuration is never replaced); each builder gets its own copy, since goka's builders
 // set the client id and the partitioner on the config they are given. The topic manager retries
 // its lookups through a leader election (kafka.RetryingTopicManager): goka would stop the
@@ -76,7 +75,7 @@ func (k KafkaSetup) options() ([]goka.ProcessorOption, *kafka.ProbingTopicManage
 		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(cfg())),
 		goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(cfg())),
 		goka.WithTopicManagerBuilder(tms.Build),
-		goka.WithStorageBuilder(storage.DefaultBuilder(k.StoragePath)),
+		goka.WithStorageBuilder(tableStorageBuilder(k.StoragePath)),
 	}, tms, nil
 }
 
