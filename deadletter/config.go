@@ -41,8 +41,9 @@ type Config struct {
 	// DryRun: redrive says what it would send, and sends and marks nothing.
 	DryRun bool
 	Logger *slog.Logger
-	// stopAt, in tests, makes redrive stop as if killed at a point ("sent": produced but not
-	// committed in Kafka; "committed": committed in Kafka, not marked) of batch n (from 1).
+	// stopAt, in tests, makes redrive stop as if killed at a point of batch n (from 1):
+	// "claimed" (claimed, nothing produced), "sent" (produced, not committed in Kafka),
+	// "committed" (committed in Kafka, not marked).
 	stopAt func(point string, batch int) bool
 }
 
@@ -82,6 +83,8 @@ func (f Filter) Match(l *Letter) bool {
 type Tool struct {
 	cfg Config
 	log *slog.Logger
+	// abandoned is the producer of a redrive the test hook stopped, for the test to close.
+	abandoned sarama.SyncProducer
 }
 
 // New checks cfg; it does no I/O.

@@ -65,9 +65,11 @@ func (t *Tool) Redrive(ctx context.Context) (Stats, error) {
 	}
 	stopped := false
 	defer func() {
-		if !stopped { // a stopped one is left as a killed process leaves it
-			prod.Close()
+		if stopped { // left as a killed process leaves it: its transaction open
+			t.abandoned = prod
+			return
 		}
+		prod.Close()
 	}()
 	if st.Settled, st.Released, err = t.settle(ctx, c); err != nil {
 		return st, err
@@ -147,6 +149,9 @@ func (t *Tool) sendBatch(ctx context.Context, c *conns, prod sarama.SyncProducer
 	}
 	if claims, err = t.claim(ctx, c.pool, claims); err != nil || len(claims) == 0 {
 		return 0, err
+	}
+	if t.stop("claimed", n) {
+		return 0, errStopped
 	}
 	msgs := make([]*sarama.ProducerMessage, len(claims))
 	for i, cl := range claims {
