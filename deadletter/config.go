@@ -114,6 +114,11 @@ func New(cfg Config) (*Tool, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	// Reading a topic that does not exist (no dead letter yet) must not create it with the
+	// broker's defaults: the processor creates it with the deployment's partition count.
+	k := *cfg.Kafka
+	k.Metadata.AllowAutoTopicCreation = false
+	cfg.Kafka = &k
 	return &Tool{cfg: cfg, log: cfg.Logger}, nil
 }
 
