@@ -27,9 +27,6 @@ const (
 	// SinkRebuildConsumer names the sink of a re-processing (mhfz reprocess), which fills the
 	// rebuilt tables while SinkConsumer's stay as they are.
 	SinkRebuildConsumer Group = "weapon-sink-rebuild"
-	// RedriveTransaction is the transactional id of mhfz dlq redrive's producer: one per
-	// deployment, so that a redrive fences the one before it (package deadletter).
-	RedriveTransaction = "mhfz-dlq-redrive"
 )
 
 // Names are the topic and group names of one deployment of the pipeline: the constants above,
@@ -81,6 +78,3 @@ func (n Names) SinkConsumer() Group { return Group(n.Prefix) + SinkConsumer }
 
 // SinkRebuildConsumer is the re-processing sink's name in kafka_offsets and its consumer group.
 func (n Names) SinkRebuildConsumer() Group { return Group(n.Prefix) + SinkRebuildConsumer }
-
-// RedriveTransaction is the transactional id of mhfz dlq redrive's producer.
-func (n Names) RedriveTransaction() string { return n.Prefix + RedriveTransaction }

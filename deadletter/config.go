@@ -42,8 +42,7 @@ type Config struct {
 	DryRun bool
 	Logger *slog.Logger
 	// stopAt, in tests, makes redrive stop as if killed at a point of batch n (from 1):
-	// "claimed" (claimed, nothing produced), "sent" (produced, not committed in Kafka),
-	// "committed" (committed in Kafka, not marked).
+	// "claimed" (claimed, nothing produced), "sent" (produced and acknowledged, not marked).
 	stopAt func(point string, batch int) bool
 }
 

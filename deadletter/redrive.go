@@ -59,13 +59,18 @@ func (t *Tool) Redrive(ctx context.Context) (Stats, error) {
 		st.Sent = len(todo)
 		return st, err
 	}
-	prod, err := t.newProducer() // fences the last redrive of this deployment
+	unlock, err := t.lock(ctx, c)
+	if err != nil {
+		return st, err
+	}
+	defer unlock()
+	prod, err := t.newProducer()
 	if err != nil {
 		return st, err
 	}
 	stopped := false
 	defer func() {
-		if stopped { // left as a killed process leaves it: its transaction open
+		if stopped { // left as a killed process leaves it
 			t.abandoned = prod
 			return
 		}
@@ -91,6 +96,35 @@ func (t *Tool) Redrive(ctx context.Context) (Stats, error) {
 	return st, nil
 }
 
+// ErrRunning: another redrive of the deployment is running.
+var ErrRunning = errors.New("another redrive of this deployment is running")
+
+// lock takes the deployment's redrive lock, a PostgreSQL session advisory lock held by one
+// connection until unlock: two redrives never run at once, and the settling never takes the
+// claims of a live redrive for those of a dead one (a killed process's session ends, and its
+// lock with it).
+func (t *Tool) lock(ctx context.Context, c *conns) (unlock func(), err error) {
+	conn, err := c.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("dlq: the redrive lock: %w", err)
+	}
+	name := "mhfz dlq redrive " + t.cfg.Names.Prefix
+	var ok bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtext($1))`, name).Scan(&ok); err != nil {
+		conn.Release()
+		return nil, fmt.Errorf("dlq: the redrive lock: %w", err)
+	}
+	if !ok {
+		conn.Release()
+		return nil, fmt.Errorf("dlq: %w (it holds the PostgreSQL advisory lock of %q)", ErrRunning, name)
+	}
+	return func() {
+		// Ending the session would release it too; unlocking keeps the pooled connection clean.
+		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtext($1))`, name)
+		conn.Release()
+	}, nil
+}
+
 // selectPending returns the dead letters to send, counting the selected and the blocked ones.
 func (t *Tool) selectPending(ctx context.Context, c *conns, st *Stats) ([]*Letter, error) {
 	f := t.cfg.Filter
@@ -112,14 +146,12 @@ func (t *Tool) selectPending(ctx context.Context, c *conns, st *Stats) ([]*Lette
 	return todo, nil
 }
 
-// newProducer is the transactional producer of this deployment's redrives. Creating it fences
-// the producer of any earlier redrive (the same transactional id) and ends its transaction.
-// The partition of every record is chosen by sendBatch (before the claim), with the hash of
-// the pipeline's producers.
+// newProducer is the redrive's producer: idempotent (a retried send is not written twice),
+// acknowledged by every in-sync replica. The partition of every record is chosen by
+// sendBatch, before the claim, with the hash of the pipeline's producers.
 func (t *Tool) newProducer() (sarama.SyncProducer, error) {
 	cfg := *t.cfg.Kafka
 	cfg.ClientID += "-redrive"
-	cfg.Producer.Transaction.ID = t.cfg.Names.RedriveTransaction()
 	cfg.Producer.Idempotent = true
 	cfg.Producer.RequiredAcks = sarama.WaitForAll
 	cfg.Net.MaxOpenRequests = 1
@@ -127,7 +159,7 @@ func (t *Tool) newProducer() (sarama.SyncProducer, error) {
 	cfg.Producer.Return.Successes, cfg.Producer.Return.Errors = true, true
 	p, err := sarama.NewSyncProducer(t.cfg.Brokers, &cfg)
 	if err != nil {
-		return nil, fmt.Errorf("dlq: the redrive's producer (transactional id %s): %w", cfg.Producer.Transaction.ID, err)
+		return nil, fmt.Errorf("dlq: the redrive's producer: %w", err)
 	}
 	return p, nil
 }
@@ -157,21 +189,11 @@ func (t *Tool) sendBatch(ctx context.Context, c *conns, prod sarama.SyncProducer
 	for i, cl := range claims {
 		msgs[i] = cl.msg
 	}
-	if err := prod.BeginTxn(); err != nil {
-		return 0, fmt.Errorf("dlq: begin a Kafka transaction: %w", err)
-	}
 	if err := prod.SendMessages(msgs); err != nil {
-		// What was appended stays in the log: the next redrive's settling finds it.
-		_ = prod.AbortTxn()
+		// Some may have been appended: the next redrive's settling finds them.
 		return 0, fmt.Errorf("dlq: send batch %d: %w", n, err)
 	}
 	if t.stop("sent", n) {
-		return 0, errStopped
-	}
-	if err := prod.CommitTxn(); err != nil {
-		return 0, fmt.Errorf("dlq: commit batch %d in Kafka: %w", n, err)
-	}
-	if t.stop("committed", n) {
 		return 0, errStopped
 	}
 	err = pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {

@@ -12,10 +12,10 @@ import (
 	"github.com/mhfz/mhfz-pipeline/migrations"
 )
 
-// settle decides the claims a killed redrive left in state 'sending': the producer of this
-// redrive has fenced it, so what it appended is all there will ever be. A claim whose record is
-// on its target partition (from the end recorded before the send) is marked sent at that offset;
-// the others are released, to be sent again. It returns how many of each.
+// settle decides the claims a killed redrive left in state 'sending' (this one holds the lock:
+// their redrive is dead). A claim whose record is on its target partition (from the end
+// recorded before the send) is marked sent at that offset; the others are released, to be sent
+// again. It returns how many of each.
 func (t *Tool) settle(ctx context.Context, c *conns) (settled, released int, err error) {
 	claims, err := t.openClaims(ctx, c)
 	if err != nil || len(claims) == 0 {
@@ -112,9 +112,9 @@ func release(ctx context.Context, tx pgx.Tx, cl *claim) error {
 }
 
 // scan passes every record of p from offset from to the partition's current end to visit, with
-// raw fetches that read uncommitted records (those of an aborted transaction too: the pipeline's
-// consumers read them) and step over the transactions' control records, which a consumer hides
-// and which may end a partition.
+// raw fetches, which step over the control records of other producers' transactions, if any
+// (a consumer hides them, and one may end a partition: reading up to the end by the offsets a
+// consumer hands out would never end).
 func (t *Tool) scan(ctx context.Context, client sarama.Client, p kafka.Partition, from int64,
 	visit func(int64, []*sarama.RecordHeader)) error {
 	end, err := client.GetOffset(p.Topic, p.ID, sarama.OffsetNewest)
