@@ -50,13 +50,19 @@ func TestDlqRedriveEqualsFreshBuild(t *testing.T) {
 	fixed := a.start(ctx, nil, "a-fixed")
 	env := []string{"MHFZ_KAFKA_BROKERS=" + strings.Join(a.brokers, ","), "MHFZ_DATABASE_URL=" + a.url,
 		"MHFZ_TOPIC_PREFIX=" + a.names.Prefix}
-	killed := startService(t, env, "dlq", "redrive", "--batch-size", "10")
+	killed := startService(t, env, "dlq", "redrive", "--batch-size", "2")
 	if err := killed.waitLog(ctx, "dlq: re-drove a batch"); err != nil {
 		t.Fatal(err)
 	}
 	killed.kill()
 	a.waitUnlocked(ctx)
-	runService(t, ctx, env, "dlq", "redrive", "--batch-size", "10")
+	sent := a.count(ctx, `SELECT count(*) FROM dlq_redrive WHERE state = 'sent'`)
+	sending := a.count(ctx, `SELECT count(*) FROM dlq_redrive WHERE state = 'sending'`)
+	t.Logf("killed after %d dead letters marked sent, %d claimed", sent, sending)
+	if sent == int64(len(dead)) {
+		t.Log("the redrive had ended before it was killed: this run re-drives without the kill half-way")
+	}
+	runService(t, ctx, env, "dlq", "redrive", "--batch-size", "2")
 	a.waitStored(ctx, fixed)
 	fixed.halt(t)
 
