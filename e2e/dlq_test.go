@@ -56,8 +56,8 @@ func TestDlqRedriveEqualsFreshBuild(t *testing.T) {
 	}
 	killed.kill()
 	a.waitUnlocked(ctx)
-	sent := a.count(ctx, `SELECT count(*) FROM dlq_redrive WHERE state = 'sent'`)
-	sending := a.count(ctx, `SELECT count(*) FROM dlq_redrive WHERE state = 'sending'`)
+	sent := a.count(ctx, `SELECT count(*) FROM `+migrations.RedriveTable+` WHERE state = 'sent'`)
+	sending := a.count(ctx, `SELECT count(*) FROM `+migrations.RedriveTable+` WHERE state = 'sending'`)
 	t.Logf("killed after %d dead letters marked sent, %d claimed", sent, sending)
 	if sent == int64(len(dead)) {
 		t.Log("the redrive had ended before it was killed: this run re-drives without the kill half-way")
