@@ -24,6 +24,10 @@ const (
 	// its connections' search_path puts this schema before public, so the same statements reach
 	// the rebuilt tables and the shared state tables.
 	RebuildSchema = "mhfz_rebuild"
+	// RedriveTable holds the marks of mhfz dlq redrive: one row per dead letter sent back, of the
+	// processor's dead-letter topic or of DeadLetterTable (00013, which also adds the
+	// redriven_at column of DeadLetterTable).
+	RedriveTable = "dlq_redrive"
 	// ReaderRole is the read-only role mhfz serve is meant to connect as (00008).
 	ReaderRole = "mhfz_reader"
 )

@@ -10,7 +10,7 @@ import (
 
 // The kinds of dead letters: a short class of what is wrong with an input, for counting and for
 // codecs.DeadLetter.Kind. None of them is retryable: the same bytes fail the same way; a fixed
-// parser re-reads them with `mhfz reprocess`.
+// parser re-reads them with `mhfz dlq redrive` (those records alone) or `mhfz reprocess` (everything).
 const (
 	KindEmpty    = "empty"     // a message without bytes
 	KindTooLarge = "too_large" // larger than Config.MaxMessageBytes

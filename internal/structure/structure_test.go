@@ -17,8 +17,8 @@ import (
 //	leaf          codecs                                nothing of the module
 //	plumbing      internal/*                            leaf, plumbing
 //	schema        migrations                            leaf, plumbing
-//	stage         scraper, processors, sink, browse     leaf, plumbing, schema, its own subpackages
-//	              (each with its subpackages)
+//	stage         scraper, processors, sink, browse,    leaf, plumbing, schema, its own subpackages
+//	              deadletter (each with its subpackages)
 //	orchestrator  reprocess                             every layer below: it re-derives the tables
 //	                                                    by running the router and the sink
 //	command       cmd/*                                 every layer but tests
@@ -44,7 +44,7 @@ func (l layer) String() string {
 }
 
 // stages are the pipeline's stages by their folder.
-var stages = []string{"scraper", "processors", "sink", "browse"}
+var stages = []string{"scraper", "processors", "sink", "browse", "deadletter"}
 
 // orchestrates names the stages the orchestrator runs: reprocess re-derives the tables with the
 // router and the sink, and has no business with the others.
@@ -192,6 +192,14 @@ func TestLayerTable(t *testing.T) {
 		{"cmd/mhfz", "reprocess", true},
 		{"cmd/mhfz", "e2e", false},
 		{"e2e", "sink", true},
+		{"deadletter", "processors", false},
+		{"deadletter", "sink", false},
+		{"deadletter", "migrations", true},
+		{"deadletter", "internal/kafka", true},
+		{"sink", "deadletter", false},
+		{"reprocess", "deadletter", false},
+		{"cmd/mhfz", "deadletter", true},
+		{"e2e", "deadletter", true},
 	} {
 		from, ok1 := placeOf(c.from)
 		to, ok2 := placeOf(c.to)
