@@ -183,7 +183,7 @@ type pipeline struct {
 
 func (d *deployment) env() []string {
 	env := []string{"MHFZ_KAFKA_BROKERS=" + strings.Join(d.brokers, ","), fmt.Sprintf("MHFZ_KAFKA_REPLICATION=%d", d.replication),
-		"MHFZ_TOPIC_PREFIX=" + d.names.Prefix, "MHFZ_DATABASE_URL=" + d.url, "MHFZ_PROGRESS_INTERVAL=2s",
+		"MHFZ_TOPIC_PREFIX=" + d.names.Prefix, "MHFZ_DATABASE_URL=" + d.as(migrations.WriterRole), "MHFZ_PROGRESS_INTERVAL=2s",
 		"MHFZ_LOG_FORMAT=json"}
 	if d.partitions > 0 {
 		env = append(env, fmt.Sprintf("MHFZ_KAFKA_PARTITIONS=%d", d.partitions))

@@ -238,7 +238,7 @@ func TestStackMetricsInPrometheus(t *testing.T) {
 	reader.User = url.User(migrations.ReaderRole) // scripts/testenv's server trusts loopback connections
 	serve := startService(t, append(with("serve"), "MHFZ_SERVE_ADDR="+freeAddr(t), "MHFZ_SERVE_DATABASE_URL="+reader.String()), "serve")
 	processor := startService(t, with("processor"), "process")
-	sink := startService(t, with("sink"), "sink")
+	sink := startService(t, append(s.sinkEnv(), "MHFZ_HTTP_ADDR="+addrs["sink"]), "sink")
 	scraper := startService(t, with("scraper"), "scrape", "--base-url", mirror(t, buki), "--rate", "0", "--every", "15s")
 	s.waitCaughtUp(ctx, 5*time.Minute)
 
@@ -314,7 +314,7 @@ func TestSinkHealthzFailsWhileTheDatabaseIsBlocked(t *testing.T) {
 	runService(t, ctx, s.env, "migrate", "up")
 	startService(t, s.env, "process")
 	addr := freeAddr(t)
-	startService(t, append(append([]string(nil), s.env...), "MHFZ_HTTP_ADDR="+addr, "MHFZ_STALL_TIMEOUT=3s"), "sink")
+	startService(t, append(s.sinkEnv(), "MHFZ_HTTP_ADDR="+addr, "MHFZ_STALL_TIMEOUT=3s"), "sink")
 	runService(t, ctx, s.env, "scrape", "--source", pagesFolder(t, "heavy_sp.htm"))
 	s.waitCaughtUp(ctx, 2*time.Minute)
 	healthz := "http://" + addr + "/healthz"

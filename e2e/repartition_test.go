@@ -50,7 +50,8 @@ func TestRepartitionByReprocess(t *testing.T) {
 		_ = kafka.DeleteTopics(context.Background(), neu.brokers, neu.cfg, append(weaponTopicNames(neu.names),
 			string(neu.names.WeaponData()), string(neu.names.DeadLetter()), processors.TableTopic(neu.names))...)
 	})
-	runService(t, ctx, append(neu.env(), "MHFZ_PROCESS_STORAGE="+neu.storage+"/reprocess"),
+	runService(t, ctx, append(neu.env(), "MHFZ_PROCESS_STORAGE="+neu.storage+"/reprocess",
+		"MHFZ_DATABASE_URL="+neu.as(migrations.RebuilderRole)),
 		"reprocess", "--copy-from", string(old.names.WeaponData()))
 	for _, topic := range append(weaponTopicNames(neu.names), string(neu.names.WeaponData()), processors.TableTopic(neu.names)) {
 		if n := partitionCount(t, neu.brokers, neu.cfg, topic); n != 5 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -101,6 +102,18 @@ func newDeployment(t testing.TB, ctx context.Context, name string) *deployment {
 	return d
 }
 
+// as is the deployment's database URL as role, the role of a service in a deployment
+// (migrations.WriterRole for a sink, RebuilderRole for a re-processing, ReaderRole for readers):
+// scripts/testenv's server trusts loopback connections, so the role needs no password there.
+func (d *deployment) as(role string) string {
+	u, err := url.Parse(d.url)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	u.User = url.User(role)
+	return u.String()
+}
+
 // migrationsOf is the goose provider of the migrations on the database at url, closed when the
 // test ends.
 func migrationsOf(t testing.TB, url string) *goose.Provider {
@@ -139,7 +152,7 @@ func (d *deployment) setup() processors.KafkaSetup {
 // reprocessConfig is the re-processing of this deployment, logging to log.
 func (d *deployment) reprocessConfig(log *slog.Logger) reprocess.Config {
 	cfg := reprocess.DefaultConfig()
-	cfg.Names, cfg.Setup, cfg.DatabaseURL, cfg.Logger = d.names, d.setup(), d.url, log
+	cfg.Names, cfg.Setup, cfg.DatabaseURL, cfg.Logger = d.names, d.setup(), d.as(migrations.RebuilderRole), log
 	return cfg
 }
 
@@ -224,7 +237,7 @@ func (d *deployment) start(ctx context.Context, parse func(*codecs.RawRecord) (*
 		t.Fatal(err)
 	}
 	sc := sinkConfig("e2e-reprocess-sink", 200*time.Millisecond)
-	sc.Brokers, sc.DatabaseURL, sc.Names, sc.Logger, sc.RebuildLogEvery = d.brokers, d.url, d.names, log, time.Second
+	sc.Brokers, sc.DatabaseURL, sc.Names, sc.Logger, sc.RebuildLogEvery = d.brokers, d.as(migrations.WriterRole), d.names, log, time.Second
 	sk, err := sink.New(sc)
 	if err != nil {
 		t.Fatal(err)
@@ -401,8 +414,13 @@ var readerQueries = []string{
 	`SELECT count(*) FROM weapon_latest WHERE weapon_table = 'long_sword' AND name = upper(name)`,
 }
 
-// readers polls readerQueries until stopped and returns every distinct answer of each.
+// readers polls readerQueries as mhfz_reader until stopped and returns every distinct answer of
+// each.
 func (d *deployment) readers(ctx context.Context) (stop func() ([]map[int64]int, error)) {
+	reader, err := pgxpool.New(ctx, d.as(migrations.ReaderRole))
+	if err != nil {
+		d.t.Fatal(err)
+	}
 	var wg sync.WaitGroup
 	seen := make([]map[int64]int, len(readerQueries))
 	var firstErr error
@@ -419,7 +437,7 @@ func (d *deployment) readers(ctx context.Context) (stop func() ([]map[int64]int,
 				default:
 				}
 				var n int64
-				if err := d.db.QueryRow(ctx, q).Scan(&n); err != nil {
+				if err := reader.QueryRow(ctx, q).Scan(&n); err != nil {
 					if firstErr == nil {
 						firstErr = fmt.Errorf("%s: %w", q, err)
 					}
@@ -432,6 +450,7 @@ func (d *deployment) readers(ctx context.Context) (stop func() ([]map[int64]int,
 	return func() ([]map[int64]int, error) {
 		close(done)
 		wg.Wait()
+		reader.Close()
 		return seen, firstErr
 	}
 }
@@ -446,7 +465,8 @@ func (d *deployment) answers(ctx context.Context) []int64 {
 
 // TestReprocessEqualsRebuild loads the older then the newest snapshot (long swords and switch
 // axes) with build A, re-processes weapon_data with build B while readers query the tables and
-// the live sink keeps running, and compares the tables with those of a fresh pipeline that ran
+// the live sink keeps running (each as its role: the sink as mhfz_writer, the re-processing as
+// mhfz_rebuilder, the readers as mhfz_reader), and compares the tables with those of a fresh pipeline that ran
 // build B on the same raw records: they must be identical, row by row, but for Kafka positions.
 // Build B numbers the versions of the Apophis Axe rows differently from build A (the case that
 // corrupted the history before): the history must be build B's, with no conflict.

@@ -685,6 +685,9 @@ func TestReaderReadsAfterReprocessSwitch(t *testing.T) {
 	}
 	u, _ := url.Parse(dbURL)
 	u.User = url.User(migrations.ReaderRole)
+	// The switch as mhfz reprocess makes it, as mhfz_rebuilder: the tables it moves in are its own.
+	rebuilder := *u
+	rebuilder.User = url.User(migrations.RebuilderRole)
 	reader, err := pgx.Connect(ctx, u.String())
 	if err != nil {
 		t.Fatal(err)
@@ -711,7 +714,7 @@ func TestReaderReadsAfterReprocessSwitch(t *testing.T) {
 	}
 	readAll("before a re-processing")
 	for round := 1; round <= 2; round++ {
-		rb, err := sink.NewRebuild(ctx, dbURL, "live", "rebuild")
+		rb, err := sink.NewRebuild(ctx, rebuilder.String(), "live", "rebuild")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -723,6 +726,12 @@ func TestReaderReadsAfterReprocessSwitch(t *testing.T) {
 		}
 		rb.Close()
 		readAll(fmt.Sprintf("after re-processing %d", round))
+		// The sink writes the switched tables as before: the switch granted mhfz_writer again.
+		var missing []string
+		if err := reader.QueryRow(ctx, `SELECT coalesce(array_agg(t), '{}') FROM unnest(mhfz_weapon_tables() || ARRAY['weapon_latest']) t
+			WHERE NOT has_table_privilege($1, 'public.' || t, 'INSERT')`, migrations.WriterRole).Scan(&missing); err != nil || len(missing) > 0 {
+			t.Errorf("after re-processing %d: %s cannot insert into %v (%v)", round, migrations.WriterRole, missing, err)
+		}
 	}
 	var trgm int
 	if err := reader.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE schemaname = 'public' AND indexdef LIKE '%gin_trgm_ops%'`).Scan(&trgm); err != nil {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 	"github.com/mhfz/mhfz-pipeline/internal/testenv"
+	"github.com/mhfz/mhfz-pipeline/migrations"
 	"github.com/mhfz/mhfz-pipeline/scraper"
 )
 
@@ -52,10 +54,22 @@ func newStack(t testing.TB) *stack {
 	return s
 }
 
-// start migrates the database and starts the processor and the sink.
+// start migrates the database (as its owner) and starts the processor and the sink (as
+// mhfz_writer, as in docker-compose.yml).
 func (s *stack) start(ctx context.Context) (processor, sink *service) {
 	runService(s.t, ctx, s.env, "migrate", "up")
-	return startService(s.t, s.env, "process"), startService(s.t, s.env, "sink")
+	return startService(s.t, s.env, "process"), startService(s.t, s.sinkEnv(), "sink")
+}
+
+// sinkEnv is the stack's environment with the database URL of the sink's role, mhfz_writer
+// (scripts/testenv's server trusts loopback connections: no password).
+func (s *stack) sinkEnv() []string {
+	u, err := url.Parse(s.dbURL)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	u.User = url.User(migrations.WriterRole)
+	return append(append([]string(nil), s.env...), "MHFZ_DATABASE_URL="+u.String())
 }
 
 // scrape runs one scrape of the mirror at baseURL, without a rate limit (it is on loopback).

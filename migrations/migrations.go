@@ -31,6 +31,17 @@
 //	EXECUTE format('DROP FUNCTION %I(text)', t || '_history');
 //	PERFORM mhfz_weapon_views(t);
 //
+// # Roles
+//
+// Each service connects as a role of its own (00008, 00013; the names are ReaderRole,
+// WriterRole and RebuilderRole): the migrating role, the owner, is mhfz migrate's alone.
+// RebuilderRole owns the weapon tables, weapon_latest and their views and functions (the switch
+// of a re-processing drops them), so a migration that adds a weapon table gives it to that role
+// and calls mhfz_service_grants() (00013), which grants WriterRole and ReaderRole their rights on
+// the weapon tables; one that adds another table grants WriterRole and RebuilderRole what they
+// need of it (ReaderRole reads every table the migrating role creates, by default privileges).
+// TestServiceRolesOwnership checks it.
+//
 // # Why there is no 00007
 //
 // No migration 00007 ever existed: the history holds no such file. 00008, the read-only role

@@ -20,7 +20,8 @@ const (
 	// RebuildTable is the marker of a re-processing in progress (00005).
 	RebuildTable = "pipeline_rebuild"
 	// RebuildSchema holds the weapon tables of a re-processing until they replace those of
-	// public (created by mhfz reprocess, not by a migration). A sink that rebuilds writes there:
+	// public: created empty by 00013, owned by RebuilderRole, filled by mhfz reprocess, empty again
+	// after its switch. A sink that rebuilds writes there:
 	// its connections' search_path puts this schema before public, so the same statements reach
 	// the rebuilt tables and the shared state tables.
 	RebuildSchema = "mhfz_rebuild"
@@ -30,6 +31,13 @@ const (
 	RedriveTable = "dlq_redrive"
 	// ReaderRole is the read-only role mhfz serve is meant to connect as (00008).
 	ReaderRole = "mhfz_reader"
+	// WriterRole is the role mhfz sink connects as: rows into the weapon tables and its
+	// bookkeeping, no DDL (00013).
+	WriterRole = "mhfz_writer"
+	// RebuilderRole is the role mhfz reprocess connects as: it owns the weapon tables and the
+	// schema RebuildSchema, so that its switch may drop the live tables and move the rebuilt ones
+	// into public; it owns none of the sink's bookkeeping tables (00013).
+	RebuilderRole = "mhfz_rebuilder"
 )
 
 // WeaponTables lists every weapon table: one per weapon type, named as the type, then the

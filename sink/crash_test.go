@@ -62,7 +62,7 @@ type child struct {
 func (f *fixture) startChild(t *testing.T, batch int) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+f.url, childBrokers+"="+strings.Join(f.brokers, ","),
+	cmd.Env = append(os.Environ(), childEnv+"="+f.writer, childBrokers+"="+strings.Join(f.brokers, ","),
 		childPrefix+"="+f.names.Prefix, childBatchSize+"="+strconv.Itoa(batch))
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/mhfz/mhfz-pipeline/migrations"
+
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 )
 
@@ -128,11 +130,17 @@ func rejection(err error) string {
 	return strings.Join(where, ", ") + ": " + err.Error()
 }
 
-// explain adds a hint to an error that a missing migration causes.
+// explain adds a hint to an error that a missing migration, or a role without the sink's rights,
+// causes.
 func explain(err error) error {
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && (pgErr.Code == pgerrcode.UndefinedTable || pgErr.Code == pgerrcode.UndefinedColumn) {
+	switch {
+	case !errors.As(err, &pgErr):
+	case pgErr.Code == pgerrcode.UndefinedTable || pgErr.Code == pgerrcode.UndefinedColumn:
 		return fmt.Errorf("%w (the database schema is missing or old: run `mhfz migrate up`)", err)
+	case pgErr.Code == pgerrcode.InsufficientPrivilege:
+		return fmt.Errorf("%w (the sink connects as %s, which `mhfz migrate up` creates and grants; "+
+			"a re-processing's sink as %s)", err, migrations.WriterRole, migrations.RebuilderRole)
 	}
 	return err
 }

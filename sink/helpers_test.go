@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"log/slog"
 	"os"
 	"strings"
@@ -95,7 +96,8 @@ func tableOf(w *codecs.Weapon) string {
 type fixture struct {
 	names   codecs.Names
 	brokers []string
-	url     string
+	url     string // the owner's: the tests' own checks
+	writer  string // mhfz_writer's: the sink's, as in a deployment
 	db      *pgxpool.Pool
 	cfg     *sarama.Config
 }
@@ -114,6 +116,7 @@ func newFixtureOn(t testing.TB, brokers []string, replication int16, partitions 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	migrate(t, f.url)
+	f.writer = writerURL(t, f.url)
 	specs := []kafka.TopicSpec{}
 	var names []string
 	for _, topic := range f.names.WeaponTopics() {
@@ -148,6 +151,21 @@ func migrate(t testing.TB, url string) {
 		t.Fatalf("migrate up: %v", err)
 	}
 }
+
+// roleURL is dbURL as role: scripts/testenv's server trusts loopback connections, so the role
+// needs no password there.
+func roleURL(t testing.TB, dbURL, role string) string {
+	t.Helper()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(role)
+	return u.String()
+}
+
+// writerURL is dbURL as mhfz_writer, the role the sink connects as.
+func writerURL(t testing.TB, dbURL string) string { return roleURL(t, dbURL, migrations.WriterRole) }
 
 // message is one value to produce to one topic.
 type message struct {
@@ -222,7 +240,7 @@ func (f *fixture) config(logger *slog.Logger) Config {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	cfg := DefaultConfig()
-	cfg.Brokers, cfg.DatabaseURL, cfg.Names, cfg.Logger = f.brokers, f.url, f.names, logger
+	cfg.Brokers, cfg.DatabaseURL, cfg.Names, cfg.Logger = f.brokers, f.writer, f.names, logger
 	cfg.BatchSize, cfg.BatchWait, cfg.RetryMin, cfg.RetryMax = 1000, 50*time.Millisecond, 20*time.Millisecond, 500*time.Millisecond
 	return cfg
 }
@@ -280,9 +298,10 @@ func (r *running) waitStats(t testing.TB, ok func(Stats) bool, timeout time.Dura
 	}
 }
 
-// store returns a store on the fixture's database, for the tests to read the offsets.
+// store returns a store on the fixture's database as the sink's role, for the tests to call
+// and to read the offsets.
 func (f *fixture) store(t testing.TB) *store {
-	pool, err := pgxpool.New(context.Background(), f.url)
+	pool, err := pgxpool.New(context.Background(), f.writer)
 	if err != nil {
 		t.Fatal(err)
 	}

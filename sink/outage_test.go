@@ -16,7 +16,7 @@ import (
 func TestDatabaseOutage(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	u, err := url.Parse(f.url)
+	u, err := url.Parse(f.writer)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,6 +48,7 @@ func dbFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{names: codecs.Names{Prefix: testenv.Name(t, "sink") + "."}, url: testenv.DatabaseURL(t)}
 	migrate(t, f.url)
+	f.writer = writerURL(t, f.url)
 	f.db = f.store(t).pool
 	return f
 }
@@ -56,7 +57,7 @@ func dbFixture(t testing.TB) *fixture {
 func (f *fixture) directSink(t testing.TB) *Sink {
 	t.Helper()
 	cfg := DefaultConfig()
-	cfg.Brokers, cfg.DatabaseURL, cfg.Names = []string{"kafka.invalid:9092"}, f.url, f.names
+	cfg.Brokers, cfg.DatabaseURL, cfg.Names = []string{"kafka.invalid:9092"}, f.writer, f.names
 	cfg.Logger, cfg.RetryMin = slog.New(slog.NewTextHandler(io.Discard, nil)), 10*time.Millisecond
 	s, err := New(cfg)
 	if err != nil {

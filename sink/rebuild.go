@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgerrcode"
@@ -52,12 +53,12 @@ func (r *Rebuild) Prepare(ctx context.Context) error {
 			ON CONFLICT (singleton) DO UPDATE SET started_at = now(), consumer = EXCLUDED.consumer`, r.rebuild); err != nil {
 			return fmt.Errorf("rebuild: set the marker: %w", err)
 		}
-		schema := pgx.Identifier{migrations.RebuildSchema}.Sanitize()
-		if _, err := tx.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE; CREATE SCHEMA "+schema); err != nil {
-			return fmt.Errorf("rebuild: create schema %s: %w", migrations.RebuildSchema, err)
-		}
 		// weapon_latest first: the triggers of the weapon tables write the one of their schema.
-		for _, t := range append([]string{migrations.LatestTable}, migrations.WeaponTables()...) {
+		tables := append([]string{migrations.LatestTable}, migrations.WeaponTables()...)
+		if err := emptyRebuildSchema(ctx, tx, tables); err != nil {
+			return err
+		}
+		for _, t := range tables {
 			if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TABLE %s (LIKE %s INCLUDING ALL)",
 				pgx.Identifier{migrations.RebuildSchema, t}.Sanitize(), pgx.Identifier{"public", t}.Sanitize())); err != nil {
 				return fmt.Errorf("rebuild: create table %s.%s: %w", migrations.RebuildSchema, t, err)
@@ -133,6 +134,11 @@ func (r *Rebuild) trySwitch(ctx context.Context) (time.Time, error) {
 				return fmt.Errorf("rebuild: switch %s: %w", t, err)
 			}
 		}
+		// The moved tables are new tables: the sink's and the readers' rights are given again.
+		if _, err := tx.Exec(ctx, "SELECT mhfz_service_grants()"); err != nil {
+			return fmt.Errorf("rebuild: grant %s and %s their rights on the switched tables: %w",
+				migrations.WriterRole, migrations.ReaderRole, err)
+		}
 		return r.handOver(ctx, tx)
 	})
 	return started, err
@@ -152,7 +158,8 @@ func (r *Rebuild) marker(ctx context.Context, tx pgx.Tx) (time.Time, error) {
 }
 
 // handOver gives the live sink the re-processing sink's offsets, dead letters and conflicts
-// (forgetting its own), drops the rebuild schema and removes the marker.
+// (forgetting its own) and removes the marker. The rebuild schema is left empty: its tables
+// were moved into public.
 func (r *Rebuild) handOver(ctx context.Context, tx pgx.Tx) error {
 	if err := forgetConsumer(ctx, tx, r.live); err != nil {
 		return err
@@ -163,11 +170,22 @@ func (r *Rebuild) handOver(ctx context.Context, tx pgx.Tx) error {
 			return fmt.Errorf("rebuild: hand %s over to %s: %w", table, r.live, err)
 		}
 	}
-	if _, err := tx.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{migrations.RebuildSchema}.Sanitize()+" CASCADE"); err != nil {
-		return fmt.Errorf("rebuild: drop schema %s: %w", migrations.RebuildSchema, err)
-	}
 	if _, err := tx.Exec(ctx, `DELETE FROM pipeline_rebuild`); err != nil {
 		return fmt.Errorf("rebuild: remove the marker: %w", err)
+	}
+	return nil
+}
+
+// emptyRebuildSchema drops the tables an earlier re-processing left in the rebuild schema. The
+// schema itself is mhfz_rebuilder's (migration 00013), which may create tables there but not
+// schemas, so it stays.
+func emptyRebuildSchema(ctx context.Context, tx pgx.Tx, tables []string) error {
+	ids := make([]string, len(tables))
+	for i, t := range tables {
+		ids[i] = pgx.Identifier{migrations.RebuildSchema, t}.Sanitize()
+	}
+	if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+strings.Join(ids, ", ")+" CASCADE"); err != nil {
+		return fmt.Errorf("rebuild: empty schema %s: %w", migrations.RebuildSchema, err)
 	}
 	return nil
 }

@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/mhfz/mhfz-pipeline/migrations"
 )
 
 // Docker is not available where the tests run, so docker-compose.yml and the Dockerfile are
@@ -175,8 +179,60 @@ func TestComposeReprocessSharesTheProcessorsStorage(t *testing.T) {
 	if !slices.Equal(re.Volumes, proc.Volumes) {
 		t.Errorf("reprocess volumes %v, processor volumes %v: want the same", re.Volumes, proc.Volumes)
 	}
-	if re.Environment["MHFZ_DATABASE_URL"] != c.Services["sink"].Environment["MHFZ_DATABASE_URL"] {
+	// The sink's database, as another role (TestComposeServicesConnectAsTheirRoles).
+	_, reDB, _ := strings.Cut(re.Environment["MHFZ_DATABASE_URL"], "@")
+	_, sinkDB, _ := strings.Cut(c.Services["sink"].Environment["MHFZ_DATABASE_URL"], "@")
+	if reDB == "" || reDB != sinkDB {
 		t.Errorf("reprocess database %q is not the sink's", re.Environment["MHFZ_DATABASE_URL"])
+	}
+}
+
+// TestComposeServicesConnectAsTheirRoles: every service that uses PostgreSQL connects as its own
+// role, with the password migrate gives that role from the same variable; only migrate connects
+// as the owner; the services without a database are given none.
+func TestComposeServicesConnectAsTheirRoles(t *testing.T) {
+	c := readCompose(t)
+	db := "@postgres:5432/${POSTGRES_DB:-mhfz}?sslmode=disable"
+	required := func(v string) string { return "${" + v + ":?" }
+	want := map[string]struct{ variable, user, password string }{
+		"migrate":   {"MHFZ_DATABASE_URL", "${POSTGRES_USER:-mhfz}", "POSTGRES_PASSWORD"},
+		"sink":      {"MHFZ_DATABASE_URL", migrations.WriterRole, "MHFZ_WRITER_PASSWORD"},
+		"reprocess": {"MHFZ_DATABASE_URL", migrations.RebuilderRole, "MHFZ_REBUILDER_PASSWORD"},
+		"serve":     {"MHFZ_SERVE_DATABASE_URL", migrations.ReaderRole, "MHFZ_READER_PASSWORD"},
+	}
+	for name, svc := range c.Services {
+		if svc.Image != ourImage {
+			continue
+		}
+		w, ok := want[name]
+		if !ok {
+			for v := range svc.Environment {
+				if strings.Contains(v, "DATABASE") || strings.Contains(v, "PASSWORD") {
+					t.Errorf("%s is given %s: it uses no database", name, v)
+				}
+			}
+			continue
+		}
+		u := svc.Environment[w.variable]
+		prefix := "postgres://" + w.user + ":" + required(w.password)
+		if !strings.HasPrefix(u, prefix) || !strings.HasSuffix(u, db) {
+			t.Errorf("%s: %s=%q, want %s...}%s", name, w.variable, u, prefix, db)
+		}
+	}
+	migrate := c.Services["migrate"]
+	for _, v := range []string{"MHFZ_READER_PASSWORD", "MHFZ_WRITER_PASSWORD", "MHFZ_REBUILDER_PASSWORD"} {
+		if !strings.HasPrefix(migrate.Environment[v], required(v)) {
+			t.Errorf("migrate: %s=%q, want %s...}: the role would have no password, or another one than its service's",
+				v, migrate.Environment[v], required(v))
+		}
+	}
+	cluster := readClusterCompose(t)
+	for name, svc := range cluster.Services {
+		for v := range svc.Environment {
+			if strings.Contains(v, "DATABASE") || strings.Contains(v, "PASSWORD") {
+				t.Errorf("docker-compose.cluster.yml: %s sets %s: the roles and passwords are docker-compose.yml's", name, v)
+			}
+		}
 	}
 }
 
@@ -252,13 +308,75 @@ func TestComposeVariablesHaveDefaultsOrExamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range regexp.MustCompile(`(?:^|[^$])\$\{([A-Z0-9_]+)(:-[^}]*)?\}`).FindAllSubmatch(compose, -1) {
-		name, def := string(m[1]), m[2]
+	passwords := 0
+	for _, m := range regexp.MustCompile(`(?:^|[^$])\$\{([A-Z0-9_]+)(:-[^}]*|:\?[^}]*)?\}`).FindAllSubmatch(compose, -1) {
+		name, def := string(m[1]), string(m[2])
 		if !regexp.MustCompile(`(?m)^` + name + `=`).Match(example) {
 			t.Errorf("${%s} is used in docker-compose.yml but not set in .env.example", name)
 		}
-		if def == nil {
-			t.Errorf("${%s} has no default in docker-compose.yml", name)
+		switch {
+		case strings.HasSuffix(name, "PASSWORD"):
+			// A password has no default: compose refuses to start, naming it, until .env sets it.
+			passwords++
+			if !strings.HasPrefix(def, ":?") || !strings.Contains(def, name) {
+				t.Errorf("${%s%s}: a password must be required, ${%s:?message naming %s}", name, def, name, name)
+			}
+			if v := regexp.MustCompile(`(?m)^` + name + `=(.*)$`).FindSubmatch(example); v != nil && len(v[1]) > 0 {
+				t.Errorf(".env.example sets %s=%s: leave it empty, so that a copy not edited does not start", name, v[1])
+			}
+		case !strings.HasPrefix(def, ":-"):
+			t.Errorf("${%s%s} has no default in docker-compose.yml", name, def)
+		}
+	}
+	if passwords < 6 { // PostgreSQL's, Grafana's, and each role's
+		t.Errorf("found %d uses of passwords in docker-compose.yml", passwords)
+	}
+}
+
+// TestComposeConfigRequiresPasswords runs `docker compose config` where Compose v2 is installed
+// (Docker's own stand-ins, docs/development.md): with an empty .env it stops, naming the missing
+// password; with every password set, the files (docker-compose.yml and the cluster override)
+// are valid and every service's database URL carries its role.
+func TestComposeConfigRequiresPasswords(t *testing.T) {
+	if exec.Command("docker", "compose", "version").Run() != nil {
+		t.Skip("docker compose is not installed here (the other tests of this file check the file itself)")
+	}
+	dir := t.TempDir()
+	emptyEnv, fullEnv := filepath.Join(dir, "empty.env"), filepath.Join(dir, "full.env")
+	full := "POSTGRES_PASSWORD=owner1\nMHFZ_READER_PASSWORD=reader1\nMHFZ_WRITER_PASSWORD=writer1\n" +
+		"MHFZ_REBUILDER_PASSWORD=rebuilder1\nGRAFANA_ADMIN_PASSWORD=grafana1\n"
+	if os.WriteFile(emptyEnv, nil, 0o600) != nil || os.WriteFile(fullEnv, []byte(full), 0o600) != nil {
+		t.Fatal("write the env files")
+	}
+	config := func(envFile string, files ...string) (string, error) {
+		args := []string{"compose"}
+		for _, f := range files {
+			args = append(args, "-f", f)
+		}
+		cmd := exec.Command("docker", append(args, "--env-file", envFile, "--profile", "tools", "config")...)
+		for _, kv := range os.Environ() { // only the env file's variables, not this process's
+			if name, _, _ := strings.Cut(kv, "="); !strings.HasSuffix(name, "PASSWORD") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := config(emptyEnv, "../../docker-compose.yml")
+	if err == nil || !regexp.MustCompile(`required variable [A-Z_]*PASSWORD is missing a value: [A-Z_]*PASSWORD is not set`).MatchString(out) {
+		t.Errorf("docker compose config with an empty .env: %v, want it to stop naming the password:\n%s", err, out)
+	}
+	for _, files := range [][]string{{"../../docker-compose.yml"}, {"../../docker-compose.yml", "../../docker-compose.cluster.yml"}} {
+		out, err := config(fullEnv, files...)
+		if err != nil {
+			t.Fatalf("docker compose %v config with every password set: %v\n%s", files, err, out)
+		}
+		for _, want := range []string{"postgres://mhfz:owner1@postgres", "postgres://mhfz_writer:writer1@postgres",
+			"postgres://mhfz_rebuilder:rebuilder1@postgres", "postgres://mhfz_reader:reader1@postgres",
+			"GF_SECURITY_ADMIN_PASSWORD: grafana1"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("docker compose %v config has no %q:\n%s", files, want, out)
+			}
 		}
 	}
 }

@@ -92,7 +92,9 @@ func TestReadmeCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile(`(?m)^POSTGRES_PASSWORD=(\S+)$`).FindSubmatch(example)
+	// The passwords of .env.example are empty (TestComposeVariablesHaveDefaultsOrExamples); one
+	// given there would be one to change, never to show.
+	m := regexp.MustCompile(`(?m)^POSTGRES_PASSWORD=(.*)$`).FindSubmatch(example)
 	if m == nil {
 		t.Fatal(".env.example sets no POSTGRES_PASSWORD")
 	}
@@ -106,7 +108,7 @@ func TestReadmeCommands(t *testing.T) {
 				}
 			}
 		}
-		if strings.Contains(text, ":"+string(m[1])+"@") {
+		if len(m[1]) > 0 && strings.Contains(text, ":"+string(m[1])+"@") {
 			t.Errorf("%s connects with the example password %q, which the README asks to change", path, m[1])
 		}
 	}

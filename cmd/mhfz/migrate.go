@@ -22,8 +22,8 @@ type migrateOptions struct {
 	action string
 	to     *int64 // --to; nil: up to the latest, down by one
 	wait   time.Duration
-	// readerPassword, when set, is given to the read-only role after `up`.
-	readerPassword string
+	// The passwords of the services' roles, given to them after `up` (empty: left as they are).
+	readerPassword, writerPassword, rebuilderPassword string
 }
 
 var migrateActions = map[string]bool{"up": true, "down": true, "status": true, "version": true}
@@ -40,6 +40,10 @@ func parseMigrateFlags(args []string, output io.Writer) (*migrateOptions, error)
 		"how long to wait for the database to be reachable (a wrong password or database fails at once; 0: until stopped)")
 	fs.stringVar(&o.readerPassword, "reader-password", "MHFZ_READER_PASSWORD", "",
 		"up: set this password on the read-only role "+migrations.ReaderRole+" of mhfz serve (empty: leave it as it is)")
+	fs.stringVar(&o.writerPassword, "writer-password", "MHFZ_WRITER_PASSWORD", "",
+		"up: set this password on the role "+migrations.WriterRole+" of mhfz sink (empty: leave it as it is)")
+	fs.stringVar(&o.rebuilderPassword, "rebuilder-password", "MHFZ_REBUILDER_PASSWORD", "",
+		"up: set this password on the role "+migrations.RebuilderRole+" of mhfz reprocess (empty: leave it as it is)")
 	if err := fs.parse(args); err != nil {
 		return nil, err
 	}
@@ -120,7 +124,7 @@ func openMigrateDatabase(ctx context.Context, o *migrateOptions, env runEnv) (*s
 }
 
 // migrateUp applies the migrations up to --to (the latest without it), then gives the
-// read-only role its password when one was asked for.
+// services' roles the passwords asked for.
 func migrateUp(ctx context.Context, p *goose.Provider, db *sql.DB, o *migrateOptions, log *slog.Logger) error {
 	var results []*goose.MigrationResult
 	var err error
@@ -130,10 +134,22 @@ func migrateUp(ctx context.Context, p *goose.Provider, db *sql.DB, o *migrateOpt
 		results, err = p.Up(ctx)
 	}
 	report(log, "applied", results)
-	if err != nil || o.readerPassword == "" {
+	if err != nil {
 		return err
 	}
-	return setReaderPassword(ctx, db, o.readerPassword)
+	for _, rp := range []struct{ role, password string }{
+		{migrations.ReaderRole, o.readerPassword},
+		{migrations.WriterRole, o.writerPassword},
+		{migrations.RebuilderRole, o.rebuilderPassword},
+	} {
+		if rp.password == "" {
+			continue
+		}
+		if err := setPassword(ctx, db, rp.role, rp.password); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // migrateDown rolls back to --to, or the last migration without it.
@@ -161,17 +177,18 @@ func printVersion(ctx context.Context, p *goose.Provider, stdout io.Writer) erro
 	return nil
 }
 
-// setReaderPassword gives the read-only role (migration 00008) its password, so that mhfz serve
-// can log in on a server that asks for one. The statement takes no parameter: the password is
-// quoted by PostgreSQL's own format('%L').
-func setReaderPassword(ctx context.Context, db *sql.DB, password string) error {
+// setPassword gives a service's role (created by migrations 00008 and 00013, without a password:
+// a migration holds no secret) its password, so that the service can log in on a server that
+// asks for one. The statement takes no parameter: the password is quoted by PostgreSQL's own
+// format('%L').
+func setPassword(ctx context.Context, db *sql.DB, role, password string) error {
 	var stmt string
 	if err := db.QueryRowContext(ctx, "SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text)",
-		migrations.ReaderRole, password).Scan(&stmt); err != nil {
-		return fmt.Errorf("set the password of %s: %w", migrations.ReaderRole, err)
+		role, password).Scan(&stmt); err != nil {
+		return fmt.Errorf("set the password of %s: %w", role, err)
 	}
 	if _, err := db.ExecContext(ctx, stmt); err != nil {
-		return fmt.Errorf("set the password of %s (the migrating role needs CREATEROLE): %w", migrations.ReaderRole, err)
+		return fmt.Errorf("set the password of %s (the migrating role needs CREATEROLE): %w", role, err)
 	}
 	return nil
 }

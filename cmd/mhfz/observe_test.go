@@ -418,8 +418,9 @@ func TestGrafanaProvisioning(t *testing.T) {
 	if m["deploy/grafana/provisioning"] != "/etc/grafana/provisioning" {
 		t.Errorf("grafana mounts deploy/grafana/provisioning at %q, want /etc/grafana/provisioning", m["deploy/grafana/provisioning"])
 	}
-	if g.Environment["GF_SECURITY_ADMIN_PASSWORD"] != "${GRAFANA_ADMIN_PASSWORD:-admin}" {
-		t.Errorf("GF_SECURITY_ADMIN_PASSWORD %q: want it from .env's GRAFANA_ADMIN_PASSWORD", g.Environment["GF_SECURITY_ADMIN_PASSWORD"])
+	// From .env, required: no default password (TestComposeVariablesHaveDefaultsOrExamples).
+	if !strings.HasPrefix(g.Environment["GF_SECURITY_ADMIN_PASSWORD"], "${GRAFANA_ADMIN_PASSWORD:?") {
+		t.Errorf("GF_SECURITY_ADMIN_PASSWORD %q: want it from .env's GRAFANA_ADMIN_PASSWORD, required", g.Environment["GF_SECURITY_ADMIN_PASSWORD"])
 	}
 	var ds struct {
 		APIVersion  int `yaml:"apiVersion"`

@@ -22,19 +22,22 @@ import (
 // With --http-addr it serves its /readyz and its mhfz_serve_ metrics apart from the page.
 func TestServeCommand(t *testing.T) {
 	dbURL := testenv.DatabaseURL(t)
-	if _, err := mhfz(t, "migrate", "--database-url", dbURL, "--reader-password", "s3cret'quote", "up"); err != nil {
-		t.Fatalf("migrate up --reader-password: %v", err)
+	if _, err := mhfz(t, "migrate", "--database-url", dbURL, "--reader-password", "s3cret'quote",
+		"--writer-password", "w s3cret", "--rebuilder-password", `r"s3cret`, "up"); err != nil {
+		t.Fatalf("migrate up --reader-password --writer-password --rebuilder-password: %v", err)
 	}
 	conn, err := pgx.Connect(context.Background(), dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var hashed string
-	err = conn.QueryRow(context.Background(), `SELECT rolpassword FROM pg_authid WHERE rolname = 'mhfz_reader'`).Scan(&hashed)
-	conn.Close(context.Background())
-	if err != nil || !strings.HasPrefix(hashed, "SCRAM-SHA-256$") {
-		t.Fatalf("mhfz_reader's password after migrate up --reader-password: %q (%v)", hashed, err)
+	for _, role := range []string{"mhfz_reader", "mhfz_writer", "mhfz_rebuilder"} {
+		var hashed string
+		err = conn.QueryRow(context.Background(), `SELECT rolpassword FROM pg_authid WHERE rolname = $1`, role).Scan(&hashed)
+		if err != nil || !strings.HasPrefix(hashed, "SCRAM-SHA-256$") {
+			t.Fatalf("%s's password after migrate up with its password flag: %q (%v)", role, hashed, err)
+		}
 	}
+	conn.Close(context.Background())
 	u, _ := url.Parse(dbURL)
 	u.User = url.UserPassword("mhfz_reader", "s3cret'quote")
 	ctx, cancel := context.WithCancel(context.Background())
