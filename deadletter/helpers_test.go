@@ -85,7 +85,9 @@ func migrate(t *testing.T, url string) {
 func (f *fixture) tool(t *testing.T, filter Filter, edit ...func(*Config)) *Tool {
 	t.Helper()
 	cfg := DefaultConfig()
-	cfg.Brokers, cfg.Kafka, cfg.Names, cfg.DatabaseURL = f.brokers, kafka.Config("dlq-test"), f.names, f.url
+	// As in the compose stack: mhfz dlq runs as mhfz_rebuilder.
+	cfg.Brokers, cfg.Kafka, cfg.Names = f.brokers, kafka.Config("dlq-test"), f.names
+	cfg.DatabaseURL = testenv.RoleURL(t, f.url, migrations.RebuilderRole)
 	cfg.Filter, cfg.Logger = filter, slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, e := range edit {
 		e(&cfg)

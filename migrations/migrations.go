@@ -33,11 +33,11 @@
 //
 // # Roles
 //
-// Each service connects as a role of its own (00008, 00013; the names are ReaderRole,
+// Each service connects as a role of its own (00008, 00014; the names are ReaderRole,
 // WriterRole and RebuilderRole): the migrating role, the owner, is mhfz migrate's alone.
 // RebuilderRole owns the weapon tables, weapon_latest and their views and functions (the switch
 // of a re-processing drops them), so a migration that adds a weapon table gives it to that role
-// and calls mhfz_service_grants() (00013), which grants WriterRole and ReaderRole their rights on
+// and calls mhfz_service_grants() (00014), which grants WriterRole and ReaderRole their rights on
 // the weapon tables; one that adds another table grants WriterRole and RebuilderRole what they
 // need of it (ReaderRole reads every table the migrating role creates, by default privileges).
 // TestServiceRolesOwnership checks it.

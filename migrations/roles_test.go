@@ -146,7 +146,7 @@ func TestRebuilderRole(t *testing.T) {
 		"CREATE TEMP TABLE stage_long_sword (LIKE long_sword) ON COMMIT DELETE ROWS")
 }
 
-// TestServiceRolesOwnership: mhfz_reader still reads (and only reads), and what migration 00013
+// TestServiceRolesOwnership: mhfz_reader still reads (and only reads), and what migration 00014
 // promises for tables created later holds: every
 // weapon table, weapon_latest, view and history function belongs to mhfz_rebuilder (a migration
 // that adds one must give it over), the writer and the reader have their rights on each, and no

@@ -20,7 +20,7 @@ const (
 	// RebuildTable is the marker of a re-processing in progress (00005).
 	RebuildTable = "pipeline_rebuild"
 	// RebuildSchema holds the weapon tables of a re-processing until they replace those of
-	// public: created empty by 00013, owned by RebuilderRole, filled by mhfz reprocess, empty again
+	// public: created empty by 00014, owned by RebuilderRole, filled by mhfz reprocess, empty again
 	// after its switch. A sink that rebuilds writes there:
 	// its connections' search_path puts this schema before public, so the same statements reach
 	// the rebuilt tables and the shared state tables.
@@ -32,11 +32,11 @@ const (
 	// ReaderRole is the read-only role mhfz serve is meant to connect as (00008).
 	ReaderRole = "mhfz_reader"
 	// WriterRole is the role mhfz sink connects as: rows into the weapon tables and its
-	// bookkeeping, no DDL (00013).
+	// bookkeeping, no DDL (00014).
 	WriterRole = "mhfz_writer"
 	// RebuilderRole is the role mhfz reprocess connects as: it owns the weapon tables and the
 	// schema RebuildSchema, so that its switch may drop the live tables and move the rebuilt ones
-	// into public; it owns none of the sink's bookkeeping tables (00013).
+	// into public; it owns none of the sink's bookkeeping tables (00014).
 	RebuilderRole = "mhfz_rebuilder"
 )
 

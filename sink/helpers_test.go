@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/url"
 	"log/slog"
 	"os"
 	"strings"
@@ -152,20 +151,10 @@ func migrate(t testing.TB, url string) {
 	}
 }
 
-// roleURL is dbURL as role: scripts/testenv's server trusts loopback connections, so the role
-// needs no password there.
-func roleURL(t testing.TB, dbURL, role string) string {
-	t.Helper()
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.User = url.User(role)
-	return u.String()
-}
-
 // writerURL is dbURL as mhfz_writer, the role the sink connects as.
-func writerURL(t testing.TB, dbURL string) string { return roleURL(t, dbURL, migrations.WriterRole) }
+func writerURL(t testing.TB, dbURL string) string {
+	return testenv.RoleURL(t, dbURL, migrations.WriterRole)
+}
 
 // message is one value to produce to one topic.
 type message struct {

@@ -177,7 +177,7 @@ func (r *Rebuild) handOver(ctx context.Context, tx pgx.Tx) error {
 }
 
 // emptyRebuildSchema drops the tables an earlier re-processing left in the rebuild schema. The
-// schema itself is mhfz_rebuilder's (migration 00013), which may create tables there but not
+// schema itself is mhfz_rebuilder's (migration 00014), which may create tables there but not
 // schemas, so it stays.
 func emptyRebuildSchema(ctx context.Context, tx pgx.Tx, tables []string) error {
 	ids := make([]string, len(tables))

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
+	"github.com/mhfz/mhfz-pipeline/internal/testenv"
 	"github.com/mhfz/mhfz-pipeline/migrations"
 )
 
@@ -42,7 +43,7 @@ func TestRebuildAsRebuilder(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	f := dbFixture(t)
-	rebuilder := roleURL(t, f.url, migrations.RebuilderRole)
+	rebuilder := testenv.RoleURL(t, f.url, migrations.RebuilderRole)
 	weapons := func(prefix string, n int) []*codecs.Weapon {
 		ws := make([]*codecs.Weapon, n)
 		for i := range ws {

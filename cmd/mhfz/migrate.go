@@ -177,7 +177,7 @@ func printVersion(ctx context.Context, p *goose.Provider, stdout io.Writer) erro
 	return nil
 }
 
-// setPassword gives a service's role (created by migrations 00008 and 00013, without a password:
+// setPassword gives a service's role (created by migrations 00008 and 00014, without a password:
 // a migration holds no secret) its password, so that the service can log in on a server that
 // asks for one. The statement takes no parameter: the password is quoted by PostgreSQL's own
 // format('%L').

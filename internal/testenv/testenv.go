@@ -9,6 +9,7 @@ package testenv
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"regexp"
 	"strings"
@@ -53,6 +54,18 @@ func Name(t testing.TB, base string) string {
 		n = n[:40]
 	}
 	return fmt.Sprintf("t_%s_%d_%d", n, time.Now().UnixNano()%1e9, counter.Add(1))
+}
+
+// RoleURL is dbURL with the user role instead of its own: the migrations create the services'
+// roles without a password, and the test server trusts connections on loopback.
+func RoleURL(t testing.TB, dbURL, role string) string {
+	t.Helper()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(role)
+	return u.String()
 }
 
 // DatabaseURL creates a fresh, empty database on the test server and returns its URL; the

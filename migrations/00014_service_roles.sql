@@ -143,6 +143,9 @@ BEGIN
     GRANT SELECT ON pipeline_rebuild TO mhfz_writer;
     GRANT SELECT, INSERT, UPDATE, DELETE ON kafka_offsets, sink_dead_letter, sink_conflict, pipeline_rebuild
         TO mhfz_rebuilder;
+    -- mhfz dlq, an operator's command like mhfz reprocess, runs as mhfz_rebuilder: it keeps its
+    -- marks in dlq_redrive (00013) and sets sink_dead_letter.redriven_at (UPDATE, above).
+    GRANT SELECT, INSERT, UPDATE, DELETE ON dlq_redrive TO mhfz_rebuilder;
 
     FOREACH t IN ARRAY mhfz_weapon_tables() LOOP
         EXECUTE format('ALTER TABLE public.%I OWNER TO mhfz_rebuilder', t);
