@@ -20,16 +20,19 @@ type barSegment struct {
 // open replaces it. Schema-1 raw records carried the bars the scraper read this way; the
 // processor reads them from the HTML of every record, so that both schemas give the same bars.
 func readBars(fragment string) []bar {
-	var r barReader
+	r := barReader{segs: make([]barSegment, 0, 16), start: -1}
 	eachTag(fragment, r.tag)
 	r.closeBar()
 	return r.bars
 }
 
-// barReader is the state of readBars: the bars so far and the open one.
+// barReader is the state of readBars: the bars so far and the open one (the segments of every
+// bar share one array: two allocations per cell, for about a million segments per snapshot).
 type barReader struct {
-	bars []bar
-	open *bar
+	bars  []bar
+	segs  []barSegment
+	title string // of the open bar
+	start int    // where the open bar's segments start in segs; -1: no bar open
 }
 
 func (r *barReader) tag(t tag) {
@@ -37,19 +40,22 @@ func (r *barReader) tag(t tag) {
 	case t.name == "ul" && t.end:
 		r.closeBar()
 	case t.name == "ul":
-		r.open = &bar{title: t.attr("title")}
-	case t.name == "li" && !t.end && r.open != nil:
+		r.title, r.start = t.attr("title"), len(r.segs)
+	case t.name == "li" && !t.end && r.start >= 0:
 		if seg, ok := parseSegment(t.attr("class")); ok {
-			r.open.segs = append(r.open.segs, seg)
+			r.segs = append(r.segs, seg)
 		}
 	}
 }
 
 func (r *barReader) closeBar() {
-	if r.open != nil && len(r.open.segs) > 0 {
-		r.bars = append(r.bars, *r.open)
+	if r.start >= 0 && len(r.segs) > r.start {
+		if r.bars == nil {
+			r.bars = make([]bar, 0, 2)
+		}
+		r.bars = append(r.bars, bar{title: r.title, segs: r.segs[r.start:len(r.segs):len(r.segs)]})
 	}
-	r.open = nil
+	r.start = -1
 }
 
 // eachTag calls fn with each tag of a fragment, in order, comments skipped; it stops at an
