@@ -90,7 +90,7 @@ func TestDecodeRawRejectsBadEnvelopes(t *testing.T) {
 	}{
 		{"empty", ``, "empty message"},
 		{"not json", `{"schema":`, "malformed JSON"},
-		{"future schema", `{"schema":2,"key":"k","weapon_type":"bow","row_id":"l1"}`, "unknown schema version"},
+		{"future schema", `{"schema":3,"key":"k","weapon_type":"bow","row_id":"l1"}`, "unknown schema version"},
 		{"no key", `{"schema":1,"weapon_type":"bow","row_id":"l1"}`, "missing key"},
 		{"no type", `{"schema":1,"key":"k","row_id":"l1"}`, "missing weapon_type"},
 		{"unknown type", `{"schema":1,"key":"k","weapon_type":"spear","row_id":"l1"}`, `unknown weapon_type "spear"`},
@@ -108,9 +108,26 @@ func TestDecodeRawRejectsBadEnvelopes(t *testing.T) {
 	}
 }
 
+// TestDecodeRawSchema1: a record of schema 1, whose cells also carry the scraper's text, links,
+// marks and sharpness bars, decodes to its cells as served; the interpreted fields are ignored.
+func TestDecodeRawSchema1(t *testing.T) {
+	old := `{"schema":1,"key":"bow/base/l1","weapon_type":"bow","row_id":"l1","cells":[{"header":"Name",` +
+		`"text":"Hunter Bow","links":[{"text":"x","href":"#l2"}],"marks":[{"tag":"b","text":"GR"}],` +
+		`"sharpness":[{"title":"t","segments":[{"colour":"r","length":5}]}],"id":"l1","colspan":2,` +
+		`"html":"Hunter Bow<a href=\"#l2\">x</a>"}]}`
+	r, err := DecodeRaw([]byte(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := RawCell{Header: "Name", ID: "l1", Colspan: 2, HTML: `Hunter Bow<a href="#l2">x</a>`}
+	if r.Schema != 1 || len(r.Cells) != 1 || r.Cells[0] != want {
+		t.Fatalf("schema 1 record decoded to %+v, want schema 1 and the cell %+v", r, want)
+	}
+}
+
 func TestCodecsRoundTrip(t *testing.T) {
-	raw := &RawRecord{Schema: 1, Key: "bow/base/l1", WeaponType: Bow, RowID: "l1",
-		Cells: []RawCell{{Header: "Name", Text: "Hunter Bow", HTML: "Hunter Bow"}}}
+	raw := &RawRecord{Schema: RawSchemaVersion, Key: "bow/base/l1", WeaponType: Bow, RowID: "l1",
+		Cells: []RawCell{{Header: "Name", HTML: "Hunter Bow"}}}
 	data, err := RawCodec{}.Encode(raw)
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +136,7 @@ func TestCodecsRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c, ok := back.(*RawRecord).Cell("Name"); !ok || c.Text != "Hunter Bow" {
+	if c, ok := back.(*RawRecord).Cell("Name"); !ok || c.HTML != "Hunter Bow" {
 		t.Fatalf("round trip lost the Name cell: %+v", back)
 	}
 	if _, err := (WeaponCodec{}).Encode(raw); err == nil {

@@ -8,7 +8,14 @@ import (
 
 // RawSchemaVersion is the version of RawRecord written by this build. Readers accept every
 // version up to it; a record of a newer version is refused with ErrUnknownSchema.
-const RawSchemaVersion = 1
+//
+// Version 2 carries the cells as served (header, the <td>'s attributes, inner HTML) and nothing
+// interpreted. Version 1 records also carried, per cell, the scraper's reading of the HTML: the
+// flattened text, the links, the marks and the sharpness bars. No reader of this build uses
+// them: decoding a version-1 record ignores them, and the processor reads every cell, its
+// sharpness bars included, from the HTML, which both versions carry. So a parser fix reaches the
+// version-1 records already on weapon_data through `mhfz reprocess`, as it reaches new ones.
+const RawSchemaVersion = 2
 
 // ErrUnknownSchema marks a record whose schema version this build cannot read.
 var ErrUnknownSchema = errors.New("unknown schema version")
@@ -23,9 +30,10 @@ var (
 	ErrMissingRowID      = errors.New("missing row_id")
 )
 
-// RawRecord is one weapon row of one page, as the page says it: structured (cells under their
-// column headers, links, sharpness bars) but not interpreted. Interpreting the text is the
-// processor's job, so that a better parser can re-process the raw records without a re-scrape.
+// RawRecord is one weapon row of one page, as the page says it: cut into cells under their column
+// headers, each with its inner HTML as served, and not interpreted. Interpreting the cells is the
+// processor's job, so that a better parser can re-process the raw records without a re-scrape:
+// the raw records are the source of truth `mhfz reprocess` re-derives the weapons from.
 type RawRecord struct {
 	Schema     int        `json:"schema"`
 	Key        string     `json:"key"`         // RecordKey(type, kind, row id, occurrence)
@@ -42,54 +50,17 @@ type RawRecord struct {
 	Cells      []RawCell  `json:"cells"`
 }
 
-// RawCell is one <td> of a weapon row.
+// RawCell is one <td> of a weapon row. Version-1 records (see RawSchemaVersion) also had
+// "text", "links", "marks" and "sharpness" per cell: decoding ignores them.
 type RawCell struct {
 	// Header is the text of the column header this cell stands under (colspans followed).
 	Header string `json:"header"`
-	// Text is the cell's text; <br>, <p>, <hr>, <li> and <div> boundaries become "\n".
-	Text string `json:"text"`
-	// Links are the cell's <a> elements in order (material item ids, the upgrade tree).
-	Links []Link `json:"links,omitempty"`
-	// Marks are the cell's inline elements that carry meaning on this site, in order:
-	// <b> (GR, Lv), <s> (negative affinity, notes), <u> (ammo), <i> (locked charge level),
-	// <small>, <em>, <p>, <span class="…"> (horn notes), with their text.
-	Marks []Mark `json:"marks,omitempty"`
-	// Sharpness holds the sharpness bars (<ul><li class="COLOUR sLENGTH">), usually two: the
-	// normal bar and the bar with Sharpness+1.
-	Sharpness []SharpnessBar `json:"sharpness,omitempty"`
 	// Class, ID and Colspan are the <td>'s own attributes, when present.
 	Class   string `json:"class,omitempty"`
 	ID      string `json:"id,omitempty"`
 	Colspan int    `json:"colspan,omitempty"`
-	// HTML is the cell's inner HTML as served, so that nothing on the page is lost.
+	// HTML is the cell's inner HTML as served: everything the processor reads of the cell.
 	HTML string `json:"html"`
-}
-
-// Link is one <a> of a cell.
-type Link struct {
-	Text  string `json:"text"`
-	Href  string `json:"href"`
-	Class string `json:"class,omitempty"`
-}
-
-// Mark is one meaningful inline element of a cell.
-type Mark struct {
-	Tag   string `json:"tag"`
-	Class string `json:"class,omitempty"`
-	Text  string `json:"text"`
-}
-
-// SharpnessBar is one sharpness bar: its title attribute as served, and its segments in order.
-type SharpnessBar struct {
-	Title    string             `json:"title,omitempty"`
-	Segments []SharpnessSegment `json:"segments"`
-}
-
-// SharpnessSegment is one coloured segment of a sharpness bar, as the page draws it:
-// the colour code of its class ("r", "o", "y", "g", "b", "w", "p", "s") and its length.
-type SharpnessSegment struct {
-	Colour string `json:"colour"`
-	Length int    `json:"length"`
 }
 
 // Cell returns the first cell under the given header, and whether there is one.

@@ -12,8 +12,10 @@ import (
 	"github.com/mhfz/mhfz-pipeline/codecs"
 )
 
-// leanRecord is the part of a codecs.RawRecord the parser reads: the cells' flattened text,
-// links and marks are skipped (the parser reads the cells' HTML).
+// leanRecord is the part of a codecs.RawRecord the parser reads: of the cells, their header and
+// HTML. A schema-1 record's cells also carry the scraper's text, links, marks and sharpness bars:
+// they are skipped, and the parser reads everything, the bars included, from the HTML, as for a
+// schema-2 record. So a fix of the parser reaches the old records too, through `mhfz reprocess`.
 type leanRecord struct {
 	Schema     int               `json:"schema"`
 	Key        string            `json:"key"`
@@ -31,14 +33,13 @@ type leanRecord struct {
 }
 
 type leanCell struct {
-	Header    string                `json:"header"`
-	Sharpness []codecs.SharpnessBar `json:"sharpness"`
-	HTML      string                `json:"html"`
+	Header string `json:"header"`
+	HTML   string `json:"html"`
 }
 
 // Decode decodes a raw record for the parser, with the envelope checks of codecs.DecodeRaw
 // (codecs.CheckEnvelope), faster than DecodeRaw: only the fields the parser reads (the cells keep
-// their header, sharpness and HTML). Its errors are *RecordError, each saying exactly what is wrong: bytes that are not UTF-8
+// their header and HTML; see leanRecord for the schema-1 records). Its errors are *RecordError, each saying exactly what is wrong: bytes that are not UTF-8
 // (and where), JSON of another shape than a record (and which field), malformed JSON, an envelope
 // this build cannot read.
 func Decode(data []byte) (*codecs.RawRecord, error) {
@@ -66,7 +67,7 @@ func Decode(data []byte) (*codecs.RawRecord, error) {
 		Layout: l.Layout, Page: l.Page, URL: l.URL, RowID: l.RowID, Occurrence: l.Occurrence,
 		RowIndex: l.RowIndex, Hidden: l.Hidden, ScrapedAt: l.ScrapedAt, Cells: make([]codecs.RawCell, len(l.Cells))}
 	for i, c := range l.Cells {
-		r.Cells[i] = codecs.RawCell{Header: c.Header, Sharpness: c.Sharpness, HTML: c.HTML}
+		r.Cells[i] = codecs.RawCell{Header: c.Header, HTML: c.HTML}
 	}
 	if err := codecs.CheckEnvelope(r); err != nil {
 		return nil, &RecordError{Kind: classifyDecode(err), Err: err}

@@ -8,7 +8,9 @@
 // restarting after a Kafka failure that passes, the lag monitor, metrics, health and progress),
 // its counters (Stats) and its Kafka setup (topics, goka options, reset).
 //
-// The interpretation of the site's cells is package weaponrow's: the raw records stay as the page
-// said them, so that a better parser can re-process them (mhfz reprocess) without a
-// re-scrape.
+// The interpretation of the site's cells is package weaponrow's, from each cell's HTML: the raw
+// records stay as the page said them, so that a better parser can re-process them (mhfz
+// reprocess) without a re-scrape. That holds for the records of every schema this build reads:
+// schema-1 records also carry the scraper's text, links, marks and sharpness bars of each cell,
+// which Decode skips; their HTML is read as a schema-2 record's is, to the same weapon.
 package processors

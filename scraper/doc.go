@@ -8,6 +8,10 @@
 // 188 MB/s, html.Parse 47 MB/s, an htmlquery walk 36 MB/s, against a target of 30 MB/s for the
 // whole parse). The small index pages, where speed does not matter, are read with htmlquery.
 //
+// The scraper does not interpret the cells of weapon rows: a raw record carries each cell's inner
+// HTML, for the processor to read (and re-read with a better build). It reads the text of the
+// header cells only, the column names the cells are filed under.
+//
 // Bad input never stops a scrape: every problem is an Issue naming the page and row, counted
 // in the Summary, and the other rows and pages still go through.
 package scraper

@@ -103,9 +103,9 @@ func (p *pageParser) lower(rest, done []byte) []byte {
 
 // tagAttrs are the attributes the parser reads; the others are kept only in the cells' HTML.
 type tagAttrs struct {
-	id, class, href, title, style, colspan string
+	id, class, href, style, colspan string
 	// rawClass is the class of an <li>, left as bytes (valid until the next token): a
-	// sharpness segment is read from it without a string for each of the million segments.
+	// sharpness segment is checked without a string for each of the million segments.
 	rawClass []byte
 }
 
@@ -124,8 +124,6 @@ func readAttrs(z *html.Tokenizer, a *tagAttrs, li bool) {
 			}
 		case "href":
 			a.href = string(v)
-		case "title":
-			a.title = string(v)
 		case "style":
 			a.style = string(v)
 		case "colspan":
@@ -173,6 +171,7 @@ type rowState struct {
 	header   bool // its first cell is a <th>
 	id       string
 	cells    []codecs.RawCell
+	texts    []string // of a header row: its cells' text, the column names
 	columns  int
 	started  bool // a first cell has been seen
 	badUTF8  bool
@@ -384,16 +383,18 @@ func (p *pageParser) closeCell(end int) {
 	}
 	p.inCell = false
 	raw := p.body[p.cell.htmlStart:end]
-	c := p.cell.finish(raw)
+	c, text := p.cell.finish(raw)
 	r := p.row
 	if !p.validUTF8 && !utf8.Valid(raw) {
 		r.badUTF8 = true
 		sanitizeCell(&c)
+		text = strings.ToValidUTF8(text, "\uFFFD")
 	}
 	r.badSharp = append(r.badSharp, p.cell.badSharp...)
 	span := max(c.Colspan, 1)
 	if r.header {
 		r.cells = append(r.cells, c)
+		r.texts = append(r.texts, text)
 		r.columns += span
 		return
 	}
@@ -415,9 +416,9 @@ func (p *pageParser) closeRow(end int) error {
 		return nil
 	case r.header:
 		if p.headers == nil {
-			for _, c := range r.cells {
+			for i, c := range r.cells {
 				for range max(c.Colspan, 1) {
-					p.headers = append(p.headers, c.Text)
+					p.headers = append(p.headers, r.texts[i])
 				}
 			}
 		}
@@ -534,16 +535,7 @@ func (p *pageParser) rowIssue(kind IssueKind, id string, index int, format strin
 // record is valid JSON text that says where the damage was.
 func sanitizeCell(c *codecs.RawCell) {
 	fix := func(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
-	c.Header, c.Text, c.HTML, c.Class, c.ID = fix(c.Header), fix(c.Text), fix(c.HTML), fix(c.Class), fix(c.ID)
-	for i := range c.Links {
-		c.Links[i].Text, c.Links[i].Href, c.Links[i].Class = fix(c.Links[i].Text), fix(c.Links[i].Href), fix(c.Links[i].Class)
-	}
-	for i := range c.Marks {
-		c.Marks[i].Text, c.Marks[i].Class = fix(c.Marks[i].Text), fix(c.Marks[i].Class)
-	}
-	for i := range c.Sharpness {
-		c.Sharpness[i].Title = fix(c.Sharpness[i].Title)
-	}
+	c.Header, c.HTML, c.Class, c.ID = fix(c.Header), fix(c.HTML), fix(c.Class), fix(c.ID)
 }
 
 // looksLikeHTML reports whether a body can be an HTML page: after an optional byte-order mark

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -133,8 +132,8 @@ func TestParsePageIssuesNameRows(t *testing.T) {
 		t.Errorf("truncated: %v, want one issue naming the cut row l0501", res.Issues)
 	}
 	_, recs := parseFixture(t, "invalid_utf8.htm", "katate.htm")
-	if got := recs[1].Cells[0].Text; got != "Bad \uFFFD Bytes" { // a run of bad bytes: one U+FFFD
-		t.Errorf("bad bytes: text %q, want them replaced by U+FFFD", got)
+	if got := recs[1].Cells[0].HTML; got != "Bad \uFFFD Bytes" { // a run of bad bytes: one U+FFFD
+		t.Errorf("bad bytes: html %q, want them replaced by U+FFFD", got)
 	}
 }
 
@@ -150,8 +149,8 @@ func TestParsePageKeysAndDuplicates(t *testing.T) {
 	if recs[3].Occurrence != 2 || recs[0].Occurrence != 1 {
 		t.Errorf("occurrences %d and %d, want 1 and 2", recs[0].Occurrence, recs[3].Occurrence)
 	}
-	if recs[3].Cells[0].Text != "Test Blade (again)" {
-		t.Errorf("the repeated id's row is %q: the second row must be kept, not the first again", recs[3].Cells[0].Text)
+	if recs[3].Cells[0].HTML != "Test Blade (again)" {
+		t.Errorf("the repeated id's row is %q: the second row must be kept, not the first again", recs[3].Cells[0].HTML)
 	}
 }
 
@@ -175,26 +174,18 @@ func TestParsePageFields(t *testing.T) {
 		header string
 		want   codecs.RawCell
 	}{
-		{"Name", codecs.RawCell{Header: "Name", Text: "Test Blade\n　Old Blade←→Test Blade+", ID: "l0001",
-			Links: []codecs.Link{{Text: "Old Blade←", Href: "taiken.htm#l0002"}, {Text: "→Test Blade+", Href: "#l0002"}},
-			HTML:  `Test Blade<div><a href="taiken.htm#l0002">　Old Blade←</a><a href="#l0002">→Test Blade+</a></div>`}},
-		{"Rarity", codecs.RawCell{Header: "Rarity", Text: "12\nGR\n1", Marks: []codecs.Mark{{Tag: "b", Text: "GR"}},
-			HTML: "12<b>GR</b>1"}},
-		{"Attributes", codecs.RawCell{Header: "Attributes", Text: "480 -10%\nFire 120",
-			Marks: []codecs.Mark{{Tag: "s", Text: "-10%"}}, HTML: "480 <s>-10%</s><br>Fire 120"}},
-		{"Sharpness", codecs.RawCell{Header: "Sharpness", Text: "", Sharpness: []codecs.SharpnessBar{
-			{Title: "005150", Segments: segs("r12 o8 y17")},
-			{Segments: segs("r12 o8 y22 g8")}},
+		{"Name", codecs.RawCell{Header: "Name", ID: "l0001",
+			HTML: `Test Blade<div><a href="taiken.htm#l0002">　Old Blade←</a><a href="#l0002">→Test Blade+</a></div>`}},
+		{"Rarity", codecs.RawCell{Header: "Rarity", HTML: "12<b>GR</b>1"}},
+		{"Attributes", codecs.RawCell{Header: "Attributes", HTML: "480 <s>-10%</s><br>Fire 120"}},
+		{"Sharpness", codecs.RawCell{Header: "Sharpness",
 			HTML: `<ul title="005150"><li class="r s12"><li class="o s8"><li class="y s17"></li></ul><ul><li class="r s12"><li class="o s8"><li class="y s22"><li class="g s8"></li></ul>`}},
-		{"Slots", codecs.RawCell{Header: "Slots", Text: "0", HTML: "0"}},
-		{"Rank", codecs.RawCell{Header: "Rank", Text: "HR\n1", HTML: "HR<br>1"}},
-		{"Creation Mats", codecs.RawCell{Header: "Creation Mats", Text: "Test Orex2\nOther Orex3",
-			Links: []codecs.Link{{Text: "Test Ore", Href: "../sozai/sozai.htm?00DA", Class: "k"},
-				{Text: "Other Ore", Href: "../sozai/sozai.htm?00D8"}},
+		{"Slots", codecs.RawCell{Header: "Slots", HTML: "0"}},
+		{"Rank", codecs.RawCell{Header: "Rank", HTML: "HR<br>1"}},
+		{"Creation Mats", codecs.RawCell{Header: "Creation Mats",
 			HTML: `<a href="../sozai/sozai.htm?00DA" class="k">Test Ore</a>x2<br><a href="../sozai/sozai.htm?00D8">Other Ore</a>x3`}},
-		{"Description", codecs.RawCell{Header: "Description", Text: "First line\nsecond line & more\nZenith Skill：Test",
-			Marks: []codecs.Mark{{Tag: "q", Text: "Zenith Skill：Test"}},
-			HTML:  "First line<br>second line &amp; more<q>Zenith Skill：Test</q>"}},
+		{"Description", codecs.RawCell{Header: "Description",
+			HTML: "First line<br>second line &amp; more<q>Zenith Skill：Test</q>"}},
 	}
 	for _, c := range checks {
 		if got := cells[c.header]; !reflect.DeepEqual(got, c.want) {
@@ -203,12 +194,8 @@ func TestParsePageFields(t *testing.T) {
 	}
 
 	hidden := ken[1]
-	if !hidden.Hidden || hidden.Cells[0].Text != "Test Blade\nLv2" || hidden.Cells[6].Text != "1740\nNone" {
-		t.Errorf("hidden level row: hidden=%v name=%q mats=%q", hidden.Hidden, hidden.Cells[0].Text, hidden.Cells[6].Text)
-	}
-	wantMarks := []codecs.Mark{{Tag: "span", Class: "fp", Text: "♪"}, {Tag: "span", Class: "fr", Text: "♪"}}
-	if !reflect.DeepEqual(hidden.Cells[7].Marks, wantMarks) {
-		t.Errorf("span marks %#v, want %#v", hidden.Cells[7].Marks, wantMarks)
+	if !hidden.Hidden || hidden.Cells[0].HTML != "Test Blade<b>Lv2</b>" || hidden.Cells[6].HTML != "1740<hr>None" {
+		t.Errorf("hidden level row: hidden=%v name=%q mats=%q", hidden.Hidden, hidden.Cells[0].HTML, hidden.Cells[6].HTML)
 	}
 	wide := ken[2]
 	if len(wide.Cells) != 7 || wide.Cells[2].Colspan != 2 || wide.Cells[2].Header != "Attributes" ||
@@ -221,32 +208,32 @@ func TestParsePageFields(t *testing.T) {
 		t.Errorf("tower envelope: %+v", tower[0])
 	}
 	gauge := tower[0].Cells[4]
-	if gauge.Header != "ゲージ" || gauge.ID != "ken" || len(gauge.Sharpness) != 2 || !reflect.DeepEqual(gauge.Sharpness[1].Segments, segs("g17 b23 w10")) {
+	if gauge.Header != "ゲージ" || gauge.ID != "ken" ||
+		gauge.HTML != `<ul title="02F150"><li class="g s17"><li class="b s20"></li></ul><ul><li class="g s17"><li class="b s23"><li class="w s10"></li></ul>` {
 		t.Errorf("tower gauge cell: %+v", gauge)
 	}
-	if c := tower[0].Cells[5]; c.Header != "その他" || c.Colspan != 2 || c.Class != "l" || c.Text != "-" {
+	if c := tower[0].Cells[5]; c.Header != "その他" || c.Colspan != 2 || c.Class != "l" || c.HTML != "-" {
 		t.Errorf("tower colspan cell: %+v", c)
 	}
-	if c := tower[1].Cells[3]; c.Header != "コスト\n強化素材" || c.Text != "1 (計1)\n宝玉x3" || len(c.Links) != 1 ||
-		!reflect.DeepEqual(c.Marks, []codecs.Mark{{Tag: "b", Text: "(計1)"}}) {
-		t.Errorf("tower cost cell (b is inline in tower tables, empty <p> dropped from marks): %#v", c)
+	if c := tower[1].Cells[3]; c.Header != "コスト\n強化素材" || c.Class != "l" {
+		t.Errorf("tower cost cell: %#v", c)
 	}
-	if c := tower[1].Cells[6]; c.Header != "その他" || c.Text != "b" {
+	if c := tower[1].Cells[6]; c.Header != "その他" || c.HTML != "b" {
 		t.Errorf("second cell under a colspan header: %+v", c)
 	}
 
 	_, gun := parseFixture(t, "gun.htm", "heavy_g.htm")
 	ammo := gun[0].Cells[4]
-	if ammo.Header != "Ammo" || ammo.Text != "Norm ：9/9/12\nClust：2/2\nRecov：-/-\nRapid Fire：LV1" || len(ammo.Sharpness) != 0 ||
-		!reflect.DeepEqual(ammo.Marks, []codecs.Mark{{Tag: "u", Text: "2"}, {Tag: "u", Text: "2"}, {Tag: "i", Text: "Rapid Fire：LV1"}}) {
-		t.Errorf("ammo cell (a list that is not a sharpness bar): %#v", ammo)
+	if ammo.Header != "Ammo" {
+		t.Errorf("ammo cell: %#v", ammo)
 	}
 	if gun[0].Cells[3].Header != "Reload\nRecoil\nBullet Speed" || !gun[1].Hidden {
 		t.Errorf("gun header %q, hidden %v", gun[0].Cells[3].Header, gun[1].Hidden)
 	}
 
 	_, bow := parseFixture(t, "bow_layout.htm", "yumi_sp.htm")
-	if bow[0].PageKind != codecs.KindSP || bow[0].WeaponType != codecs.Bow || bow[0].Cells[2].Text != "1:RpdLV1\n2:SprLV1\n4:SprLV3" {
+	if bow[0].PageKind != codecs.KindSP || bow[0].WeaponType != codecs.Bow || bow[0].Cells[0].ID != "l0200" ||
+		bow[0].Cells[2].HTML != "1:RpdLV1<br>2:SprLV1<i>4:SprLV3</i>" {
 		t.Errorf("bow row (unquoted attributes): %+v", bow[0])
 	}
 }
@@ -282,21 +269,8 @@ func TestParsePageRecordsJSON(t *testing.T) {
 	}
 }
 
-// segs writes sharpness segments briefly: "r12 o8" is red 12, orange 8.
-func segs(s string) []codecs.SharpnessSegment {
-	var out []codecs.SharpnessSegment
-	for _, f := range strings.Fields(s) {
-		n, err := strconv.Atoi(f[1:])
-		if err != nil {
-			panic(err)
-		}
-		out = append(out, codecs.SharpnessSegment{Colour: f[:1], Length: n})
-	}
-	return out
-}
-
 // TestParsePageHostileInput: inputs built to be slow (deep nesting, stray end tags, a huge
-// colspan) still parse, with their row, and stay bounded (the nesting of marks is capped).
+// colspan) still parse, with their row.
 func TestParsePageHostileInput(t *testing.T) {
 	head := `<html><body><table id="ken"><thead><tr><th colspan="999999999">A</th></tr></thead><tbody><tr><td id="l1">`
 	for name, mid := range map[string]string{
@@ -313,9 +287,6 @@ func TestParsePageHostileInput(t *testing.T) {
 			})
 			if err != nil || len(recs) != 1 {
 				t.Fatalf("%v, %d records", err, len(recs))
-			}
-			if n := len(recs[0].Cells[0].Marks); n > maxOpenMarks {
-				t.Errorf("%d marks kept from nesting, want at most %d", n, maxOpenMarks)
 			}
 		})
 	}

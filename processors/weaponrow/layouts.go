@@ -18,21 +18,21 @@ var hornNoteColours = map[string]string{
 	"fp": "purple",
 }
 
-// bars converts the scraper's sharpness bars: a segment's length is the page's width in pixels,
-// which is how the site draws the hits of each colour.
+// bars reads the sharpness bars of a cell's HTML (readBars): a segment's length is the page's
+// width in pixels, which is how the site draws the hits of each colour.
 func (p *rowParser) bars(c codecs.RawCell) error {
 	var titles []string
-	for _, bar := range c.Sharpness {
-		if bar.Title != "" {
-			titles = append(titles, bar.Title)
+	for _, bar := range readBars(c.HTML) {
+		if bar.title != "" {
+			titles = append(titles, bar.title)
 		}
-		segs := make([]codecs.Sharpness, 0, len(bar.Segments))
-		for _, s := range bar.Segments {
-			colour, ok := sharpnessColours[s.Colour]
+		segs := make([]codecs.Sharpness, 0, len(bar.segs))
+		for _, s := range bar.segs {
+			colour, ok := sharpnessColours[s.colour]
 			if !ok {
-				return p.fail(KindParse, c.Header, "unknown sharpness colour %q", s.Colour)
+				return p.fail(KindParse, c.Header, "unknown sharpness colour %q", s.colour)
 			}
-			segs = append(segs, codecs.Sharpness{Colour: colour, Hits: s.Length})
+			segs = append(segs, codecs.Sharpness{Colour: colour, Hits: s.length})
 		}
 		p.w.Sharpness = append(p.w.Sharpness, segs)
 	}
