@@ -31,7 +31,10 @@ func (JSONCodec[T]) Encode(value any) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s codec: cannot encode %T, want *%[1]s", typeName[T](), value)
 	}
-	b, err := json.Marshal(v)
+	// Without HTML escaping: the raw records are mostly HTML, and "\u003c" for each "<" made them a
+	// quarter larger (204 MB a snapshot against 164 MB), to no reader's benefit; every JSON reader
+	// reads both spellings.
+	b, err := json.MarshalWithOption(v, json.DisableHTMLEscape())
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", typeName[T](), err)
 	}
