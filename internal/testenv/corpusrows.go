@@ -118,24 +118,44 @@ func (rr *rowReader) token(tt html.TokenType) {
 		name = string(n)
 	}
 	switch {
-	case tt == html.StartTagToken && name == "tr":
+	case tt == html.StartTagToken && rr.startTag(name):
+	case tt == html.EndTagToken && rr.endTag(name):
+	case rr.cell != nil:
+		rr.inCell(tt, name)
+	}
+}
+
+// startTag reads a start tag of the table's structure: a row or a cell.
+func (rr *rowReader) startTag(name string) bool {
+	switch name {
+	case "tr":
 		rr.endRow()
 		rr.hidden = strings.Contains(strings.ReplaceAll(rr.attrs()["style"], " ", ""), "display:none")
-	case tt == html.StartTagToken && (name == "td" || name == "th"):
+	case "td", "th":
 		rr.endCell()
 		a := rr.attrs()
 		n, _ := strconv.Atoi(strings.TrimSpace(a["colspan"]))
 		rr.cell = &rowCell{th: name == "th", id: a["id"], class: a["class"], colspan: n}
-	case tt == html.EndTagToken && (name == "td" || name == "th"):
+	default:
+		return false
+	}
+	return true
+}
+
+// endTag reads an end tag of the table's structure: a cell, a row or the table.
+func (rr *rowReader) endTag(name string) bool {
+	switch name {
+	case "td", "th":
 		rr.endCell()
-	case tt == html.EndTagToken && (name == "tr" || name == "thead" || name == "tbody"):
+	case "tr", "thead", "tbody":
 		rr.endRow()
-	case tt == html.EndTagToken && name == "table":
+	case "table":
 		rr.endRow()
 		rr.layout = ""
-	case rr.cell != nil:
-		rr.inCell(tt, name)
+	default:
+		return false
 	}
+	return true
 }
 
 // inCell keeps a token of the open cell: its HTML as served, and a header's text.
