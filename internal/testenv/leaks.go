@@ -22,5 +22,9 @@ func libraryGoroutines() []goleak.Option {
 		// go-metrics (sarama's metrics) starts one ticker goroutine for every meter of the
 		// process, at the first meter, and never stops it: a closed client leaves it running.
 		goleak.IgnoreTopFunction("github.com/rcrowley/go-metrics.(*meterArbiter).tick"),
+		// sarama's producer opens a circuit breaker (go-resiliency) on a failed partition; the
+		// breaker's timer goroutine sleeps for its timeout (10 s) and then ends, whether or not
+		// the producer has been closed since: bounded, not a leak.
+		goleak.IgnoreAnyFunction("github.com/eapache/go-resiliency/breaker.(*Breaker).timer"),
 	}
 }
