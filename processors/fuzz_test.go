@@ -17,7 +17,8 @@ import (
 
 // FuzzDecode feeds message values to the router's reading of a message (Decode, then
 // weaponrow.Parse and Validate): whatever the bytes, no panic, and either a weapon or an error of
-// a dead-letter kind (never KindPanic: the router's recover is for bugs). A record that both
+// a dead-letter kind (never KindPanic: the router's recover is for bugs), a weapon with a content
+// hash. A record that both
 // Decode and codecs.DecodeRaw accept reads the same through both. Seeds: the raw records of
 // weaponrow/testdata/raw, the small made-up messages of testdata/decode and, when
 // ../shared/corpus is there and the tests are not -short, a sample of the real rows of the newest
@@ -54,8 +55,14 @@ func FuzzDecode(f *testing.F) {
 		}
 		w, err := rt.weapon(key, data)
 		checkKind(t, err)
-		if err == nil && w == nil {
+		switch {
+		case err != nil:
+		case w == nil:
 			t.Fatal("the router made neither a weapon nor an error")
+		default:
+			if _, err := ContentHash(w); err != nil {
+				t.Fatalf("a weapon without a content hash: %v", err)
+			}
 		}
 	})
 }
