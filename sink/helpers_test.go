@@ -427,5 +427,6 @@ func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		os.Exit(runChild())
 	}
-	os.Exit(m.Run())
+	// The tests fail when one of them leaves a goroutine running.
+	testenv.VerifyNoLeaks(m)
 }

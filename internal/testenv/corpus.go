@@ -20,28 +20,50 @@ const (
 // CorpusDir returns ../shared/corpus beside the checkout (or $MHFZ_CORPUS).
 func CorpusDir(t testing.TB) string {
 	t.Helper()
-	if d := os.Getenv("MHFZ_CORPUS"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
+	corpus, err := findCorpus()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("testenv: go.mod not found above the working directory")
-		}
-		dir = parent
+	if os.Getenv("MHFZ_CORPUS") != "" {
+		return corpus
 	}
-	corpus := filepath.Join(filepath.Dir(dir), "shared", "corpus")
 	if _, err := os.Stat(filepath.Join(corpus, "README.md")); err != nil {
 		missing(t, "the corpus of real pages ("+corpus+", or set MHFZ_CORPUS)")
 	}
 	return corpus
+}
+
+// findCorpus returns where the corpus is expected: $MHFZ_CORPUS, or ../shared/corpus beside the
+// checkout.
+func findCorpus() (string, error) {
+	if d := os.Getenv("MHFZ_CORPUS"); d != "" {
+		return d, nil
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(filepath.Dir(dir), "shared", "corpus"), nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("testenv: go.mod not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// HasCorpus reports whether the corpus of real pages is there, for tests that use it when they
+// can (fuzz seeds) and must not be skipped without it.
+func HasCorpus() bool {
+	corpus, err := findCorpus()
+	if err != nil {
+		return false
+	}
+	_, err = os.Stat(filepath.Join(corpus, "README.md"))
+	return err == nil
 }
 
 // Snapshot extracts a snapshot of the site once per machine (in the temporary folder, reused
