@@ -60,8 +60,12 @@ func TestWaitSaysWhatItWaitsForUntilStopped(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	n := 0 // attempts, read once the wait is over
 	done := make(chan error, 1)
+	// Lines far apart and attempts close together, so that a loaded machine, which stretches
+	// every pause, still makes several attempts between two lines.
+	w := newWaiter(&logs)
+	w.Every, w.Retry = 100*time.Millisecond, time.Millisecond
 	go func() {
-		done <- newWaiter(&logs).Wait(ctx, "Kafka at [127.0.0.1:1]", func(context.Context) error {
+		done <- w.Wait(ctx, "Kafka at [127.0.0.1:1]", func(context.Context) error {
 			n++
 			return refused
 		}, nil)
