@@ -3,6 +3,7 @@ package weaponrow
 import (
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
 )
@@ -66,12 +67,33 @@ var columnNames = map[column]string{
 
 // normHeader folds a column header for matching: no spaces or line breaks, lower case.
 func normHeader(h string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsSpace(r) {
-			return -1
+	// ASCII headers, nearly all of them, byte by byte (strings.Map's call per rune was a sixth
+	// of the parse); unicode's rules for the others.
+	var buf [64]byte
+	folded, changed := buf[:0], false
+	for i := 0; i < len(h); i++ {
+		switch c := h[i]; {
+		case c >= utf8.RuneSelf:
+			return strings.Map(foldHeaderRune, h)
+		case c == ' ' || ('\t' <= c && c <= '\r'):
+			changed = true
+		case 'A' <= c && c <= 'Z':
+			folded, changed = append(folded, c+'a'-'A'), true
+		default:
+			folded = append(folded, c)
 		}
-		return unicode.ToLower(r)
-	}, h)
+	}
+	if !changed {
+		return h
+	}
+	return string(folded)
+}
+
+func foldHeaderRune(r rune) rune {
+	if unicode.IsSpace(r) {
+		return -1
+	}
+	return unicode.ToLower(r)
 }
 
 // Parse interprets a raw record into a typed weapon, without version, hash or source (the

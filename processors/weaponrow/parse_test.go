@@ -3,6 +3,7 @@ package weaponrow
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
@@ -247,3 +248,13 @@ var w0013Ammo = func() []codecs.Ammo {
 		a("Demon", 1, nil, false), a("Armor", 1, nil, false),
 	}
 }()
+
+// TestNormHeader: the ASCII path folds as unicode's rules do.
+func TestNormHeader(t *testing.T) {
+	for _, h := range []string{"name", "Name", "Attack/ Attributes", "Reload\nRecoil\tBullet Speed", "Sharpness\r\n",
+		"攻撃力 Attack", "ＡＴＫ", "Charge\u00a0Stage", "", "a\x01b", "\x7f"} {
+		if got, want := normHeader(h), strings.Map(foldHeaderRune, h); got != want {
+			t.Errorf("normHeader(%q) = %q, want %q", h, got, want)
+		}
+	}
+}
