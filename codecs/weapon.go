@@ -168,6 +168,10 @@ type TowerUpgrade struct {
 // DecodeWeapon decodes a Weapon and checks its envelope.
 func DecodeWeapon(data []byte) (*Weapon, error) { return decodeJSON[Weapon](data) }
 
+// CheckWeapon checks what DecodeWeapon checks after decoding: schema version, key, version, type.
+// For readers that decode a Weapon their own way (the sink keeps its jsonb parts as JSON).
+func CheckWeapon(w *Weapon) error { return w.check() }
+
 func (w *Weapon) check() error {
 	switch {
 	case w.Schema < 1 || w.Schema > WeaponSchemaVersion:

@@ -28,9 +28,9 @@ type record struct {
 	pos    kafka.Position
 	key    []byte
 	value  []byte
-	weapon *codecs.Weapon // nil when the value could not be decoded
-	row    []any          // the values of the table's columns (Columns(table)), in order; nil if it cannot be stored
-	reason string         // why the record cannot be stored (decode error, value out of range), if it cannot
+	weapon *storedWeapon // nil when the value could not be decoded
+	row    []any         // the values of the table's columns (Columns(table)), in order; nil if it cannot be stored
+	reason string        // why the record cannot be stored (decode error, value out of range), if it cannot
 }
 
 // column is one column of a weapon table and how a record fills it.
@@ -41,6 +41,11 @@ type column struct {
 }
 
 func weaponCol(name string, f func(w *codecs.Weapon) any) column {
+	return column{name: name, value: func(r *record) any { return f(&r.weapon.Weapon) }}
+}
+
+// storedCol is a column of the weapon's parts kept as JSON (storedWeapon).
+func storedCol(name string, f func(w *storedWeapon) any) column {
 	return column{name: name, value: func(r *record) any { return f(r.weapon) }}
 }
 
@@ -93,11 +98,11 @@ var commonColumns = []column{
 	}),
 	intCol("price", func(w *codecs.Weapon) any { return w.Price }),
 	weaponCol("description", func(w *codecs.Weapon) any { return text(w.Description) }),
-	weaponCol("upgrade_from", func(w *codecs.Weapon) any { return jsonb(w.UpgradeFrom) }),
-	weaponCol("upgrade_to", func(w *codecs.Weapon) any { return jsonb(w.UpgradeTo) }),
-	weaponCol("sharpness", func(w *codecs.Weapon) any { return jsonb(w.Sharpness) }),
-	weaponCol("materials", materials),
-	weaponCol("tower", func(w *codecs.Weapon) any { return jsonb(w.Tower) }),
+	storedCol("upgrade_from", func(w *storedWeapon) any { return rawJSONB(w.UpgradeFrom) }),
+	storedCol("upgrade_to", func(w *storedWeapon) any { return rawJSONB(w.UpgradeTo) }),
+	storedCol("sharpness", func(w *storedWeapon) any { return rawJSONB(w.Sharpness) }),
+	storedCol("materials", storedMaterials),
+	storedCol("tower", func(w *storedWeapon) any { return rawJSONB(w.Tower) }),
 }
 
 // The columns of one type's pages.
@@ -112,24 +117,24 @@ var (
 		weaponCol("phial", func(w *codecs.Weapon) any { return text(w.Phial) }),
 	}
 	bowgunColumns = []column{
-		weaponCol("reload", func(w *codecs.Weapon) any { return bowgun(w, func(b *codecs.Bowgun) any { return text(b.Reload) }) }),
-		weaponCol("recoil", func(w *codecs.Weapon) any { return bowgun(w, func(b *codecs.Bowgun) any { return text(b.Recoil) }) }),
-		weaponCol("bullet_speed", func(w *codecs.Weapon) any {
-			return bowgun(w, func(b *codecs.Bowgun) any { return text(b.BulletSpeed) })
+		storedCol("reload", func(w *storedWeapon) any { return bowgun(w, func(b *storedBowgun) any { return text(b.Reload) }) }),
+		storedCol("recoil", func(w *storedWeapon) any { return bowgun(w, func(b *storedBowgun) any { return text(b.Recoil) }) }),
+		storedCol("bullet_speed", func(w *storedWeapon) any {
+			return bowgun(w, func(b *storedBowgun) any { return text(b.BulletSpeed) })
 		}),
-		weaponCol("ammo", func(w *codecs.Weapon) any { return bowgun(w, func(b *codecs.Bowgun) any { return jsonb(b.Ammo) }) }),
+		storedCol("ammo", func(w *storedWeapon) any { return bowgun(w, func(b *storedBowgun) any { return rawJSONB(b.Ammo) }) }),
 	}
 	bowColumns = []column{
-		weaponCol("arc_shot", func(w *codecs.Weapon) any { return bow(w, func(b *codecs.BowStats) any { return text(b.ArcShot) }) }),
-		weaponCol("charge_levels", func(w *codecs.Weapon) any {
-			return bow(w, func(b *codecs.BowStats) any { return jsonb(b.ChargeLevels) })
+		storedCol("arc_shot", func(w *storedWeapon) any { return bow(w, func(b *storedBow) any { return text(b.ArcShot) }) }),
+		storedCol("charge_levels", func(w *storedWeapon) any {
+			return bow(w, func(b *storedBow) any { return rawJSONB(b.ChargeLevels) })
 		}),
-		weaponCol("coatings", func(w *codecs.Weapon) any { return bow(w, func(b *codecs.BowStats) any { return b.Coatings }) }),
+		storedCol("coatings", func(w *storedWeapon) any { return bow(w, func(b *storedBow) any { return b.Coatings }) }),
 	}
 	tailColumns = []column{
-		weaponCol("extra", func(w *codecs.Weapon) any { return jsonb(w.Extra) }),
-		weaponCol("quality", func(w *codecs.Weapon) any { return jsonb(w.Quality) }), // 00003_quality.sql
-		weaponCol("source", func(w *codecs.Weapon) any { return jsonb(w.Source) }),   // 00009_slim_rows.sql
+		storedCol("extra", func(w *storedWeapon) any { return rawJSONB(w.Extra) }),
+		storedCol("quality", func(w *storedWeapon) any { return rawJSONB(w.Quality) }), // 00003_quality.sql
+		storedCol("source", func(w *storedWeapon) any { return rawJSONB(w.Source) }),   // 00009_slim_rows.sql
 		// 00012_zenith_skill.sql
 		weaponCol("zenith_skill", func(w *codecs.Weapon) any { return text(w.ZenithSkill) }),
 	}
@@ -246,30 +251,14 @@ func elementValue(w *codecs.Weapon, status bool) any {
 	return nil
 }
 
-func materials(w *codecs.Weapon) any {
-	m := map[string][][]codecs.Material{}
-	for name, list := range map[string][][]codecs.Material{
-		"creation": w.Creation, "upgrade": w.Upgrade,
-		"g_creation_100": w.GCreation100, "g_creation_60": w.GCreation60,
-	} {
-		if len(list) > 0 {
-			m[name] = list
-		}
-	}
-	if len(m) == 0 {
-		return nil
-	}
-	return jsonb(m)
-}
-
-func bowgun(w *codecs.Weapon, f func(*codecs.Bowgun) any) any {
+func bowgun(w *storedWeapon, f func(*storedBowgun) any) any {
 	if w.Bowgun == nil {
 		return nil
 	}
 	return f(w.Bowgun)
 }
 
-func bow(w *codecs.Weapon, f func(*codecs.BowStats) any) any {
+func bow(w *storedWeapon, f func(*storedBow) any) any {
 	if w.Bow == nil {
 		return nil
 	}

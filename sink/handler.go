@@ -7,7 +7,6 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 )
 
@@ -199,7 +198,7 @@ func (h *handler) consumeFrom(sess sarama.ConsumerGroupSession, p kafka.Partitio
 func (s *Sink) decode(msg *sarama.ConsumerMessage) *record {
 	r := &record{table: s.tables[msg.Topic], key: msg.Key, value: msg.Value,
 		pos: kafka.Position{Partition: kafka.Partition{Topic: msg.Topic, ID: msg.Partition}, Offset: msg.Offset}}
-	w, err := codecs.DecodeWeapon(msg.Value)
+	w, err := decodeStored(msg.Value)
 	switch {
 	case err != nil:
 		r.reason = fmt.Sprintf("%s: %v", r.pos, err)

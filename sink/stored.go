@@ -1,0 +1,136 @@
+package sink
+
+import (
+	"bytes"
+	"fmt"
+
+	json "github.com/goccy/go-json"
+
+	"github.com/mhfz/mhfz-pipeline/codecs"
+)
+
+// storedWeapon is a weapon as the sink reads it from its topic: the fields of its own columns
+// decoded as codecs.Weapon decodes them, and the parts stored as jsonb kept as the bytes the
+// processor wrote, which PostgreSQL parses once, into jsonb, instead of being decoded into Go
+// values and encoded again (JSON was a third of the sink's CPU and the collector a fifth:
+// docs/benchmarks.md). jsonb keeps no spelling of the text it parses, so the rows are the same.
+type storedWeapon struct {
+	codecs.Weapon // its fields below stay empty: the outer ones, of the same JSON names, win
+	UpgradeFrom   json.RawMessage `json:"upgrade_from"`
+	UpgradeTo     json.RawMessage `json:"upgrade_to"`
+	Sharpness     json.RawMessage `json:"sharpness"`
+	Creation      json.RawMessage `json:"creation"`
+	Upgrade       json.RawMessage `json:"upgrade"`
+	GCreation100  json.RawMessage `json:"g_creation_100"`
+	GCreation60   json.RawMessage `json:"g_creation_60"`
+	Tower         json.RawMessage `json:"tower"`
+	Extra         json.RawMessage `json:"extra"`
+	Quality       json.RawMessage `json:"quality"`
+	Source        json.RawMessage `json:"source"`
+	Bowgun        *storedBowgun   `json:"bowgun"`
+	Bow           *storedBow      `json:"bow"`
+}
+
+// storedBowgun is codecs.Bowgun with its ammo kept as JSON.
+type storedBowgun struct {
+	Reload      string          `json:"reload"`
+	Recoil      string          `json:"recoil"`
+	BulletSpeed string          `json:"bullet_speed"`
+	Ammo        json.RawMessage `json:"ammo"`
+}
+
+// storedBow is codecs.BowStats with its charge levels kept as JSON.
+type storedBow struct {
+	ArcShot      string          `json:"arc_shot"`
+	ChargeLevels json.RawMessage `json:"charge_levels"`
+	Coatings     []string        `json:"coatings"`
+}
+
+// decodeStored decodes a message of a weapon topic and checks its envelope. A message it cannot
+// read is refused with the error codecs.DecodeWeapon gives, the reason the dead letters have
+// always said; one whose jsonb parts are not of their type (a string for a list) too.
+func decodeStored(data []byte) (*storedWeapon, error) {
+	var w storedWeapon
+	if len(data) > 0 && json.Unmarshal(data, &w) == nil && w.shapesHold() {
+		if err := codecs.CheckWeapon(&w.Weapon); err != nil {
+			return nil, err
+		}
+		return &w, nil
+	}
+	typed, err := codecs.DecodeWeapon(data)
+	if err != nil {
+		return nil, err
+	}
+	return nil, fmt.Errorf("decode weapon %q: a part stored as jsonb is not of its type", typed.Key)
+}
+
+// shapesHold reports whether every jsonb part is what codecs.Weapon declares: a list, an object
+// or null.
+func (w *storedWeapon) shapesHold() bool {
+	lists := []json.RawMessage{w.UpgradeFrom, w.UpgradeTo, w.Sharpness, w.Creation, w.Upgrade,
+		w.GCreation100, w.GCreation60, w.Quality}
+	objects := []json.RawMessage{w.Tower, w.Extra, w.Source}
+	if w.Bowgun != nil {
+		lists = append(lists, w.Bowgun.Ammo)
+	}
+	if w.Bow != nil {
+		lists = append(lists, w.Bow.ChargeLevels)
+	}
+	return allOf(lists, '[') && allOf(objects, '{')
+}
+
+func allOf(parts []json.RawMessage, open byte) bool {
+	for _, p := range parts {
+		p = bytes.TrimLeft(p, " \t\r\n")
+		if len(p) > 0 && p[0] != open && !bytes.Equal(p, []byte("null")) {
+			return false
+		}
+	}
+	return true
+}
+
+// rawJSONB is a jsonb part as a column's value: NULL when absent, null or empty, as jsonb gives
+// for the typed values.
+func rawJSONB(raw json.RawMessage) any {
+	if emptyJSON(raw) {
+		return nil
+	}
+	return []byte(raw)
+}
+
+// emptyJSON reports whether raw is absent, null, [] or {} (spaces allowed).
+func emptyJSON(raw json.RawMessage) bool {
+	t := bytes.TrimSpace(raw)
+	if len(t) == 0 || bytes.Equal(t, []byte("null")) {
+		return true
+	}
+	if len(t) < 2 || (t[0] != '[' && t[0] != '{') {
+		return false
+	}
+	return len(bytes.TrimSpace(t[1:len(t)-1])) == 0
+}
+
+// storedMaterials is the materials column: an object of the weapon's non-empty recipe lists,
+// NULL without any.
+func storedMaterials(w *storedWeapon) any {
+	var b []byte
+	for _, part := range []struct {
+		name string
+		raw  json.RawMessage
+	}{{"creation", w.Creation}, {"g_creation_100", w.GCreation100}, {"g_creation_60", w.GCreation60}, {"upgrade", w.Upgrade}} {
+		if emptyJSON(part.raw) {
+			continue
+		}
+		if b == nil {
+			b = append(b, '{')
+		} else {
+			b = append(b, ',')
+		}
+		b = append(append(append(b, '"'), part.name...), `":`...)
+		b = append(b, part.raw...)
+	}
+	if b == nil {
+		return nil
+	}
+	return append(b, '}')
+}
