@@ -20,7 +20,9 @@ import (
 const envProfileDir = "MHFZ_PROFILE_DIR"
 
 // profiledRuns counts the benchmark's runs in this process: go test calls a benchmark's function
-// again for each -count and each b.N, and every run's profiles are kept and summarised.
+// again for each -count and each b.N, and every run's profiles are kept and summarised, with
+// those of the other runs written into the same directory (each file is named for its process
+// and run).
 var profiledRuns atomic.Int64
 
 // profileEnv is the environment that makes the service svc of run i write its CPU profile into
@@ -30,7 +32,7 @@ func profileEnv(svc string, i int64) []string {
 	if dir == "" {
 		return nil
 	}
-	return []string{fmt.Sprintf("MHFZ_CPU_PROFILE=%s/%s-%d.pprof", dir, svc, i)}
+	return []string{fmt.Sprintf("MHFZ_CPU_PROFILE=%s/%s-%d-%d.pprof", dir, svc, os.Getpid(), i)}
 }
 
 // usage is what one service of one run cost: CPU (user + system) and peak resident memory.
@@ -119,8 +121,9 @@ func hasPrefix(name string, prefixes []string) bool {
 	return false
 }
 
-// profileSummary is one service's CPU, summed over the profiles of every iteration.
+// profileSummary is one service's CPU, summed over the profiles of every run.
 type profileSummary struct {
+	runs       int
 	total      time.Duration
 	byCategory map[string]time.Duration
 	byFunction map[string]time.Duration // flat: the leaf's function
@@ -133,6 +136,7 @@ func summarizeProfiles(dir, svc string) (profileSummary, error) {
 	if err != nil || len(paths) == 0 {
 		return sum, fmt.Errorf("no profile of %s in %s (%v)", svc, dir, err)
 	}
+	sum.runs = len(paths)
 	for _, path := range paths {
 		if err := sum.add(path); err != nil {
 			return sum, err
@@ -168,10 +172,11 @@ func (sum *profileSummary) add(path string) error {
 
 // table writes the summary as markdown: the categories, then the top functions, each with its
 // CPU seconds per snapshot (the sum over runs divided by runs) and its share.
-func (sum profileSummary) table(svc string, runs, top int) string {
+func (sum profileSummary) table(svc string, top int) string {
+	runs := sum.runs
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %.2f CPU-s per snapshot (profiled)\n\n| where | CPU-s | share |\n| --- | --- | --- |\n",
-		svc, sum.total.Seconds()/float64(runs))
+	fmt.Fprintf(&b, "%s: %.2f CPU-s per snapshot (profiled, %d runs)\n\n| where | CPU-s | share |\n| --- | --- | --- |\n",
+		svc, sum.total.Seconds()/float64(runs), runs)
 	for _, kv := range sortedByValue(sum.byCategory) {
 		fmt.Fprintf(&b, "| %s | %.2f | %.0f%% |\n", kv.key, kv.value.Seconds()/float64(runs), 100*float64(kv.value)/float64(sum.total))
 	}
@@ -201,10 +206,8 @@ func sortedByValue(m map[string]time.Duration) []keyValue {
 	return out
 }
 
-// writeProfileSummary writes DIR/summary.md for the services' profiles of the runs so far, and
-// logs it.
+// writeProfileSummary writes DIR/summary.md for the services' profiles in DIR, and logs it.
 func writeProfileSummary(b *testing.B, services ...string) {
-	runs := int(profiledRuns.Load())
 	dir := os.Getenv(envProfileDir)
 	if dir == "" {
 		return
@@ -215,7 +218,7 @@ func writeProfileSummary(b *testing.B, services ...string) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		out.WriteString(sum.table(svc, runs, 15) + "\n")
+		out.WriteString(sum.table(svc, 15) + "\n")
 	}
 	if err := os.WriteFile(filepath.Join(dir, "summary.md"), []byte(out.String()), 0o644); err != nil {
 		b.Fatal(err)
