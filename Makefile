@@ -16,7 +16,7 @@ BIN ?= bin/mhfz
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
 COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 
-.PHONY: build check test bench
+.PHONY: build check test bench soak
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o $(BIN) ./cmd/mhfz
 
@@ -56,3 +56,16 @@ test:
 # Benchmarks against the real services and the real pages (see docs/benchmarks.md).
 bench:
 	scripts/testenv run $(GO) test -run '^$$' -bench . -benchtime 3x -count 5 ./...
+
+# The soak (docs/benchmarks.md, "Soak"): the stack as processes for SOAK_DURATION under `scrape
+# --every SOAK_EVERY` over a mirror alternating the two snapshots, a SIGKILL of a random service
+# every SOAK_KILL_EVERY, every series sampled each minute; the figures, verdicts (soak.md), samples
+# (soak.csv) and plot (soak.svg) go to SOAK_OUT. `make test` runs its 3-minute variant.
+SOAK_DURATION ?= 60m
+SOAK_EVERY ?= 2m
+SOAK_KILL_EVERY ?= 5m
+SOAK_OUT ?= $(CURDIR)/bin/soak
+soak:
+	scripts/testenv run env MHFZ_SOAK_DURATION=$(SOAK_DURATION) MHFZ_SOAK_EVERY=$(SOAK_EVERY) \
+		MHFZ_SOAK_KILL_EVERY=$(SOAK_KILL_EVERY) MHFZ_SOAK_SAMPLE_EVERY=1m MHFZ_SOAK_OUT=$(SOAK_OUT) \
+		$(GO) test -count=1 -timeout 4h -run '^TestSoak$$' -v ./e2e/

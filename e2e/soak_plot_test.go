@@ -5,6 +5,7 @@ import (
 	"html"
 	"math"
 	"strings"
+	"time"
 )
 
 // soakSVG draws the series as small multiples, one panel per series, one line per service and
@@ -76,16 +77,24 @@ func soakPanel(b *strings.Builder, r *soakRun, series string, px, py, pw, ph int
 			sx(k.at.Minutes()), py, sx(k.at.Minutes()), py+ph, sx(k.at.Minutes())+2, py+10, k.service[:1])
 	}
 	type line struct {
-		service string
-		life    int
+		service   string
+		life, gap int
 	}
 	lines := map[line][]string{}
 	var order []line
+	prev := map[line]time.Duration{}
+	gaps := map[line]int{} // a gap in the samples (a stalled round, a service restarting) breaks the line
 	for _, s := range r.samples {
 		if s.series != series {
 			continue
 		}
-		k := line{s.service, s.life}
+		base := line{service: s.service, life: s.life}
+		if at, ok := prev[base]; ok && series != seriesCatchUp && s.at-at > 5*r.cfg.sampleEvery/2 {
+			gaps[base]++
+		}
+		prev[base] = s.at
+		k := base
+		k.gap = gaps[base]
 		if _, ok := lines[k]; !ok {
 			order = append(order, k)
 		}

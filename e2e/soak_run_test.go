@@ -40,6 +40,7 @@ type soakRun struct {
 	catchUps                  []soakCatchUp
 	watching                  int // index+1 in catchUps of the period whose catch-up is being timed (0: none)
 	samples                   []soakSample
+	nextSample                time.Duration
 	monitor                   *pgx.Conn // the sampler's own connection (not counted)
 	client                    sarama.Client
 	admin                     sarama.ClusterAdmin
@@ -57,7 +58,7 @@ type soakKill struct {
 type soakCatchUp struct {
 	scrape int           // 1-based index of the completed scrape
 	at     time.Duration // its end
-	took   time.Duration // until caught up (0: not yet)
+	took   time.Duration // until caught up (0: not yet; -1: not before the next scrape ended)
 }
 
 // soakService is one service of the stack, restarted after each kill with the same flags and
@@ -69,6 +70,7 @@ type soakService struct {
 	addr  string // --http-addr: /metrics
 	cur   *service
 	lives []soakLife
+	done  bool // stopped for good at the end of the run: not restarted
 }
 
 type soakLife struct {
@@ -144,6 +146,9 @@ func (r *soakRun) followScrapes() {
 			}
 			r.successes = append(r.successes, res.at)
 			r.mirror.serve(len(r.successes) % 2)
+			if r.watching > 0 {
+				r.catchUps[r.watching-1].took = -1 // not caught up when the next scrape ended
+			}
 			r.catchUps = append(r.catchUps, soakCatchUp{scrape: len(r.successes), at: res.at.Sub(r.start)})
 			r.watching = len(r.catchUps)
 		}

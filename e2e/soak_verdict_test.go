@@ -45,7 +45,25 @@ type soakVerdict struct {
 	slope, se             float64 // per hour, over the fit's samples
 	threshold             float64 // per hour; 0: none (grows by design)
 	n                     int     // samples fitted
-	pass, judged          bool
+	judged                bool    // a threshold, and samples enough for a slope
+	pass                  bool    // at or below the threshold
+	fail                  bool    // above it by more than twice the standard error: a leak
+}
+
+// verdict is the verdict's word: pass; FAIL (above the threshold, beyond the noise); over, not
+// significant (above the threshold within twice the standard error: the run cannot tell).
+func (v soakVerdict) verdict() string {
+	switch {
+	case !v.judged && v.threshold > 0:
+		return "too few samples"
+	case !v.judged:
+		return "n/a"
+	case v.pass:
+		return "**pass**"
+	case v.fail:
+		return "**FAIL**"
+	}
+	return "over, within noise (2 s.e.)"
 }
 
 // soakVerdicts fits every series. The window is the last two thirds of the run. A kill resets
@@ -85,6 +103,7 @@ func soakVerdicts(r *soakRun) []soakVerdict {
 		}
 		v.judged = v.threshold > 0 && !math.IsNaN(v.slope)
 		v.pass = !v.judged || v.slope <= v.threshold
+		v.fail = v.judged && v.slope-2*v.se > v.threshold
 		out = append(out, v)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return seriesOrder(out[i].series) < seriesOrder(out[j].series) })
@@ -181,19 +200,15 @@ func (r *soakRun) report(verdicts []soakVerdict, checks []soakCheck) {
 	b.WriteString("| series | service | first | last | slope /h (± s.e.) | threshold /h | samples fitted | verdict |\n")
 	b.WriteString("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |\n")
 	for _, v := range verdicts {
-		th, verdict := "none: grows by design", "n/a"
+		th := "none: grows by design"
 		if soakThresholds[v.series].perHour > 0 {
 			th = fmt.Sprintf("%s %s", num(v.threshold), v.unit)
-			verdict = map[bool]string{true: "**pass**", false: "**FAIL**"}[v.pass]
-			if !v.judged {
-				verdict = "too few samples"
-			}
 		}
 		if v.series == seriesLag {
 			th = "none: spikes at each scrape (see catch_up_s)"
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s (± %s) | %s | %d | %s |\n", v.series, v.service, num(v.first), num(v.last),
-			num(v.slope), num(v.se), th, v.n, verdict)
+			num(v.slope), num(v.se), th, v.n, v.verdict())
 	}
 	b.WriteString("\nTables at the end:\n\n")
 	for _, ch := range checks {
@@ -210,8 +225,11 @@ func (r *soakRun) report(verdicts []soakVerdict, checks []soakCheck) {
 
 func (r *soakRun) catchUpLine() string {
 	var took []float64
-	over := 0
+	over, overrun := 0, 0
 	for _, c := range r.catchUps {
+		if c.took < 0 {
+			overrun++
+		}
 		if c.took > 0 {
 			took = append(took, c.took.Seconds())
 			if c.took > r.cfg.every {
@@ -224,8 +242,8 @@ func (r *soakRun) catchUpLine() string {
 	}
 	sort.Float64s(took)
 	return fmt.Sprintf("\nCatch-up after each completed scrape (its end to its last row stored), %d scrapes: median %.1f s, "+
-		"max %.1f s; %d took longer than the period (the next scrape began before).\n",
-		len(took), took[len(took)/2], took[len(took)-1], over)
+		"max %.1f s; %d took longer than the period (the next scrape began before); %d had not caught up when the next scrape ended.\n",
+		len(took), took[len(took)/2], took[len(took)-1], over, overrun)
 }
 
 func (r *soakRun) csv() string {
