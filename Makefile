@@ -62,8 +62,8 @@ bench:
 # every SOAK_KILL_EVERY, every series sampled each minute; the figures, verdicts (soak.md), samples
 # (soak.csv) and plot (soak.svg) go to SOAK_OUT. `make test` runs its 3-minute variant.
 SOAK_DURATION ?= 60m
-SOAK_EVERY ?= 2m
-SOAK_KILL_EVERY ?= 5m
+SOAK_EVERY ?= 3m
+SOAK_KILL_EVERY ?= 6m
 SOAK_OUT ?= $(CURDIR)/bin/soak
 soak:
 	scripts/testenv run env MHFZ_SOAK_DURATION=$(SOAK_DURATION) MHFZ_SOAK_EVERY=$(SOAK_EVERY) \

@@ -72,7 +72,7 @@ func soakConfigFromEnv(t *testing.T) soakConfig {
 // Kafka's and PostgreSQL's sizes. At the end: a verdict per series (soak_verdict_test.go), the
 // tables checked against the periods (soak_check_test.go), a plot (soak_plot_test.go).
 //
-//	make soak     # the hour: MHFZ_SOAK_DURATION=60m MHFZ_SOAK_EVERY=2m, figures in MHFZ_SOAK_OUT
+//	make soak     # the hour: MHFZ_SOAK_DURATION=60m MHFZ_SOAK_EVERY=3m MHFZ_SOAK_KILL_EVERY=6m, figures in MHFZ_SOAK_OUT
 func TestSoak(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {

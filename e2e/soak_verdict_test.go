@@ -71,7 +71,7 @@ func (v soakVerdict) verdict() string {
 // every lifetime, each with its own intercept (least squares within lifetimes: a restart's
 // drop is not read as a decrease, nor its climb back as a leak), and each lifetime's first
 // period (warm-up: the heap grows to its working size with the first scrape it handles) is
-// left out.
+// left out. The group table's series start later (see tableFrom).
 func soakVerdicts(r *soakRun) []soakVerdict {
 	from := r.cfg.duration / 3
 	warmup := r.cfg.every + r.cfg.sampleEvery
@@ -85,14 +85,25 @@ func soakVerdicts(r *soakRun) []soakVerdict {
 		}
 		groups[k] = append(groups[k], s)
 	}
+	// The group table grows by design until every changing key keeps its last 8 versions
+	// (processors' recentVersions): its size, and the processor's open files (LevelDB's table
+	// files), are fitted from the scrape after the 8th on.
+	tableFrom := from
+	if len(r.successes) > tableVersions {
+		tableFrom = max(from, r.successes[tableVersions].Sub(r.start))
+	}
 	var out []soakVerdict
 	for _, k := range ids {
 		ss := groups[k]
 		th := soakThresholds[k.series]
 		v := soakVerdict{series: k.series, service: k.service, unit: th.unit, first: ss[0].value, last: ss[len(ss)-1].value}
+		start := from
+		if k.series == seriesTable || (k.series == seriesFDs && k.service == "processor") {
+			start = tableFrom
+		}
 		var fit []soakSample
 		for _, s := range ss {
-			if s.at >= from && (s.service == "stack" || s.at-r.lifeStart(s.service, s.life) >= warmup) {
+			if s.at >= start && (s.service == "stack" || s.at-r.lifeStart(s.service, s.life) >= warmup) {
 				fit = append(fit, s)
 			}
 		}
@@ -109,6 +120,9 @@ func soakVerdicts(r *soakRun) []soakVerdict {
 	sort.SliceStable(out, func(i, j int) bool { return seriesOrder(out[i].series) < seriesOrder(out[j].series) })
 	return out
 }
+
+// tableVersions is processors' recentVersions: the versions of a key its group table state keeps.
+const tableVersions = 8
 
 func (r *soakRun) lifeStart(service string, life int) time.Duration {
 	for _, svc := range r.services {
