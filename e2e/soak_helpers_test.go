@@ -1,7 +1,12 @@
 package e2e
 
 import (
+	"errors"
 	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -128,5 +133,60 @@ func TestNum(t *testing.T) {
 		if got := num(v); got != want {
 			t.Errorf("num(%v) = %q, want %q", v, got, want)
 		}
+	}
+}
+
+// TestSoakReplot draws soak.svg again from the soak.csv and soak.md of a run, in
+// MHFZ_SOAK_REPLOT (a folder): the plot of a run made before a change of the drawing.
+//
+//	MHFZ_SOAK_REPLOT=$PWD/bin/soak go test -run TestSoakReplot ./e2e/
+func TestSoakReplot(t *testing.T) {
+	dir := os.Getenv("MHFZ_SOAK_REPLOT")
+	if dir == "" {
+		t.Skip("MHFZ_SOAK_REPLOT (the folder of a soak's soak.csv and soak.md) is not set")
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "soak.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &soakRun{t: t}
+	m := regexp.MustCompile("^Run of (\\S+) .*`scrape --every (\\S+)`.* every (\\S+) \\(seed (\\d+)\\), samples every (\\S+);").
+		FindStringSubmatch(string(md))
+	if m == nil {
+		t.Fatalf("%s/soak.md: no run line", dir)
+	}
+	for i, d := range []*time.Duration{&r.cfg.duration, &r.cfg.every, &r.cfg.killEvery, nil, &r.cfg.sampleEvery} {
+		if d != nil {
+			if *d, err = time.ParseDuration(m[i+1]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, k := range regexp.MustCompile(`([0-9.]+) min (scraper|processor|sink)`).FindAllStringSubmatch(
+		regexp.MustCompile(`Kills \(\d+\): [^\n]*`).FindString(string(md)), -1) {
+		minutes, _ := strconv.ParseFloat(k[1], 64)
+		r.kills = append(r.kills, soakKill{at: time.Duration(minutes * float64(time.Minute)), service: k[2]})
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "soak.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		f := strings.Split(line, ",")
+		if i == 0 || len(f) != 5 {
+			continue
+		}
+		minutes, err1 := strconv.ParseFloat(f[0], 64)
+		life, err2 := strconv.Atoi(f[3])
+		v, err3 := strconv.ParseFloat(f[4], 64)
+		if err := errors.Join(err1, err2, err3); err != nil {
+			t.Fatalf("soak.csv line %d: %v", i+1, err)
+		}
+		at := time.Duration(minutes * float64(time.Minute))
+		r.samples = append(r.samples, soakSample{at: at, series: f[1], service: f[2], life: life, value: v})
+		r.ended = max(r.ended, at)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "soak.svg"), []byte(soakSVG(r)), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -28,7 +28,7 @@ func soakSVG(r *soakRun) string {
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="11">`+"\n",
 		width, height, width, height)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
-	fmt.Fprintf(&b, `<text x="%d" y="20" font-size="14">mhfz soak: %s, scrape --every %s, a kill every %s (red lines: k=kill; letter = service); shaded: the fitted window</text>`+"\n",
+	fmt.Fprintf(&b, `<text x="%d" y="20" font-size="14">mhfz soak: %s, scrape --every %s, a kill every %s (red dashed lines: kills, lettered by service); shaded: the fitted window</text>`+"\n",
 		gap, r.cfg.duration, r.cfg.every, r.cfg.killEvery)
 	x := gap
 	for _, name := range []string{"scraper", "processor", "sink", "stack"} {
@@ -47,11 +47,10 @@ func soakSVG(r *soakRun) string {
 var soakColors = map[string]string{"scraper": "#1f77b4", "processor": "#ff7f0e", "sink": "#2ca02c", "stack": "#555555"}
 
 func soakPanel(b *strings.Builder, r *soakRun, series string, px, py, pw, ph int, end float64) {
+	samples := plotted(r.samples, series)
 	lo, hi := 0.0, 0.0
-	for _, s := range r.samples {
-		if s.series == series {
-			lo, hi = math.Min(lo, s.value), math.Max(hi, s.value)
-		}
+	for _, s := range samples {
+		lo, hi = math.Min(lo, s.value), math.Max(hi, s.value)
 	}
 	if hi == lo {
 		hi = lo + 1
@@ -84,10 +83,7 @@ func soakPanel(b *strings.Builder, r *soakRun, series string, px, py, pw, ph int
 	var order []line
 	prev := map[line]time.Duration{}
 	gaps := map[line]int{} // a gap in the samples (a stalled round, a service restarting) breaks the line
-	for _, s := range r.samples {
-		if s.series != series {
-			continue
-		}
+	for _, s := range samples {
 		base := line{service: s.service, life: s.life}
 		if at, ok := prev[base]; ok && series != seriesCatchUp && s.at-at > 5*r.cfg.sampleEvery/2 {
 			gaps[base]++
@@ -120,4 +116,23 @@ func niceStep(end float64) float64 {
 		}
 	}
 	return 120
+}
+
+// plotted are the samples of a series to draw: the sizes per record and per row only once the
+// records or rows are perFrom or more (runs before that rule recorded them from the first rows).
+func plotted(all []soakSample, series string) []soakSample {
+	denominator := map[string]string{seriesKafkaPer: seriesKafkaRecs, seriesPGPer: seriesPGRows}[series]
+	enough := map[time.Duration]bool{}
+	for _, s := range all {
+		if s.series == denominator && s.value >= perFrom {
+			enough[s.at] = true
+		}
+	}
+	var out []soakSample
+	for _, s := range all {
+		if s.series == series && (denominator == "" || enough[s.at]) {
+			out = append(out, s)
+		}
+	}
+	return out
 }

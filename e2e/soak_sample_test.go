@@ -44,6 +44,10 @@ const (
 	seriesCatchUp    = "catch_up_s" // per completed scrape: its end to the last of its rows stored
 )
 
+// perFrom is how many records or rows the sizes per record and per row wait for: the size of an
+// almost empty database or topic is its fixed overhead, not a size per row.
+const perFrom = 10000
+
 var lagMetric = map[string]string{"processor": "mhfz_processor_lag_records", "sink": "mhfz_sink_lag_records",
 	"scraper": "mhfz_scraper_records_waiting"}
 
@@ -75,7 +79,9 @@ func (r *soakRun) sample(ctx context.Context, at time.Duration) {
 	if mb, recs, ok := r.kafkaSize(); ok {
 		add(seriesKafkaMB, "stack", 0, mb)
 		add(seriesKafkaRecs, "stack", 0, recs)
-		add(seriesKafkaPer, "stack", 0, mb*1e6/max(recs, 1))
+		if recs >= perFrom {
+			add(seriesKafkaPer, "stack", 0, mb*1e6/recs)
+		}
 	}
 	var size, rows int64
 	err := r.monitor.QueryRow(ctx, `SELECT pg_database_size(current_database()),
@@ -83,7 +89,9 @@ func (r *soakRun) sample(ctx context.Context, at time.Duration) {
 	if err == nil {
 		add(seriesPGMB, "stack", 0, float64(size)/1e6)
 		add(seriesPGRows, "stack", 0, float64(rows))
-		add(seriesPGPer, "stack", 0, float64(size)/float64(max(rows, 1)))
+		if rows >= perFrom {
+			add(seriesPGPer, "stack", 0, float64(size)/float64(rows))
+		}
 	} else {
 		r.t.Logf("soak: PostgreSQL's sizes: %v", err)
 	}

@@ -32,7 +32,7 @@ var soakThresholds = map[string]soakThreshold{
 	seriesKafkaPer:   {0.02, true, "bytes/record", "2% of its level per hour: the topics hold every record, compacted table aside"},
 	seriesPGPer:      {0.05, true, "bytes/row", "5% of its level per hour: bloat (dead tuples of weapon_latest, kafka_offsets) not reclaimed would show"},
 	seriesCatchUp:    {30, false, "s", "a backlog carried from period to period would show"},
-	seriesLag:        {},
+	seriesLag:        {unit: "records"},
 	seriesKafkaMB:    {unit: "MB"},
 	seriesKafkaRecs:  {unit: "records"},
 	seriesPGMB:       {unit: "MB"},
