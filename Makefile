@@ -16,7 +16,7 @@ BIN ?= bin/mhfz
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
 COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 
-.PHONY: build check test bench profile
+.PHONY: build check test bench profile soak
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o $(BIN) ./cmd/mhfz
 
@@ -67,3 +67,16 @@ profile:
 	scripts/testenv run env MHFZ_PROFILE_DIR=$(abspath $(PROFILE_DIR)) \
 		$(GO) test -run '^$$' -bench 'StackEndToEnd/metrics=off' -benchtime 1x -count $(PROFILE_RUNS) -v -timeout 60m ./e2e/
 	@cat $(PROFILE_DIR)/summary.md
+
+# The soak (docs/benchmarks.md, "Soak"): the stack as processes for SOAK_DURATION under `scrape
+# --every SOAK_EVERY` over a mirror alternating the two snapshots, a SIGKILL of a random service
+# every SOAK_KILL_EVERY, every series sampled each minute; the figures, verdicts (soak.md), samples
+# (soak.csv) and plot (soak.svg) go to SOAK_OUT. `make test` runs its 3-minute variant.
+SOAK_DURATION ?= 60m
+SOAK_EVERY ?= 3m
+SOAK_KILL_EVERY ?= 6m
+SOAK_OUT ?= $(CURDIR)/bin/soak
+soak:
+	scripts/testenv run env MHFZ_SOAK_DURATION=$(SOAK_DURATION) MHFZ_SOAK_EVERY=$(SOAK_EVERY) \
+		MHFZ_SOAK_KILL_EVERY=$(SOAK_KILL_EVERY) MHFZ_SOAK_SAMPLE_EVERY=1m MHFZ_SOAK_OUT=$(SOAK_OUT) \
+		$(GO) test -count=1 -timeout 4h -run '^TestSoak$$' -v ./e2e/

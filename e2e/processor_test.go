@@ -179,6 +179,18 @@ func snapshotRecords(t testing.TB, snapshot string) []snapshotRecord {
 	// Extracted here, in the test's own goroutine, so that a missing corpus skips (or fails) it.
 	testenv.Snapshot(t, testenv.Older)
 	testenv.Snapshot(t, testenv.Newest)
+	if err := loadCorpus(t); err != nil {
+		t.Fatal(err)
+	}
+	if corpusRecs[snapshot] == nil {
+		t.Fatalf("no snapshot %q in the corpus", snapshot)
+	}
+	return corpusRecs[snapshot]
+}
+
+// loadCorpus reads both snapshots into corpusRecs once; it may run in a goroutine of its own
+// once the snapshots are extracted (testenv.Snapshot), since it fails no test.
+func loadCorpus(t testing.TB) error {
 	corpusOnce.Do(func() {
 		corpusRecs = map[string][]snapshotRecord{}
 		for _, snap := range []string{testenv.Older, testenv.Newest} {
@@ -187,13 +199,7 @@ func snapshotRecords(t testing.TB, snapshot string) []snapshotRecord {
 			}
 		}
 	})
-	if corpusErr != nil {
-		t.Fatal(corpusErr)
-	}
-	if corpusRecs[snapshot] == nil {
-		t.Fatalf("no snapshot %q in the corpus", snapshot)
-	}
-	return corpusRecs[snapshot]
+	return corpusErr
 }
 
 // produce emits every record of a snapshot to weapon_data, as the scraper does (a goka emitter,
