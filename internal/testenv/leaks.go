@@ -26,5 +26,8 @@ func libraryGoroutines() []goleak.Option {
 		// breaker's timer goroutine sleeps for its timeout (10 s) and then ends, whether or not
 		// the producer has been closed since: bounded, not a leak.
 		goleak.IgnoreAnyFunction("github.com/eapache/go-resiliency/breaker.(*Breaker).timer"),
+		// LevelDB (the processor's group table) drains its memory pool for up to a second after
+		// the database is closed, then ends: bounded, not a leak.
+		goleak.IgnoreTopFunction("github.com/syndtr/goleveldb/leveldb.(*DB).mpoolDrain"),
 	}
 }
