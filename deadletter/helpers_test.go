@@ -67,17 +67,8 @@ func newFixture(t *testing.T) *fixture {
 
 func migrate(t *testing.T, url string) {
 	t.Helper()
-	sqlDB, err := migrations.Open(url)
-	if err != nil {
+	if err := migrations.Up(context.Background(), url); err != nil {
 		t.Fatal(err)
-	}
-	defer sqlDB.Close()
-	p, err := migrations.NewProvider(sqlDB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Up(context.Background()); err != nil {
-		t.Fatalf("migrate up: %v", err)
 	}
 }
 

@@ -53,6 +53,7 @@
 package migrations
 
 import (
+	"context"
 	"database/sql"
 	"embed"
 	"fmt"
@@ -90,4 +91,22 @@ func NewProvider(db *sql.DB) (*goose.Provider, error) {
 		return nil, fmt.Errorf("migrations: goose provider: %w", err)
 	}
 	return p, nil
+}
+
+// Up applies every migration not applied yet to the database at url (`mhfz migrate up` without
+// its passwords and its report), for the tests and tools that need a migrated database.
+func Up(ctx context.Context, url string) error {
+	db, err := Open(url)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	p, err := NewProvider(db)
+	if err != nil {
+		return err
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrations: up: %w", err)
+	}
+	return nil
 }

@@ -137,17 +137,8 @@ func newFixtureOn(t testing.TB, brokers []string, replication int16, partitions 
 
 func migrate(t testing.TB, url string) {
 	t.Helper()
-	sqlDB, err := migrations.Open(url)
-	if err != nil {
+	if err := migrations.Up(context.Background(), url); err != nil {
 		t.Fatal(err)
-	}
-	defer sqlDB.Close()
-	p, err := migrations.NewProvider(sqlDB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Up(context.Background()); err != nil {
-		t.Fatalf("migrate up: %v", err)
 	}
 }
 
