@@ -36,7 +36,7 @@ type Config struct {
 	Names       codecs.Names
 	DatabaseURL string
 	Filter      Filter
-	// BatchSize is how many dead letters one claim, one Kafka transaction and one mark hold.
+	// BatchSize is how many dead letters one claim, one acknowledged send and one mark hold.
 	BatchSize int
 	// DryRun: redrive says what it would send, and sends and marks nothing.
 	DryRun bool

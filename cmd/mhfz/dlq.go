@@ -51,7 +51,7 @@ func parseDlqFlags(args []string, output io.Writer) (*dlqOptions, error) {
 	fs.boolVar(&o.json, "json", "MHFZ_DLQ_JSON", false, "list: JSON lines instead of a table")
 	fs.boolVar(&o.dryRun, "dry-run", "MHFZ_DLQ_DRY_RUN", false, "redrive: say how many would be sent; send and mark nothing")
 	fs.intVar(&o.batchSize, "batch-size", "MHFZ_DLQ_BATCH_SIZE", deadletter.DefaultConfig().BatchSize,
-		"redrive: dead letters per batch (one claim, one Kafka transaction, one mark)")
+		"redrive: dead letters per batch (one claim, one acknowledged send, one mark)")
 	if err := fs.parse(args); err != nil {
 		return nil, err
 	}
