@@ -278,6 +278,17 @@ func (r *running) waitStats(t testing.TB, ok func(Stats) bool, timeout time.Dura
 	}
 }
 
+// settled waits until the sink has counted every message it read (stored, duplicate, conflict,
+// skipped or dead-lettered). PostgreSQL shows a batch's offsets as soon as it commits, a moment
+// before the sink counts the batch: a test that waits for the offsets and then stops the sink
+// would otherwise find the rows stored and the stats without them.
+func (r *running) settled(t testing.TB) {
+	t.Helper()
+	r.waitStats(t, func(s Stats) bool {
+		return s.Stored+s.Duplicates+s.Conflicts+s.Skipped+s.DeadLettered >= s.Received
+	}, time.Minute)
+}
+
 // store returns a store on the fixture's database as the sink's role, for the tests to call
 // and to read the offsets.
 func (f *fixture) store(t testing.TB) *store {

@@ -84,6 +84,7 @@ func testStartsAtOldest(t *testing.T, seek bool) {
 	f.deleteRecords(t, topic, 1, 15)
 	r := start(t, f.config(nil), tweak)
 	f.waitConsumed(t, 40, time.Minute)
+	r.settled(t)
 	st := r.stop(t)
 	if st.Stored != 25 || st.Lost != 0 || keysStored() != 25 {
 		t.Errorf("fresh sink: stats %+v, %d rows; want the 25 records left stored, none lost", st, keysStored())
@@ -98,6 +99,7 @@ func testStartsAtOldest(t *testing.T, seek bool) {
 	logs := newSyncBuffer()
 	r = start(t, f.config(slog.New(slog.NewTextHandler(logs, nil))), tweak)
 	f.waitConsumed(t, 70, time.Minute)
+	r.settled(t)
 	st = r.stop(t)
 	if st.Stored != 15 || st.Lost != 15 || keysStored() != 40 {
 		t.Errorf("after the gap: stats %+v, %d rows; want 15 lost, 15 stored", st, keysStored())

@@ -531,6 +531,7 @@ func TestPoisonOnWeaponTopic(t *testing.T) {
 			cfg.BatchSize = batch
 			r := start(t, cfg, nil)
 			f.waitConsumed(t, int64(len(msgs)), time.Minute)
+			r.settled(t)
 			st := r.stop(t)
 
 			if st.Stored != int64(len(good)) || st.DeadLettered != 2 || st.Conflicts != 1 || st.Duplicates != 1 || st.Retries != 0 {

@@ -67,6 +67,7 @@ func TestStoresEveryTypeOnce(t *testing.T) {
 	f.produce(t, append(slices.Clone(msgs), dups...))
 	r := start(t, f.config(nil), nil)
 	f.waitConsumed(t, int64(len(msgs)+len(dups)), time.Minute)
+	r.settled(t)
 	st := r.stop(t)
 	f.checkExactlyOnce(t, want)
 	if st.Stored != int64(len(want)) || st.Duplicates != int64(len(dups)) || st.DeadLettered != 0 || st.Conflicts != 0 {
@@ -147,6 +148,7 @@ func TestBadInput(t *testing.T) {
 	f.produce(t, msgs)
 	r := start(t, f.config(nil), nil)
 	f.waitConsumed(t, int64(len(msgs)), time.Minute)
+	r.settled(t)
 	st := r.stop(t)
 
 	dead := map[string]string{} // key -> reason
@@ -245,6 +247,7 @@ func testRestart(t *testing.T, kafkaAt string, seek bool) {
 
 	r = start(t, f.config(nil), withSetupSeek(seek))
 	f.waitConsumed(t, int64(len(msgs)), time.Minute)
+	r.settled(t)
 	st := r.stop(t)
 	f.checkExactlyOnce(t, want)
 	if st.Duplicates != 0 {
@@ -342,6 +345,7 @@ func TestReplay(t *testing.T) {
 	r = start(t, cfg, nil)
 	r.waitStats(t, func(st Stats) bool { return st.Stored+st.DeadLettered+st.Conflicts == int64(len(msgs)) }, time.Minute)
 	f.waitConsumed(t, int64(len(msgs)), time.Minute)
+	r.settled(t)
 	st := r.stop(t)
 	after := f.dump(t)
 	f.checkExactlyOnce(t, want)

@@ -23,6 +23,7 @@ func TestStoresZenithSkill(t *testing.T) {
 	f.produce(t, msgs)
 	r := start(t, f.config(nil), nil)
 	f.waitConsumed(t, int64(len(msgs)), time.Minute)
+	r.settled(t)
 	if st := r.stop(t); st.Stored != int64(len(msgs)) {
 		t.Fatalf("stats %+v: want %d stored", st, len(msgs))
 	}
