@@ -136,8 +136,9 @@ func TestNum(t *testing.T) {
 	}
 }
 
-// TestSoakReplot draws soak.svg again from the soak.csv and soak.md of a run, in
-// MHFZ_SOAK_REPLOT (a folder): the plot of a run made before a change of the drawing.
+// TestSoakReplot draws soak.svg and writes the verdicts (soak-verdicts.md) again from the
+// soak.csv and soak.md of a run, in MHFZ_SOAK_REPLOT (a folder): those of a run made before a
+// change of the drawing or of the series.
 //
 //	MHFZ_SOAK_REPLOT=$PWD/bin/soak go test -run TestSoakReplot ./e2e/
 func TestSoakReplot(t *testing.T) {
@@ -186,7 +187,42 @@ func TestSoakReplot(t *testing.T) {
 		r.samples = append(r.samples, soakSample{at: at, series: f[1], service: f[2], life: life, value: v})
 		r.ended = max(r.ended, at)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "soak.svg"), []byte(soakSVG(r)), 0o644); err != nil {
-		t.Fatal(err)
+	replayRun(r)
+	verdicts := soakVerdicts(r)
+	for name, data := range map[string]string{"soak.svg": soakSVG(r), "soak-verdicts.md": verdictTable(verdicts)} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// replayRun rebuilds, from a run's samples, what the verdicts need besides them: the lifetimes
+// (each starting at its first sample: the warm-up left out counts from there), the completed
+// scrapes (the catch-up samples are at their ends), the sizes of what was added.
+func replayRun(r *soakRun) {
+	r.start = time.Unix(0, 0)
+	var kept []soakSample
+	lives := map[string][]soakLife{}
+	for _, s := range r.samples {
+		if s.series == seriesKafkaAdded || s.series == seriesPGAdded {
+			continue
+		}
+		kept = append(kept, s)
+		if s.series == seriesCatchUp {
+			r.successes = append(r.successes, r.start.Add(s.at))
+		}
+		if s.service == "stack" {
+			continue
+		}
+		for len(lives[s.service]) <= s.life {
+			lives[s.service] = append(lives[s.service], soakLife{start: -1})
+		}
+		if l := &lives[s.service][s.life]; l.start < 0 {
+			l.start = s.at
+		}
+	}
+	r.samples = append(kept, soakAdded(kept)...)
+	for _, name := range []string{"scraper", "processor", "sink"} {
+		r.services = append(r.services, &soakService{name: name, lives: lives[name]})
 	}
 }

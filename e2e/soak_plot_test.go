@@ -44,6 +44,9 @@ func soakSVG(r *soakRun) string {
 	return b.String()
 }
 
+// sparse are the series with a point per period or per period's worth of records, not per sample.
+var sparse = map[string]bool{seriesCatchUp: true, seriesKafkaAdded: true, seriesPGAdded: true}
+
 var soakColors = map[string]string{"scraper": "#1f77b4", "processor": "#ff7f0e", "sink": "#2ca02c", "stack": "#555555"}
 
 func soakPanel(b *strings.Builder, r *soakRun, series string, px, py, pw, ph int, end float64) {
@@ -85,7 +88,7 @@ func soakPanel(b *strings.Builder, r *soakRun, series string, px, py, pw, ph int
 	gaps := map[line]int{} // a gap in the samples (a stalled round, a service restarting) breaks the line
 	for _, s := range samples {
 		base := line{service: s.service, life: s.life}
-		if at, ok := prev[base]; ok && series != seriesCatchUp && s.at-at > 5*r.cfg.sampleEvery/2 {
+		if at, ok := prev[base]; ok && !sparse[series] && s.at-at > 5*r.cfg.sampleEvery/2 {
 			gaps[base]++
 		}
 		prev[base] = s.at

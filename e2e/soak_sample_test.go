@@ -29,18 +29,20 @@ type soakSample struct {
 // The series. Per service: read from /proc/PID and from its /metrics, and PostgreSQL's view of
 // its connections. Of the deployment ("stack"): sizes on disk and what they hold.
 const (
-	seriesRSS        = "rss_mb"          // VmRSS of /proc/PID/status
-	seriesGoroutines = "goroutines"      // go_goroutines of /metrics
-	seriesFDs        = "open_fds"        // entries of /proc/PID/fd
-	seriesPGConns    = "pg_connections"  // pg_stat_activity rows of the service (by application_name)
-	seriesLag        = "lag_records"     // processor: mhfz_processor_lag_records; sink: mhfz_sink_lag_records; scraper: mhfz_scraper_records_waiting
-	seriesTable      = "goka_storage_mb" // the processor's --storage folder (the group table's local copy)
-	seriesKafkaMB    = "kafka_mb"        // the deployment's topics on the broker's disk (DescribeLogDirs)
-	seriesKafkaRecs  = "kafka_records"   // records held by weapon_data and the weapon topics
-	seriesKafkaPer   = "kafka_bytes_per_record"
-	seriesPGMB       = "pg_mb"   // pg_database_size
-	seriesPGRows     = "pg_rows" // live rows of every table (pg_stat_user_tables)
+	seriesRSS        = "rss_mb"                       // VmRSS of /proc/PID/status
+	seriesGoroutines = "goroutines"                   // go_goroutines of /metrics
+	seriesFDs        = "open_fds"                     // entries of /proc/PID/fd
+	seriesPGConns    = "pg_connections"               // pg_stat_activity rows of the service (by application_name)
+	seriesLag        = "lag_records"                  // processor: mhfz_processor_lag_records; sink: mhfz_sink_lag_records; scraper: mhfz_scraper_records_waiting
+	seriesTable      = "goka_storage_mb"              // the processor's --storage folder (the group table's local copy)
+	seriesKafkaMB    = "kafka_mb"                     // the deployment's topics on the broker's disk (DescribeLogDirs)
+	seriesKafkaRecs  = "kafka_records"                // records held by weapon_data and the weapon topics
+	seriesKafkaPer   = "kafka_bytes_per_record"       // all the bytes over all the records: lags the size of new ones
+	seriesKafkaAdded = "kafka_bytes_per_record_added" // of the records added since the last point (soakAdded)
+	seriesPGMB       = "pg_mb"                        // pg_database_size
+	seriesPGRows     = "pg_rows"                      // live rows of every table (pg_stat_user_tables)
 	seriesPGPer      = "pg_bytes_per_row"
+	seriesPGAdded    = "pg_bytes_per_row_added"
 	seriesCatchUp    = "catch_up_s" // per completed scrape: its end to the last of its rows stored
 )
 

@@ -96,6 +96,7 @@ func TestSoak(t *testing.T) {
 		t.Fatal(exp.err)
 	}
 	checks := r.checkTables(ctx, exp)
+	r.samples = append(r.samples, soakAdded(r.samples)...)
 	verdicts := soakVerdicts(r)
 	r.report(verdicts, checks)
 	for _, v := range verdicts {
