@@ -36,8 +36,11 @@ type tableStorage struct {
 // goka's storage keeps the table's offset under this key, in decimal.
 const tableOffsetKey = "__offset"
 
-// tableBatchOps is how many writes a batch gathers: measured, larger batches save no more.
-const tableBatchOps = 4096
+// tableBatchOps is how many writes a batch gathers. Measured (BenchmarkTableStorage, CPU per
+// 36,500 keys, 3 runs each): 32: 0.12-0.15 s, 256: 0.10-0.12 s, 1,024: 0.11-0.13 s, 4,096:
+// 0.13-0.14 s, goka's storage 0.28-0.30 s; a larger batch only holds more in memory, per
+// partition.
+const tableBatchOps = 256
 
 // tableStorageBuilder opens the storage of each partition of the table in its own folder under
 // path, named as goka's storage.DefaultBuilder names them.
