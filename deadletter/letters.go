@@ -141,9 +141,15 @@ func readPartition(ctx context.Context, consumer sarama.Consumer, from kafka.Pos
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case err := <-pc.Errors():
+		case err, ok := <-pc.Errors():
+			if !ok {
+				return fmt.Errorf("dlq: read %s: the consumer stopped", from.Partition)
+			}
 			return fmt.Errorf("dlq: read %s: %w", from.Partition, err)
-		case m := <-pc.Messages():
+		case m, ok := <-pc.Messages():
+			if !ok { // sarama closes both channels after some errors (an offset out of range)
+				return fmt.Errorf("dlq: read %s: the consumer stopped", from.Partition)
+			}
 			visit(m)
 			if m.Offset >= end-1 {
 				return nil

@@ -102,7 +102,10 @@ var ErrRunning = errors.New("another redrive of this deployment is running")
 // lock takes the deployment's redrive lock, a PostgreSQL session advisory lock held by one
 // connection until unlock: two redrives never run at once, and the settling never takes the
 // claims of a live redrive for those of a dead one (a killed process's session ends, and its
-// lock with it).
+// lock with it). That holds while the lock's session lives: a session lost mid-run (the
+// connection cut, the server restarted) releases the lock while the redrive goes on, and a
+// second redrive started then could settle its claims and send some of them twice (a duplicate
+// that changes no table: the same content makes no new version).
 func (t *Tool) lock(ctx context.Context, c *conns) (unlock func(), err error) {
 	conn, err := c.pool.Acquire(ctx)
 	if err != nil {

@@ -115,12 +115,20 @@ func release(ctx context.Context, tx pgx.Tx, cl *claim) error {
 // raw fetches, which step over the control records of other producers' transactions, if any
 // (a consumer hides them, and one may end a partition: reading up to the end by the offsets a
 // consumer hands out would never end).
+// Records deleted since the claim (mhfz reprocess empties the derived topics; retention) are
+// not read, from the partition's oldest offset on: a claim whose record is gone is released and
+// sent again, which changes no table (the same content makes no new version).
 func (t *Tool) scan(ctx context.Context, client sarama.Client, p kafka.Partition, from int64,
 	visit func(int64, []*sarama.RecordHeader)) error {
 	end, err := client.GetOffset(p.Topic, p.ID, sarama.OffsetNewest)
 	if err != nil {
 		return fmt.Errorf("dlq: the end of %s: %w", p, err)
 	}
+	oldest, err := client.GetOffset(p.Topic, p.ID, sarama.OffsetOldest)
+	if err != nil {
+		return fmt.Errorf("dlq: the start of %s: %w", p, err)
+	}
+	from = max(from, oldest)
 	for from < end {
 		if err := ctx.Err(); err != nil {
 			return err

@@ -49,6 +49,12 @@
 --                     after forgetting the live sink's (DELETE). It owns none of these: it cannot
 --                     drop or alter them.
 --   the database      CONNECT, TEMPORARY (its sink's staging tables).
+-- What ownership also allows: as the owner of the weapon tables, with CREATE on public,
+-- mhfz_rebuilder can attach a trigger that runs as whoever writes those tables, the migrating
+-- role included (a superuser in the compose stack) during a migration that writes rows of the
+-- weapon tables. So a migration that writes weapon rows must run those statements after
+-- SET LOCAL ROLE mhfz_rebuilder (none after this one does yet), and the weapon tables must carry
+-- only the triggers the migrations create (weapon_latest's).
 -- The migrating role becomes a member of mhfz_rebuilder (if it is not a superuser), so that it
 -- can still alter the weapon tables in later migrations.
 --

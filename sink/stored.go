@@ -48,7 +48,10 @@ type storedBow struct {
 
 // decodeStored decodes a message of a weapon topic and checks its envelope. A message it cannot
 // read is refused with the error codecs.DecodeWeapon gives, the reason the dead letters have
-// always said; one whose jsonb parts are not of their type (a string for a list) too.
+// always said; one whose jsonb parts are not of their kind at the top (a string for a list) too.
+// Inside those parts nothing is checked, where the typed decoding refused a wrong type at any
+// depth: the weapon topics are written by the processor alone, from the same types, and a part
+// malformed inside (by another producer) is stored as jsonb as it came.
 func decodeStored(data []byte) (*storedWeapon, error) {
 	var w storedWeapon
 	if len(data) > 0 && json.Unmarshal(data, &w) == nil && w.shapesHold() {

@@ -17,8 +17,11 @@ type barSegment struct {
 // readBars reads the sharpness bars of a cell's inner HTML: each <ul> with its <li class="COLOUR
 // sLENGTH"> segments. A <ul> without a segment is no bar; an <li> whose class does not read as a
 // segment is skipped (the scraper reports it, IssueBadSharpness); a <ul> opened while another is
-// open replaces it. Schema-1 raw records carried the bars the scraper read this way; the
-// processor reads them from the HTML of every record, so that both schemas give the same bars.
+// open replaces it. Schema-1 raw records carried the bars the scraper read this way with
+// x/net/html's tokenizer; the processor reads them from the HTML of every record with its own
+// small scan, which reads the site's markup the same (every record of both snapshots, checked)
+// but not every HTML a tokenizer reads: an attribute value holding ">" ends the tag early, and
+// attribute names are matched in lower case only.
 func readBars(fragment string) []bar {
 	r := barReader{segs: make([]barSegment, 0, 16), start: -1}
 	eachTag(fragment, r.tag)
