@@ -286,15 +286,23 @@ func redriveID() (string, error) {
 var redriveTable = pgx.Identifier{migrations.RedriveTable}.Sanitize()
 
 // claim inserts the claims in state 'sending' and commits; it returns those it inserted (a
-// dead letter another redrive claimed meanwhile is left to it).
+// dead letter another redrive claimed meanwhile is left to it, and logged). A row of
+// sink_dead_letter selected as pending while its mark says sent was written again since: the
+// sink's --replay empties its dead letters and stores the same failures again, at the same
+// positions; its old mark is taken over rather than left to hide it.
 func (t *Tool) claim(ctx context.Context, pool *pgxpool.Pool, claims []*claim) ([]*claim, error) {
 	var out []*claim
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		out = out[:0]
 		for _, cl := range claims {
-			tag, err := tx.Exec(ctx, `INSERT INTO `+redriveTable+` (source, consumer, kafka_topic, kafka_partition,
+			tag, err := tx.Exec(ctx, `INSERT INTO `+redriveTable+` AS r (source, consumer, kafka_topic, kafka_partition,
 					kafka_offset, state, redrive_id, target_topic, target_partition, scan_from)
-				VALUES ($1, $2, $3, $4, $5, 'sending', $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+				VALUES ($1, $2, $3, $4, $5, 'sending', $6, $7, $8, $9)
+				ON CONFLICT (source, consumer, kafka_topic, kafka_partition, kafka_offset) DO UPDATE
+				SET state = 'sending', redrive_id = EXCLUDED.redrive_id, target_topic = EXCLUDED.target_topic,
+					target_partition = EXCLUDED.target_partition, scan_from = EXCLUDED.scan_from,
+					target_offset = NULL, redriven_at = NULL, claimed_at = now()
+				WHERE r.source = 'table' AND r.state = 'sent'`,
 				cl.pos.source, cl.pos.consumer, cl.pos.Topic, cl.pos.Partition.ID, cl.pos.Offset, cl.redrive,
 				cl.target.Topic, cl.target.ID, cl.scanFrom)
 			if err != nil {
@@ -302,6 +310,8 @@ func (t *Tool) claim(ctx context.Context, pool *pgxpool.Pool, claims []*claim) (
 			}
 			if tag.RowsAffected() == 1 {
 				out = append(out, cl)
+			} else {
+				t.log.Warn("dlq: claimed by another redrive meanwhile: left to it", "id", cl.pos.ID())
 			}
 		}
 		return nil

@@ -89,6 +89,20 @@ func TestRedrive(t *testing.T) {
 		t.Errorf("%d records after the second redrive, want still 4", n)
 	}
 	waitCommitted(t, f, f.names.WeaponData(), 2)
+
+	// The sink's --replay empties its dead letters and stores the same failure again, at the
+	// same position: pending again, and re-driven again despite its old mark.
+	if _, err := f.db.Exec(ctx, `UPDATE sink_dead_letter SET redriven_at = NULL
+		WHERE kafka_topic = $1`, string(f.names.Type(codecs.Bow))); err != nil {
+		t.Fatal(err)
+	}
+	st, err = f.tool(t, Filter{}).Redrive(ctx)
+	if err != nil || st != (Stats{Selected: 3, Blocked: 2, Sent: 1}) {
+		t.Errorf("redrive after a replay: %+v (%v), want the stored-again row sent", st, err)
+	}
+	if n := len(f.redriven(t, f.names.WeaponData(), f.names.Type(codecs.Bow), f.names.Partner())); n != 5 {
+		t.Errorf("%d records after the redrive after a replay, want 5", n)
+	}
 }
 
 // position0 is the position of a topic dead letter's id.
