@@ -73,22 +73,10 @@ func (k KafkaSetup) options() ([]goka.ProcessorOption, *kafka.ProbingTopicManage
 	return []goka.ProcessorOption{
 		goka.WithConsumerGroupBuilder(InOrderCommits(goka.ConsumerGroupBuilderWithConfig(cfg()))),
 		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(cfg())),
-		goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(uncompressed(cfg()))),
+		goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(cfg())),
 		goka.WithTopicManagerBuilder(tms.Build),
 		goka.WithStorageBuilder(tableStorageBuilder(k.StoragePath)),
 	}, tms, nil
-}
-
-// uncompressed is the config of the router's producer: its outputs (the weapons, the group
-// table's states, the dead letters) are written without compression. Measured on the newest
-// snapshot (docs/benchmarks.md): with every producer uncompressed the three services spent 15.1
-// and 15.7 CPU-s against 16.7 and 17.5 with LZ4 (zstd and snappy more); the router's own LZ4 was
-// 0.37 CPU-s in its profile, and the sink's decompression went with it. LZ4 saved disk on topics
-// that grow by the changed weapons only once the first snapshot is stored; weapon_data, which
-// takes every raw record of every scrape and is kept forever, stays compressed by the scraper.
-func uncompressed(cfg *sarama.Config) *sarama.Config {
-	cfg.Producer.Compression = sarama.CompressionNone
-	return cfg
 }
 
 // TableTopic is the topic of the router's group table.
