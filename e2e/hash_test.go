@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
-	"github.com/mhfz/mhfz-pipeline/processors"
 	"github.com/mhfz/mhfz-pipeline/internal/testenv"
+	"github.com/mhfz/mhfz-pipeline/processors"
 )
 
 // TestContentHashOnTheCorpus: the content hash of every weapon of both snapshots is the one the

@@ -25,7 +25,8 @@ func ContentHash(w *codecs.Weapon) (string, error) {
 	n.Extra = inExtra(n.Extra, &n.ZenithSkill, "zenith_skill")
 	// Struct fields in order and map keys sorted: a stable encoding. goccy/go-json writes the
 	// bytes encoding/json wrote when the hashes of the stored versions were computed (e2e's
-	// TestContentHashOnTheCorpus checks every weapon of both snapshots), three times faster.
+	// TestContentHashOnTheCorpus checks every weapon of both snapshots), at less cost (profiled:
+	// 1.23 → 0.76 CPU-s a snapshot, SHA-256 included).
 	b, err := json.Marshal(&n)
 	if err != nil {
 		return "", fmt.Errorf("hash weapon %s: %w", w.Key, err)

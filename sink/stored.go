@@ -15,20 +15,21 @@ import (
 // values and encoded again (JSON was a third of the sink's CPU and the collector a fifth:
 // docs/benchmarks.md). jsonb keeps no spelling of the text it parses, so the rows are the same.
 type storedWeapon struct {
-	codecs.Weapon // its fields below stay empty: the outer ones, of the same JSON names, win
-	UpgradeFrom   json.RawMessage `json:"upgrade_from"`
-	UpgradeTo     json.RawMessage `json:"upgrade_to"`
-	Sharpness     json.RawMessage `json:"sharpness"`
-	Creation      json.RawMessage `json:"creation"`
-	Upgrade       json.RawMessage `json:"upgrade"`
-	GCreation100  json.RawMessage `json:"g_creation_100"`
-	GCreation60   json.RawMessage `json:"g_creation_60"`
-	Tower         json.RawMessage `json:"tower"`
-	Extra         json.RawMessage `json:"extra"`
-	Quality       json.RawMessage `json:"quality"`
-	Source        json.RawMessage `json:"source"`
-	Bowgun        *storedBowgun   `json:"bowgun"`
-	Bow           *storedBow      `json:"bow"`
+	// The embedded weapon's fields of the names below stay empty: the outer ones win.
+	codecs.Weapon
+	UpgradeFrom  json.RawMessage `json:"upgrade_from"`
+	UpgradeTo    json.RawMessage `json:"upgrade_to"`
+	Sharpness    json.RawMessage `json:"sharpness"`
+	Creation     json.RawMessage `json:"creation"`
+	Upgrade      json.RawMessage `json:"upgrade"`
+	GCreation100 json.RawMessage `json:"g_creation_100"`
+	GCreation60  json.RawMessage `json:"g_creation_60"`
+	Tower        json.RawMessage `json:"tower"`
+	Extra        json.RawMessage `json:"extra"`
+	Quality      json.RawMessage `json:"quality"`
+	Source       json.RawMessage `json:"source"`
+	Bowgun       *storedBowgun   `json:"bowgun"`
+	Bow          *storedBow      `json:"bow"`
 }
 
 // storedBowgun is codecs.Bowgun with its ammo kept as JSON.
