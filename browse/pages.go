@@ -178,70 +178,6 @@ func (s *Server) resultsFragment(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// weaponView is a weapon decoded for its page.
-type weaponView struct {
-	*Weapon
-	F      map[string]any // the columns
-	Fields []field        // the columns not shown in a section of their own
-	Sharp  [][]segment
-	Recipe []recipe
-	Tower  *codecs.Tower
-}
-
-type field struct {
-	Name, Value string
-}
-
-// sectionFields are shown in sections of their own, or not at all: where and how the row was
-// read (the page, the Kafka position) is the pipeline's, not the player's; the JSON has it.
-var sectionFields = []string{"key", "name", "sharpness", "materials", "upgrade_from", "upgrade_to", "tower", "quality",
-	"description", "version", "content_hash", "scraped_at", "source", "url", "kafka_topic", "kafka_partition",
-	"kafka_offset"}
-
-func (s *Server) weaponPage(w http.ResponseWriter, r *http.Request) error {
-	key := r.PathValue("type") + "/" + r.PathValue("kind") + "/" + r.PathValue("row")
-	wp, err := s.weapon(r.Context(), key)
-	if err != nil {
-		return err
-	}
-	v := &weaponView{Weapon: wp}
-	if err := json.Unmarshal(wp.Weapon, &v.F); err != nil {
-		return fmt.Errorf("decode weapon %s: %w", key, err)
-	}
-	names := make([]string, 0, len(v.F))
-	for k := range v.F {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	for _, k := range names {
-		val := v.F[k]
-		if val == nil || slices.Contains(sectionFields, k) {
-			continue
-		}
-		if m, ok := val.(map[string]any); ok { // extra: what has no typed field yet, one row each
-			sub := make([]string, 0, len(m))
-			for sk := range m {
-				sub = append(sub, sk)
-			}
-			slices.Sort(sub)
-			for _, sk := range sub {
-				v.Fields = append(v.Fields, field{k + "." + sk, plain(m[sk])})
-			}
-			continue
-		}
-		v.Fields = append(v.Fields, field{k, plain(val)})
-	}
-	v.Sharp = bars(v.F["sharpness"])
-	v.Recipe = recipes(v.F["materials"])
-	if t, ok := v.F["tower"]; ok && t != nil {
-		b, _ := json.Marshal(t)
-		v.Tower = &codecs.Tower{}
-		_ = json.Unmarshal(b, v.Tower)
-	}
-	s.render(w, r, http.StatusOK, "weapon", map[string]any{"Title": fmt.Sprint(v.F["name"]), "W": v, "Site": s})
-	return nil
-}
-
 func (s *Server) materialsPage(w http.ResponseWriter, r *http.Request) error {
 	data := map[string]any{"Title": "Materials", "V": r.URL.Query()}
 	v := r.URL.Query()
@@ -368,33 +304,12 @@ func recipes(v any) []recipe {
 	return out
 }
 
-// plain is a value as a short text: numbers and strings as they are, the rest as JSON.
-func plain(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case float64:
-		return fmt.Sprint(x)
-	case bool:
-		return fmt.Sprint(x)
-	}
-	b, _ := json.Marshal(v)
-	return string(b)
-}
-
 var pageFuncs = template.FuncMap{
 	"weaponPath": func(key string) string { return "/weapons/" + key },
 	"time":       func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 	"rfc3339":    func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
 	"json":       func(v any) string { b, _ := json.Marshal(v); return string(b) },
 	"raw":        func(b []byte) string { return string(b) },
-	"short": func(b []byte) string {
-		s := string(b)
-		if len([]rune(s)) > 160 {
-			return string([]rune(s)[:160]) + "…"
-		}
-		return s
-	},
 	"deref": func(p *int32) any {
 		if p == nil {
 			return ""
@@ -410,10 +325,11 @@ var pageFuncs = template.FuncMap{
 		}
 		return m
 	},
-	"plain":  plain,
-	"elems":  elementsText,
-	"recipe": func(v any) []recipe { return recipes(v) },
-	"rawAny": func(b []byte) any { var v any; _ = json.Unmarshal(b, &v); return v },
+	"readable": func(v any) string { return clipText(readable(v)) },
+	"human":    humanLabel,
+	"elems":    elementsText,
+	"recipe":   func(v any) []recipe { return recipes(v) },
+	"rawAny":   func(b []byte) any { var v any; _ = json.Unmarshal(b, &v); return v },
 	"kindName": func(k string) string {
 		return map[string]string{"base": "base", "g": "G rank", "ravi": "Raviente", "rngcat": "RNGCat", "sp": "SP",
 			"tower": "Tower", "partner": "Partner"}[k]

@@ -139,7 +139,7 @@ func checkBrowser(t *testing.T, base string) {
 		tb.shot("weapon-tree")
 		// The stats are the site's; where the pipeline read the row is in the JSON only.
 		stats := eval[[]string](tb, `[...document.querySelectorAll(".stats dt")].map(d => d.textContent)`)
-		if !slices.Contains(stats, "attack") || slices.ContainsFunc(stats, func(s string) bool {
+		if !slices.Contains(stats, "Attack") || slices.ContainsFunc(stats, func(s string) bool {
 			return s == "url" || strings.HasPrefix(s, "source") || strings.HasPrefix(s, "kafka_")
 		}) {
 			t.Errorf("the weapon's stats %q: want attack, and not where the pipeline read it", stats)
@@ -149,6 +149,10 @@ func checkBrowser(t *testing.T, base string) {
 		if h1 := value(tb, chromedp.Text(chromedp.CSS("h1"))); h1 != `Iron Katana "Gospel"` {
 			t.Errorf("the upgrade link led to %s, titled %q, want Iron Katana \"Gospel\"", path, h1)
 		}
+	})
+	t.Run("stats in the game's order", func(t *testing.T) {
+		checkStatsInBrowser(t, b, "/weapons/switch_axe_f/base/l3855", []string{"Attack", "Element", "Affinity", "Slots", "Rarity",
+			"G rank", "Requires", "Price", "Phial"})
 	})
 	t.Run("history timeline", func(t *testing.T) {
 		tb := b.tab(t)
@@ -226,4 +230,27 @@ func checkSharpness(t *testing.T, b *browser) {
 		}
 	}
 	t.Logf("l000B: the site's bars %v; ours at ×%.0f %v", site, scale, ours)
+}
+
+// checkStatsInBrowser opens a weapon page: its Stats block lists want in this order (and
+// nothing else before the last of them), where the pipeline read the row is in the source line,
+// and no text on the page is JSON.
+func checkStatsInBrowser(t *testing.T, b *browser, path string, want []string) {
+	tb := b.tab(t)
+	tb.do(chromedp.Navigate(b.base+path), chromedp.WaitVisible(chromedp.CSS(".stats")))
+	tb.shot("weapon-stats" + strings.ReplaceAll(path, "/", "-"))
+	stats := eval[[]string](tb, `[...document.querySelectorAll("section[aria-labelledby=h-stats] dl.stats:not(.notes) dt")].map(d => d.textContent)`)
+	if len(stats) < len(want) || !slices.Equal(stats[:len(want)], want) {
+		t.Errorf("%s: stats %q, want them to start with %q", path, stats, want)
+	}
+	source := eval[string](tb, `document.querySelector(".source").innerText`)
+	row := path[strings.LastIndexByte(path, '/')+1:]
+	if !strings.Contains(source, "row "+row) || !strings.Contains(source, "page ") || !strings.Contains(source, "layout ") {
+		t.Errorf("%s: source line %q, want the row, the page and the layout", path, source)
+	}
+	shown := eval[string](tb, `document.body.innerText`)
+	if m := jsonText.FindString(shown); m != "" {
+		t.Errorf("%s: the page shows JSON text: %q", path, snippet(shown, m))
+	}
+	t.Logf("%s: stats %q; %s", path, stats, source)
 }
