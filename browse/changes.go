@@ -2,8 +2,11 @@ package browse
 
 import (
 	"context"
+	"encoding/xml"
 	"fmt"
+	"html"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -167,4 +170,156 @@ func (s *Server) scrapeTime(ctx context.Context, at string) (time.Time, error) {
 		return time.Time{}, notFound("no scrape yet: the tables are empty")
 	}
 	return *t, nil
+}
+
+// The Atom feed of the changes (/changes.atom): one entry per scrape that created versions,
+// newest first, at most feedScrapes of them, each listing at most feedWeapons of the weapons it
+// added or changed (weapons before their level rows), with a link to the scrape's page for the
+// rest. Its ids are tag URIs, so that they stay the same whatever host serves the feed.
+const (
+	feedScrapes = 50
+	feedWeapons = 50
+	feedID      = "tag:mhfz-pipeline,2025:changes"
+)
+
+type atomFeed struct {
+	XMLName   xml.Name    `xml:"http://www.w3.org/2005/Atom feed"`
+	ID        string      `xml:"id"`
+	Title     string      `xml:"title"`
+	Subtitle  string      `xml:"subtitle"`
+	Updated   string      `xml:"updated"`
+	Links     []atomLink  `xml:"link"`
+	Author    atomPerson  `xml:"author"`
+	Generator string      `xml:"generator"`
+	Entries   []atomEntry `xml:"entry"`
+}
+
+type atomLink struct {
+	Rel  string `xml:"rel,attr"`
+	Type string `xml:"type,attr,omitempty"`
+	Href string `xml:"href,attr"`
+}
+
+type atomPerson struct {
+	Name string `xml:"name"`
+}
+
+type atomText struct {
+	Type string `xml:"type,attr"`
+	Body string `xml:",chardata"`
+}
+
+type atomEntry struct {
+	ID      string   `xml:"id"`
+	Title   string   `xml:"title"`
+	Updated string   `xml:"updated"`
+	Link    atomLink `xml:"link"`
+	Summary string   `xml:"summary"`
+	Content atomText `xml:"content"`
+}
+
+// feedItem is a weapon a scrape added (version 1) or changed.
+type feedItem struct {
+	Key, Name, WeaponType, PageKind string
+	Hidden                          bool
+	Version                         int64
+}
+
+func (s *Server) changesFeed(w http.ResponseWriter, r *http.Request) error {
+	if err := checkParams(r, nil); err != nil {
+		return err
+	}
+	scrapes, err := s.scrapes(r.Context())
+	if err != nil {
+		return err
+	}
+	scrapes = scrapes[:min(len(scrapes), feedScrapes)]
+	base := baseURL(r)
+	feed := atomFeed{ID: feedID, Title: "MHFZ weapons: what changed", Updated: time.Unix(0, 0).UTC().Format(time.RFC3339),
+		Subtitle: fmt.Sprintf("The weapons each scrape of the Ferias site added or changed, the last %d scrapes.", feedScrapes),
+		Links: []atomLink{{Rel: "self", Type: "application/atom+xml", Href: base + "/changes.atom"},
+			{Rel: "alternate", Type: "text/html", Href: base + "/changes"}},
+		Author: atomPerson{Name: "mhfz serve"}, Generator: "mhfz serve"}
+	if len(scrapes) > 0 {
+		feed.Updated = scrapes[0].ScrapedAt.UTC().Format(time.RFC3339Nano)
+	}
+	for _, sc := range scrapes {
+		items, err := s.scrapeWeapons(r.Context(), sc.ScrapedAt)
+		if err != nil {
+			return err
+		}
+		feed.Entries = append(feed.Entries, feedEntry(base, sc, items))
+	}
+	out, err := xml.MarshalIndent(feed, "", " ")
+	if err != nil {
+		return fmt.Errorf("the changes feed: %w", err)
+	}
+	w.Header().Set("Content-Type", "application/atom+xml; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(append([]byte(xml.Header), out...))
+	return nil
+}
+
+// feedEntry is the entry of one scrape: its counts, and its weapons as an HTML list of links.
+func feedEntry(base string, sc Scrape, items []feedItem) atomEntry {
+	at := sc.ScrapedAt.UTC().Format(time.RFC3339Nano)
+	e := atomEntry{ID: feedID + ":" + at, Updated: at,
+		Title:   fmt.Sprintf("Scrape of %s: %d new, %d changed", sc.ScrapedAt.UTC().Format("2006-01-02 15:04 UTC"), sc.New, sc.Changed),
+		Link:    atomLink{Rel: "alternate", Type: "text/html", Href: base + "/changes/" + url.PathEscape(at)},
+		Summary: fmt.Sprintf("%d versions: %d weapons and levels new, %d changed.", sc.Versions, sc.New, sc.Changed)}
+	var b strings.Builder
+	b.WriteString("<ul>")
+	for i, it := range items {
+		if i == feedWeapons {
+			break
+		}
+		what := "changed"
+		if it.Version == 1 {
+			what = "new"
+		}
+		fmt.Fprintf(&b, `<li><a href="%s">%s</a> (%s, %s) %s, version %d</li>`, html.EscapeString(base+"/weapons/"+it.Key),
+			html.EscapeString(it.Name), html.EscapeString(it.WeaponType), html.EscapeString(it.PageKind), what, it.Version)
+	}
+	b.WriteString("</ul>")
+	if rest := sc.Versions - int64(min(len(items), feedWeapons)); rest > 0 {
+		fmt.Fprintf(&b, `<p>and %d more: <a href="%s">every change of this scrape</a></p>`, rest, html.EscapeString(e.Link.Href))
+	}
+	e.Content = atomText{Type: "html", Body: b.String()}
+	return e
+}
+
+// scrapeWeapons lists at most feedWeapons+1 of the versions a scrape created, the weapons
+// before their level rows, each by key.
+func (s *Server) scrapeWeapons(ctx context.Context, at time.Time) ([]feedItem, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+	defer cancel()
+	var branches []string
+	for _, t := range allTables() {
+		branches = append(branches, `(SELECT key, name, weapon_type, page_kind, hidden, version FROM `+pgx.Identifier{t}.Sanitize()+
+			` WHERE scraped_at = $1 ORDER BY hidden, key LIMIT $2)`)
+	}
+	rows, err := s.db.Query(ctx, "SELECT * FROM ("+strings.Join(branches, " UNION ALL ")+") x ORDER BY hidden, key LIMIT $2",
+		at, feedWeapons+1)
+	if err != nil {
+		return nil, s.dbError(ctx, "the changes feed", err)
+	}
+	var out []feedItem
+	var it feedItem
+	_, err = pgx.ForEachRow(rows, []any{&it.Key, &it.Name, &it.WeaponType, &it.PageKind, &it.Hidden, &it.Version}, func() error {
+		out = append(out, it)
+		return nil
+	})
+	if err != nil {
+		return nil, s.dbError(ctx, "the changes feed", err)
+	}
+	return out, nil
+}
+
+// baseURL is the scheme and host the request was made to, for the feed's absolute links.
+func baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
 }

@@ -55,6 +55,7 @@ func (s *Server) pageRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /materials", s.page(s.materialsPage))
 	mux.Handle("GET /changes", s.page(s.changesPage))
 	mux.Handle("GET /changes/{scraped_at}", s.page(s.scrapePage))
+	mux.Handle("GET /changes.atom", s.page(s.changesFeed))
 	mux.Handle("GET /static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		s.pages.static.ServeHTTP(w, r)
