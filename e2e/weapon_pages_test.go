@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"os"
@@ -14,7 +15,9 @@ import (
 	"time"
 
 	"github.com/antchfx/htmlquery"
+	"github.com/mmcdole/gofeed"
 
+	"github.com/mhfz/mhfz-pipeline/browse"
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/testenv"
 	"github.com/mhfz/mhfz-pipeline/migrations"
@@ -95,6 +98,7 @@ func TestWeaponPagesOfEveryTable(t *testing.T) {
 		checkStatsInBrowser(t, b, "/weapons/heavy_bowgun/sp/l00DF", []string{"Attack", "Affinity", "Slots", "Rarity",
 			"Requires", "Price", "Reload", "Recoil", "Bullet speed"})
 	})
+	t.Run("changes feed", func(t *testing.T) { checkChangesFeed(t, api, base) })
 	for _, p := range pagePerTable {
 		t.Run(p.table, func(t *testing.T) {
 			var res struct{ Items []struct{ Key string } }
@@ -186,6 +190,40 @@ func inStatOrder(labels []string) string {
 		last = i
 	}
 	return ""
+}
+
+// checkChangesFeed reads /changes.atom with a feed parser: one entry per scrape, newest first,
+// as /api/changes lists them, each linking to weapon pages that open; the newer scrape's entry
+// lists weapons it changed.
+func checkChangesFeed(t *testing.T, api *apiClient, base string) {
+	var scrapes struct{ Scrapes []browse.Scrape }
+	api.json(t, "/api/changes", &scrapes)
+	feed, err := gofeed.NewParser().ParseURL(base + "/changes.atom")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if feed.FeedType != "atom" || len(feed.Items) != len(scrapes.Scrapes) || len(scrapes.Scrapes) != 2 {
+		t.Fatalf("feed %s with %d entries; %d scrapes: want an Atom entry for each of the 2", feed.FeedType, len(feed.Items), len(scrapes.Scrapes))
+	}
+	for i, it := range feed.Items {
+		sc := scrapes.Scrapes[i]
+		if it.UpdatedParsed == nil || !it.UpdatedParsed.Equal(sc.ScrapedAt) || it.Link != base+"/changes/"+sc.ScrapedAt.Format(time.RFC3339Nano) {
+			t.Errorf("entry %d: updated %s link %s, want scrape %s", i, it.Updated, it.Link, sc.ScrapedAt)
+		}
+		links := regexp.MustCompile(`href="([^"]+/weapons/[^"]+)"`).FindAllStringSubmatch(it.Content, -1)
+		if len(links) == 0 || (sc.Changed > 0) != strings.Contains(it.Content, ") changed, version") {
+			t.Errorf("entry %d (%d new, %d changed) lists %d weapons: %.300s", i, sc.New, sc.Changed, len(links), it.Content)
+			continue
+		}
+		resp, err := http.Get(html.UnescapeString(links[0][1]))
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Errorf("entry %d: its first weapon %s does not open: %v", i, links[0][1], err)
+		}
+		if resp != nil {
+			resp.Body.Close()
+		}
+	}
+	t.Logf("feed: %d entries; newest %q", len(feed.Items), feed.Items[0].Title)
 }
 
 // statsText is the text of a weapon page's Stats block, for the log.
