@@ -266,7 +266,7 @@ func feedEntry(base string, sc Scrape, items []feedItem) atomEntry {
 	e := atomEntry{ID: feedID + ":" + at, Updated: at,
 		Title:   fmt.Sprintf("Scrape of %s: %d new, %d changed", sc.ScrapedAt.UTC().Format("2006-01-02 15:04 UTC"), sc.New, sc.Changed),
 		Link:    atomLink{Rel: "alternate", Type: "text/html", Href: base + "/changes/" + url.PathEscape(at)},
-		Summary: fmt.Sprintf("%d versions: %d weapons and levels new, %d changed.", sc.Versions, sc.New, sc.Changed)}
+		Summary: fmt.Sprintf("%d weapon rows (level rows included) new, %d changed.", sc.New, sc.Changed)}
 	var b strings.Builder
 	b.WriteString("<ul>")
 	for i, it := range items {
@@ -278,7 +278,7 @@ func feedEntry(base string, sc Scrape, items []feedItem) atomEntry {
 			what = "new"
 		}
 		fmt.Fprintf(&b, `<li><a href="%s">%s</a> (%s, %s) %s, version %d</li>`, html.EscapeString(base+"/weapons/"+it.Key),
-			html.EscapeString(it.Name), html.EscapeString(it.WeaponType), html.EscapeString(it.PageKind), what, it.Version)
+			html.EscapeString(it.Name), html.EscapeString(humanLabel(it.WeaponType)), html.EscapeString(pageKindNames[it.PageKind]), what, it.Version)
 	}
 	b.WriteString("</ul>")
 	if rest := sc.Versions - int64(min(len(items), feedWeapons)); rest > 0 {

@@ -305,6 +305,10 @@ func recipes(v any) []recipe {
 	return out
 }
 
+// pageKindNames name the page kinds as the site's index does.
+var pageKindNames = map[string]string{"base": "base", "g": "G rank", "ravi": "Raviente", "rngcat": "RNGCat", "sp": "SP",
+	"tower": "Tower", "partner": "Partner"}
+
 var pageFuncs = template.FuncMap{
 	"weaponPath": func(key string) string { return "/weapons/" + key },
 	"time":       func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
@@ -331,11 +335,8 @@ var pageFuncs = template.FuncMap{
 	"elems":    elementsText,
 	"recipe":   func(v any) []recipe { return recipes(v) },
 	"rawAny":   func(b []byte) any { var v any; _ = json.Unmarshal(b, &v); return v },
-	"kindName": func(k string) string {
-		return map[string]string{"base": "base", "g": "G rank", "ravi": "Raviente", "rngcat": "RNGCat", "sp": "SP",
-			"tower": "Tower", "partner": "Partner"}[k]
-	},
-	"has": func(v url.Values, k, want string) bool { return slices.Contains(v[k], want) },
+	"kindName": func(k string) string { return pageKindNames[k] },
+	"has":      func(v url.Values, k, want string) bool { return slices.Contains(v[k], want) },
 }
 
 // elementsText shows the elements and statuses of a weapon: "fire 150, poison 200".
