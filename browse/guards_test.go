@@ -141,9 +141,13 @@ func TestCORS(t *testing.T) {
 		}
 	}
 
-	anyOrigin, _, _ := versionedServer(t, nil) // the default: any origin
-	if resp, _ := get(t, anyOrigin+"/api/weapons?q=katana", "Origin", "https://whoever.example"); resp.Header.Get("Access-Control-Allow-Origin") != "*" {
-		t.Errorf("default CORS: Access-Control-Allow-Origin %q, want *", resp.Header.Get("Access-Control-Allow-Origin"))
+	anyOrigin, _, _ := versionedServer(t, nil) // the default: any origin, said to every request of the API
+	for _, origin := range []string{"https://whoever.example", ""} {
+		resp, _ := get(t, anyOrigin+"/api/weapons?q=katana", "Origin", origin)
+		if resp.Header.Get("Access-Control-Allow-Origin") != "*" || strings.Contains(resp.Header.Get("Vary"), "Origin") {
+			t.Errorf("default CORS, Origin %q: Access-Control-Allow-Origin %q, Vary %q; want *, not by Origin", origin,
+				resp.Header.Get("Access-Control-Allow-Origin"), resp.Header.Get("Vary"))
+		}
 	}
 }
 
