@@ -82,7 +82,7 @@ func (s *Server) routes() http.Handler {
 		return notFound("no API route %s %s: /api/openapi.yaml lists them", r.Method, r.URL.Path)
 	}}))
 	s.pageRoutes(mux)
-	return s.middleware(mux)
+	return s.middleware(s.protect(mux))
 }
 
 // api runs an API handler: its query parameters checked first, its error answered as JSON.

@@ -13,7 +13,7 @@ import (
 // Limits of the input.
 const (
 	maxText     = 100 // characters of a name or a query
-	maxPageSize = 200 // results of one page
+	maxPageSize = 200 // results of one page, unless Config.MaxPageSize says otherwise
 	defPageSize = 50
 	maxValues   = 20 // values of one repeated parameter
 )
@@ -54,11 +54,12 @@ func clip(s string) string {
 
 // form reads the parameters of a request, recording the first problem.
 type form struct {
-	v   url.Values
-	err error
+	v       url.Values
+	err     error
+	maxPage int // the largest page size (Config.MaxPageSize)
 }
 
-func newForm(r *http.Request) *form { return &form{v: r.URL.Query()} }
+func newForm(r *http.Request) *form { return &form{v: r.URL.Query(), maxPage: maxPage(r)} }
 
 func (f *form) fail(format string, args ...any) {
 	if f.err == nil {
@@ -124,8 +125,9 @@ func (f *form) boolean(name string, def bool) bool {
 	return def
 }
 
-// limit reads the page size: 1..maxPageSize, default def.
+// limit reads the page size: 1..the largest page size, default def (at most the largest).
 func (f *form) limit(def int) int {
+	def = min(def, f.maxPage)
 	n := f.v.Get("limit")
 	if n == "" {
 		return def
@@ -136,8 +138,8 @@ func (f *form) limit(def int) int {
 		f.fail("limit: %q is not a whole number", clip(n))
 	case v < 1:
 		f.fail("limit: %d, at least 1", v)
-	case v > maxPageSize:
-		f.fail("limit: %d is more than %d a page: follow the next cursor for more, or use /api/export.csv", v, maxPageSize)
+	case v > f.maxPage:
+		f.fail("limit: %d is more than %d a page (the maximum page size): follow the next cursor for more, or use /api/export.csv", v, f.maxPage)
 	default:
 		return v
 	}

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -56,6 +57,27 @@ type Config struct {
 	Health       *observe.Health
 	StallTimeout time.Duration
 	ProbeEvery   time.Duration
+
+	// HTTP caching (caching.go): the answers' Cache-Control max-age (0: public, no-cache: every
+	// use asks again, with the ETag); how long one reading of the data's version serves the
+	// requests (0: every request reads it); Release names the build in the ETags (empty: this
+	// process, so that a restart never answers 304 to another build's ETag).
+	CacheMaxAge time.Duration
+	VersionTTL  time.Duration
+	Release     string
+	// CORSOrigins may read the API from scripts ("*": any; empty: no CORS headers).
+	CORSOrigins []string
+	// Guards (guards.go): the largest page of a search (a larger limit is refused), the most
+	// exports at once (another is answered 429), and a token bucket per client address of
+	// RateLimit requests a second in bursts of RateBurst (0: no limit), not applied to loopback
+	// clients unless RateLimitLoopback.
+	MaxPageSize       int
+	MaxExports        int
+	RateLimit         float64
+	RateBurst         int
+	RateLimitLoopback bool
+	// QueryTracer, if not nil, is given every query of the pool (a test counts them).
+	QueryTracer pgx.QueryTracer
 }
 
 // DefaultConfig is the configuration of `mhfz serve` without flags.
@@ -70,6 +92,13 @@ func DefaultConfig() Config {
 		Logger:        slog.Default(),
 		StallTimeout:  observe.DefaultStallTimeout,
 		ProbeEvery:    observe.DefaultLagEvery,
+		CacheMaxAge:   time.Minute,
+		VersionTTL:    time.Second,
+		CORSOrigins:   []string{"*"},
+		MaxPageSize:   maxPageSize,
+		MaxExports:    3,
+		RateLimit:     20,
+		RateBurst:     40,
 	}
 }
 
@@ -85,9 +114,14 @@ type Server struct {
 	handler http.Handler
 	pages   *pages
 	// openAPIJSON is openapi.yaml as JSON.
-	openAPIJSON []byte
-	ran         atomic.Bool
-	serving     atomic.Bool // Run serves requests: readiness
+	openAPIJSON  []byte
+	versions     versionCache
+	cacheControl string
+	compress     func(http.Handler) http.Handler
+	exports      chan struct{} // a token per export streaming
+	clients      *clientLimits // nil: no rate limit
+	ran          atomic.Bool
+	serving      atomic.Bool // Run serves requests: readiness
 }
 
 // New validates cfg and builds the server, its metrics and its checks. It connects to nothing:
@@ -116,9 +150,15 @@ func New(cfg Config) (*Server, error) {
 	if err == nil {
 		s.openAPIJSON, err = openAPIJSON()
 	}
+	if err == nil {
+		s.compress, err = compressor()
+	}
 	if err != nil {
 		return nil, err
 	}
+	s.versions.release, s.cacheControl = releaseTag(cfg, time.Now()), cacheControl(cfg.CacheMaxAge)
+	s.exports = make(chan struct{}, cfg.MaxExports)
+	s.clients = newClientLimits(cfg.RateLimit, cfg.RateBurst, cfg.RateLimitLoopback)
 	s.handler = s.routes()
 	return s, nil
 }
@@ -146,7 +186,7 @@ func (cfg *Config) validate() error {
 		return fmt.Errorf("StallTimeout %s must be longer than ExportTimeout and QueryTimeout (%s): a request may take that long",
 			cfg.StallTimeout, longest)
 	}
-	return nil
+	return cfg.validateHTTP()
 }
 
 // siteURL is the Ferias site's buki/ folder, ending with a slash.
@@ -177,6 +217,9 @@ func poolConfig(cfg Config) (*pgxpool.Config, error) {
 	rp["plan_cache_mode"] = "force_generic_plan"
 	if rp["application_name"] == "" {
 		rp["application_name"] = "mhfz-serve"
+	}
+	if cfg.QueryTracer != nil {
+		pc.ConnConfig.Tracer = cfg.QueryTracer
 	}
 	return pc, nil
 }
