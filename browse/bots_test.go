@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mhfz/mhfz-pipeline/browse"
@@ -96,6 +99,7 @@ func getJSON(t *testing.T, base, path string, v any) (int, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	validate(t, base, path, resp, body)
 	if resp.StatusCode != 200 {
 		var e struct{ Error string }
 		_ = json.Unmarshal(body, &e)
@@ -107,6 +111,37 @@ func getJSON(t *testing.T, base, path string, v any) (int, string) {
 		}
 	}
 	return resp.StatusCode, ""
+}
+
+// validate checks an answer against openapi.yaml: its request and its answer (a 200's, without
+// fields=, which leaves out what the schemas require; an error's).
+func validate(t *testing.T, base, path string, resp *http.Response, body []byte) {
+	t.Helper()
+	doc := loadOpenAPI(t)
+	doc.Servers = openapi3.Servers{{URL: base}}
+	router, err := legacy.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", base+path, nil)
+	route, params, err := router.FindRoute(req)
+	if err != nil {
+		t.Fatalf("GET %s is not in openapi.yaml: %v", path, err)
+	}
+	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route}
+	if resp.StatusCode == 200 {
+		if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
+			t.Errorf("GET %s: the request does not match openapi.yaml: %v", path, err)
+		}
+	}
+	if strings.Contains(path, "fields=") && resp.StatusCode == 200 {
+		return
+	}
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode, Header: resp.Header,
+		Body: io.NopCloser(strings.NewReader(string(body)))}
+	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+		t.Errorf("GET %s: the answer does not match openapi.yaml: %v", path, err)
+	}
 }
 
 // TestSuggest: the names that begin with q first (English, Japanese without the game's id in
@@ -129,7 +164,7 @@ func TestSuggest(t *testing.T) {
 		{"hellish slahser", "", []string{"long_sword/base/l0005 (similar)"}, nil},
 		{"覇帝刀", "", []string{"long_sword/base/l1942 (prefix)"}, map[string]string{"long_sword/base/l1942": "4219・覇帝刀ケミカムトルム"}},
 		{"ブラッド", "", []string{"long_sword/tower/l3190 (prefix)"}, map[string]string{"long_sword/tower/l3190": "ブラッドドランク"}},
-		{"blood", "&type=long_sword,bow", []string{"long_sword/base/l3190 (prefix)"}, map[string]string{"long_sword/base/l3190": "ブラッドドランク"}},
+		{"blood", "&type=long_sword&type=bow", []string{"long_sword/base/l3190 (prefix)"}, map[string]string{"long_sword/base/l3190": "ブラッドドランク"}},
 		{"blood", "&type=bow", nil, nil},
 		{"hunter", "", []string{"bow/base/l0001 (prefix)"}, map[string]string{"bow/base/l0001": ""}},
 	} {
