@@ -145,8 +145,9 @@ func validate(t *testing.T, base, path string, resp *http.Response, body []byte)
 }
 
 // TestSuggest: the names that begin with q first (English, Japanese without the game's id in
-// front), then, from 3 characters, the others that have q or look like it (a word of the name
-// first); the type filter; the Japanese name from the weapon's own name or from its tower page.
+// front), then, from 3 characters, the others that have q (where it begins a word first), and
+// only when none has it, those that look like it; the type filter; the Japanese name from the
+// weapon's own name or from its tower page.
 func TestSuggest(t *testing.T) {
 	base := botsServer(t)
 	for _, tc := range []struct {
@@ -155,13 +156,16 @@ func TestSuggest(t *testing.T) {
 		nameJA   map[string]string
 	}{
 		{"iron", "", []string{"long_sword/base/l000A (prefix)", `long_sword/base/l000B (prefix)`, "great_sword/base/l0001 (prefix)",
-			"great_sword/partner/l0001 (similar)"}, nil},
-		{"IRON", "&type=great_sword", []string{"great_sword/base/l0001 (prefix)", "great_sword/partner/l0001 (similar)"}, nil},
+			"great_sword/partner/l0001 (substring)"}, nil},
+		{"IRON", "&type=great_sword", []string{"great_sword/base/l0001 (prefix)", "great_sword/partner/l0001 (substring)"}, nil},
 		{"iron", "&limit=2", []string{"long_sword/base/l000A (prefix)", "long_sword/base/l000B (prefix)"}, nil},
-		{"katana", "", []string{"long_sword/base/l0011 (prefix)", "long_sword/base/l000A (similar)", "long_sword/base/l0010 (similar)",
-			"long_sword/base/l000B (similar)"}, nil},
+		{"katana", "", []string{"long_sword/base/l0011 (prefix)", "long_sword/base/l000A (substring)", "long_sword/base/l0010 (substring)",
+			"long_sword/base/l000B (substring)"}, nil},
 		{"ka", "", []string{"long_sword/base/l0011 (prefix)"}, nil}, // too short for the trigrams
-		{"hellish slahser", "", []string{"long_sword/base/l0005 (similar)"}, nil},
+		{"hellish slahser", "", []string{"long_sword/base/l0005 (similar)"}, nil}, // a typo: nothing has it
+		{"katanna", "", []string{"long_sword/base/l000A (similar)", "long_sword/base/l0010 (similar)", "long_sword/base/l0011 (similar)",
+			"long_sword/base/l000B (similar)"}, nil},
+		{"slash", "", []string{"long_sword/base/l0005 (substring)"}, nil}, // found: no similar names after it
 		{"覇帝刀", "", []string{"long_sword/base/l1942 (prefix)"}, map[string]string{"long_sword/base/l1942": "4219・覇帝刀ケミカムトルム"}},
 		{"ブラッド", "", []string{"long_sword/tower/l3190 (prefix)"}, map[string]string{"long_sword/tower/l3190": "ブラッドドランク"}},
 		{"blood", "&type=long_sword&type=bow", []string{"long_sword/base/l3190 (prefix)"}, map[string]string{"long_sword/base/l3190": "ブラッドドランク"}},
