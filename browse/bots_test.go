@@ -44,6 +44,8 @@ var botRows = []botRow{
 	{"long_sword", "long_sword", "base", "tachi.htm", "l1942", "4219・覇帝刀ケミカムトルム", false, nil, intp(7), "", ""},
 	{"long_sword", "long_sword", "base", "tachi.htm", "l3190", "Blood Drunk", false, nil, intp(12), "", ""},
 	{"long_sword", "long_sword", "tower", "tachi_t.htm", "l3190", "ブラッドドランク", false, nil, nil, "", ""},
+	{"long_sword", "long_sword", "tower", "tachi_t.htm", "l31901", "ブラッドドランク", false, intp(1), nil, "", ""},
+	{"long_sword", "long_sword", "g", "tachi_g.htm", "l000B50", `Iron Katana "Grace"`, false, intp(50), intp(8), "", ""},
 	{"great_sword", "great_sword", "base", "taiken.htm", "l0001", "Iron Sword", false, nil, intp(1), "", ""},
 	{"partner_weapon", "great_sword", "partner", "taiken_partnya.htm", "l0001", "Partner Iron Sword", false, nil, intp(1), "", ""},
 	{"bow", "bow", "base", "yumi.htm", "l0001", "Hunter's Bow", false, nil, intp(1), "", ""},
@@ -155,16 +157,16 @@ func TestSuggest(t *testing.T) {
 		want     []string // key (match)
 		nameJA   map[string]string
 	}{
-		{"iron", "", []string{"long_sword/base/l000A (prefix)", `long_sword/base/l000B (prefix)`, "great_sword/base/l0001 (prefix)",
-			"great_sword/partner/l0001 (substring)"}, nil},
+		{"iron", "", []string{"long_sword/base/l000A (prefix)", `long_sword/base/l000B (prefix)`, "long_sword/g/l000B50 (prefix)",
+			"great_sword/base/l0001 (prefix)", "great_sword/partner/l0001 (substring)"}, nil},
 		{"IRON", "&type=great_sword", []string{"great_sword/base/l0001 (prefix)", "great_sword/partner/l0001 (substring)"}, nil},
 		{"iron", "&limit=2", []string{"long_sword/base/l000A (prefix)", "long_sword/base/l000B (prefix)"}, nil},
 		{"katana", "", []string{"long_sword/base/l0011 (prefix)", "long_sword/base/l000A (substring)", "long_sword/base/l0010 (substring)",
-			"long_sword/base/l000B (substring)"}, nil},
+			"long_sword/base/l000B (substring)", "long_sword/g/l000B50 (substring)"}, nil},
 		{"ka", "", []string{"long_sword/base/l0011 (prefix)"}, nil}, // too short for the trigrams
 		{"hellish slahser", "", []string{"long_sword/base/l0005 (similar)"}, nil}, // a typo: nothing has it
 		{"katanna", "", []string{"long_sword/base/l000A (similar)", "long_sword/base/l0010 (similar)", "long_sword/base/l0011 (similar)",
-			"long_sword/base/l000B (similar)"}, nil},
+			"long_sword/base/l000B (similar)", "long_sword/g/l000B50 (similar)"}, nil},
 		{"slash", "", []string{"long_sword/base/l0005 (substring)"}, nil}, // found: no similar names after it
 		{"覇帝刀", "", []string{"long_sword/base/l1942 (prefix)"}, map[string]string{"long_sword/base/l1942": "4219・覇帝刀ケミカムトルム"}},
 		{"ブラッド", "", []string{"long_sword/tower/l3190 (prefix)"}, map[string]string{"long_sword/tower/l3190": "ブラッドドランク"}},
@@ -325,9 +327,12 @@ func TestGameIDLookup(t *testing.T) {
 		{"/api/weapons/by-game-id/1?space=partner", []string{
 			"great_sword/partner/l0001 partner 1 " + browse.DefaultSiteURL + "taiken_partnya.htm#l0001"}},
 		{"/api/weapons/by-game-id/1?type=bow", []string{"bow/base/l0001 ranged 1 " + browse.DefaultSiteURL + "yumi.htm#l0001"}},
-		{"/api/weapons/by-game-id/12688", []string{ // 0x3190
+		{"/api/weapons/by-game-id/12688", []string{ // 0x3190, and not the tower page's row of its level 1
 			"long_sword/base/l3190 melee 12688 " + browse.DefaultSiteURL + "tachi.htm#l3190",
 			"long_sword/tower/l3190 melee 12688 " + browse.DefaultSiteURL + "tachi_t.htm#l3190"}},
+		{"/api/weapons/by-game-id/11", []string{ // 0x000B: on the base page and, at level 50, on the G-rank page
+			"long_sword/base/l000B melee 11 " + browse.DefaultSiteURL + "tachi.htm#l000B",
+			"long_sword/g/l000B50 melee 11 " + browse.DefaultSiteURL + "tachi_g.htm#l000B50"}},
 		{"/api/weapons/by-game-id/10", []string{ // 0x000A: the weapon, not its level row
 			"long_sword/base/l000A melee 10 " + browse.DefaultSiteURL + "tachi.htm#l000A"}},
 	} {

@@ -158,8 +158,8 @@ func filtered(space string, types []string) string {
 	return " among " + strings.Join(parts, ", ")
 }
 
-// byGameID reads the weapons (no level rows) of tables and types (all when empty) whose row id
-// encodes id, from weapon_latest's index
+// byGameID reads the weapons of tables and types (all when empty) whose row id encodes id (no
+// level rows, nor the levels a page shows as rows of their own: notALevel), from weapon_latest's index
 // of the game ids (migration 00016), then their rows, ordered by key.
 func (s *Server) byGameID(ctx context.Context, id int, tables, types []string) ([]Item, error) {
 	if types == nil {
@@ -169,7 +169,7 @@ func (s *Server) byGameID(ctx context.Context, id int, tables, types []string) (
 	defer cancel()
 	rows, err := s.db.Query(ctx, `SELECT w.weapon_table, w.key, w.version FROM `+pgx.Identifier{migrations.LatestTable}.Sanitize()+
 		` w WHERE mhfz_game_id(w.row_id) = $1 AND w.weapon_table = ANY($2)
-		AND (cardinality($3::text[]) = 0 OR w.weapon_type = ANY($3)) ORDER BY w.key`, id, tables, types)
+		AND (cardinality($3::text[]) = 0 OR w.weapon_type = ANY($3)) AND `+notALevel+` ORDER BY w.key`, id, tables, types)
 	if err != nil {
 		return nil, s.dbError(ctx, "the lookup by game id", err)
 	}

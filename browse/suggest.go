@@ -79,6 +79,13 @@ const suggestColumns = `w.key, w.name, w.weapon_type, w.page_kind, w.rarity, w.g
 	(SELECT j.name FROM weapon_latest j WHERE mhfz_game_id(j.row_id) = mhfz_game_id(w.row_id)
 		AND j.weapon_table = w.weapon_table AND j.name ~ '[\u3040-\u30ff\u3400-\u9fff]' ORDER BY j.key LIMIT 1)`
 
+// notALevel leaves out of the suggestions the levels that the site shows as rows of their own
+// (the tower pages: "l3190" then "l31901" … "l319099", the same name on a hundred rows) when
+// their weapon's row is there: a row id longer than the weapon's five characters whose first
+// five are a row of the same page (its key, by the primary key of weapon_latest).
+const notALevel = `NOT (length(w.row_id) > 5 AND EXISTS (SELECT 1 FROM weapon_latest l
+		WHERE l.key = left(w.key, length(w.key) - length(w.row_id) + 5)))`
+
 // The three steps of a suggestion. The names that begin with q are one range of the index of
 // mhfz_suggest_name (00016), in byte order; the bound after the range is q followed by the last
 // character of Unicode. The names that have q elsewhere are found by the trigram index of
@@ -94,15 +101,16 @@ var (
 	suggestPrefixSQL = `SELECT ` + suggestColumns + ` FROM ` + pgx.Identifier{migrations.LatestTable}.Sanitize() + ` w
 		WHERE mhfz_suggest_name(w.name_lower) COLLATE "C" >= (SELECT lower($1::text))
 		AND mhfz_suggest_name(w.name_lower) COLLATE "C" < (SELECT lower($1::text) || chr(1114111))
-		AND (cardinality($2::text[]) = 0 OR w.weapon_type = ANY($2))
+		AND (cardinality($2::text[]) = 0 OR w.weapon_type = ANY($2)) AND ` + notALevel + `
 		ORDER BY mhfz_suggest_name(w.name_lower) COLLATE "C", w.key LIMIT $3`
 	suggestSubstringSQL = `SELECT ` + suggestColumns + ` FROM ` + pgx.Identifier{migrations.LatestTable}.Sanitize() + ` w
 		WHERE w.name_lower LIKE (SELECT lower($4::text)) AND NOT (w.key = ANY($3))
-		AND (cardinality($2::text[]) = 0 OR w.weapon_type = ANY($2))
+		AND (cardinality($2::text[]) = 0 OR w.weapon_type = ANY($2)) AND ` + notALevel + `
 		ORDER BY (' ' || translate(w.name_lower, '・【】「」（）()"''＝=-', '              ')) LIKE (SELECT lower($5::text)) DESC,
 			similarity(w.name_lower, (SELECT lower($1::text))) DESC, w.name_lower, w.key LIMIT $6`
 	suggestSimilarSQL = `SELECT ` + suggestColumns + ` FROM ` + pgx.Identifier{migrations.LatestTable}.Sanitize() + ` w
 		WHERE w.name_lower % (SELECT lower($1::text)) AND (cardinality($2::text[]) = 0 OR w.weapon_type = ANY($2))
+		AND ` + notALevel + `
 		ORDER BY similarity(w.name_lower, (SELECT lower($1::text))) DESC, w.name_lower, w.key LIMIT $3`
 )
 
