@@ -163,7 +163,7 @@ func TestSuggest(t *testing.T) {
 		{"iron", "&limit=2", []string{"long_sword/base/l000A (prefix)", "long_sword/base/l000B (prefix)"}, nil},
 		{"katana", "", []string{"long_sword/base/l0011 (prefix)", "long_sword/base/l000A (substring)", "long_sword/base/l0010 (substring)",
 			"long_sword/base/l000B (substring)", "long_sword/g/l000B50 (substring)"}, nil},
-		{"ka", "", []string{"long_sword/base/l0011 (prefix)"}, nil}, // too short for the trigrams
+		{"ka", "", []string{"long_sword/base/l0011 (prefix)"}, nil},               // too short for the trigrams
 		{"hellish slahser", "", []string{"long_sword/base/l0005 (similar)"}, nil}, // a typo: nothing has it
 		{"katanna", "", []string{"long_sword/base/l000A (similar)", "long_sword/base/l0010 (similar)", "long_sword/base/l0011 (similar)",
 			"long_sword/base/l000B (similar)", "long_sword/g/l000B50 (similar)"}, nil},
