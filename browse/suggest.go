@@ -122,7 +122,8 @@ func (s *Server) suggest(ctx context.Context, q string, types []string, limit in
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
-	out, err := s.suggestions(ctx, s.db, "prefix", suggestPrefixSQL, q, types, limit)
+	rows, err := s.db.Query(ctx, suggestPrefixSQL, q, types, limit)
+	out, err := s.suggestions(rows, err, "prefix")
 	if err != nil {
 		return nil, s.dbError(ctx, "the suggestions", err)
 	}
@@ -134,31 +135,34 @@ func (s *Server) suggest(ctx context.Context, q string, types []string, limit in
 		seen[i] = sg.Key
 	}
 	esc := likeEscape(q)
-	err = pgx.BeginTxFunc(ctx, s.db, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
-			return err
-		}
-		more, err := s.suggestions(ctx, tx, "substring", suggestSubstringSQL, q, types, seen, "%"+esc+"%", "% "+esc+"%",
-			limit-len(out))
-		if err == nil && len(out)+len(more) == 0 {
-			more, err = s.suggestions(ctx, tx, "similar", suggestSimilarSQL, q, types, limit)
-		}
-		out = append(out, more...)
-		return err
-	})
+	more, err := s.suggestionsWithoutSeqScans(ctx, "substring", suggestSubstringSQL, q, types, seen, "%"+esc+"%", "% "+esc+"%",
+		limit-len(out))
+	if err == nil && len(out)+len(more) == 0 {
+		more, err = s.suggestionsWithoutSeqScans(ctx, "similar", suggestSimilarSQL, q, types, limit)
+	}
 	if err != nil {
 		return nil, s.dbError(ctx, "the suggestions", err)
 	}
-	return out, nil
+	return append(out, more...), nil
 }
 
-// querier is a pool or a transaction.
-type querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+// suggestionsWithoutSeqScans runs a trigram step with sequential scans off: SET LOCAL and the
+// statement in one batch, which PostgreSQL runs as one transaction (one round trip).
+func (s *Server) suggestionsWithoutSeqScans(ctx context.Context, match, stmt string, args ...any) ([]Suggestion, error) {
+	b := &pgx.Batch{}
+	b.Queue("SET LOCAL enable_seqscan = off")
+	b.Queue(stmt, args...)
+	br := s.db.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return nil, err
+	}
+	rows, err := br.Query()
+	return s.suggestions(rows, err, match)
 }
 
-func (s *Server) suggestions(ctx context.Context, db querier, match, stmt string, args ...any) ([]Suggestion, error) {
-	rows, err := db.Query(ctx, stmt, args...)
+// suggestions reads the rows of a step (suggestColumns), found by match.
+func (s *Server) suggestions(rows pgx.Rows, err error, match string) ([]Suggestion, error) {
 	if err != nil {
 		return nil, err
 	}
