@@ -60,7 +60,9 @@ func (s *Server) APIRoutes() []Route {
 func (s *Server) apiRoutes() []apiRoute {
 	return []apiRoute{
 		{Route{"GET", "/api/weapons", searchParams}, s.apiSearch},
-		{Route{"GET", "/api/weapons/{type}/{kind}/{row}", nil}, s.apiWeapon},
+		{Route{"GET", "/api/weapons/{type}/{kind}/{row}", weaponParams}, s.apiWeapon},
+		{Route{"GET", "/api/weapons/by-game-id/{id}", gameIDParams}, s.apiGameID},
+		{Route{"GET", "/api/suggest", suggestParams}, s.apiSuggest},
 		{Route{"GET", "/api/export.csv", exportParams}, s.apiExportCSV},
 		{Route{"GET", "/api/export.jsonl", exportParams}, s.apiExportJSONL},
 		{Route{"GET", "/api/items", itemParams}, s.apiItems},

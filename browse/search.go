@@ -21,7 +21,7 @@ import (
 var (
 	filterParams = []string{"q", "id", "type", "kind", "rarity_min", "rarity_max", "g_rank_min", "g_rank_max",
 		"attack_min", "attack_max", "element", "element_min", "slots_min", "levels", "flagged", "sort"}
-	searchParams = append(slices.Clone(filterParams), "limit", "after")
+	searchParams = append(slices.Clone(filterParams), "limit", "after", "fields")
 	exportParams = append(slices.Clone(filterParams), "limit")
 )
 
@@ -535,6 +535,7 @@ func (s *Server) fetchItems(ctx context.Context, hits []hit) ([]Item, error) {
 func (s *Server) apiSearch(w http.ResponseWriter, r *http.Request) error {
 	f := newForm(r)
 	q := parseSearch(f, true)
+	fields := parseFields(f, apiItemFields)
 	if f.err != nil {
 		return f.err
 	}
@@ -542,6 +543,15 @@ func (s *Server) apiSearch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, page)
+	items := s.asAPIItems(page.Items)
+	if fields == nil {
+		writeJSON(w, http.StatusOK, map[string]any{"items": items, "next": page.Next})
+		return nil
+	}
+	picked, err := pickEach(items, fields)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": picked, "next": page.Next})
 	return nil
 }

@@ -19,10 +19,15 @@ type Weapon struct {
 	Key       string          `json:"key"`
 	Weapon    json.RawMessage `json:"weapon"`     // every column of the latest version but the Kafka positions
 	FeriasURL string          `json:"ferias_url"` // its row on the Ferias site
-	LevelOf   *LevelRef       `json:"level_of"`   // for a level row: the weapon it is a level of
-	Levels    []Level         `json:"levels"`     // the weapon's levels (its own row first), when it has several
-	Upgrades  Upgrades        `json:"upgrades"`
-	History   []Version       `json:"history"` // every version, oldest first
+	RowID     string          `json:"row_id"`     // the id of its row on the site
+	GameID    *int            `json:"game_id"`    // the game's weapon id its row id encodes (gameid.go)
+	// GameIDSpace is the game's table that numbers it: melee, ranged or partner.
+	GameIDSpace string          `json:"game_id_space"`
+	LevelOf     *LevelRef       `json:"level_of"` // for a level row: the weapon it is a level of
+	Levels      []Level         `json:"levels"`   // the weapon's levels (its own row first), when it has several
+	Upgrades    Upgrades        `json:"upgrades"`
+	Materials   *[]MaterialItem `json:"materials,omitempty"` // with expand=materials
+	History     []Version       `json:"history"`             // every version, oldest first
 }
 
 // LevelRef points at the weapon a level row belongs to.
@@ -61,16 +66,38 @@ var errNoWeapon = errors.New("no such weapon")
 
 func (s *Server) apiWeapon(w http.ResponseWriter, r *http.Request) error {
 	key := r.PathValue("type") + "/" + r.PathValue("kind") + "/" + r.PathValue("row")
-	wp, err := s.weapon(r.Context(), key)
+	f := newForm(r)
+	parts, fields := parseWeaponParams(f)
+	if f.err != nil {
+		return f.err
+	}
+	wp, err := s.weaponWith(r.Context(), key, parts)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, wp)
+	if fields == nil && parts == fullWeapon {
+		writeJSON(w, http.StatusOK, wp)
+		return nil
+	}
+	if fields == nil {
+		fields = parts.members()
+	}
+	b, err := pick(wp, fields)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, b)
 	return nil
 }
 
-// weapon reads one weapon and what surrounds it, within one query timeout.
+// weapon reads one weapon and all that surrounds it (what the weapon route answers without
+// expand), within one query timeout.
 func (s *Server) weapon(ctx context.Context, key string) (*Weapon, error) {
+	return s.weaponWith(ctx, key, fullWeapon)
+}
+
+// weaponWith reads one weapon and the parts of what surrounds it that parts names.
+func (s *Server) weaponWith(ctx context.Context, key string, parts weaponParts) (*Weapon, error) {
 	table := tableOfKey(key)
 	if table == "" {
 		return nil, notFound("no weapon %q: a key is TYPE/KIND/ROW_ID, like long_sword/g/l219C (types: %s; kinds: %s)",
@@ -85,7 +112,8 @@ func (s *Server) weapon(ctx context.Context, key string) (*Weapon, error) {
 	if err != nil {
 		return nil, s.dbError(ctx, "reading the weapon", err)
 	}
-	wp := &Weapon{Key: key, Weapon: row.Record, FeriasURL: s.feriasRow(row.Page, row.RowID)}
+	wp := &Weapon{Key: key, Weapon: row.Record, FeriasURL: s.feriasRow(row.Page, row.RowID), RowID: row.RowID,
+		GameID: gameID(row.RowID), GameIDSpace: gameIDSpace(table), Levels: []Level{}}
 	base := row
 	if parent, err := s.levelParent(ctx, table, row); err != nil {
 		return nil, s.dbError(ctx, "reading the weapon's levels", err)
@@ -96,16 +124,33 @@ func (s *Server) weapon(ctx context.Context, key string) (*Weapon, error) {
 			wp.FeriasURL = s.feriasRow(row.Page, parent.RowID) // a hidden row cannot be scrolled to
 		}
 	}
-	if wp.Levels, err = s.levels(ctx, table, base); err != nil {
-		return nil, s.dbError(ctx, "reading the weapon's levels", err)
+	return wp, s.weaponParts(ctx, wp, table, row, base, parts)
+}
+
+// weaponParts reads the parts of a weapon's answer that parts names.
+func (s *Server) weaponParts(ctx context.Context, wp *Weapon, table string, row, base *weaponRecord, parts weaponParts) error {
+	var err error
+	if parts.levels {
+		if wp.Levels, err = s.levels(ctx, table, base); err != nil {
+			return s.dbError(ctx, "reading the weapon's levels", err)
+		}
 	}
-	if wp.Upgrades, err = s.upgrades(ctx, row); err != nil {
-		return nil, s.dbError(ctx, "reading the upgrade tree", err)
+	if parts.tree {
+		if wp.Upgrades, err = s.upgrades(ctx, row); err != nil {
+			return s.dbError(ctx, "reading the upgrade tree", err)
+		}
 	}
-	if wp.History, err = s.history(ctx, table, key); err != nil {
-		return nil, s.dbError(ctx, "reading the history", err)
+	if parts.materials {
+		if wp.Materials, err = s.materialItems(row.Record); err != nil {
+			return err
+		}
 	}
-	return wp, nil
+	if parts.history {
+		if wp.History, err = s.history(ctx, table, wp.Key); err != nil {
+			return s.dbError(ctx, "reading the history", err)
+		}
+	}
+	return nil
 }
 
 func lastPart(key string) string { return key[strings.LastIndexByte(key, '/')+1:] }

@@ -5,13 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"testing"
 	"time"
-
-	"github.com/mhfz/mhfz-pipeline/internal/testenv"
-	"github.com/mhfz/mhfz-pipeline/migrations"
 )
 
 // BenchmarkExportCompression measures the bytes and the time of the whole JSON Lines export
@@ -24,7 +20,7 @@ func BenchmarkExportCompression(b *testing.B) {
 	defer cancel()
 	dbURL := os.Getenv("MHFZ_BENCH_SERVE_DATABASE_URL")
 	if dbURL == "" {
-		dbURL = loadNewestSnapshot(b, ctx)
+		dbURL = loadNewestSnapshot(b, ctx, "bench-export")
 	}
 	base := startServe(b, ctx, dbURL)
 	for _, enc := range []string{"identity", "gzip", "zstd"} {
@@ -50,20 +46,4 @@ func BenchmarkExportCompression(b *testing.B) {
 			b.Logf("%s: %s", enc, fmt.Sprintf("%d bytes", n))
 		})
 	}
-}
-
-// loadNewestSnapshot runs the newest snapshot, whole, through the router and the sink, and
-// returns the database as mhfz_reader.
-func loadNewestSnapshot(b *testing.B, ctx context.Context) string {
-	d := newDeployment(b, ctx, "bench-export")
-	live := d.start(ctx, nil, "bench-export")
-	d.emit(snapshotRecords(b, testenv.Newest))
-	d.waitStored(ctx, live)
-	live.halt(b)
-	u, err := url.Parse(d.url)
-	if err != nil {
-		b.Fatal(err)
-	}
-	u.User = url.User(migrations.ReaderRole)
-	return u.String()
 }
