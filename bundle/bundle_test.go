@@ -98,7 +98,7 @@ func TestPublishVersions(t *testing.T) {
 	if s := publish(t, config(t, reader, t.TempDir())); s.Version != v1 {
 		t.Errorf("the same data into another folder: version %s, want %s", s.Version, v1)
 	}
-	exec(t, owner, `INSERT INTO gunlance (key, version, content_hash, weapon_type, page_kind, layout, page, url, row_id, hidden,
+	execSQL(t, owner, `INSERT INTO gunlance (key, version, content_hash, weapon_type, page_kind, layout, page, url, row_id, hidden,
 		scraped_at, kafka_topic, kafka_partition, kafka_offset, name, attack)
 		VALUES ('gunlance/base/l11F0', 2, 'g0b', 'gunlance', 'base', 'ken', 'gunlance.htm', 'u', 'l11F0', false,
 		'2026-11-03 10:00:00+00', 't', 1, 50, 'Gunlance changed', 310)`)
@@ -125,7 +125,7 @@ func TestPublishKeepsN(t *testing.T) {
 	var published []string
 	for i := range 3 {
 		if i > 0 {
-			exec(t, owner, `UPDATE long_sword SET attack = attack + 1 WHERE key = 'long_sword/base/l0003'`)
+			execSQL(t, owner, `UPDATE long_sword SET attack = attack + 1 WHERE key = 'long_sword/base/l0003'`)
 		}
 		published = append(published, publish(t, cfg).Version)
 	}
@@ -147,7 +147,7 @@ func TestFailedPublicationLeavesLatest(t *testing.T) {
 	out := t.TempDir()
 	cfg := config(t, reader, out)
 	v1 := publish(t, cfg).Version
-	exec(t, owner, `UPDATE long_sword SET name = 'Renamed' WHERE key = 'long_sword/base/l0004'`)
+	execSQL(t, owner, `UPDATE long_sword SET name = 'Renamed' WHERE key = 'long_sword/base/l0004'`)
 	v2 := publish(t, config(t, reader, t.TempDir())).Version // the version the change gives
 	if err := os.WriteFile(filepath.Join(out, v2), []byte("in the way"), 0o644); err != nil {
 		t.Fatal(err)

@@ -23,7 +23,7 @@ func fixtureDB(t *testing.T) (owner, reader string) {
 	if err := migrations.Up(ctx, owner); err != nil {
 		t.Fatal(err)
 	}
-	exec(t, owner, fixture)
+	execSQL(t, owner, fixture)
 	return owner, testenv.RoleURL(t, owner, migrations.ReaderRole)
 }
 
@@ -32,7 +32,7 @@ func fixtureDB(t *testing.T) (owner, reader string) {
 const fixture = `
 INSERT INTO long_sword (key, version, content_hash, weapon_type, page_kind, layout, page, url, row_id, hidden,
 	scraped_at, kafka_topic, kafka_partition, kafka_offset, name, rarity, attack, elements, materials, upgrade_from, upgrade_to)
-SELECT 'long_sword/base/l' || lpad(i::text, 4, '0'), 1, 'h' || i, 'long_sword', 'base', 'ken', 'tati.htm', 'u', 'l' || lpad(i::text, 4, '0'),
+SELECT 'long_sword/base/l' || lpad(i::text, 4, '0'), 1, 'h' || i, 'long_sword', 'base', 'ken', 'tachi.htm', 'u', 'l' || lpad(i::text, 4, '0'),
 	i % 5 = 0, '2026-11-01 10:00:00+00', 't', 0, i, 'Katana ' || i, i % 12, 100 + i,
 	CASE WHEN i % 3 = 0 THEN '[{"kind": "fire", "value": 160}]'::jsonb END,
 	CASE WHEN i = 1 THEN '{"creation": [[{"item_id": "19F3", "name": "Iron Ore", "quantity": 3, "key": true}, {"item_id": "0001", "name": "Bone", "quantity": 1}]]}'::jsonb END,
@@ -41,7 +41,7 @@ SELECT 'long_sword/base/l' || lpad(i::text, 4, '0'), 1, 'h' || i, 'long_sword', 
 FROM generate_series(1, 30) AS i;
 INSERT INTO long_sword (key, version, content_hash, weapon_type, page_kind, layout, page, url, row_id, hidden,
 	scraped_at, kafka_topic, kafka_partition, kafka_offset, name, rarity, attack)
-VALUES ('long_sword/base/l0001', 2, 'h1b', 'long_sword', 'base', 'ken', 'tati.htm', 'u', 'l0001', false,
+VALUES ('long_sword/base/l0001', 2, 'h1b', 'long_sword', 'base', 'ken', 'tachi.htm', 'u', 'l0001', false,
 	'2026-11-02 10:00:00.123456+00', 't', 0, 100, 'Katana 1', 1, 150);
 INSERT INTO gunlance (key, version, content_hash, weapon_type, page_kind, layout, page, url, row_id, hidden,
 	scraped_at, kafka_topic, kafka_partition, kafka_offset, name, attack, shelling)
@@ -55,7 +55,7 @@ SELECT 'great_sword/partner/p' || i, 1, 'p' || i, 'great_sword', 'partner', 'ken
 FROM generate_series(1, 2) AS i;
 `
 
-func exec(t *testing.T, dbURL, sql string, args ...any) {
+func execSQL(t *testing.T, dbURL, sql string, args ...any) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
