@@ -30,6 +30,8 @@ func parseServeFlags(args []string, output io.Writer) (*serveOptions, error) {
 		"the longest one search, weapon or page may take before it is answered with 503")
 	fs.durationVar(&c.ExportTimeout, "export-timeout", "MHFZ_SERVE_EXPORT_TIMEOUT", def.ExportTimeout,
 		"the longest a CSV or JSON Lines export may take")
+	fs.stringVar(&c.DownloadsDir, "downloads-dir", "MHFZ_SERVE_DOWNLOADS_DIR", def.DownloadsDir,
+		"folder of the dataset's versions that mhfz publish writes (its --out), served under /downloads/ (empty: none)")
 	fs.durationVar(&c.Startup.Timeout, "wait", "MHFZ_DATABASE_WAIT", def.Startup.Timeout,
 		"how long to wait for the database to be reachable (a wrong password or database fails at once; 0: until stopped)")
 	o.observe.register(fs)
