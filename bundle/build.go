@@ -95,7 +95,8 @@ func buildFrom(ctx context.Context, tx pgx.Tx, dir string, formats []Format, cre
 
 // name gives the files written in dir their versioned names and describes them.
 func name(dir string, c *counts, written []string, sqlite bool, created time.Time) (*Manifest, error) {
-	m := &Manifest{Version: c.version, CreatedAt: created.UTC().Truncate(time.Second), SchemaVersion: c.schema}
+	m := &Manifest{Version: c.version, CreatedAt: created.UTC().Truncate(time.Second), SchemaVersion: c.schema,
+		Fingerprint: c.fingerprint}
 	var total int64
 	for _, n := range c.rows {
 		total += n

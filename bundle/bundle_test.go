@@ -125,7 +125,7 @@ func TestPublishKeepsN(t *testing.T) {
 	var published []string
 	for i := range 3 {
 		if i > 0 {
-			execSQL(t, owner, `UPDATE long_sword SET attack = attack + 1 WHERE key = 'long_sword/base/l0003'`)
+			newVersion(t, owner, "long_sword/base/l0003")
 		}
 		published = append(published, publish(t, cfg).Version)
 	}
@@ -147,7 +147,7 @@ func TestFailedPublicationLeavesLatest(t *testing.T) {
 	out := t.TempDir()
 	cfg := config(t, reader, out)
 	v1 := publish(t, cfg).Version
-	execSQL(t, owner, `UPDATE long_sword SET name = 'Renamed' WHERE key = 'long_sword/base/l0004'`)
+	newVersion(t, owner, "long_sword/base/l0004")
 	v2 := publish(t, config(t, reader, t.TempDir())).Version // the version the change gives
 	if err := os.WriteFile(filepath.Join(out, v2), []byte("in the way"), 0o644); err != nil {
 		t.Fatal(err)

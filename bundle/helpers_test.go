@@ -96,3 +96,14 @@ func publish(t *testing.T, cfg bundle.Config) bundle.Summary {
 	}
 	return p.Summary()
 }
+
+// newVersion stores a new version of a long sword, as the sink would after a scrape that
+// changed it: another content hash, a later scrape, the attack one higher.
+func newVersion(t *testing.T, owner, key string) {
+	t.Helper()
+	execSQL(t, owner, `INSERT INTO long_sword (key, version, content_hash, weapon_type, page_kind, layout, page, url, row_id,
+		hidden, scraped_at, kafka_topic, kafka_partition, kafka_offset, name, attack)
+		SELECT key, version + 1, content_hash || '+', weapon_type, page_kind, layout, page, url, row_id, hidden,
+			scraped_at + interval '1 day', kafka_topic, kafka_partition, kafka_offset + 1000, name, coalesce(attack, 0) + 1
+		FROM long_sword_current WHERE key = $1`, key)
+}

@@ -28,6 +28,9 @@ type Manifest struct {
 	CreatedAt     time.Time `json:"created_at"`     // when the files were written
 	SchemaVersion int64     `json:"schema_version"` // the database's migration (goose) version
 	Files         []File    `json:"files"`          // in a stable order: the SQLite file, then by table
+	// Fingerprint is a hash of the keys, versions and content hashes of the tables, which a
+	// publication compares before it reads the rows: the same, and the data has not changed.
+	Fingerprint string `json:"fingerprint"`
 }
 
 // File is one file of a version.

@@ -67,6 +67,12 @@ func (p *Publisher) Run(ctx context.Context) error {
 func (p *Publisher) publish(ctx context.Context, db *pgxpool.Pool) (bool, error) {
 	defer p.watchdog.Start("a publication")()
 	start := time.Now()
+	if m, err := p.unchanged(ctx, db); err != nil || m != nil {
+		if m != nil {
+			p.done(m, false, time.Since(start))
+		}
+		return false, err
+	}
 	tmp, err := os.MkdirTemp(p.cfg.Out, buildingPrefix)
 	if err != nil {
 		return false, fmt.Errorf("create a folder to build in: %w", err)
@@ -91,6 +97,25 @@ func (p *Publisher) publish(ctx context.Context, db *pgxpool.Pool) (bool, error)
 	}
 	p.done(m, wrote, time.Since(start))
 	return wrote, nil
+}
+
+// unchanged returns the latest version's manifest if the tables' fingerprint is the one it was
+// written from (nil if not, or if there is no latest version yet).
+func (p *Publisher) unchanged(ctx context.Context, db *pgxpool.Pool) (*Manifest, error) {
+	latest, err := ReadLatest(p.cfg.Out)
+	if err != nil || latest == "" {
+		return nil, err
+	}
+	m, err := ReadManifest(filepath.Join(p.cfg.Out, latest))
+	if err != nil {
+		p.cfg.Logger.Warn("the latest version has no manifest: publishing again", "version", latest, "err", err)
+		return nil, nil
+	}
+	fp, err := fingerprint(ctx, db)
+	if err != nil || fp != m.Fingerprint {
+		return nil, err
+	}
+	return m, nil
 }
 
 // place moves a built version into Out (unless a folder of that version is there already: the

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -74,6 +75,7 @@ type counts struct {
 	first, last   time.Time        // the oldest and the newest scraped_at
 	schema        int64            // the goose version
 	version       string           // the data version
+	fingerprint   string           // see fingerprint
 }
 
 // reader reads every weapon table in one snapshot and hands the rows to the writers.
@@ -103,7 +105,37 @@ func (rd *reader) readAll(ctx context.Context) error {
 		return fmt.Errorf("read the schema's version: %w", err)
 	}
 	rd.counts.version = hex.EncodeToString(rd.sum.Sum(nil))[:16]
-	return nil
+	var err error
+	rd.counts.fingerprint, err = fingerprint(ctx, rd.tx)
+	return err
+}
+
+// querier is a connection, a pool or a transaction.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// fingerprint is a cheap stand-in for the data version, which a publication compares with the
+// latest version's before it reads the rows: the keys, versions and content hashes of every
+// table (a new version of a weapon, a re-processing that parses a row differently and a
+// rebuilt table change it) and the schema's version, read in one statement from the narrow
+// columns. The rows are never updated in place (a change is a new version, with its content
+// hash), so the same fingerprint means the same rows.
+func fingerprint(ctx context.Context, db querier) (string, error) {
+	var branches []string
+	for _, t := range migrations.WeaponTables() {
+		branches = append(branches, fmt.Sprintf(`SELECT '%s' AS t, md5(coalesce(string_agg(key || ' ' || version || ' ' || content_hash,
+			E'\n' ORDER BY key, version), '')) AS h FROM %s`, t, pgx.Identifier{t}.Sanitize())) // t: one of our table names
+	}
+	// The schema's version too: a migration may move a value from one column to another.
+	var sums string
+	err := db.QueryRow(ctx, `SELECT string_agg(t || ' ' || h, E'\n' ORDER BY t) || (SELECT coalesce(max(version_id), 0)`+
+		` FROM goose_db_version WHERE is_applied) FROM (`+strings.Join(branches, " UNION ALL ")+") x").Scan(&sums)
+	if err != nil {
+		return "", fmt.Errorf("fingerprint the tables: %w", err)
+	}
+	sum := sha256.Sum256([]byte(sums))
+	return hex.EncodeToString(sum[:]), nil
 }
 
 func (rd *reader) readTable(ctx context.Context, table string) error {
