@@ -247,9 +247,9 @@ func checkDownloadsBrowser(t *testing.T, base string, m *bundle.Manifest) {
 	if text := eval[string](tb, `document.body.innerText`); !strings.Contains(text, m.Files[0].SHA256) {
 		t.Errorf("the downloads page does not show the SHA-256 of %s", m.Files[0].Name)
 	}
-	tb.do(chromedp.Click(chromedp.CSS(`h2 a[href="/downloads/`+m.Version+`/"]`)))
+	tb.do(chromedp.Click(chromedp.CSS(`h2 a[href="/downloads/` + m.Version + `/"]`)))
 	poll[bool](tb, `location.pathname === "/downloads/`+m.Version+`/" && document.querySelectorAll("section.download-version").length === 1`)
-	tb.do(chromedp.Click(chromedp.CSS(`a[href="/downloads/`+m.Version+`/manifest.json"]`)))
+	tb.do(chromedp.Click(chromedp.CSS(`a[href="/downloads/` + m.Version + `/manifest.json"]`)))
 	version := poll[string](tb, `location.pathname.endsWith("/manifest.json") && JSON.parse(document.body.innerText).version`)
 	if version != m.Version {
 		t.Errorf("the manifest link opened version %q, want %s", version, m.Version)
