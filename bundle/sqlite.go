@@ -17,9 +17,10 @@ import (
 )
 
 // sqliteWriter writes the SQLite file: per weapon table T, the table T (the current version of
-// every key, primary key key, with an FTS5 index T_fts on name) and T_history (every version,
-// primary key key and version, is_current 1 on the latest); the materials and the upgrade links
-// of the current rows; and meta.
+// every key, primary key key, with an FTS5 index T_fts on name), the table T_older (the versions
+// that are not current, primary key key and version) and the view T_history (every version:
+// both, with is_current), so that no row is stored twice; the materials and the upgrade links of
+// the current rows; and meta.
 type sqliteWriter struct {
 	ctx    context.Context
 	db     *sql.DB
@@ -100,9 +101,10 @@ func (w *sqliteWriter) begin(table string, cols []column) error {
 		}
 		defs[i] = quote(c.name) + " " + typ
 	}
-	t, h := quote(table), quote(table+"_history")
+	t, o := quote(table), quote(table+"_older")
 	if err := w.exec("CREATE TABLE "+t+" ("+strings.Join(defs, ", ")+", PRIMARY KEY (key))",
-		"CREATE TABLE "+h+" ("+strings.Join(defs, ", ")+", is_current INTEGER NOT NULL, PRIMARY KEY (key, version))"); err != nil {
+		"CREATE TABLE "+o+" ("+strings.Join(defs, ", ")+", PRIMARY KEY (key, version))",
+		"CREATE VIEW "+quote(table+"_history")+" AS SELECT *, 1 AS is_current FROM "+t+" UNION ALL SELECT *, 0 FROM "+o); err != nil {
 		return err
 	}
 	marks := strings.Repeat("?, ", len(cols))
@@ -110,7 +112,7 @@ func (w *sqliteWriter) begin(table string, cols []column) error {
 	if w.cur, err = w.tx.PrepareContext(w.ctx, "INSERT INTO "+t+" VALUES ("+strings.TrimSuffix(marks, ", ")+")"); err != nil {
 		return err
 	}
-	w.hist, err = w.tx.PrepareContext(w.ctx, "INSERT INTO "+h+" VALUES ("+marks+"?)")
+	w.hist, err = w.tx.PrepareContext(w.ctx, "INSERT INTO "+o+" VALUES ("+strings.TrimSuffix(marks, ", ")+")")
 	return err
 }
 
@@ -139,17 +141,17 @@ func value(c column, v []byte) (any, error) {
 }
 
 func (w *sqliteWriter) write(r row, current bool) error {
-	vals := make([]any, len(r), len(r)+1)
+	vals := make([]any, len(r))
 	for i, v := range r {
 		var err error
 		if vals[i], err = value(w.cols[i], v); err != nil {
 			return fmt.Errorf("key %s: %w", r[0], err)
 		}
 	}
-	if _, err := w.hist.ExecContext(w.ctx, append(vals, current)...); err != nil {
-		return fmt.Errorf("sqlite: insert %s into %s_history: %w", r[0], w.table, err)
-	}
 	if !current {
+		if _, err := w.hist.ExecContext(w.ctx, vals...); err != nil {
+			return fmt.Errorf("sqlite: insert %s into %s_older: %w", r[0], w.table, err)
+		}
 		return nil
 	}
 	if _, err := w.cur.ExecContext(w.ctx, vals...); err != nil {
@@ -285,12 +287,11 @@ func (w *sqliteWriter) indexes() []string {
 		"CREATE INDEX upgrades_target_key ON upgrades (target_key)",
 	}
 	for _, t := range w.tables {
-		h := t + "_history"
+		o := t + "_older"
 		stmts = append(stmts,
 			"CREATE INDEX "+quote(t+"_name")+" ON "+quote(t)+" (name)",
 			"CREATE INDEX "+quote(t+"_row_id")+" ON "+quote(t)+" (row_id COLLATE NOCASE)",
-			"CREATE INDEX "+quote(h+"_name")+" ON "+quote(h)+" (name)",
-			"CREATE INDEX "+quote(h+"_current")+" ON "+quote(h)+" (is_current, key)",
+			"CREATE INDEX "+quote(o+"_name")+" ON "+quote(o)+" (name)",
 			"CREATE VIRTUAL TABLE "+quote(t+"_fts")+` USING fts5(name, content="`+t+`", content_rowid="rowid")`,
 			"INSERT INTO "+quote(t+"_fts")+"("+quote(t+"_fts")+") VALUES ('rebuild')")
 	}
