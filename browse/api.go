@@ -70,6 +70,7 @@ func (s *Server) apiRoutes() []apiRoute {
 		{Route{"GET", "/api/changes", nil}, s.apiScrapes},
 		{Route{"GET", "/api/changes/{scraped_at}", changeParams}, s.apiChanges},
 		{Route{"GET", "/api/health", nil}, s.apiHealth},
+		{Route{"GET", "/api/downloads", nil}, s.apiDownloads},
 		{Route{"GET", "/api/openapi.yaml", nil}, s.apiOpenAPIYAML},
 		{Route{"GET", "/api/openapi.json", nil}, s.apiOpenAPIJSON},
 	}
@@ -83,6 +84,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/api/", s.api(apiRoute{handle: func(w http.ResponseWriter, r *http.Request) error {
 		return notFound("no API route %s %s: /api/openapi.yaml lists them", r.Method, r.URL.Path)
 	}}))
+	s.downloadRoutes(mux)
 	s.pageRoutes(mux)
 	return s.middleware(s.protect(mux))
 }

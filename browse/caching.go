@@ -97,10 +97,11 @@ func (s *Server) readVersion(ctx context.Context) (*dataVersion, error) {
 
 // cacheable reports whether the answers to r follow the data's version: the GETs of the API
 // and the pages, but not the health (it must be asked every time), the static files (they are
-// the build's, with their own Cache-Control) nor the downloads (immutable files, with theirs).
+// the build's, with their own Cache-Control) nor the downloads (immutable files, with theirs;
+// and their manifest, which changes when mhfz publish writes a version, after the data did).
 func cacheable(r *http.Request) bool {
 	p := r.URL.Path
-	return (r.Method == http.MethodGet || r.Method == http.MethodHead) && p != "/api/health" &&
+	return (r.Method == http.MethodGet || r.Method == http.MethodHead) && p != "/api/health" && p != "/api/downloads" &&
 		!strings.HasPrefix(p, "/static/") && !strings.HasPrefix(p, "/downloads/") && p != "/downloads"
 }
 

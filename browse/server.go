@@ -44,6 +44,9 @@ type Config struct {
 	SiteURL       string        // the Ferias site's buki/ folder, for the links to its rows
 	QueryTimeout  time.Duration // the longest a query of a page or an API call may take
 	ExportTimeout time.Duration // the longest an export may take, streaming included
+	// DownloadsDir is the folder `mhfz publish` writes the dataset's versions into, served under
+	// /downloads/ ("": none published; the routes say so).
+	DownloadsDir string
 	// Startup is how Run waits at start for PostgreSQL: saying what it waits for, failing at
 	// once on what waiting cannot change (a wrong password), for at most its Timeout (0: until
 	// stopped). Its Log is Logger when nil.

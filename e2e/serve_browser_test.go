@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/mhfz/mhfz-pipeline/bundle"
 	"github.com/mhfz/mhfz-pipeline/internal/testenv"
 )
 
@@ -256,4 +257,32 @@ func checkStatsInBrowser(t *testing.T, b *browser, path string, want []string) {
 		t.Errorf("%s: the page shows JSON text: %q", path, snippet(shown, m))
 	}
 	t.Logf("%s: stats %q; %s", path, stats, source)
+}
+
+// checkDownloadsBrowser: the web page's navigation leads to the downloads, which list the
+// version of m with its files and their SHA-256; the version's link opens its own page, and its
+// manifest link the manifest.
+func checkDownloadsBrowser(t *testing.T, base string, m *bundle.Manifest) {
+	b := newBrowser(t, base)
+	tb := b.tab(t)
+	tb.do(chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.ID("q")))
+	tb.do(chromedp.Click(chromedp.CSS(`nav a[href="/downloads/"]`)))
+	files := poll[[]string](tb, `location.pathname === "/downloads/" && [...document.querySelectorAll("a.download")].map(a => a.textContent)`)
+	tb.shot("downloads")
+	for _, f := range m.Files {
+		if !slices.Contains(files, f.Name) {
+			t.Errorf("the downloads page lacks %s (it lists %v)", f.Name, files)
+		}
+	}
+	if text := eval[string](tb, `document.body.innerText`); !strings.Contains(text, m.Files[0].SHA256) {
+		t.Errorf("the downloads page does not show the SHA-256 of %s", m.Files[0].Name)
+	}
+	tb.do(chromedp.Click(chromedp.CSS(`h2 a[href="/downloads/` + m.Version + `/"]`)))
+	poll[bool](tb, `location.pathname === "/downloads/`+m.Version+`/" && document.querySelectorAll("section.download-version").length === 1`)
+	tb.do(chromedp.Click(chromedp.CSS(`a[href="/downloads/` + m.Version + `/manifest.json"]`)))
+	version := poll[string](tb, `location.pathname.endsWith("/manifest.json") && JSON.parse(document.body.innerText).version`)
+	if version != m.Version {
+		t.Errorf("the manifest link opened version %q, want %s", version, m.Version)
+	}
+	t.Logf("the web page's Downloads: %d files of version %s; its manifest opened from the version's page", len(files), m.Version)
 }

@@ -108,6 +108,20 @@ func TestStackScriptHistory(t *testing.T) {
 			t.Errorf("GET %s%s: %d %s", web, path, resp.StatusCode, tail(string(body), 300))
 		}
 	}
+	// publish has written the downloadable dataset into the folder serve serves: its manifest,
+	// and the newest SQLite file through the redirect of /downloads/latest/sqlite.
+	for _, path := range []string{"api/downloads", "downloads/latest/sqlite", "downloads/"} {
+		resp, err := http.Get(web + path)
+		if err != nil {
+			t.Fatalf("the advertised downloads: %v", err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || (path == "api/downloads" && !strings.Contains(string(body), `"sha256"`)) ||
+			(path == "downloads/latest/sqlite" && !strings.HasPrefix(string(body), "SQLite format 3")) {
+			t.Errorf("GET %s%s: %d %s", web, path, resp.StatusCode, tail(string(body), 300))
+		}
+	}
 	// serve counts them by route pattern, and Prometheus reads them.
 	prom.waitValue(ctx, `sum(mhfz_serve_requests_total{job="serve",route="GET /api/weapons",code="200"})`,
 		"is at least 1 (the search above)", func(v float64) bool { return v >= 1 })
@@ -121,7 +135,8 @@ func TestStackScriptHistory(t *testing.T) {
 		t.Fatal("scripts/stack did not stop within 3 minutes of Ctrl-C")
 	}
 	said := out.String()
-	for _, summary := range []string{`(?m)^process: read \d+, forwarded \d+`, `(?m)^sink: \d+ received, \d+ stored`} {
+	for _, summary := range []string{`(?m)^process: read \d+, forwarded \d+`, `(?m)^sink: \d+ received, \d+ stored`,
+		`(?m)^publish: \d+ versions published`} {
 		if !regexp.MustCompile(summary).MatchString(said) {
 			t.Errorf("no summary %s after Ctrl-C", summary)
 		}
@@ -131,7 +146,7 @@ func TestStackScriptHistory(t *testing.T) {
 		t.Fatal("the script does not say where its logs are")
 	}
 	t.Cleanup(func() { os.RemoveAll(logs[1]) })
-	for _, f := range []string{"scraper-older.log", "scraper.log", "processor.log", "sink.log", "serve.log"} {
+	for _, f := range []string{"scraper-older.log", "scraper.log", "processor.log", "sink.log", "serve.log", "publish.log"} {
 		if _, err := os.Stat(logs[1] + "/" + f); err != nil {
 			t.Errorf("log %s not kept: %v", f, err)
 		}

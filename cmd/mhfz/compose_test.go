@@ -150,6 +150,7 @@ func TestComposeDependenciesMatchHealthchecks(t *testing.T) {
 		"sink":      {"kafka", "migrate", "postgres"},
 		"reprocess": {"kafka", "migrate", "postgres"},
 		"serve":     {"migrate", "postgres"},
+		"publish":   {"migrate", "postgres"},
 	}
 	for name, deps := range want {
 		var got []string
@@ -161,7 +162,7 @@ func TestComposeDependenciesMatchHealthchecks(t *testing.T) {
 			t.Errorf("%s depends on %v, want %v", name, got, deps)
 		}
 	}
-	for _, name := range []string{"processor", "sink", "serve"} {
+	for _, name := range []string{"processor", "sink", "serve", "publish"} {
 		if r := c.Services[name].Restart; r != "unless-stopped" {
 			t.Errorf("%s: restart %q, want unless-stopped", name, r)
 		}
@@ -199,6 +200,7 @@ func TestComposeServicesConnectAsTheirRoles(t *testing.T) {
 		"sink":      {"MHFZ_DATABASE_URL", migrations.WriterRole, "MHFZ_WRITER_PASSWORD"},
 		"reprocess": {"MHFZ_DATABASE_URL", migrations.RebuilderRole, "MHFZ_REBUILDER_PASSWORD"},
 		"serve":     {"MHFZ_SERVE_DATABASE_URL", migrations.ReaderRole, "MHFZ_READER_PASSWORD"},
+		"publish":   {"MHFZ_PUBLISH_DATABASE_URL", migrations.ReaderRole, "MHFZ_READER_PASSWORD"},
 	}
 	for name, svc := range c.Services {
 		if svc.Image != ourImage {
@@ -270,7 +272,7 @@ func TestComposeVolumesPortsAndNetwork(t *testing.T) {
 		t.Errorf("networks %v, want exactly one", c.Networks)
 	}
 	wantVolume := map[string]string{"kafka": "/var/lib/kafka/data", "postgres": "/var/lib/postgresql/data",
-		"processor": "/var/lib/mhfz", "scraper": "/var/lib/mhfz", "reprocess": "/var/lib/mhfz"}
+		"processor": "/var/lib/mhfz", "scraper": "/var/lib/mhfz", "reprocess": "/var/lib/mhfz", "publish": "/var/lib/mhfz"}
 	for name, path := range wantVolume {
 		found := false
 		for _, v := range c.Services[name].Volumes {
@@ -598,4 +600,30 @@ func yamlTag(t *testing.T, file string, path ...string) string {
 		n = next
 	}
 	return n.Tag
+}
+
+// TestComposePublishSharesDownloadsWithServe: publish writes the dataset's versions into a named
+// volume that serve mounts read-only, at the folder each is told (publish's --out is serve's
+// --downloads-dir); the volume is mounted at the image's state folder, which the non-root user
+// owns, so that publish may write into it.
+func TestComposePublishSharesDownloadsWithServe(t *testing.T) {
+	c := readCompose(t)
+	publish, serve := c.Services["publish"], c.Services["serve"]
+	if !slices.Equal(publish.Command, []string{"publish"}) {
+		t.Errorf("publish runs %v, want mhfz publish", publish.Command)
+	}
+	out, dir := publish.Environment["MHFZ_PUBLISH_OUT"], serve.Environment["MHFZ_SERVE_DOWNLOADS_DIR"]
+	if out == "" || out != dir || !strings.HasPrefix(out, "/var/lib/mhfz/") {
+		t.Errorf("publish writes into %q, serve serves %q: want the same folder under /var/lib/mhfz", out, dir)
+	}
+	if every := publish.Environment["MHFZ_PUBLISH_EVERY"]; !strings.HasPrefix(every, "${MHFZ_PUBLISH_EVERY:-") {
+		t.Errorf("publish: MHFZ_PUBLISH_EVERY=%q: want it from .env, with a default (0 would publish once and exit)", every)
+	}
+	if !slices.Equal(publish.Volumes, []string{"downloads:/var/lib/mhfz"}) ||
+		!slices.Equal(serve.Volumes, []string{"downloads:/var/lib/mhfz:ro"}) {
+		t.Errorf("publish mounts %v, serve %v: want the volume downloads, read-only in serve", publish.Volumes, serve.Volumes)
+	}
+	if _, ok := c.Volumes["downloads"]; !ok {
+		t.Error("no named volume downloads")
+	}
 }

@@ -5,6 +5,8 @@
 //	mhfz sink      store the routed weapons in PostgreSQL, exactly once
 //	mhfz reprocess re-derive the tables from weapon_data with this build, then switch them
 //	mhfz serve     the web page and the JSON API over the stored weapons (read-only)
+//	mhfz publish   publish the downloadable dataset (SQLite, JSON Lines, CSV) when the data changed
+//	mhfz export    write the downloadable dataset's files by hand
 //	mhfz dlq       list, show and re-drive the dead letters
 //	mhfz migrate   apply or inspect the database schema
 //	mhfz health    check that Kafka and/or PostgreSQL answer
@@ -42,6 +44,8 @@ func commands() []command {
 		{"sink", "store the routed weapons in PostgreSQL, with the Kafka offsets, exactly once", runSink},
 		{"reprocess", "re-derive every weapon table from weapon_data with this build, then switch the tables", runReprocess},
 		{"serve", "the web page and the JSON API over the stored weapons, read-only", runServe},
+		{"publish", "publish the downloadable dataset (SQLite, JSON Lines, CSV), once or --every, when the data changed", runPublish},
+		{"export", "write the downloadable dataset's files by hand: --format sqlite,jsonl,csv --out DIR", runExport},
 		{"dlq", "list, show and re-drive the dead letters of the processor and the sink: list, show ID, redrive", runDlq},
 		{"migrate", "apply or inspect the database schema: up, down, status, version", runMigrate},
 		{"health", "exit 0 if the broker and/or the database given answer (for healthchecks)", runHealth},

@@ -32,6 +32,8 @@ func parseServeFlags(args []string, output io.Writer) (*serveOptions, error) {
 	fs.durationVar(&c.ExportTimeout, "export-timeout", "MHFZ_SERVE_EXPORT_TIMEOUT", def.ExportTimeout,
 		"the longest a CSV or JSON Lines export may take")
 	registerServeHTTPFlags(fs, c, def)
+	fs.stringVar(&c.DownloadsDir, "downloads-dir", "MHFZ_SERVE_DOWNLOADS_DIR", def.DownloadsDir,
+		"folder of the dataset's versions that mhfz publish writes (its --out), served under /downloads/ (empty: none)")
 	fs.durationVar(&c.Startup.Timeout, "wait", "MHFZ_DATABASE_WAIT", def.Startup.Timeout,
 		"how long to wait for the database to be reachable (a wrong password or database fails at once; 0: until stopped)")
 	o.observe.register(fs)

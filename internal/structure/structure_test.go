@@ -18,7 +18,8 @@ import (
 //	plumbing      internal/*                            leaf, plumbing
 //	schema        migrations                            leaf, plumbing
 //	stage         scraper, processors, sink, browse,    leaf, plumbing, schema, its own subpackages
-//	              deadletter (each with its subpackages)
+//	              deadletter, bundle (each with its
+//	              subpackages)
 //	orchestrator  reprocess                             every layer below: it re-derives the tables
 //	                                                    by running the router and the sink
 //	command       cmd/*                                 every layer but tests
@@ -44,7 +45,7 @@ func (l layer) String() string {
 }
 
 // stages are the pipeline's stages by their folder.
-var stages = []string{"scraper", "processors", "sink", "browse", "deadletter"}
+var stages = []string{"scraper", "processors", "sink", "browse", "deadletter", "bundle"}
 
 // orchestrates names the stages the orchestrator runs: reprocess re-derives the tables with the
 // router and the sink, and has no business with the others.
@@ -200,6 +201,13 @@ func TestLayerTable(t *testing.T) {
 		{"reprocess", "deadletter", false},
 		{"cmd/mhfz", "deadletter", true},
 		{"e2e", "deadletter", true},
+		// bundle writes the files browse serves: they meet in the folder, not in Go.
+		{"bundle", "migrations", true},
+		{"bundle", "browse", false},
+		{"browse", "bundle", false},
+		{"bundle", "sink", false},
+		{"cmd/mhfz", "bundle", true},
+		{"e2e", "bundle", true},
 	} {
 		from, ok1 := placeOf(c.from)
 		to, ok2 := placeOf(c.to)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -117,6 +118,24 @@ func Chromium(t testing.TB) string {
 	}
 	if _, err := os.Stat(path); err != nil {
 		missing(t, "Chromium at "+path)
+	}
+	return path
+}
+
+// SQLite3 returns the path of Debian's sqlite3 command, which the tests of the downloadable
+// dataset open its SQLite file with: MHFZ_TEST_SQLITE3 (scripts/testenv installs it when it is
+// missing), else sqlite3 on the PATH.
+func SQLite3(t testing.TB) string {
+	t.Helper()
+	path := os.Getenv("MHFZ_TEST_SQLITE3")
+	if path == "" {
+		var err error
+		if path, err = exec.LookPath("sqlite3"); err != nil {
+			missing(t, "sqlite3 (MHFZ_TEST_SQLITE3)")
+		}
+	}
+	if _, err := os.Stat(path); err != nil {
+		missing(t, "sqlite3 at "+path)
 	}
 	return path
 }
