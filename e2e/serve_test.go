@@ -134,8 +134,8 @@ func TestServe(t *testing.T) {
 
 // startServe runs browse's server over the database at dbURL (as mhfz_reader) on a free port
 // until the test ends, and returns its base URL once it serves: it has waited for the database
-// and checked that the role can read the tables.
-func startServe(t testing.TB, ctx context.Context, dbURL string) string {
+// and checked that the role can read the tables. Each option changes the configuration.
+func startServe(t testing.TB, ctx context.Context, dbURL string, options ...func(*browse.Config)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -143,6 +143,9 @@ func startServe(t testing.TB, ctx context.Context, dbURL string) string {
 	}
 	cfg := browse.DefaultConfig()
 	cfg.DatabaseURL, cfg.Logger, cfg.Listener = dbURL, testLogger(t, "serve"), ln
+	for _, o := range options {
+		o(&cfg)
+	}
 	s, err := browse.New(cfg)
 	if err != nil {
 		ln.Close()
