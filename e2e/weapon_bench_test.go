@@ -39,7 +39,9 @@ func BenchmarkServeEveryWeapon(b *testing.B) {
 	route := func(key string) string { return base + "/api/weapons/" + key }
 	b.Run("sequential", func(b *testing.B) {
 		for range b.N {
+			cpu := startCPU(b, ctx, dbURL)
 			slowest := walkEveryWeapon(b, keys, route, tracer)
+			cpu.report(b, ctx, len(keys))
 			if os.Getenv("MHFZ_BENCH_EXPLAIN") != "" {
 				explainRoutes(b, ctx, dbURL, slowest, route, tracer)
 			}
@@ -47,9 +49,83 @@ func BenchmarkServeEveryWeapon(b *testing.B) {
 	})
 	b.Run("clients=8", func(b *testing.B) {
 		for range b.N {
+			cpu := startCPU(b, ctx, dbURL)
 			latencies(b, 8, len(keys), func(i int) string { return route(keys[i]) })
+			cpu.report(b, ctx, len(keys))
 		}
 	})
+}
+
+// cpuUse measures the CPU time of a walk, which the machine's load changes less than its
+// latencies: that of this process (the server and its clients) and of the server's PostgreSQL
+// backends (application_name mhfz-serve), read from /proc when PostgreSQL runs on this machine.
+type cpuUse struct {
+	conn     *pgx.Conn
+	self     time.Duration
+	backends map[int]time.Duration
+	readable bool
+}
+
+func startCPU(b *testing.B, ctx context.Context, dbURL string) *cpuUse {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { conn.Close(context.Background()) })
+	c := &cpuUse{conn: conn}
+	c.self, _ = procCPU("self")
+	c.backends, c.readable = c.backendCPU(b, ctx)
+	return c
+}
+
+func (c *cpuUse) backendCPU(b *testing.B, ctx context.Context) (map[int]time.Duration, bool) {
+	rows, _ := c.conn.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = 'mhfz-serve' AND datname = current_database()`)
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := map[int]time.Duration{}
+	for _, pid := range pids {
+		d, err := procCPU(fmt.Sprint(pid))
+		if err != nil {
+			return nil, false // PostgreSQL is elsewhere
+		}
+		out[int(pid)] = d
+	}
+	return out, true
+}
+
+// report reports the CPU milliseconds a request took, of this process and of PostgreSQL.
+func (c *cpuUse) report(b *testing.B, ctx context.Context, requests int) {
+	self, _ := procCPU("self")
+	b.ReportMetric(float64((self-c.self).Microseconds())/1000/float64(requests), "go_cpu_ms/req")
+	after, ok := c.backendCPU(b, ctx)
+	if !ok || !c.readable {
+		return
+	}
+	var pg time.Duration
+	for pid, d := range after {
+		pg += d - c.backends[pid] // a backend started during the walk counts from 0
+	}
+	b.ReportMetric(float64(pg.Microseconds())/1000/float64(requests), "pg_cpu_ms/req")
+}
+
+// procCPU is the user and system CPU time of a process, from /proc/PID/stat.
+func procCPU(pid string) (time.Duration, error) {
+	stat, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// The fields after the command (which may hold spaces), from the third: utime, stime are
+	// the 14th and 15th, in clock ticks (100 a second on Linux).
+	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	var ticks int64
+	for _, f := range fields[11:13] {
+		var n int64
+		fmt.Sscan(f, &n)
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
 }
 
 // everyWeapon returns every key of weapon_latest, in a fixed order that mixes the tables.
