@@ -46,10 +46,10 @@ const (
 	maxTreeNodes = 400
 )
 
-// upgrades resolves the tree of row in both directions. One statement (walk) reads every weapon
-// of both trees in row's table, whatever their depth; the tree is built from what it read, and
-// asks the database, one query per depth, only for what it did not read (links into another
-// table, a walk stopped at walkLimit). Before, the tree cost one query per depth and
+// upgrades resolves the tree of row in both directions. A walk reads every weapon of both
+// trees, whatever their depth, with one statement per table it reaches (walk); the tree is built
+// from what it read, and asks the database, one query per depth, only for what it did not read
+// (a walk stopped at walkLimit or maxWalkRounds). Before, the tree cost one query per depth and
 // direction: the roots of large trees were the slowest weapons (docs/benchmarks.md).
 func (s *Server) upgrades(ctx context.Context, row *weaponRecord) (Upgrades, error) {
 	pre, err := s.walk(ctx, row)

@@ -16,9 +16,14 @@ import (
 // for the rest depth by depth.
 const walkLimit = 4 * maxTreeNodes
 
-// walked is what one walk read of the trees around a weapon: the latest version of every
-// weapon it reached, and the keys it looked for and did not find (none when it stopped at
-// walkLimit, since it may not have looked for all).
+// maxWalkRounds bounds the statements of a walk: one per table per round, a round for the
+// links that left the tables of the round before (a great sword's tree that leads to long
+// swords: two rounds).
+const maxWalkRounds = 3
+
+// walked is what a walk read of the trees around a weapon: the latest version of every weapon
+// it reached, and the keys it looked for and did not find (of a statement that stopped at
+// walkLimit, none, since it may not have looked for all).
 type walked struct {
 	found  map[string]*weaponRecord
 	absent map[string]bool
@@ -33,71 +38,101 @@ type walkRow struct {
 	Rows  int64 `db:"walk_rows"`
 }
 
-// walk reads, in one statement, the latest version of every weapon of the upgrade trees of
-// row, both directions, to maxTreeDepth, that is in row's table: a recursive query over that
-// table that follows the links of each weapon it reads, as nodes does (walkSQL). Links to
-// other tables (few: the trees stay within a weapon type, and partners among partners) are
-// left to the tree's walk. Nil when row has no link into its table.
+// walkStarts are where a statement of the walk starts in one table: keys, directions (up:
+// upgrade_from) and the depths of the tree they are at.
+type walkStarts struct {
+	keys   []string
+	ups    []bool
+	depths []int32
+}
+
+func (st *walkStarts) add(key string, up bool, depth int32) {
+	st.keys, st.ups, st.depths = append(st.keys, key), append(st.ups, up), append(st.depths, depth)
+}
+
+// walk reads the latest version of every weapon of the upgrade trees of row, both directions,
+// to maxTreeDepth: for each table, one recursive statement that follows the links of each
+// weapon it reads within the table, as nodes does (walkSQL); then, for the links that left
+// it, the same from there, at most maxWalkRounds times. Nil when row has no link.
 func (s *Server) walk(ctx context.Context, row *weaponRecord) (*walked, error) {
-	table := tableOfKey(row.Key)
-	var keys []string
-	var ups []bool
-	for _, up := range []bool{true, false} {
-		refs := row.UpgradeTo
-		if up {
-			refs = row.UpgradeFrom
-		}
-		for _, n := range s.nodes(row.Page, refs) {
-			if tableOfKey(n.Key) == table {
-				keys, ups = append(keys, n.Key), append(ups, up)
-			}
-		}
-	}
-	if len(keys) == 0 {
+	starts := map[string]*walkStarts{}
+	s.follow(starts, row, true, 0, func(string) bool { return false })
+	s.follow(starts, row, false, 0, func(string) bool { return false })
+	if len(starts) == 0 {
 		return nil, nil
 	}
+	w := &walked{found: map[string]*weaponRecord{}, absent: map[string]bool{}}
+	for round := 0; round < maxWalkRounds && len(starts) > 0; round++ {
+		next := map[string]*walkStarts{}
+		for table, st := range starts {
+			if err := s.walkTable(ctx, w, table, st, next); err != nil {
+				return nil, err
+			}
+		}
+		starts = next
+	}
+	return w, nil
+}
+
+// follow adds to starts the links of r in one direction, at depth+1, that skip does not drop.
+func (s *Server) follow(starts map[string]*walkStarts, r *weaponRecord, up bool, depth int32, skip func(key string) bool) {
+	links := r.UpgradeTo
+	if up {
+		links = r.UpgradeFrom
+	}
+	for _, n := range s.nodes(r.Page, links) {
+		t := tableOfKey(n.Key)
+		if t == "" || skip(n.Key) {
+			continue
+		}
+		if starts[t] == nil {
+			starts[t] = &walkStarts{}
+		}
+		starts[t].add(n.Key, up, depth+1)
+	}
+}
+
+// walkTable runs the walk's statement of table from st into w. When it did not stop at
+// walkLimit, it looked for the start keys and for every link into table of every weapon it
+// reached above maxTreeDepth: those it did not find are absent; the links into other tables
+// that w knows nothing of are where next starts.
+func (s *Server) walkTable(ctx context.Context, w *walked, table string, st *walkStarts, next map[string]*walkStarts) error {
 	pages := walkPages()[table]
-	rows, err := s.db.Query(ctx, walkSQL()[table], keys, ups, pages.names, pages.prefixes, maxTreeDepth, walkLimit)
+	rows, err := s.db.Query(ctx, walkSQL()[table], st.keys, st.ups, st.depths, pages.names, pages.prefixes, maxTreeDepth, walkLimit)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	read, err := pgx.CollectRows(rows, pgx.RowToAddrOfStructByNameLax[walkRow])
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return s.walkedFrom(table, keys, read), nil
-}
-
-// walkedFrom gathers the rows of a walk of table that started at keys. When the walk did not
-// stop at walkLimit, it looked for the start keys and for every link into table of every
-// weapon it reached above maxTreeDepth: those it did not find are absent.
-func (s *Server) walkedFrom(table string, keys []string, read []*walkRow) *walked {
-	w := &walked{found: make(map[string]*weaponRecord, len(read)), absent: map[string]bool{}}
 	for _, r := range read {
 		w.found[r.Key] = &r.weaponRecord
 	}
 	if len(read) > 0 && read[0].Rows > walkLimit {
-		return w
+		return nil
 	}
-	looked := keys
+	for _, k := range st.keys {
+		if w.found[k] == nil {
+			w.absent[k] = true
+		}
+	}
 	for _, r := range read {
 		if r.Depth >= maxTreeDepth {
 			continue
 		}
-		links := r.UpgradeTo
-		if r.Up {
-			links = r.UpgradeFrom
-		}
-		for _, n := range s.nodes(r.Page, links) {
-			looked = append(looked, n.Key)
-		}
+		s.follow(next, &r.weaponRecord, r.Up, r.Depth, func(key string) bool {
+			if w.found[key] != nil || w.absent[key] {
+				return true
+			}
+			if tableOfKey(key) == table { // looked for by the statement: not found
+				w.absent[key] = true
+				return true
+			}
+			return false
+		})
 	}
-	for _, k := range looked {
-		if _, ok := w.found[k]; !ok && tableOfKey(k) == table {
-			w.absent[k] = true
-		}
-	}
-	return w
+	return nil
 }
 
 // lookup returns the latest version of the nodes' weapons: what the walk read, and from the
@@ -155,9 +190,9 @@ var walkPages = sync.OnceValue(func() map[string]*tablePages {
 	return out
 })
 
-// walkSQL is the walk's statement of each weapon table. Its parameters: the start keys and
-// their directions (up: upgrade_from), the table's pages and their keys' prefix (walkPages),
-// maxTreeDepth and walkLimit.
+// walkSQL is the walk's statement of each weapon table. Its parameters: the start keys, their
+// directions (up: upgrade_from) and depths, the table's pages and their keys' prefix
+// (walkPages), maxTreeDepth and walkLimit.
 //
 // walk holds (key, direction, depth); each step reads the latest version of a weapon by the
 // table's primary key and follows its links in the same direction to the table's pages. A
@@ -174,16 +209,16 @@ var walkSQL = sync.OnceValue(func() map[string]string {
 			return `SELECT ` + cols + ` FROM ` + pgx.Identifier{t}.Sanitize() + ` t WHERE t.key = w.key ORDER BY t.version DESC LIMIT 1`
 		}
 		out[t] = `WITH RECURSIVE walk(key, up, depth) AS (
-		SELECT s.key, s.up, 1 FROM unnest($1::text[], $2::boolean[]) AS s(key, up)
+		SELECT s.key, s.up, s.depth FROM unnest($1::text[], $2::boolean[], $3::integer[]) AS s(key, up, depth)
 		UNION
 		SELECT p.prefix || (ref->>'row_id'), w.up, w.depth + 1
 		FROM walk w
 		CROSS JOIN LATERAL (` + latest("t.page, t.upgrade_from, t.upgrade_to") + `) r
 		CROSS JOIN LATERAL (SELECT CASE WHEN w.up THEN r.upgrade_from ELSE r.upgrade_to END AS l) d
 		CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(d.l) = 'array' THEN d.l END) ref
-		JOIN unnest($3::text[], $4::text[]) AS p(page, prefix) ON p.page = coalesce(nullif(ref->>'page', ''), r.page)
-		WHERE w.depth < $5 AND coalesce(ref->>'row_id', '') <> ''
-	), stopped AS MATERIALIZED (SELECT * FROM walk LIMIT $6 + 1),
+		JOIN unnest($4::text[], $5::text[]) AS p(page, prefix) ON p.page = coalesce(nullif(ref->>'page', ''), r.page)
+		WHERE w.depth < $6 AND coalesce(ref->>'row_id', '') <> ''
+	), stopped AS MATERIALIZED (SELECT * FROM walk LIMIT $7 + 1),
 	reached AS (SELECT key, up, min(depth) AS depth FROM stopped GROUP BY key, up)
 	SELECT r.*, w.up AS walk_up, w.depth AS walk_depth, (SELECT count(*) FROM stopped) AS walk_rows
 	FROM reached w CROSS JOIN LATERAL (` + latest(treeColumns("t")) + `) r`
