@@ -39,21 +39,24 @@ func BenchmarkVsDatasette(b *testing.B) {
 	db := strings.TrimSuffix(filepath.Base(sqlite), filepath.Ext(sqlite))
 	table := envOr("MHFZ_BENCH_DATASETTE_TABLE", "weapons")
 	const key, name, weaponType = "great_sword/base/l0001", "katana", "great_sword"
-	requests := []struct{ name, mhfz, datasette string }{
+	// Requests per run: fewer of the costly ones, so that a run takes minutes.
+	requests := []struct {
+		name, mhfz, datasette string
+		n                     int
+	}{
 		{"weapon", mhfz + "/api/weapons/" + key,
-			datasette + envOr("MHFZ_BENCH_DATASETTE_WEAPON", "/"+db+"/"+table+"/"+tildeEncode(key)+".json")},
+			datasette + envOr("MHFZ_BENCH_DATASETTE_WEAPON", "/"+db+"/"+table+"/"+tildeEncode(key)+".json"), 1000},
 		{"search", mhfz + "/api/weapons?q=" + name,
-			datasette + envOr("MHFZ_BENCH_DATASETTE_SEARCH", "/"+db+"/"+table+".json?_search="+name)},
+			datasette + envOr("MHFZ_BENCH_DATASETTE_SEARCH", "/"+db+"/"+table+".json?_search="+name), 300},
 		{"page1000", mhfz + "/api/export.jsonl?limit=1000&type=" + weaponType,
-			datasette + envOr("MHFZ_BENCH_DATASETTE_PAGE", "/"+db+"/"+table+".json?_size=1000&weapon_type="+weaponType)},
+			datasette + envOr("MHFZ_BENCH_DATASETTE_PAGE", "/"+db+"/"+table+".json?_size=1000&weapon_type="+weaponType), 100},
 	}
-	const perRun = 1000
 	for _, r := range requests {
 		for _, clients := range []int{1, 4, 8} {
 			for _, server := range []struct{ name, url string }{{"datasette", r.datasette}, {"mhfz", r.mhfz}} {
 				b.Run(fmt.Sprintf("%s/clients=%d/%s", r.name, clients, server.name), func(b *testing.B) {
 					for range b.N {
-						latencies(b, clients, perRun, func(int) string { return server.url })
+						latencies(b, clients, r.n, func(int) string { return server.url })
 					}
 				})
 			}
