@@ -11,9 +11,9 @@ import (
 	"github.com/mhfz/mhfz-pipeline/migrations"
 )
 
-// walkLimit bounds the rows of a walk (a weapon reached at several depths counts once per
-// depth): the largest trees of both snapshots reach a few hundred; beyond, the tree's walk asks
-// for the rest depth by depth.
+// walkLimit bounds the rows of a statement of the walk (a weapon reached at several depths
+// counts once per depth): no tree of both snapshots reaches it (none of their weapons' routes
+// makes more than 6 queries); beyond, the tree asks for the rest depth by depth.
 const walkLimit = 4 * maxTreeNodes
 
 // maxWalkRounds bounds the statements of a walk: one per table per round, a round for the
