@@ -52,6 +52,9 @@ type Config struct {
 	// stopped). Its Log is Logger when nil.
 	Startup startup.Waiter
 	Logger  *slog.Logger
+	// QueryTracer, if not nil, sees every query of the server's connections (a benchmark's
+	// EXPLAIN of what a route runs).
+	QueryTracer pgx.QueryTracer
 
 	// Registry, if not nil, gets the server's metrics (Metrics); Health, if not nil, its checks:
 	// alive while no request has been running for longer than StallTimeout (longer than the
@@ -211,6 +214,7 @@ func poolConfig(cfg Config) (*pgxpool.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("DatabaseURL: %w", err)
 	}
+	pc.ConnConfig.Tracer = cfg.QueryTracer
 	rp := pc.ConnConfig.RuntimeParams
 	rp["default_transaction_read_only"] = "on"
 	rp["statement_timeout"] = strconv.FormatInt(max(cfg.QueryTimeout, cfg.ExportTimeout).Milliseconds(), 10)

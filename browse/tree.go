@@ -46,16 +46,30 @@ const (
 	maxTreeNodes = 400
 )
 
-// upgrades resolves the tree of row in both directions, one query per depth.
+// upgrades resolves the tree of row in both directions. A walk reads every weapon of both
+// trees, whatever their depth, with one statement per table it reaches (walk); the tree is built
+// from what it read, and asks the database, one query per depth, only for what it did not read
+// (a walk stopped at walkLimit or maxWalkRounds). Before, the tree cost one query per depth and
+// direction: the roots of large trees were the slowest weapons (docs/benchmarks.md).
 func (s *Server) upgrades(ctx context.Context, row *weaponRecord) (Upgrades, error) {
+	pre, err := s.walk(ctx, row)
+	if err != nil {
+		return Upgrades{}, err
+	}
+	return s.upgradesVia(ctx, row, pre)
+}
+
+// upgradesVia builds the tree of row from what pre read, and the rest (all when pre is nil)
+// one query per depth.
+func (s *Server) upgradesVia(ctx context.Context, row *weaponRecord, pre *walked) (Upgrades, error) {
 	var u Upgrades
 	var err error
 	budget := maxTreeNodes
-	u.From, err = s.tree(ctx, row, true, &budget, &u.Truncated)
+	u.From, err = s.tree(ctx, row, true, &budget, &u.Truncated, pre)
 	if err != nil {
 		return u, err
 	}
-	u.To, err = s.tree(ctx, row, false, &budget, &u.Truncated)
+	u.To, err = s.tree(ctx, row, false, &budget, &u.Truncated, pre)
 	return u, err
 }
 
@@ -65,7 +79,7 @@ func nodeWeapon(r *weaponRecord) *NodeWeapon {
 		Attack: r.Attack}
 }
 
-func (s *Server) tree(ctx context.Context, root *weaponRecord, up bool, budget *int, truncated *bool) ([]*Node, error) {
+func (s *Server) tree(ctx context.Context, root *weaponRecord, up bool, budget *int, truncated *bool, pre *walked) ([]*Node, error) {
 	refs := root.UpgradeTo
 	if up {
 		refs = root.UpgradeFrom
@@ -78,7 +92,7 @@ func (s *Server) tree(ctx context.Context, root *weaponRecord, up bool, budget *
 			*truncated = true
 			break
 		}
-		found, err := s.lookup(ctx, level)
+		found, err := pre.lookup(ctx, s, level)
 		if err != nil {
 			return nil, err
 		}
@@ -142,7 +156,7 @@ func (s *Server) lookup(ctx context.Context, nodes []*Node) (map[string]*weaponR
 	var args []any
 	for t, keys := range byTable {
 		args = append(args, keys)
-		branches = append(branches, `(SELECT DISTINCT ON (w.key) `+columnsOf("w", "w.upgrade_from", "w.upgrade_to")+` FROM `+
+		branches = append(branches, `(SELECT DISTINCT ON (w.key) `+treeColumns("w")+` FROM `+
 			pgx.Identifier{t}.Sanitize()+` w WHERE w.key = ANY($`+strconv.Itoa(len(args))+`) ORDER BY w.key, w.version DESC)`)
 	}
 	rows, err := s.db.Query(ctx, strings.Join(branches, " UNION ALL "), args...)
