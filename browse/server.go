@@ -52,8 +52,8 @@ type Config struct {
 	// stopped). Its Log is Logger when nil.
 	Startup startup.Waiter
 	Logger  *slog.Logger
-	// QueryTracer, if not nil, sees every query of the server's connections (a benchmark's
-	// EXPLAIN of what a route runs).
+	// QueryTracer, if not nil, sees every query of the server's connections (a test counts
+	// them; a benchmark EXPLAINs what a route runs).
 	QueryTracer pgx.QueryTracer
 
 	// Registry, if not nil, gets the server's metrics (Metrics); Health, if not nil, its checks:
@@ -82,8 +82,6 @@ type Config struct {
 	RateLimit         float64
 	RateBurst         int
 	RateLimitLoopback bool
-	// QueryTracer, if not nil, is given every query of the pool (a test counts them).
-	QueryTracer pgx.QueryTracer
 }
 
 // DefaultConfig is the configuration of `mhfz serve` without flags.
@@ -224,9 +222,6 @@ func poolConfig(cfg Config) (*pgxpool.Config, error) {
 	rp["plan_cache_mode"] = "force_generic_plan"
 	if rp["application_name"] == "" {
 		rp["application_name"] = "mhfz-serve"
-	}
-	if cfg.QueryTracer != nil {
-		pc.ConnConfig.Tracer = cfg.QueryTracer
 	}
 	return pc, nil
 }
