@@ -133,22 +133,8 @@ func (t *tokens) readAttrs(a *tagAttrs, li bool) {
 // else, which the tokenizer reads.
 func (t *tokens) scan(i int) (tt html.TokenType, end int, ok bool) {
 	b := t.body
-	for j := i; ; {
-		k := bytes.IndexByte(b[j:], '<')
-		if k < 0 {
-			return html.TextToken, len(b), true
-		}
-		k += j
-		if k+1 >= len(b) {
-			return html.TextToken, len(b), true
-		}
-		if c := b[k+1]; isLetter(c) || c == '/' || c == '!' || c == '?' {
-			if k > i {
-				return html.TextToken, k, true
-			}
-			break
-		}
-		j = k + 1 // "<" and something else: text, as for the tokenizer
+	if end = textEnd(b, i); end > i {
+		return html.TextToken, end, true
 	}
 	switch {
 	case isLetter(b[i+1]):
@@ -169,6 +155,25 @@ func (t *tokens) scan(i int) (tt html.TokenType, end int, ok bool) {
 		return html.EndTagToken, end, ok
 	}
 	return 0, 0, false
+}
+
+// textEnd is where the text from i ends, as for the tokenizer: at the end of the page or at a
+// "<" followed by a letter, "/", "!" or "?" (i itself when the token at i is not text).
+func textEnd(b []byte, i int) int {
+	for j := i; ; {
+		k := bytes.IndexByte(b[j:], '<')
+		if k < 0 {
+			return len(b)
+		}
+		k += j
+		if k+1 >= len(b) {
+			return len(b)
+		}
+		if c := b[k+1]; isLetter(c) || c == '/' || c == '!' || c == '?' {
+			return k
+		}
+		j = k + 1 // "<" and something else: text, as for the tokenizer
+	}
 }
 
 // plainAttrs reports whether the attributes the parser reads hold their value as written: no
