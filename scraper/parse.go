@@ -324,6 +324,9 @@ func (p *pageParser) openTable() {
 		return
 	}
 	layout := p.attrs.id
+	// A copy: the page's string would live as long as the result (the strings of the page's
+	// records are parts of it; they live no longer than the records).
+	layout = strings.Clone(layout)
 	p.res.Layout = layout
 	if !codecs.Layout(layout).Valid() {
 		p.pageIssue(IssueUnknownLayout, "table id %q is not a known layout (ken, gun, yumi, tenrou)", layout)
@@ -355,6 +358,7 @@ func (p *pageParser) noteLink(href string) {
 	if p.links == nil {
 		p.links = map[string]bool{}
 	}
+	href = strings.Clone(href) // the page's string would live as long as the result
 	p.links[href] = true
 	p.res.Links = append(p.res.Links, href)
 }
@@ -545,7 +549,7 @@ func (p *pageParser) pageIssue(kind IssueKind, format string, args ...any) {
 }
 
 func (p *pageParser) rowIssue(kind IssueKind, id string, index int, format string, args ...any) {
-	p.res.Issues = append(p.res.Issues, Issue{Kind: kind, Page: p.info.Name, RowID: id, RowIndex: index,
+	p.res.Issues = append(p.res.Issues, Issue{Kind: kind, Page: p.info.Name, RowID: strings.Clone(id), RowIndex: index,
 		Detail: fmt.Sprintf(format, args...)})
 }
 
