@@ -12,8 +12,8 @@ import (
 // largest part of the scraper's CPU. Yet nearly all of a page is text and plain tags, which
 // tokens reads in place, in the page's bytes, with the tokenizer's own rules (readTag, the same
 // spans, the same attributes kept). Whatever else comes (a comment, a doctype, a raw-text element
-// like <script> or <title>, an attribute the parser reads holding an entity, a tag cut by the end
-// of the page) is read by a fresh html.Tokenizer from that token on: its state between two tokens
+// like <script> or <title>, an attribute value holding an entity, a CR or a NUL, a tag cut by the
+// end of the page) is read by a fresh html.Tokenizer from that token on: its state between two tokens
 // is none but the raw-text element it is in, so it reads that token as the page's tokenizer would
 // have, and tokens takes over again at the next token the tokenizer ends outside a raw-text
 // element. TestFastTokensAsTheTokenizer compares both ways over the corpus and the fixtures.
