@@ -149,8 +149,8 @@ func (c *cellBuilder) end(name string) {
 
 // finish returns the cell, html being its inner HTML, and the text of a header cell ("" for
 // another cell).
-func (c *cellBuilder) finish(html []byte) (codecs.RawCell, string) {
-	c.cell.HTML = string(html)
+func (c *cellBuilder) finish(html string) (codecs.RawCell, string) {
+	c.cell.HTML = html
 	return c.cell, cleanText(c.text)
 }
 

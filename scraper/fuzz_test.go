@@ -13,6 +13,7 @@ import (
 // one record per reported row with consecutive row indexes and distinct keys, every record
 // valid for the codec and valid UTF-8, every issue naming the page.
 func checkParse(t *testing.T, page string, body []byte) {
+	parseBoth(t, page, body)
 	var recs []*codecs.RawRecord
 	res, err := ParsePage(PageInfo{Name: page}, body, func(r *codecs.RawRecord) error {
 		recs = append(recs, r)

@@ -1,6 +1,7 @@
 package scraper
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -248,7 +249,7 @@ func (h *HTTPFetcher) get(ctx context.Context, p *Page) error {
 	defer resp.Body.Close()
 	switch resp.StatusCode {
 	case http.StatusOK:
-		body, err := io.ReadAll(io.LimitReader(resp.Body, maxPageBytes+1))
+		body, err := readBody(resp.Body, resp.ContentLength)
 		if err != nil {
 			return transient(fmt.Errorf("fetch %s: read body: %w", p.URL, err))
 		}
@@ -299,6 +300,18 @@ func (h *HTTPFetcher) statusError(u string, resp *http.Response) error {
 	}
 	return &retryable{err: err, status: resp.StatusCode, retryAfter: min(asked, maxRetryAfter),
 		slowDown: resp.StatusCode == http.StatusTooManyRequests || header != ""}
+}
+
+// readBody reads a body of at most maxPageBytes+1 bytes into a buffer of the announced length
+// (io.ReadAll's growing copies were a tenth of the scraper's CPU outside the parser).
+func readBody(body io.Reader, length int64) ([]byte, error) {
+	var b bytes.Buffer
+	if length > 0 && length <= maxPageBytes {
+		// bytes.Buffer reads until a read returns nothing: room for that last read too.
+		b.Grow(int(length) + bytes.MinRead)
+	}
+	_, err := b.ReadFrom(io.LimitReader(body, maxPageBytes+1))
+	return b.Bytes(), err
 }
 
 // drain reads a little of an unwanted body so that the connection can be reused.

@@ -27,15 +27,24 @@ type PageInfo struct {
 // other rows still go through. The error is fn's (wrapped) or a page name that is not a weapon
 // page's: a caller's mistake, not bad input.
 func ParsePage(info PageInfo, body []byte, fn func(*codecs.RawRecord) error) (PageResult, error) {
+	return parsePage(info, body, fn, false)
+}
+
+// parsePage is ParsePage; tokenizerOnly reads the whole page with html.Tokenizer (see tokens),
+// for the tests that compare both ways.
+func parsePage(info PageInfo, body []byte, fn func(*codecs.RawRecord) error, tokenizerOnly bool) (PageResult, error) {
 	t, kind, err := codecs.ParsePageName(info.Name)
 	if err != nil {
 		return PageResult{Page: info.Name}, fmt.Errorf("parse page: %w", err)
 	}
+	// One copy of the page: the cells' HTML and attributes are parts of it, not a copy each.
+	page := string(body)
 	p := &pageParser{
-		info: info, wtype: t, kind: kind, body: body, fn: fn,
+		info: info, wtype: t, kind: kind, body: body, page: page, fn: fn,
 		res:         PageResult{Page: info.Name, Bytes: len(body)},
 		occurrences: map[string]int{},
 		validUTF8:   utf8.Valid(body),
+		src:         newTokens(body, page, tokenizerOnly),
 	}
 	if !looksLikeHTML(body) {
 		p.pageIssue(IssueNotHTML, "the body does not start like an HTML document (%s)", describeStart(body))
@@ -74,6 +83,14 @@ func (p *pageParser) tagName(raw []byte) string {
 		return a.String()
 	}
 	return string(name)
+}
+
+// name is the current tag's name.
+func (p *pageParser) name() string {
+	if n := p.src.plainName(); n != "" {
+		return n
+	}
+	return p.tagName(p.src.Raw())
 }
 
 // endsTagName reports whether c ends a tag's name: white space, "/" or ">".
@@ -141,10 +158,11 @@ type pageParser struct {
 	wtype codecs.WeaponType
 	kind  codecs.PageKind
 	body  []byte
+	page  string // body as a string
 	fn    func(*codecs.RawRecord) error
 	res   PageResult
 
-	z         *html.Tokenizer
+	src       *tokens
 	pos       int // offset in body of the end of the current token
 	attrs     tagAttrs
 	nameBuf   []byte
@@ -179,36 +197,36 @@ type rowState struct {
 }
 
 func (p *pageParser) run() error {
-	p.z = html.NewTokenizer(bytes.NewReader(p.body))
 	for {
-		tt := p.z.Next()
+		tt := p.src.Next()
 		start := p.pos
-		p.pos += len(p.z.Raw())
+		p.pos = p.src.end
 		switch tt {
 		case html.ErrorToken:
-			if p.z.Err() != io.EOF {
-				p.pageIssue(IssueNotHTML, "tokenizer: %v", p.z.Err())
+			if p.src.Err() != io.EOF {
+				p.pageIssue(IssueNotHTML, "tokenizer: %v", p.src.Err())
 			}
 			return p.finish()
 		case html.StartTagToken, html.SelfClosingTagToken:
-			name := p.tagName(p.z.Raw())
+			name := p.name()
 			if err := p.startTag(name, start, tt == html.SelfClosingTagToken); err != nil {
 				return err
 			}
 		case html.EndTagToken:
-			if err := p.endTag(p.tagName(p.z.Raw()), start); err != nil {
+			if err := p.endTag(p.name(), start); err != nil {
 				return err
 			}
 		case html.TextToken:
-			if p.inCell {
-				p.cell.addText(p.z.Text())
+			// Only a header cell's text is kept (addText).
+			if p.inCell && p.cell.isHeader {
+				p.cell.addText(p.src.Text())
 			}
 		}
 	}
 }
 
 func (p *pageParser) startTag(name string, start int, selfClosing bool) error {
-	readAttrs(p.z, &p.attrs, name == "li")
+	p.src.readAttrs(&p.attrs, name == "li")
 	if name == "a" && len(p.attrs.href) > 0 && p.attrs.href[0] != '#' {
 		p.noteLink(p.attrs.href)
 	}
@@ -306,6 +324,9 @@ func (p *pageParser) openTable() {
 		return
 	}
 	layout := p.attrs.id
+	// A copy: the page's string would live as long as the result (the strings of the page's
+	// records are parts of it; they live no longer than the records).
+	layout = strings.Clone(layout)
 	p.res.Layout = layout
 	if !codecs.Layout(layout).Valid() {
 		p.pageIssue(IssueUnknownLayout, "table id %q is not a known layout (ken, gun, yumi, tenrou)", layout)
@@ -337,6 +358,7 @@ func (p *pageParser) noteLink(href string) {
 	if p.links == nil {
 		p.links = map[string]bool{}
 	}
+	href = strings.Clone(href) // the page's string would live as long as the result
 	p.links[href] = true
 	p.res.Links = append(p.res.Links, href)
 }
@@ -383,7 +405,7 @@ func (p *pageParser) closeCell(end int) {
 	}
 	p.inCell = false
 	raw := p.body[p.cell.htmlStart:end]
-	c, text := p.cell.finish(raw)
+	c, text := p.cell.finish(p.page[p.cell.htmlStart:end])
 	r := p.row
 	if !p.validUTF8 && !utf8.Valid(raw) {
 		r.badUTF8 = true
@@ -527,7 +549,7 @@ func (p *pageParser) pageIssue(kind IssueKind, format string, args ...any) {
 }
 
 func (p *pageParser) rowIssue(kind IssueKind, id string, index int, format string, args ...any) {
-	p.res.Issues = append(p.res.Issues, Issue{Kind: kind, Page: p.info.Name, RowID: id, RowIndex: index,
+	p.res.Issues = append(p.res.Issues, Issue{Kind: kind, Page: p.info.Name, RowID: strings.Clone(id), RowIndex: index,
 		Detail: fmt.Sprintf(format, args...)})
 }
 

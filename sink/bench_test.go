@@ -9,6 +9,7 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/migrations"
 )
 
@@ -83,4 +84,22 @@ func BenchmarkSink(b *testing.B) {
 		b.ReportMetric(float64(CorpusRecords)/elapsed.Seconds(), "records/s")
 		b.ReportMetric(elapsed.Seconds(), "s/corpus")
 	}
+}
+
+// BenchmarkDecode is the sink's own work on each message, without Kafka or PostgreSQL: the
+// synthetic corpus' weapons decoded and their rows filled (Sink.decode).
+func BenchmarkDecode(b *testing.B) {
+	names := codecs.Names{Prefix: "bench."}
+	msgs, _ := synthMessages(b, names, 0, CorpusRecords)
+	s := &Sink{tables: topicTables(names)}
+	b.ReportAllocs()
+	for b.Loop() {
+		for i, m := range msgs {
+			r := s.decode(&sarama.ConsumerMessage{Topic: m.topic, Offset: int64(i), Key: []byte(m.key), Value: m.value})
+			if r.row == nil {
+				b.Fatalf("message %d: %s", i, r.reason)
+			}
+		}
+	}
+	b.ReportMetric(float64(CorpusRecords)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
