@@ -19,7 +19,6 @@ type (
 	RawCodec        = JSONCodec[RawRecord]
 	WeaponCodec     = JSONCodec[Weapon]
 	DeadLetterCodec = JSONCodec[DeadLetter]
-	DedupStateCodec = JSONCodec[DedupState]
 )
 
 // checker is a record with an envelope that decoding checks.

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	json "github.com/goccy/go-json"
 )
 
 func TestParsePageName(t *testing.T) {
@@ -234,4 +236,111 @@ func TestRawCodecWritesHTMLAsIs(t *testing.T) {
 			t.Errorf("read back %q, want %q", c.HTML, html)
 		}
 	}
+}
+
+// TestDedupStateBinary: the table's states are written in the binary form and read back as
+// they were written; the JSON states of the builds before it still decode, to what their
+// binary form decodes to; every truncation of a binary state is an error, never a panic.
+func TestDedupStateBinary(t *testing.T) {
+	hash := func(c string) string { return strings.Repeat(c, 64) }
+	seen := time.Date(2025, 10, 22, 7, 1, 2, 345678901, time.FixedZone("", 9*3600))
+	states := []*DedupState{
+		{ContentHash: hash("a"), Version: 1, FirstSeen: seen, LastSeen: seen,
+			Source: Source{Topic: "mhfz.weapon_data", Partition: 3, Offset: 123456789},
+			Recent: []VersionSource{{Version: 1, ContentHash: hash("a"),
+				Source: Source{Topic: "mhfz.weapon_data", Partition: 3, Offset: 123456789}}}},
+		{ContentHash: "not hex", Version: 9, FirstSeen: seen.UTC(), LastSeen: seen.Add(time.Hour).UTC(),
+			Source: Source{Topic: "t", Partition: 0, Offset: 0},
+			Recent: []VersionSource{{Version: 8, ContentHash: hash("F"), Source: Source{Topic: "other", Offset: -1}},
+				{Version: 9, ContentHash: "not hex", Source: Source{Topic: "t"}}}},
+		{}, // zero times, no source, no recent versions: a state of the first builds
+	}
+	for i, s := range states {
+		data, err := DedupStateCodec{}.Encode(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if data[0] != dedupBinary {
+			t.Fatalf("state %d: written as %q, want the binary form", i, data)
+		}
+		back, err := DedupStateCodec{}.Decode(data)
+		if err != nil || !sameDedupState(back.(*DedupState), s) {
+			t.Fatalf("state %d: round trip %+v %v, want %+v", i, back, err, s)
+		}
+		old, err := json.Marshal(s) // as JSONCodec wrote them
+		if err != nil {
+			t.Fatal(err)
+		}
+		fromJSON, err := DedupStateCodec{}.Decode(old)
+		if err != nil || !reflect.DeepEqual(fromJSON, back) {
+			t.Fatalf("state %d: the JSON form decodes to %+v %v, the binary one to %+v", i, fromJSON, err, back)
+		}
+		if len(data) >= len(old) {
+			t.Errorf("state %d: %d bytes, the JSON took %d", i, len(data), len(old))
+		}
+		for n := 1; n < len(data); n++ {
+			if _, err := (DedupStateCodec{}).Decode(data[:n]); !errors.Is(err, ErrMalformedState) {
+				t.Fatalf("state %d cut to %d bytes: %v, want ErrMalformedState", i, n, err)
+			}
+		}
+		if _, err := (DedupStateCodec{}).Decode(append(data, 0)); !errors.Is(err, ErrMalformedState) {
+			t.Fatalf("state %d with a byte more: %v, want ErrMalformedState", i, err)
+		}
+	}
+	if _, err := (DedupStateCodec{}).Decode([]byte("{")); !errors.Is(err, ErrMalformedJSON) {
+		t.Errorf("a truncated JSON state: %v, want ErrMalformedJSON", err)
+	}
+}
+
+// sameDedupState compares two states with their times as instants in the same zone offset.
+func sameDedupState(a, b *DedupState) bool {
+	sameTime := func(x, y time.Time) bool {
+		_, ox := x.Zone()
+		_, oy := y.Zone()
+		return x.Equal(y) && ox == oy
+	}
+	if !sameTime(a.FirstSeen, b.FirstSeen) || !sameTime(a.LastSeen, b.LastSeen) {
+		return false
+	}
+	a2, b2 := *a, *b
+	a2.FirstSeen, a2.LastSeen, b2.FirstSeen, b2.LastSeen = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	return reflect.DeepEqual(a2, b2)
+}
+
+// BenchmarkDedupState: a state as the router writes one for a key's first version, in the
+// binary form and in the JSON the builds before it wrote.
+func BenchmarkDedupState(b *testing.B) {
+	src := Source{Topic: "mhfz.weapon_data", Partition: 3, Offset: 123456789}
+	h := strings.Repeat("ab", 32)
+	now := time.Now().UTC()
+	s := &DedupState{ContentHash: h, Version: 1, FirstSeen: now, LastSeen: now, Source: src,
+		Recent: []VersionSource{{Version: 1, ContentHash: h, Source: src}}}
+	old, _ := json.Marshal(s)
+	bin, _ := DedupStateCodec{}.Encode(s)
+	b.Run("encode/binary", func(b *testing.B) {
+		b.ReportAllocs()
+		b.ReportMetric(float64(len(bin)), "bytes")
+		for b.Loop() {
+			_, _ = DedupStateCodec{}.Encode(s)
+		}
+	})
+	b.Run("encode/json", func(b *testing.B) {
+		b.ReportAllocs()
+		b.ReportMetric(float64(len(old)), "bytes")
+		for b.Loop() {
+			_, _ = json.MarshalWithOption(s, json.DisableHTMLEscape())
+		}
+	})
+	b.Run("decode/binary", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = DedupStateCodec{}.Decode(bin)
+		}
+	})
+	b.Run("decode/json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = DedupStateCodec{}.Decode(old)
+		}
+	})
 }

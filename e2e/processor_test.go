@@ -347,11 +347,11 @@ func (e *routerEnv) deadLetters() []*codecs.DeadLetter {
 func (e *routerEnv) table() map[string]codecs.DedupState {
 	out := map[string]codecs.DedupState{}
 	e.readTopic(processors.TableTopic(e.names), func(key string, value []byte) {
-		var s codecs.DedupState
-		if err := gojson.Unmarshal(value, &s); err != nil {
+		s, err := codecs.DedupStateCodec{}.Decode(value)
+		if err != nil {
 			e.t.Fatalf("table value %s: %v", key, err)
 		}
-		out[key] = s
+		out[key] = *s.(*codecs.DedupState)
 	})
 	return out
 }

@@ -2,6 +2,9 @@ package processors
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,6 +66,48 @@ func TestDecodeMatchesDecodeRaw(t *testing.T) {
 		b, errB := weaponrow.Parse(lean)
 		if errA != nil || errB != nil || show(a) != show(b) {
 			t.Errorf("%s: Parse(DecodeRaw) = %s (%v), Parse(Decode) = %s (%v)", name, show(a), errA, show(b), errB)
+		}
+	}
+}
+
+// TestSentWeaponAsEncoded: the router writes each weapon it sends from the JSON it hashed
+// (hashed.encodeWeapon), to the bytes codecs.WeaponCodec writes, for every fixture row, with
+// and without the characters the two encodings escape differently, and with a Zenith skill.
+func TestSentWeaponAsEncoded(t *testing.T) {
+	entries, err := os.ReadDir(filepath.Join("weaponrow", "testdata", "raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		name := strings.TrimSuffix(e.Name(), ".json")
+		w, err := weaponrow.Parse(fixture(t, name))
+		if err != nil {
+			continue // the fixtures of bad rows
+		}
+		variants := map[string]func(w *codecs.Weapon){
+			"as parsed": func(*codecs.Weapon) {},
+			"escapes":   func(w *codecs.Weapon) { w.Name += ` <&> "` },
+			"zenith":    func(w *codecs.Weapon) { w.ZenithSkill = "Skill Slots Up+1" },
+		}
+		for variant, change := range variants {
+			v := *w
+			change(&v)
+			h := newHashed()
+			if err := h.hash(&v); err != nil {
+				t.Fatal(err)
+			}
+			if want, _ := ContentHash(&v); h.sum != want {
+				t.Fatalf("%s, %s: hash %s, ContentHash %s", name, variant, h.sum, want)
+			}
+			v.Version, v.ContentHash, v.URL = 4, h.sum, "https://mirror/<x>&y"
+			v.ScrapedAt = time.Date(2025, 10, 22, 1, 2, 3, 4, time.UTC)
+			v.Source = codecs.Source{Topic: "mhfz.weapon_data", Partition: 3, Offset: 99}
+			got, err := h.encodeWeapon(&v)
+			want, _ := codecs.WeaponCodec{}.Encode(&v)
+			if err != nil || string(got) != string(want) {
+				t.Fatalf("%s, %s: sent\n%s (%v)\nwant\n%s", name, variant, got, err, want)
+			}
+			h.release()
 		}
 	}
 }

@@ -100,7 +100,7 @@ func Graph(names codecs.Names, cb goka.ProcessCallback) *goka.GroupGraph {
 		goka.Output(goka.Stream(names.DeadLetter()), new(codecs.DeadLetterCodec)),
 	}
 	for _, t := range names.WeaponTopics() {
-		edges = append(edges, goka.Output(goka.Stream(t), new(codecs.WeaponCodec)))
+		edges = append(edges, goka.Output(goka.Stream(t), new(weaponCodec)))
 	}
 	return goka.DefineGroup(goka.Group(names.RouterGroup()), edges...)
 }
@@ -116,36 +116,38 @@ func (r *router) process(ctx goka.Context, msg any) {
 	r.stats.Read.Add(1)
 	data, _ := msg.([]byte)
 	src := codecs.Source{Topic: string(ctx.Topic()), Partition: ctx.Partition(), Offset: ctx.Offset()}
-	w, topic, hash, err := r.routed(ctx.Key(), data)
+	w, topic, h, err := r.routed(ctx.Key(), data)
 	if err != nil {
 		r.deadLetter(ctx, data, src, err)
 		return
 	}
+	defer h.release()
 	seen := w.ScrapedAt
 	if seen.IsZero() {
 		seen = ctx.Timestamp() // deterministic for the same message, unlike the clock
 	}
-	if r.dedup(ctx, w, hash, seen, src) {
-		ctx.Emit(goka.Stream(topic), w.Key, w)
+	if r.dedup(ctx, w, h.sum, seen, src) {
+		ctx.Emit(goka.Stream(topic), w.Key, sentWeapon{w: w, h: h})
 		r.stats.routed(string(topic))
 	}
 }
 
-// routed is the weapon of one input, its topic and its content hash.
-func (r *router) routed(key string, data []byte) (*codecs.Weapon, codecs.Topic, string, error) {
+// routed is the weapon of one input, its topic and its content hash (to release once sent).
+func (r *router) routed(key string, data []byte) (*codecs.Weapon, codecs.Topic, *hashed, error) {
 	w, err := r.weapon(key, data)
 	if err != nil {
-		return nil, "", "", err
+		return nil, "", nil, err
 	}
 	topic, err := r.names.Route(w.WeaponType, w.PageKind)
 	if err != nil { // Validate refuses unknown types: kept a dead letter rather than a crash
-		return nil, "", "", &RecordError{Kind: KindType, Err: err}
+		return nil, "", nil, &RecordError{Kind: KindType, Err: err}
 	}
-	hash, err := ContentHash(w)
-	if err != nil { // cannot happen for a Weapon; kept a dead letter rather than a crash
-		return nil, "", "", &RecordError{Kind: KindInvalid, Err: err}
+	h := newHashed()
+	if err := h.hash(w); err != nil { // cannot happen for a Weapon; kept a dead letter rather than a crash
+		h.release()
+		return nil, "", nil, &RecordError{Kind: KindInvalid, Err: err}
 	}
-	return w, topic, hash, nil
+	return w, topic, h, nil
 }
 
 // dedup decides an input against its key's state in the group table, numbers w and writes the
@@ -301,4 +303,23 @@ func (r *router) deadLetter(ctx goka.Context, data []byte, src codecs.Source, er
 	r.log.Warn("dead letter", "kind", kind, "key", clipKey(ctx.Key()), "partition", src.Partition,
 		"offset", src.Offset, "size", d.Size, "reason", d.Reason)
 	ctx.Emit(goka.Stream(r.names.DeadLetter()), d.Key, d)
+}
+
+// sentWeapon is a weapon the router sends, with the JSON its hash was computed from, which
+// weaponCodec writes it from.
+type sentWeapon struct {
+	w *codecs.Weapon
+	h *hashed
+}
+
+// weaponCodec is the codec of the weapon topics: codecs.WeaponCodec, writing a sentWeapon from
+// its hashed JSON (hashed.encodeWeapon: the same bytes).
+type weaponCodec struct{ codecs.WeaponCodec }
+
+// Encode implements goka.Codec.
+func (c weaponCodec) Encode(value any) ([]byte, error) {
+	if s, ok := value.(sentWeapon); ok {
+		return s.h.encodeWeapon(s.w)
+	}
+	return c.WeaponCodec.Encode(value)
 }
