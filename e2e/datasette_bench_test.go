@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mhfz/mhfz-pipeline/internal/testenv"
 )
 
 // BenchmarkVsDatasette sends the same three requests to Datasette, serving a SQLite file of the
@@ -32,7 +34,7 @@ func BenchmarkVsDatasette(b *testing.B) {
 	defer cancel()
 	dbURL := os.Getenv("MHFZ_BENCH_SERVE_DATABASE_URL")
 	if dbURL == "" {
-		dbURL = loadBothSnapshots(b, ctx)
+		dbURL = loadSnapshots(b, ctx, "bench-datasette", testenv.Older, testenv.Newest)
 	}
 	mhfz := startServe(b, ctx, dbURL)
 	datasette := startDatasette(b, ctx, sqlite)

@@ -38,7 +38,7 @@ func BenchmarkServe(b *testing.B) {
 	defer cancel()
 	dbURL := os.Getenv("MHFZ_BENCH_SERVE_DATABASE_URL")
 	if dbURL == "" {
-		dbURL = loadBothSnapshots(b, ctx)
+		dbURL = loadSnapshots(b, ctx, "bench-serve", testenv.Older, testenv.Newest)
 	}
 	base := startServe(b, ctx, dbURL)
 	keys := sampleKeys(b, ctx, dbURL, 40)
@@ -60,12 +60,12 @@ func BenchmarkServe(b *testing.B) {
 	}
 }
 
-// loadBothSnapshots runs both snapshots, whole, through the router and the sink, and returns the
-// database as mhfz_reader.
-func loadBothSnapshots(b *testing.B, ctx context.Context) string {
-	d := newDeployment(b, ctx, "bench-serve")
-	live := d.start(ctx, nil, "bench-serve")
-	for _, snapshot := range []string{testenv.Older, testenv.Newest} {
+// loadSnapshots runs the snapshots, each whole and in turn, through the router and the sink of a
+// deployment named name, and returns the database as mhfz_reader.
+func loadSnapshots(b *testing.B, ctx context.Context, name string, snapshots ...string) string {
+	d := newDeployment(b, ctx, name)
+	live := d.start(ctx, nil, name)
+	for _, snapshot := range snapshots {
 		d.emit(snapshotRecords(b, snapshot))
 		d.waitStored(ctx, live)
 	}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/mhfz/mhfz-pipeline/internal/testenv"
 )
 
 // BenchmarkExportCompression measures the bytes and the time of the whole JSON Lines export
@@ -20,7 +22,7 @@ func BenchmarkExportCompression(b *testing.B) {
 	defer cancel()
 	dbURL := os.Getenv("MHFZ_BENCH_SERVE_DATABASE_URL")
 	if dbURL == "" {
-		dbURL = loadNewestSnapshot(b, ctx, "bench-export")
+		dbURL = loadSnapshots(b, ctx, "bench-export", testenv.Newest)
 	}
 	base := startServe(b, ctx, dbURL)
 	for _, enc := range []string{"identity", "gzip", "zstd"} {

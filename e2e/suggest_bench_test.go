@@ -15,7 +15,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mhfz/mhfz-pipeline/internal/testenv"
-	"github.com/mhfz/mhfz-pipeline/migrations"
 )
 
 // BenchmarkSuggest measures /api/suggest as an autocomplete sends it, on the newest snapshot
@@ -29,7 +28,7 @@ func BenchmarkSuggest(b *testing.B) {
 	defer cancel()
 	dbURL := os.Getenv("MHFZ_BENCH_SUGGEST_DATABASE_URL")
 	if dbURL == "" {
-		dbURL = loadNewestSnapshot(b, ctx, "bench-suggest")
+		dbURL = loadSnapshots(b, ctx, "bench-suggest", testenv.Newest)
 	}
 	base := startServe(b, ctx, dbURL)
 	queries := typedQueries(b, ctx, dbURL, 60)
@@ -58,25 +57,6 @@ func BenchmarkSuggest(b *testing.B) {
 func medianFloat(v []float64) float64 {
 	s := slices.Sorted(slices.Values(v))
 	return s[len(s)/2]
-}
-
-// loadNewestSnapshot runs the newest snapshot, whole, through the router and the sink, and
-// returns the database as mhfz_reader.
-func loadNewestSnapshot(b *testing.B, ctx context.Context, name string) string {
-	d := newDeployment(b, ctx, name)
-	live := d.start(ctx, nil, name)
-	d.emit(snapshotRecords(b, testenv.Newest))
-	d.waitStored(ctx, live)
-	live.halt(b)
-	if _, err := d.db.Exec(ctx, "VACUUM ANALYZE"); err != nil { // what autovacuum would have done by then
-		b.Fatal(err)
-	}
-	u, err := url.Parse(d.url)
-	if err != nil {
-		b.Fatal(err)
-	}
-	u.User = url.User(migrations.ReaderRole)
-	return u.String()
 }
 
 // typedQueries samples n names of weapon_latest (a fixed sample) and returns what a user typing

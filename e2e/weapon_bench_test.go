@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mhfz/mhfz-pipeline/browse"
+	"github.com/mhfz/mhfz-pipeline/internal/testenv"
 	"github.com/mhfz/mhfz-pipeline/migrations"
 )
 
@@ -31,7 +32,7 @@ func BenchmarkServeEveryWeapon(b *testing.B) {
 	defer cancel()
 	dbURL := os.Getenv("MHFZ_BENCH_SERVE_DATABASE_URL")
 	if dbURL == "" {
-		dbURL = loadBothSnapshots(b, ctx)
+		dbURL = loadSnapshots(b, ctx, "bench-weapons", testenv.Older, testenv.Newest)
 	}
 	tracer := &routeQueries{}
 	base := startServe(b, ctx, dbURL, func(cfg *browse.Config) { cfg.QueryTracer = tracer })
