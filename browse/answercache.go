@@ -92,11 +92,22 @@ func (c *answerCache) serve(w http.ResponseWriter, r *http.Request, v *dataVersi
 		a.replay(w)
 		return
 	}
-	rec := &answerRecorder{ResponseWriter: w, status: http.StatusOK, before: w.Header().Clone()}
-	next.ServeHTTP(rec, r)
-	if lead {
-		c.store(v.id, key, f, rec.answer(key))
+	if !lead { // a request that read an older version, or whose maker got no 200
+		next.ServeHTTP(w, r)
+		return
 	}
+	rec := &answerRecorder{ResponseWriter: w, status: http.StatusOK, before: w.Header().Clone()}
+	// Deferred: a handler that panics must still wake those waiting (who then make their own).
+	answered := false
+	defer func() {
+		var made *answer
+		if answered {
+			made = rec.answer(key)
+		}
+		c.store(v.id, key, f, made)
+	}()
+	next.ServeHTTP(rec, r)
+	answered = true
 }
 
 // lookup returns the kept answer of key (a hit), or the fill to wait for, or a new fill this
@@ -170,7 +181,7 @@ func (c *answerCache) store(version, key string, f *fill, a *answer) {
 func (a *answer) replay(w http.ResponseWriter) {
 	h := w.Header()
 	for k, v := range a.header {
-		h[k] = v
+		h[k] = slices.Clone(v) // the writers after may add to a header: never to the kept one
 	}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(a.body)
