@@ -125,7 +125,7 @@ func (s *Server) cached(next http.Handler) http.Handler {
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
-		next.ServeHTTP(&versionedWriter{ResponseWriter: w, s: s, v: v}, r)
+		s.answers.serve(&versionedWriter{ResponseWriter: w, s: s, v: v}, r, v, next)
 	})
 }
 

@@ -180,6 +180,8 @@ func (cfg *Config) validateHTTP() error {
 		return fmt.Errorf("CacheMaxAge %s and VersionTTL %s must not be negative", cfg.CacheMaxAge, cfg.VersionTTL)
 	case cfg.VersionTTL > cfg.CacheMaxAge && cfg.CacheMaxAge > 0:
 		return fmt.Errorf("VersionTTL %s must not be longer than CacheMaxAge %s", cfg.VersionTTL, cfg.CacheMaxAge)
+	case cfg.AnswerCacheSize < 0:
+		return fmt.Errorf("AnswerCacheSize %d must not be negative (0: no answers kept)", cfg.AnswerCacheSize)
 	case cfg.MaxPageSize < 1:
 		return fmt.Errorf("MaxPageSize %d must be at least 1", cfg.MaxPageSize)
 	case cfg.MaxExports < 1:

@@ -24,13 +24,16 @@ var (
 		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120}}
 	metricExportRows = observe.Def{Name: "mhfz_serve_export_rows_total", Type: observe.Counter, Labels: []string{"format"},
 		Help: "Rows streamed by the exports, by format (csv, jsonl)."}
+	metricAnswerCache = observe.Def{Name: "mhfz_serve_answer_cache_total", Type: observe.Counter, Labels: []string{"result"},
+		Help: "Answers of the in-memory answer cache (the weapon, suggest and game id routes), by result: hit (kept), " +
+			"miss (made), shared (made once for identical requests at once), evicted (dropped for room or for a new data version)."}
 	metricDatabaseUp = observe.Def{Name: "mhfz_serve_database_up", Type: observe.Gauge,
 		Help: "1 while PostgreSQL answers the server (checked every few seconds), else 0."}
 )
 
 // Metrics are the metrics a Server registers.
 func Metrics() []observe.Def {
-	return []observe.Def{metricRequests, metricDuration, metricExportRows, metricDatabaseUp}
+	return []observe.Def{metricRequests, metricDuration, metricExportRows, metricAnswerCache, metricDatabaseUp}
 }
 
 // unmatched is the route of a request no pattern matched (a redirect, a method not allowed).
@@ -42,6 +45,7 @@ type observation struct {
 	requests   *prometheus.CounterVec
 	duration   *prometheus.HistogramVec
 	exportRows *prometheus.CounterVec
+	answers    *prometheus.CounterVec
 	watch      *observe.Watchdog // nil without a Health: watches nothing
 	database   *observe.Probe
 }
@@ -55,6 +59,10 @@ func (s *Server) observe() error {
 	o.exportRows = metricExportRows.NewCounterVec()
 	for _, format := range []string{"csv", "jsonl"} {
 		o.exportRows.WithLabelValues(format) // a series from the start, for rate()
+	}
+	o.answers = metricAnswerCache.NewCounterVec()
+	for _, result := range []string{"hit", "miss", "shared", "evicted"} {
+		o.answers.WithLabelValues(result)
 	}
 	o.database = observe.NewProbe("PostgreSQL", 3*s.cfg.ProbeEvery)
 	if s.cfg.Health != nil {
@@ -70,7 +78,7 @@ func (s *Server) observe() error {
 	if s.cfg.Registry == nil {
 		return nil
 	}
-	for _, c := range []prometheus.Collector{o.requests, o.duration, o.exportRows, observe.Collector{
+	for _, c := range []prometheus.Collector{o.requests, o.duration, o.exportRows, o.answers, observe.Collector{
 		Defs: []observe.Def{metricDatabaseUp},
 		Read: func(emit func(observe.Def, float64, ...string)) { emit(metricDatabaseUp, o.database.Up()) },
 	}} {
@@ -80,6 +88,9 @@ func (s *Server) observe() error {
 	}
 	return nil
 }
+
+// countAnswer counts an answer of the answer cache.
+func (o *observation) countAnswer(result string) { o.answers.WithLabelValues(result).Inc() }
 
 // answered counts a request once it is answered, under the pattern that matched it (set on r
 // by the mux).

@@ -71,6 +71,9 @@ type Config struct {
 	CacheMaxAge time.Duration
 	VersionTTL  time.Duration
 	Release     string
+	// AnswerCacheSize bounds, in bytes, the answers kept in memory for the data's version
+	// (answercache.go: the weapon, suggest and game id routes; 0: none kept).
+	AnswerCacheSize int
 	// CORSOrigins may read the API from scripts ("*": any; empty: no CORS headers).
 	CORSOrigins []string
 	// Guards (guards.go): the largest page of a search (a larger limit is refused), the most
@@ -87,22 +90,23 @@ type Config struct {
 // DefaultConfig is the configuration of `mhfz serve` without flags.
 func DefaultConfig() Config {
 	return Config{
-		Addr:          DefaultAddr,
-		DatabaseURL:   DefaultDatabaseURL,
-		SiteURL:       DefaultSiteURL,
-		QueryTimeout:  5 * time.Second,
-		ExportTimeout: 2 * time.Minute,
-		Startup:       startup.Waiter{Timeout: startup.DefaultTimeout},
-		Logger:        slog.Default(),
-		StallTimeout:  observe.DefaultStallTimeout,
-		ProbeEvery:    observe.DefaultLagEvery,
-		CacheMaxAge:   time.Minute,
-		VersionTTL:    time.Second,
-		CORSOrigins:   []string{"*"},
-		MaxPageSize:   maxPageSize,
-		MaxExports:    3,
-		RateLimit:     20,
-		RateBurst:     40,
+		Addr:            DefaultAddr,
+		DatabaseURL:     DefaultDatabaseURL,
+		SiteURL:         DefaultSiteURL,
+		QueryTimeout:    5 * time.Second,
+		ExportTimeout:   2 * time.Minute,
+		Startup:         startup.Waiter{Timeout: startup.DefaultTimeout},
+		Logger:          slog.Default(),
+		StallTimeout:    observe.DefaultStallTimeout,
+		ProbeEvery:      observe.DefaultLagEvery,
+		CacheMaxAge:     time.Minute,
+		VersionTTL:      time.Second,
+		AnswerCacheSize: 64 << 20,
+		CORSOrigins:     []string{"*"},
+		MaxPageSize:     maxPageSize,
+		MaxExports:      3,
+		RateLimit:       20,
+		RateBurst:       40,
 	}
 }
 
@@ -120,6 +124,7 @@ type Server struct {
 	// openAPIJSON is openapi.yaml as JSON.
 	openAPIJSON  []byte
 	versions     versionCache
+	answers      *answerCache // nil: none
 	cacheControl string
 	compress     func(http.Handler) http.Handler
 	exports      chan struct{} // a token per export streaming
@@ -162,6 +167,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.versions.release, s.cacheControl = releaseTag(cfg, time.Now()), cacheControl(cfg.CacheMaxAge)
 	s.exports = make(chan struct{}, cfg.MaxExports)
+	s.answers = newAnswerCache(cfg.AnswerCacheSize, s.obs.countAnswer)
 	s.clients = newClientLimits(cfg.RateLimit, cfg.RateBurst, cfg.RateLimitLoopback)
 	s.handler = s.routes()
 	return s, nil

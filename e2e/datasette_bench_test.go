@@ -8,10 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mhfz/mhfz-pipeline/browse"
 	"github.com/mhfz/mhfz-pipeline/internal/testenv"
 )
 
@@ -24,7 +26,8 @@ import (
 // loaded through the pipeline when unset). The file's table of the weapons (one row per key, the
 // key its primary key, an FTS5 index of its name) is MHFZ_BENCH_DATASETTE_TABLE, "weapons" by
 // default; a Datasette path may be replaced whole with MHFZ_BENCH_DATASETTE_WEAPON,
-// _SEARCH and _PAGE.
+// _SEARCH and _PAGE. MHFZ_BENCH_ANSWER_CACHE_SIZE sets mhfz serve's answer cache, in bytes (0:
+// off; unset: the default), in this benchmark and in BenchmarkServeEveryWeapon.
 func BenchmarkVsDatasette(b *testing.B) {
 	sqlite := os.Getenv("MHFZ_BENCH_DATASETTE_SQLITE")
 	if sqlite == "" {
@@ -36,7 +39,7 @@ func BenchmarkVsDatasette(b *testing.B) {
 	if dbURL == "" {
 		dbURL = loadSnapshots(b, ctx, "bench-datasette", testenv.Older, testenv.Newest)
 	}
-	mhfz := startServe(b, ctx, dbURL)
+	mhfz := startServe(b, ctx, dbURL, benchAnswerCache(b))
 	datasette := startDatasette(b, ctx, sqlite)
 	db := strings.TrimSuffix(filepath.Base(sqlite), filepath.Ext(sqlite))
 	table := envOr("MHFZ_BENCH_DATASETTE_TABLE", "weapons")
@@ -62,6 +65,20 @@ func BenchmarkVsDatasette(b *testing.B) {
 					}
 				})
 			}
+		}
+	}
+}
+
+// benchAnswerCache sets the answer cache's size from MHFZ_BENCH_ANSWER_CACHE_SIZE, if set.
+func benchAnswerCache(b *testing.B) func(*browse.Config) {
+	size, set := os.LookupEnv("MHFZ_BENCH_ANSWER_CACHE_SIZE")
+	n, err := strconv.Atoi(size)
+	if set && err != nil {
+		b.Fatalf("MHFZ_BENCH_ANSWER_CACHE_SIZE %q: want a number of bytes (0: off)", size)
+	}
+	return func(cfg *browse.Config) {
+		if set {
+			cfg.AnswerCacheSize = n
 		}
 	}
 }

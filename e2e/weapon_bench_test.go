@@ -35,7 +35,7 @@ func BenchmarkServeEveryWeapon(b *testing.B) {
 		dbURL = loadSnapshots(b, ctx, "bench-weapons", testenv.Older, testenv.Newest)
 	}
 	tracer := &routeQueries{}
-	base := startServe(b, ctx, dbURL, func(cfg *browse.Config) { cfg.QueryTracer = tracer })
+	base := startServe(b, ctx, dbURL, benchAnswerCache(b), func(cfg *browse.Config) { cfg.QueryTracer = tracer })
 	keys := everyWeapon(b, ctx, dbURL)
 	route := func(key string) string { return base + "/api/weapons/" + key }
 	b.Run("sequential", func(b *testing.B) {

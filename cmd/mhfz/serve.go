@@ -79,6 +79,8 @@ func runServe(ctx context.Context, args []string, env runEnv) error {
 func registerServeHTTPFlags(fs *flagSet, c *browse.Config, def browse.Config) {
 	fs.durationVar(&c.CacheMaxAge, "cache-max-age", "MHFZ_SERVE_CACHE_MAX_AGE", def.CacheMaxAge,
 		"how long clients and proxies may reuse an answer before asking again with its ETag (Cache-Control: public, max-age; 0: ask every time)")
+	fs.intVar(&c.AnswerCacheSize, "answer-cache-size", "MHFZ_SERVE_ANSWER_CACHE_SIZE", def.AnswerCacheSize,
+		"bytes of API answers (weapon, suggest, game id) kept in memory for the data's version, least recently used dropped first (0: none)")
 	fs.listVar(&c.CORSOrigins, "cors-origins", "MHFZ_SERVE_CORS_ORIGINS", strings.Join(def.CORSOrigins, ","),
 		"origins whose scripts may read the API (GET and HEAD), comma-separated, such as https://example.org (*: any; empty: none)")
 	fs.intVar(&c.MaxPageSize, "max-page-size", "MHFZ_SERVE_MAX_PAGE_SIZE", def.MaxPageSize,
