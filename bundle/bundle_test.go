@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/mhfz/mhfz-pipeline/bundle"
 	"github.com/mhfz/mhfz-pipeline/migrations"
 )
@@ -228,5 +230,69 @@ func TestNewValidates(t *testing.T) {
 	}
 	if _, err := bundle.ParseFormats(nil); err == nil {
 		t.Error("ParseFormats(nil): no error")
+	}
+}
+
+// TestPublishWaitsForTheDataToSettle: while the sink keeps committing (its offsets move), a
+// publisher running every so often publishes nothing; the first version comes once the data
+// stayed the same for Settle, and holds all of it.
+func TestPublishWaitsForTheDataToSettle(t *testing.T) {
+	owner, reader := fixtureDB(t)
+	out := t.TempDir()
+	cfg := config(t, reader, out)
+	cfg.Every, cfg.Settle = time.Hour, 2*time.Second
+	p, err := bundle.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ran := make(chan error, 1)
+	go func() { ran <- p.Run(ctx) }()
+
+	// A scrape being stored: a commit every 100 ms for 4 s (Settle is 2 s), a new weapon version
+	// at the end.
+	conn, err := pgx.Connect(ctx, owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for i := range 40 {
+		if _, err := conn.Exec(ctx, `INSERT INTO kafka_offsets (consumer, topic, partition, next_offset) VALUES ('weapon-sink', 'weapons.long_sword', 0, $1)
+			ON CONFLICT (consumer, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset`, int64(i+1)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(filepath.Join(out, bundle.LatestName)); err == nil {
+			t.Fatalf("a version was published after %d commits, while the data was still changing", i+1)
+		}
+		time.Sleep(100 * time.Millisecond) // the commits' pace, slower than Settle, is what is tested
+	}
+	newVersion(t, owner, "long_sword/base/l0003")
+	stopped := time.Now()
+
+	for {
+		if info, err := os.Stat(filepath.Join(out, bundle.LatestName)); err == nil {
+			if info.ModTime().Before(stopped) {
+				t.Errorf("published at %s, before the data stopped changing (%s)", info.ModTime(), stopped)
+			}
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("nothing published once the data stayed the same")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	cancel()
+	if err := <-ran; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if s := p.Summary(); s.Published != 1 {
+		t.Errorf("summary %+v: want exactly one version published", s)
+	}
+	once := t.TempDir()
+	publish(t, config(t, reader, once))
+	if got, want := latest(t, out), latest(t, once); got != want {
+		t.Errorf("published version %s, want %s: the settled data's, as a publication now gives", got, want)
 	}
 }

@@ -23,6 +23,9 @@ const (
 	DefaultOut = "downloads"
 	// DefaultKeep is how many versions are kept.
 	DefaultKeep = 5
+	// DefaultSettle is how long the data must stay still before a version is published: longer
+	// than the sink's pauses between the batches of one scrape.
+	DefaultSettle = 30 * time.Second
 )
 
 // Config configures a Publisher. Start from DefaultConfig.
@@ -30,6 +33,10 @@ type Config struct {
 	DatabaseURL string        // PostgreSQL, as mhfz_reader
 	Out         string        // Run: the folder of the versions and of latest; Export: where the files go
 	Every       time.Duration // Run: publish again this long after each publication (0: once, then return)
+	// Settle (Run with Every): a version is published only once the data's version
+	// (mhfz_data_version()) has not moved for this long. A scrape being stored moves it at every
+	// batch of the sink: a version published in between would hold half a scrape. 0: at once.
+	Settle time.Duration
 	Keep        int           // Run: versions kept (the newest ones, latest always among them), at least 1
 	Formats     []Format      // Export: the files to write (Run writes every format)
 	// Startup is how Run and Export wait at start for PostgreSQL, saying so. Its Log is Logger
@@ -49,6 +56,7 @@ func DefaultConfig() Config {
 		DatabaseURL:  DefaultDatabaseURL,
 		Out:          DefaultOut,
 		Keep:         DefaultKeep,
+		Settle:       DefaultSettle,
 		Formats:      Formats(),
 		Startup:      startup.Waiter{Timeout: startup.DefaultTimeout},
 		Logger:       slog.Default(),
@@ -121,8 +129,8 @@ func (cfg *Config) validate() error {
 		return errors.New("DatabaseURL is empty")
 	case cfg.Out == "":
 		return errors.New("Out is empty: give the folder of the files")
-	case cfg.Every < 0:
-		return fmt.Errorf("Every %s must not be negative (0: once)", cfg.Every)
+	case cfg.Every < 0 || cfg.Settle < 0:
+		return fmt.Errorf("Every %s and Settle %s must not be negative (0: once; at once)", cfg.Every, cfg.Settle)
 	case cfg.Keep < 1:
 		return fmt.Errorf("Keep %d must be at least 1", cfg.Keep)
 	case len(cfg.Formats) == 0:

@@ -38,7 +38,10 @@ func (p *Publisher) Run(ctx context.Context) error {
 	}
 	defer db.Close()
 	for {
-		_, err := p.publish(ctx, db)
+		err := p.awaitSettled(ctx, db)
+		if err == nil {
+			_, err = p.publish(ctx, db)
+		}
 		p.report(err)
 		switch {
 		case ctx.Err() != nil:
@@ -60,6 +63,41 @@ func (p *Publisher) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+// awaitSettled returns once the data's version has stayed the same for Settle (at once when
+// publishing once, or with Settle 0), saying while it waits that the data is still changing.
+func (p *Publisher) awaitSettled(ctx context.Context, db *pgxpool.Pool) error {
+	if p.cfg.Every == 0 || p.cfg.Settle == 0 {
+		return nil
+	}
+	last, err := dataVersion(ctx, db)
+	for err == nil {
+		t := time.NewTimer(p.cfg.Settle)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		var now string
+		if now, err = dataVersion(ctx, db); err == nil && now == last {
+			return nil
+		}
+		p.cfg.Logger.Info("the data is changing: publishing once it has stayed the same for --settle", "settle", p.cfg.Settle)
+		last = now
+	}
+	return err
+}
+
+// dataVersion is the stored data's version (migration 00015), which every commit of the sink
+// and every switch of a re-processing changes.
+func dataVersion(ctx context.Context, db *pgxpool.Pool) (string, error) {
+	var v string
+	if err := db.QueryRow(ctx, "SELECT version FROM mhfz_data_version()").Scan(&v); err != nil {
+		return "", fmt.Errorf("read the data's version: %w", err)
+	}
+	return v, nil
 }
 
 // publish writes one version into Out, unless the latest has the same data version; it returns

@@ -108,8 +108,10 @@ func TestStackScriptHistory(t *testing.T) {
 			t.Errorf("GET %s%s: %d %s", web, path, resp.StatusCode, tail(string(body), 300))
 		}
 	}
-	// publish has written the downloadable dataset into the folder serve serves: its manifest,
-	// and the newest SQLite file through the redirect of /downloads/latest/sqlite.
+	// publish has written the downloadable dataset into the folder serve serves (once the data
+	// stayed the same for its --settle): its manifest, and the newest SQLite file through the
+	// redirect of /downloads/latest/sqlite.
+	waitPublished(t, ctx, web, done)
 	for _, path := range []string{"api/downloads", "downloads/latest/sqlite", "downloads/"} {
 		resp, err := http.Get(web + path)
 		if err != nil {
@@ -207,4 +209,25 @@ func tail(s string, n int) string {
 		return "…" + s[len(s)-n:]
 	}
 	return s
+}
+
+// waitPublished waits until the serve at web lists a published version of the dataset.
+func waitPublished(t *testing.T, ctx context.Context, web string, done <-chan error) {
+	t.Helper()
+	for {
+		resp, err := http.Get(web + "api/downloads")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("scripts/stack exited (%v) before publish published a version", err)
+		case <-ctx.Done():
+			t.Fatalf("no version published (last: %v)", err)
+		case <-time.After(2 * time.Second):
+		}
+	}
 }

@@ -39,6 +39,8 @@ func parsePublishFlags(args []string, output io.Writer) (*publishOptions, error)
 		"folder of the published versions (one folder each) and of the latest pointer: mhfz serve's --downloads-dir")
 	fs.durationVar(&c.Every, "every", "MHFZ_PUBLISH_EVERY", def.Every,
 		"publish again this long after each publication, when the data changed (0: publish once and exit)")
+	fs.durationVar(&c.Settle, "settle", "MHFZ_PUBLISH_SETTLE", def.Settle,
+		"with --every: publish only once the stored data has stayed the same this long (a scrape still being stored is not published half way; 0: at once)")
 	fs.intVar(&c.Keep, "keep", "MHFZ_PUBLISH_KEEP", def.Keep, "versions kept (the newest; older ones are removed)")
 	o.observe.register(fs)
 	if err := fs.parse(args); err != nil {
