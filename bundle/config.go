@@ -36,9 +36,9 @@ type Config struct {
 	// Settle (Run with Every): a version is published only once the data's version
 	// (mhfz_data_version()) has not moved for this long. A scrape being stored moves it at every
 	// batch of the sink: a version published in between would hold half a scrape. 0: at once.
-	Settle time.Duration
-	Keep        int           // Run: versions kept (the newest ones, latest always among them), at least 1
-	Formats     []Format      // Export: the files to write (Run writes every format)
+	Settle  time.Duration
+	Keep    int      // Run: versions kept (the newest ones, latest always among them), at least 1
+	Formats []Format // Export: the files to write (Run writes every format)
 	// Startup is how Run and Export wait at start for PostgreSQL, saying so. Its Log is Logger
 	// when nil.
 	Startup startup.Waiter
