@@ -109,7 +109,12 @@ func Parse(raw *codecs.RawRecord) (*codecs.Weapon, error) {
 		PageKind: raw.PageKind, Layout: raw.Layout, Page: raw.Page, URL: raw.URL, RowID: raw.RowID,
 		Hidden: raw.Hidden, ScrapedAt: raw.ScrapedAt,
 	}
-	p := &rowParser{raw: raw, w: w}
+	sc := scanners.Get().(*cellScanner)
+	defer func() {
+		sc.reset()
+		scanners.Put(sc)
+	}()
+	p := &rowParser{raw: raw, w: w, sc: sc}
 	var err error
 	switch raw.Layout {
 	case codecs.LayoutBlademaster, codecs.LayoutGun, codecs.LayoutBow:
@@ -133,6 +138,7 @@ func Parse(raw *codecs.RawRecord) (*codecs.Weapon, error) {
 type rowParser struct {
 	raw *codecs.RawRecord
 	w   *codecs.Weapon
+	sc  *cellScanner // the lines of the cell being read
 }
 
 func (p *rowParser) extra(key, value string) {
@@ -183,7 +189,7 @@ func (p *rowParser) parseTable() error {
 // tableCell reads the i-th cell of a row, of column col; g: the row has the G-rank material
 // columns.
 func (p *rowParser) tableCell(col column, i int, c codecs.RawCell, g bool) error {
-	lines := splitCell(c.HTML)
+	lines := p.sc.splitCell(c.HTML)
 	var err error
 	switch col {
 	case colName:
