@@ -42,6 +42,11 @@ type leanCell struct {
 // their header and HTML; see leanRecord for the schema-1 records). Its errors are *RecordError, each saying exactly what is wrong: bytes that are not UTF-8
 // (and where), JSON of another shape than a record (and which field), malformed JSON, an envelope
 // this build cannot read.
+//
+// The record's strings refer to data instead of copies of it (goccy/go-json's
+// DecodeNoCopyString; the strings with an escape are copies): data must not be changed while the
+// record, or a weapon parsed from it, is in use, and they keep data alive. The router's messages
+// are neither changed nor kept (a message's weapon is encoded when it is sent).
 func Decode(data []byte) (*codecs.RawRecord, error) {
 	if len(data) == 0 {
 		return nil, recordErr(KindEmpty, "decode raw record: empty message")
@@ -55,7 +60,7 @@ func Decode(data []byte) (*codecs.RawRecord, error) {
 		return nil, recordErr(KindShape, "decode raw record: %s, not a JSON object", what)
 	}
 	var l leanRecord
-	if err := json.Unmarshal(data, &l); err != nil {
+	if err := json.UnmarshalWithOption(data, &l, json.DecodeNoCopyString()); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
 			return nil, recordErr(KindShape, "decode raw record: field %q is a JSON %s, want %s",
