@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"reflect"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -37,11 +38,29 @@ type leanCell struct {
 	HTML   string `json:"html"`
 }
 
+// leanRecords keeps the records decoded into, with their cells' arrays: grown by the decoder
+// for every record otherwise.
+var leanRecords = sync.Pool{New: func() any { return new(leanRecord) }}
+
+// release empties l, keeping its cells' array (cleared: a record whose cell lacks a field must
+// not read the one before it), and gives it back to leanRecords.
+func (l *leanRecord) release() {
+	cells := l.Cells[:cap(l.Cells)]
+	clear(cells)
+	*l = leanRecord{Cells: cells[:0]}
+	leanRecords.Put(l)
+}
+
 // Decode decodes a raw record for the parser, with the envelope checks of codecs.DecodeRaw
 // (codecs.CheckEnvelope), faster than DecodeRaw: only the fields the parser reads (the cells keep
 // their header and HTML; see leanRecord for the schema-1 records). Its errors are *RecordError, each saying exactly what is wrong: bytes that are not UTF-8
 // (and where), JSON of another shape than a record (and which field), malformed JSON, an envelope
 // this build cannot read.
+//
+// The record's strings refer to data instead of copies of it (goccy/go-json's
+// DecodeNoCopyString; the strings with an escape are copies): data must not be changed while the
+// record, or a weapon parsed from it, is in use, and they keep data alive. The router's messages
+// are neither changed nor kept (a message's weapon is encoded when it is sent).
 func Decode(data []byte) (*codecs.RawRecord, error) {
 	if len(data) == 0 {
 		return nil, recordErr(KindEmpty, "decode raw record: empty message")
@@ -54,8 +73,9 @@ func Decode(data []byte) (*codecs.RawRecord, error) {
 	if what := notAnObject(data); what != "" {
 		return nil, recordErr(KindShape, "decode raw record: %s, not a JSON object", what)
 	}
-	var l leanRecord
-	if err := json.Unmarshal(data, &l); err != nil {
+	l := leanRecords.Get().(*leanRecord)
+	defer l.release()
+	if err := json.UnmarshalWithOption(data, l, json.DecodeNoCopyString()); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
 			return nil, recordErr(KindShape, "decode raw record: field %q is a JSON %s, want %s",

@@ -2,6 +2,8 @@ package weaponrow
 
 import (
 	"strings"
+	"sync"
+	"unicode/utf8"
 
 	"golang.org/x/net/html"
 )
@@ -50,39 +52,79 @@ func (l line) text() string {
 	if len(l.segs) == 1 {
 		return strings.TrimSpace(l.segs[0].text)
 	}
+	n := 0
+	for _, s := range l.segs {
+		n += len(s.text)
+	}
 	var b strings.Builder
+	b.Grow(n)
 	for _, s := range l.segs {
 		b.WriteString(s.text)
 	}
 	return strings.TrimSpace(b.String())
 }
 
-// splitCell cuts a cell's inner HTML into its non-empty lines. The raw record keeps the HTML as
-// served, so the parser reads the structure (links, underlines, italics) from it rather than from
-// the scraper's flattened text.
-func splitCell(fragment string) []line {
+// hasText reports whether l.text() != "", without building the text: whether a segment holds
+// something else than spaces. A segment that is not valid UTF-8 may end a rune that the next one
+// finishes (a space, maybe): the line's text is built then.
+func (l line) hasText() bool {
+	for _, s := range l.segs {
+		if strings.TrimSpace(s.text) != "" {
+			if !utf8.ValidString(s.text) {
+				return l.text() != ""
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// splitCell cuts a cell's inner HTML into its non-empty lines, in c's buffers: the lines are
+// valid until the next call. The raw record keeps the HTML as served, so the parser reads the
+// structure (links, underlines, italics) from it rather than from the scraper's flattened text.
+func (c *cellScanner) splitCell(fragment string) []line {
+	c.reset()
 	if !strings.ContainsRune(fragment, '<') && !strings.ContainsRune(fragment, '&') {
 		if strings.TrimSpace(fragment) == "" {
 			return nil
 		}
-		return []line{{segs: []segment{{text: fragment}}}}
+		c.segs = append(c.segs, segment{text: fragment})
+		c.lines = append(c.lines, line{segs: c.segs[0:1:1]})
+		return c.lines
 	}
-	var c cellScanner
 	c.scan(fragment)
 	c.flush("")
+	if len(c.lines) == 0 {
+		return nil
+	}
 	return c.lines
 }
 
 // cellScanner is the state of splitCell: the lines so far, the current one, and the inline
-// elements open at this point.
+// elements open at this point. Its buffers are reused from one cell to the next (and from one
+// row to the next, through scanners): the segments of every line of a cell share one array.
 type cellScanner struct {
 	lines []line
-	cur   line
+	segs  []segment // the segments of the lines so far, then those of the current one
+	start int       // where the current line's segments start in segs
+	sep   string    // the current line's sep
 	tags  tagSet
 	open  []string // stack of open inline tags, to undo them on their end tag
 	href  []string
 	cls   []string
 	span  []string
+}
+
+// scanners keeps the cellScanners of the rows parsed at the same time.
+var scanners = sync.Pool{New: func() any { return new(cellScanner) }}
+
+// reset empties the scanner for a new cell, keeping its buffers; the strings of the cell before
+// are let go.
+func (c *cellScanner) reset() {
+	clear(c.segs)
+	clear(c.lines)
+	c.segs, c.lines, c.start, c.sep, c.tags = c.segs[:0], c.lines[:0], 0, "", 0
+	c.open, c.href, c.cls, c.span = c.open[:0], c.href[:0], c.cls[:0], c.span[:0]
 }
 
 // scan reads a fragment. The cells are machine-written HTML fragments: a small scanner reads them
@@ -125,12 +167,15 @@ func (c *cellScanner) markup(s string) (n int, more bool) {
 	return gt + 1, true
 }
 
+// flush ends the current line at a block boundary sep: a line without text is not one, its
+// segments (spaces) go to the next line.
 func (c *cellScanner) flush(sep string) {
-	if c.cur.text() != "" {
-		c.lines = append(c.lines, c.cur)
-		c.cur = line{sep: sep}
-	} else if c.cur.sep == "" || sep == "hr" {
-		c.cur.sep = sep
+	cur := line{segs: c.segs[c.start:len(c.segs):len(c.segs)], sep: c.sep}
+	if cur.hasText() {
+		c.lines = append(c.lines, cur)
+		c.start, c.sep = len(c.segs), sep
+	} else if c.sep == "" || sep == "hr" {
+		c.sep = sep
 	}
 }
 
@@ -145,7 +190,7 @@ func (c *cellScanner) text(raw string) {
 	if len(c.span) > 0 {
 		s.spanClass = c.span[len(c.span)-1]
 	}
-	c.cur.segs = append(c.cur.segs, s)
+	c.segs = append(c.segs, s)
 }
 
 func (c *cellScanner) tag(t tag) {

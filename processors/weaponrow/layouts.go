@@ -102,20 +102,9 @@ func (p *rowParser) gunStats(lines []line) {
 // each level ("-": not usable), underlined levels marked.
 func (p *rowParser) ammo(c codecs.RawCell, lines []line) error {
 	g := p.bowgun()
+	var b strings.Builder
 	for _, l := range lines {
-		// Rebuild the line with the underlined parts between \x01 and \x02.
-		var b strings.Builder
-		for _, s := range l.segs {
-			if p.zenith(s.text) {
-				continue
-			}
-			if s.has(tagU) {
-				b.WriteString("\x01" + s.text + "\x02")
-			} else {
-				b.WriteString(s.text)
-			}
-		}
-		text := foldWidth(b.String())
+		text := foldWidth(p.markedLine(&b, l))
 		if p.zenith(strings.Trim(text, "\x01\x02")) {
 			continue
 		}
@@ -129,7 +118,7 @@ func (p *rowParser) ammo(c codecs.RawCell, lines []line) error {
 		name = strings.TrimSpace(strings.Trim(name, "\x01\x02"))
 		ammo, ok := ammoLevels(name, values)
 		if !ok { // "Rapid Fire：LV2Normal S/LV1Pierce S": the ammo that can be rapid-fired
-			p.extra(elementKind(name), strings.NewReplacer("\x01", "", "\x02", "").Replace(values))
+			p.extra(elementKind(name), unmark.Replace(values))
 			continue
 		}
 		g.Ammo = append(g.Ammo, ammo...)
@@ -137,20 +126,51 @@ func (p *rowParser) ammo(c codecs.RawCell, lines []line) error {
 	return nil
 }
 
+// unmark drops the marks of markedLine.
+var unmark = strings.NewReplacer("\x01", "", "\x02", "")
+
+// markedLine returns the text of an ammo line with its underlined parts between \x01 and \x02,
+// built in b (reset first); the Zenith skill is taken out.
+func (p *rowParser) markedLine(b *strings.Builder, l line) string {
+	n := 0
+	for _, s := range l.segs {
+		n += len(s.text) + 2
+	}
+	b.Reset()
+	b.Grow(n)
+	for _, s := range l.segs {
+		if p.zenith(s.text) {
+			continue
+		}
+		if s.has(tagU) {
+			b.WriteByte('\x01')
+			b.WriteString(s.text)
+			b.WriteByte('\x02')
+		} else {
+			b.WriteString(s.text)
+		}
+	}
+	return b.String()
+}
+
 // ammoLevels reads "6/6/\x019\x02": the capacity of each level of one ammo, "-" for none.
 func ammoLevels(name, values string) ([]codecs.Ammo, bool) {
-	parts := strings.Split(values, "/")
-	out := make([]codecs.Ammo, 0, len(parts))
-	for i, v := range parts {
+	n := strings.Count(values, "/") + 1
+	out := make([]codecs.Ammo, 0, n)
+	capacities := make([]int, 0, n) // one allocation for the capacities of the line
+	for i := 0; i < n; i++ {
+		v, rest, _ := strings.Cut(values, "/")
+		values = rest
 		marked := strings.ContainsAny(v, "\x01\x02")
 		v = strings.TrimSpace(strings.Trim(strings.TrimSpace(v), "\x01\x02"))
 		a := codecs.Ammo{Ammo: name, Level: i + 1, Marked: marked}
 		if v != "-" {
-			n, ok := atoi(v)
+			c, ok := atoi(v)
 			if !ok {
 				return nil, false
 			}
-			a.Capacity = intPtr(n)
+			capacities = append(capacities, c)
+			a.Capacity = &capacities[len(capacities)-1]
 		}
 		out = append(out, a)
 	}

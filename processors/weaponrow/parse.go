@@ -67,26 +67,41 @@ var columnNames = map[column]string{
 
 // normHeader folds a column header for matching: no spaces or line breaks, lower case.
 func normHeader(h string) string {
+	var buf [64]byte
+	if folded := appendNormHeader(buf[:0], h); string(folded) != h {
+		return string(folded)
+	}
+	return h
+}
+
+// columnOf returns the meaning of a column header, columns[normHeader(h)], without a string of
+// the folded header.
+func columnOf(h string) column {
+	var buf [64]byte
+	return columns[string(appendNormHeader(buf[:0], h))]
+}
+
+// appendNormHeader appends the folded header h to dst (normHeader).
+func appendNormHeader(dst []byte, h string) []byte {
 	// ASCII headers, nearly all of them, byte by byte (strings.Map's call per rune was a sixth
 	// of the parse); unicode's rules for the others.
-	var buf [64]byte
-	folded, changed := buf[:0], false
 	for i := 0; i < len(h); i++ {
 		switch c := h[i]; {
 		case c >= utf8.RuneSelf:
-			return strings.Map(foldHeaderRune, h)
+			for _, r := range h[i:] {
+				if r = foldHeaderRune(r); r >= 0 {
+					dst = utf8.AppendRune(dst, r)
+				}
+			}
+			return dst
 		case c == ' ' || ('\t' <= c && c <= '\r'):
-			changed = true
 		case 'A' <= c && c <= 'Z':
-			folded, changed = append(folded, c+'a'-'A'), true
+			dst = append(dst, c+'a'-'A')
 		default:
-			folded = append(folded, c)
+			dst = append(dst, c)
 		}
 	}
-	if !changed {
-		return h
-	}
-	return string(folded)
+	return dst
 }
 
 func foldHeaderRune(r rune) rune {
@@ -109,7 +124,12 @@ func Parse(raw *codecs.RawRecord) (*codecs.Weapon, error) {
 		PageKind: raw.PageKind, Layout: raw.Layout, Page: raw.Page, URL: raw.URL, RowID: raw.RowID,
 		Hidden: raw.Hidden, ScrapedAt: raw.ScrapedAt,
 	}
-	p := &rowParser{raw: raw, w: w}
+	sc := scanners.Get().(*cellScanner)
+	defer func() {
+		sc.reset()
+		scanners.Put(sc)
+	}()
+	p := &rowParser{raw: raw, w: w, sc: sc}
 	var err error
 	switch raw.Layout {
 	case codecs.LayoutBlademaster, codecs.LayoutGun, codecs.LayoutBow:
@@ -133,6 +153,7 @@ func Parse(raw *codecs.RawRecord) (*codecs.Weapon, error) {
 type rowParser struct {
 	raw *codecs.RawRecord
 	w   *codecs.Weapon
+	sc  *cellScanner // the lines of the cell being read
 }
 
 func (p *rowParser) extra(key, value string) {
@@ -156,10 +177,10 @@ func (p *rowParser) fail(kind, header, format string, args ...any) error {
 
 // parseTable parses a row of the ken, gun or yumi layouts: one column per meaning.
 func (p *rowParser) parseTable() error {
-	seen := map[column]bool{}
+	var seen [colDescription + 1]bool
 	g := p.hasGColumns()
 	for i, c := range p.raw.Cells {
-		col := columns[normHeader(c.Header)]
+		col := columnOf(c.Header)
 		if col == colCreation && seen[colCreation] {
 			col = colUpgrade // the partner pages head both material columns "Creation Mats"
 		}
@@ -183,7 +204,7 @@ func (p *rowParser) parseTable() error {
 // tableCell reads the i-th cell of a row, of column col; g: the row has the G-rank material
 // columns.
 func (p *rowParser) tableCell(col column, i int, c codecs.RawCell, g bool) error {
-	lines := splitCell(c.HTML)
+	lines := p.sc.splitCell(c.HTML)
 	var err error
 	switch col {
 	case colName:
@@ -247,7 +268,7 @@ func (p *rowParser) materialCell(col column, c codecs.RawCell, lines []line) err
 // price cell then gives the 60% price on its second line.
 func (p *rowParser) hasGColumns() bool {
 	for _, c := range p.raw.Cells {
-		if columns[normHeader(c.Header)] == colG60 {
+		if columnOf(c.Header) == colG60 {
 			return true
 		}
 	}
