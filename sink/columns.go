@@ -29,9 +29,11 @@ type record struct {
 	key    []byte
 	value  []byte
 	weapon *storedWeapon // nil when the value could not be decoded
-	row    []any         // the values of the table's columns (Columns(table)), in order; nil if it cannot be stored
 	reason string        // why the record cannot be stored (decode error, value out of range), if it cannot
 }
+
+// storable reports whether r has a row to store; if not, r.reason says why.
+func (r *record) storable() bool { return r.reason == "" }
 
 // column is one column of a weapon table and how a record fills it.
 type column struct {
@@ -188,22 +190,58 @@ func columnNames(cols []column) []string {
 	return names
 }
 
-// fillRow computes the row of a decoded record. A number its integer column cannot hold (an
-// attack of 3e9) leaves the row nil and says why: pgx would refuse to encode it, which fails
-// the COPY of the whole batch, so the record is dead-lettered before it gets there.
-func fillRow(r *record, cols []column) {
-	row := make([]any, len(cols))
-	for i, c := range cols {
-		v := c.value(r)
-		if n, ok := int4Overflow(v); c.integer && ok {
+// checkRow checks the integer columns of a decoded record. A number its column cannot hold (an
+// attack of 3e9) makes the record unstorable and says why: pgx would refuse to encode it, which
+// fails the COPY of the whole batch, so the record is dead-lettered before it gets there. The
+// row itself is filled when it is written (rowOf), not kept with the record.
+func checkRow(r *record, cols []column) {
+	for _, c := range cols {
+		if !c.integer {
+			continue
+		}
+		if n, ok := int4Overflow(c.value(r)); ok {
 			r.reason = fmt.Sprintf("%s: store %s version %d in %s: column %s: %d is out of range for type integer",
 				r.pos, r.weapon.Key, r.weapon.Version, r.table, c.name, n)
 			return
 		}
-		row[i] = v
 	}
-	r.row = row
 }
+
+// rowOf fills row (reused: its capacity is kept) with the values of r's columns, in order.
+func rowOf(r *record, cols []column, row []any) []any {
+	row = row[:0]
+	for _, c := range cols {
+		row = append(row, c.value(r))
+	}
+	return row
+}
+
+// copyRows is the rows of a table's records as COPY reads them: each filled when it is read,
+// into one slice (pgx encodes a row before it asks for the next), instead of a slice of boxed
+// values per record kept from its decoding to its batch's commit.
+type copyRows struct {
+	recs []*record
+	cols []column
+	row  []any
+	next int
+}
+
+func newCopyRows(table string, recs []*record) *copyRows {
+	cols := tableColumns(table)
+	return &copyRows{recs: recs, cols: cols, row: make([]any, 0, len(cols))}
+}
+
+func (c *copyRows) Next() bool {
+	c.next++
+	return c.next <= len(c.recs)
+}
+
+func (c *copyRows) Values() ([]any, error) {
+	c.row = rowOf(c.recs[c.next-1], c.cols, c.row)
+	return c.row, nil
+}
+
+func (c *copyRows) Err() error { return nil }
 
 // int4Overflow returns v as a number, and whether it is a number beyond PostgreSQL's integer.
 func int4Overflow(v any) (int64, bool) {
