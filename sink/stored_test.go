@@ -70,9 +70,9 @@ func typedValue(w *codecs.Weapon, c column) any {
 	typed := map[string]any{"upgrade_from": jsonb(w.UpgradeFrom), "upgrade_to": jsonb(w.UpgradeTo),
 		"sharpness": jsonb(w.Sharpness), "materials": jsonb(materials), "tower": jsonb(w.Tower),
 		"extra": jsonb(w.Extra), "quality": jsonb(w.Quality), "source": jsonb(w.Source),
-		"ammo": jsonb(bowgun.Ammo), "reload": text(bowgun.Reload), "recoil": text(bowgun.Recoil),
-		"bullet_speed": text(bowgun.BulletSpeed), "charge_levels": jsonb(bow.ChargeLevels),
-		"arc_shot": text(bow.ArcShot), "coatings": bow.Coatings}
+		"ammo": jsonb(bowgun.Ammo), "reload": text(&bowgun.Reload), "recoil": text(&bowgun.Recoil),
+		"bullet_speed": text(&bowgun.BulletSpeed), "charge_levels": jsonb(bow.ChargeLevels),
+		"arc_shot": text(&bow.ArcShot), "coatings": bow.Coatings}
 	if w.Bow == nil {
 		typed["coatings"] = nil
 	}
