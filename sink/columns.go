@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 
 	json "github.com/goccy/go-json"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
@@ -29,9 +31,11 @@ type record struct {
 	key    []byte
 	value  []byte
 	weapon *storedWeapon // nil when the value could not be decoded
-	row    []any         // the values of the table's columns (Columns(table)), in order; nil if it cannot be stored
 	reason string        // why the record cannot be stored (decode error, value out of range), if it cannot
 }
+
+// storable reports whether r has a row to store; if not, r.reason says why.
+func (r *record) storable() bool { return r.reason == "" }
 
 // column is one column of a weapon table and how a record fills it.
 type column struct {
@@ -57,47 +61,47 @@ func intCol(name string, f func(w *codecs.Weapon) any) column {
 
 // commonColumns are the columns of every weapon table (migrations/00001_weapon_tables.sql).
 var commonColumns = []column{
-	weaponCol("key", func(w *codecs.Weapon) any { return w.Key }),
-	weaponCol("version", func(w *codecs.Weapon) any { return w.Version }),
-	weaponCol("content_hash", func(w *codecs.Weapon) any { return w.ContentHash }),
-	weaponCol("weapon_type", func(w *codecs.Weapon) any { return string(w.WeaponType) }),
-	weaponCol("page_kind", func(w *codecs.Weapon) any { return string(w.PageKind) }),
-	weaponCol("layout", func(w *codecs.Weapon) any { return string(w.Layout) }),
-	weaponCol("page", func(w *codecs.Weapon) any { return w.Page }),
-	weaponCol("url", func(w *codecs.Weapon) any { return w.URL }),
-	weaponCol("row_id", func(w *codecs.Weapon) any { return w.RowID }),
+	weaponCol("key", func(w *codecs.Weapon) any { return textRef{&w.Key} }),
+	weaponCol("version", func(w *codecs.Weapon) any { return int64Ref{&w.Version} }),
+	weaponCol("content_hash", func(w *codecs.Weapon) any { return textRef{&w.ContentHash} }),
+	weaponCol("weapon_type", func(w *codecs.Weapon) any { return textRef{(*string)(&w.WeaponType)} }),
+	weaponCol("page_kind", func(w *codecs.Weapon) any { return textRef{(*string)(&w.PageKind)} }),
+	weaponCol("layout", func(w *codecs.Weapon) any { return textRef{(*string)(&w.Layout)} }),
+	weaponCol("page", func(w *codecs.Weapon) any { return textRef{&w.Page} }),
+	weaponCol("url", func(w *codecs.Weapon) any { return textRef{&w.URL} }),
+	weaponCol("row_id", func(w *codecs.Weapon) any { return textRef{&w.RowID} }),
 	weaponCol("hidden", func(w *codecs.Weapon) any { return w.Hidden }),
-	weaponCol("scraped_at", func(w *codecs.Weapon) any { return w.ScrapedAt }),
-	{name: "kafka_topic", value: func(r *record) any { return r.pos.Topic }},
+	weaponCol("scraped_at", func(w *codecs.Weapon) any { return timeRef{&w.ScrapedAt} }),
+	{name: "kafka_topic", value: func(r *record) any { return textRef{&r.pos.Topic} }},
 	{name: "kafka_partition", value: func(r *record) any { return r.pos.ID }, integer: true},
-	{name: "kafka_offset", value: func(r *record) any { return r.pos.Offset }},
-	weaponCol("name", func(w *codecs.Weapon) any { return w.Name }),
-	intCol("level", func(w *codecs.Weapon) any { return w.Level }),
-	intCol("rarity", func(w *codecs.Weapon) any { return w.Rarity }),
-	intCol("g_rank", func(w *codecs.Weapon) any { return w.GRank }),
-	intCol("attack", func(w *codecs.Weapon) any { return w.Attack }),
-	intCol("affinity", func(w *codecs.Weapon) any { return w.Affinity }),
+	{name: "kafka_offset", value: func(r *record) any { return int64Ref{&r.pos.Offset} }},
+	weaponCol("name", func(w *codecs.Weapon) any { return textRef{&w.Name} }),
+	intCol("level", func(w *codecs.Weapon) any { return intRef{w.Level} }),
+	intCol("rarity", func(w *codecs.Weapon) any { return intRef{w.Rarity} }),
+	intCol("g_rank", func(w *codecs.Weapon) any { return intRef{w.GRank} }),
+	intCol("attack", func(w *codecs.Weapon) any { return intRef{w.Attack} }),
+	intCol("affinity", func(w *codecs.Weapon) any { return intRef{w.Affinity} }),
 	weaponCol("element", func(w *codecs.Weapon) any { return elementKind(w, false) }),
 	intCol("element_value", func(w *codecs.Weapon) any { return elementValue(w, false) }),
 	weaponCol("status", func(w *codecs.Weapon) any { return elementKind(w, true) }),
 	intCol("status_value", func(w *codecs.Weapon) any { return elementValue(w, true) }),
 	weaponCol("elements", func(w *codecs.Weapon) any { return jsonb(w.Elements) }),
-	intCol("defense", func(w *codecs.Weapon) any { return w.Defense }),
-	intCol("slots", func(w *codecs.Weapon) any { return w.Slots }),
+	intCol("defense", func(w *codecs.Weapon) any { return intRef{w.Defense} }),
+	intCol("slots", func(w *codecs.Weapon) any { return intRef{w.Slots} }),
 	weaponCol("rank_system", func(w *codecs.Weapon) any {
 		if w.Rank == nil {
 			return nil
 		}
-		return text(w.Rank.System)
+		return text(&w.Rank.System)
 	}),
 	intCol("rank_level", func(w *codecs.Weapon) any {
 		if w.Rank == nil {
 			return nil
 		}
-		return w.Rank.Level
+		return intRef{w.Rank.Level}
 	}),
-	intCol("price", func(w *codecs.Weapon) any { return w.Price }),
-	weaponCol("description", func(w *codecs.Weapon) any { return text(w.Description) }),
+	intCol("price", func(w *codecs.Weapon) any { return intRef{w.Price} }),
+	weaponCol("description", func(w *codecs.Weapon) any { return text(&w.Description) }),
 	storedCol("upgrade_from", func(w *storedWeapon) any { return rawJSONB(w.UpgradeFrom) }),
 	storedCol("upgrade_to", func(w *storedWeapon) any { return rawJSONB(w.UpgradeTo) }),
 	storedCol("sharpness", func(w *storedWeapon) any { return rawJSONB(w.Sharpness) }),
@@ -111,21 +115,21 @@ var (
 		weaponCol("horn_notes", func(w *codecs.Weapon) any { return w.HornNotes }),
 	}
 	gunlanceColumns = []column{
-		weaponCol("shelling", func(w *codecs.Weapon) any { return text(w.Shelling) }),
+		weaponCol("shelling", func(w *codecs.Weapon) any { return text(&w.Shelling) }),
 	}
 	axeColumns = []column{
-		weaponCol("phial", func(w *codecs.Weapon) any { return text(w.Phial) }),
+		weaponCol("phial", func(w *codecs.Weapon) any { return text(&w.Phial) }),
 	}
 	bowgunColumns = []column{
-		storedCol("reload", func(w *storedWeapon) any { return bowgun(w, func(b *storedBowgun) any { return text(b.Reload) }) }),
-		storedCol("recoil", func(w *storedWeapon) any { return bowgun(w, func(b *storedBowgun) any { return text(b.Recoil) }) }),
+		storedCol("reload", func(w *storedWeapon) any { return bowgun(w, func(b *storedBowgun) any { return text(&b.Reload) }) }),
+		storedCol("recoil", func(w *storedWeapon) any { return bowgun(w, func(b *storedBowgun) any { return text(&b.Recoil) }) }),
 		storedCol("bullet_speed", func(w *storedWeapon) any {
-			return bowgun(w, func(b *storedBowgun) any { return text(b.BulletSpeed) })
+			return bowgun(w, func(b *storedBowgun) any { return text(&b.BulletSpeed) })
 		}),
 		storedCol("ammo", func(w *storedWeapon) any { return bowgun(w, func(b *storedBowgun) any { return rawJSONB(b.Ammo) }) }),
 	}
 	bowColumns = []column{
-		storedCol("arc_shot", func(w *storedWeapon) any { return bow(w, func(b *storedBow) any { return text(b.ArcShot) }) }),
+		storedCol("arc_shot", func(w *storedWeapon) any { return bow(w, func(b *storedBow) any { return text(&b.ArcShot) }) }),
 		storedCol("charge_levels", func(w *storedWeapon) any {
 			return bow(w, func(b *storedBow) any { return rawJSONB(b.ChargeLevels) })
 		}),
@@ -136,7 +140,7 @@ var (
 		storedCol("quality", func(w *storedWeapon) any { return rawJSONB(w.Quality) }), // 00003_quality.sql
 		storedCol("source", func(w *storedWeapon) any { return rawJSONB(w.Source) }),   // 00009_slim_rows.sql
 		// 00012_zenith_skill.sql
-		weaponCol("zenith_skill", func(w *codecs.Weapon) any { return text(w.ZenithSkill) }),
+		weaponCol("zenith_skill", func(w *codecs.Weapon) any { return text(&w.ZenithSkill) }),
 	}
 )
 
@@ -188,37 +192,66 @@ func columnNames(cols []column) []string {
 	return names
 }
 
-// fillRow computes the row of a decoded record. A number its integer column cannot hold (an
-// attack of 3e9) leaves the row nil and says why: pgx would refuse to encode it, which fails
-// the COPY of the whole batch, so the record is dead-lettered before it gets there.
-func fillRow(r *record, cols []column) {
-	row := make([]any, len(cols))
-	for i, c := range cols {
-		v := c.value(r)
-		if n, ok := int4Overflow(v); c.integer && ok {
+// checkRow checks the integer columns of a decoded record. A number its column cannot hold (an
+// attack of 3e9) makes the record unstorable and says why: pgx would refuse to encode it, which
+// fails the COPY of the whole batch, so the record is dead-lettered before it gets there. The
+// row itself is filled when it is written (rowOf), not kept with the record.
+func checkRow(r *record, cols []column) {
+	for _, c := range cols {
+		if !c.integer {
+			continue
+		}
+		if n, ok := int4Overflow(c.value(r)); ok {
 			r.reason = fmt.Sprintf("%s: store %s version %d in %s: column %s: %d is out of range for type integer",
 				r.pos, r.weapon.Key, r.weapon.Version, r.table, c.name, n)
 			return
 		}
-		row[i] = v
 	}
-	r.row = row
 }
+
+// rowOf fills row (reused: its capacity is kept) with the values of r's columns, in order.
+func rowOf(r *record, cols []column, row []any) []any {
+	row = row[:0]
+	for _, c := range cols {
+		row = append(row, c.value(r))
+	}
+	return row
+}
+
+// copyRows is the rows of a table's records as COPY reads them: each filled when it is read,
+// into one slice (pgx encodes a row before it asks for the next), instead of a slice of boxed
+// values per record kept from its decoding to its batch's commit.
+type copyRows struct {
+	recs []*record
+	cols []column
+	row  []any
+	next int
+}
+
+func newCopyRows(table string, recs []*record) *copyRows {
+	cols := tableColumns(table)
+	return &copyRows{recs: recs, cols: cols, row: make([]any, 0, len(cols))}
+}
+
+func (c *copyRows) Next() bool {
+	c.next++
+	return c.next <= len(c.recs)
+}
+
+func (c *copyRows) Values() ([]any, error) {
+	c.row = rowOf(c.recs[c.next-1], c.cols, c.row)
+	return c.row, nil
+}
+
+func (c *copyRows) Err() error { return nil }
 
 // int4Overflow returns v as a number, and whether it is a number beyond PostgreSQL's integer.
 func int4Overflow(v any) (int64, bool) {
-	var n int64
-	switch v := v.(type) {
-	case int:
-		n = int64(v)
-	case *int:
-		if v == nil {
-			return 0, false
-		}
-		n = int64(*v)
-	default:
+	ref, ok := v.(intRef)
+	if !ok || ref.n == nil {
 		return 0, false
 	}
+	n := int64(*ref.n)
 	return n, n < math.MinInt32 || n > math.MaxInt32
 }
 
@@ -239,14 +272,14 @@ func firstElement(w *codecs.Weapon, status bool) *codecs.Element {
 
 func elementKind(w *codecs.Weapon, status bool) any {
 	if e := firstElement(w, status); e != nil {
-		return e.Kind
+		return textRef{&e.Kind}
 	}
 	return nil
 }
 
 func elementValue(w *codecs.Weapon, status bool) any {
 	if e := firstElement(w, status); e != nil {
-		return e.Value
+		return intRef{&e.Value}
 	}
 	return nil
 }
@@ -266,11 +299,38 @@ func bow(w *storedWeapon, f func(*storedBow) any) any {
 }
 
 // text is NULL for an empty string: the page does not say.
-func text(s string) any {
-	if s == "" {
+func text(s *string) any {
+	if *s == "" {
 		return nil
 	}
-	return s
+	return textRef{s}
+}
+
+// The values of the columns point into the record: a string, a number or a time boxed in an
+// any allocates, for every value of every row; a struct of one pointer does not, and pgx
+// reads these through its valuer interfaces (the same encoding as of the values they point to).
+type (
+	textRef  struct{ s *string }
+	intRef   struct{ n *int } // NULL when n is nil
+	int64Ref struct{ n *int64 }
+	timeRef  struct{ t *time.Time }
+)
+
+func (v textRef) TextValue() (pgtype.Text, error) { return pgtype.Text{String: *v.s, Valid: true}, nil }
+
+func (v intRef) Int64Value() (pgtype.Int8, error) {
+	if v.n == nil {
+		return pgtype.Int8{}, nil
+	}
+	return pgtype.Int8{Int64: int64(*v.n), Valid: true}, nil
+}
+
+func (v int64Ref) Int64Value() (pgtype.Int8, error) {
+	return pgtype.Int8{Int64: *v.n, Valid: true}, nil
+}
+
+func (v timeRef) TimestamptzValue() (pgtype.Timestamptz, error) {
+	return pgtype.Timestamptz{Time: *v.t, Valid: true}, nil
 }
 
 // jsonb encodes v for a jsonb column: NULL for nil and empty values. The Weapon types always

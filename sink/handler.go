@@ -206,7 +206,7 @@ func (s *Sink) decode(msg *sarama.ConsumerMessage) *record {
 		r.reason = fmt.Sprintf("%s: topic has no table", r.pos)
 	default:
 		r.weapon = w
-		fillRow(r, tableColumns(r.table))
+		checkRow(r, tableColumns(r.table))
 	}
 	return r
 }

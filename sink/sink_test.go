@@ -19,7 +19,7 @@ import (
 )
 
 // TestSchemaMatchesColumns keeps the migration and the sink's column lists in step, and the
-// columns whose values fillRow checks against PostgreSQL's integer range.
+// columns whose values checkRow checks against PostgreSQL's integer range.
 func TestSchemaMatchesColumns(t *testing.T) {
 	t.Parallel()
 	url := testenv.DatabaseURL(t)

@@ -125,7 +125,7 @@ func (t *txn) route(recs []*record, stored map[kafka.Partition]int64) map[string
 			continue
 		}
 		t.res.next[p] = r.pos.Offset + 1
-		if r.row == nil {
+		if !r.storable() {
 			t.dead = append(t.dead, deadLetter{r, r.reason})
 			continue
 		}
@@ -193,15 +193,11 @@ func (t *txn) insert(ctx context.Context, table string, recs []*record, staged b
 	return t.insert(ctx, table, recs[half:], staged)
 }
 
-func rowsOf(recs []*record) pgx.CopyFromSource {
-	return pgx.CopyFromSlice(len(recs), func(i int) ([]any, error) { return recs[i].row, nil })
-}
-
 func (t *txn) copy(ctx context.Context, table string, recs []*record) error {
 	var n int64
 	err := t.savepoint(ctx, func(sp pgx.Tx) error {
 		var err error
-		n, err = sp.CopyFrom(ctx, pgx.Identifier{table}, columnNames(tableColumns(table)), rowsOf(recs))
+		n, err = sp.CopyFrom(ctx, pgx.Identifier{table}, columnNames(tableColumns(table)), newCopyRows(table, recs))
 		return err
 	})
 	if err == nil {
@@ -226,7 +222,7 @@ func (t *txn) insertStaged(ctx context.Context, table string, recs []*record) er
 		if _, err := sp.Exec(ctx, "TRUNCATE "+stage); err != nil { // an earlier part of the batch used it
 			return fmt.Errorf("empty staging table for %s: %w", table, err)
 		}
-		if _, err := sp.CopyFrom(ctx, pgx.Identifier{"stage_" + table}, cols, rowsOf(recs)); err != nil {
+		if _, err := sp.CopyFrom(ctx, pgx.Identifier{"stage_" + table}, cols, newCopyRows(table, recs)); err != nil {
 			return err
 		}
 		tag, err := sp.Exec(ctx, fmt.Sprintf(`INSERT INTO %s (%s) SELECT %s FROM %s
@@ -282,7 +278,7 @@ func (t *txn) insertOne(ctx context.Context, table string, r *record) error {
 	var storedHash string
 	var execErr error
 	err := t.savepoint(ctx, func(sp pgx.Tx) error {
-		tag, err := sp.Exec(ctx, insertQuery(table), r.row...)
+		tag, err := sp.Exec(ctx, insertQuery(table), rowOf(r, tableColumns(table), nil)...)
 		if execErr = err; err != nil || tag.RowsAffected() == 1 {
 			inserted = err == nil
 			return err
@@ -314,7 +310,7 @@ func (t *txn) reject(ctx context.Context, table string, r *record, err error, fr
 	case neverStorable(err):
 		reason = rejection(err)
 	case fromExec && !errors.As(err, &pgErr) && !retryable(err) && !errors.Is(err, errSavepointCap):
-		col, encErr, checkErr := t.unencodable(ctx, table, r.row)
+		col, encErr, checkErr := t.unencodable(ctx, table, rowOf(r, tableColumns(table), nil))
 		if checkErr != nil {
 			return fmt.Errorf("%w (then, looking for the value pgx could not encode: %w)", failed, checkErr)
 		}
