@@ -216,6 +216,7 @@ func TestNewValidates(t *testing.T) {
 		{"Out is empty", func(c *bundle.Config) { c.Out = "" }},
 		{"Keep 0 must be at least 1", func(c *bundle.Config) { c.Keep = 0 }},
 		{"Every -1s must not be negative", func(c *bundle.Config) { c.Every = -time.Second }},
+		{"Settle -1s must not be negative", func(c *bundle.Config) { c.Settle = -time.Second }},
 		{"DatabaseURL is empty", func(c *bundle.Config) { c.DatabaseURL = "" }},
 		{"format \"xml\"", func(c *bundle.Config) { c.Formats = []bundle.Format{"xml"} }},
 	} {

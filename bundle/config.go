@@ -129,8 +129,10 @@ func (cfg *Config) validate() error {
 		return errors.New("DatabaseURL is empty")
 	case cfg.Out == "":
 		return errors.New("Out is empty: give the folder of the files")
-	case cfg.Every < 0 || cfg.Settle < 0:
-		return fmt.Errorf("Every %s and Settle %s must not be negative (0: once; at once)", cfg.Every, cfg.Settle)
+	case cfg.Every < 0:
+		return fmt.Errorf("Every %s must not be negative (0: once)", cfg.Every)
+	case cfg.Settle < 0:
+		return fmt.Errorf("Settle %s must not be negative (0: publish at once)", cfg.Settle)
 	case cfg.Keep < 1:
 		return fmt.Errorf("Keep %d must be at least 1", cfg.Keep)
 	case len(cfg.Formats) == 0:
