@@ -30,7 +30,7 @@ func BenchmarkSuggest(b *testing.B) {
 	if dbURL == "" {
 		dbURL = loadSnapshots(b, ctx, "bench-suggest", testenv.Newest)
 	}
-	base := startServe(b, ctx, dbURL)
+	base := startServe(b, ctx, dbURL, benchAnswerCache(b))
 	queries := typedQueries(b, ctx, dbURL, 60)
 	b.Logf("%d queries typed from %d sampled names", len(queries), 60)
 	const requests, rounds = 3000, 3
