@@ -90,11 +90,13 @@ func buildFrom(ctx context.Context, tx pgx.Tx, dir string, formats []Format, cre
 		_ = text.closeFiles(nil)
 		return nil, err
 	}
-	return name(dir, &rd.counts, text.written, sq != nil, created)
+	return name(ctx, dir, &rd.counts, text.written, sq != nil, created)
 }
 
-// name gives the files written in dir their versioned names and describes them.
-func name(dir string, c *counts, written []string, sqlite bool, created time.Time) (*Manifest, error) {
+// name gives the files written in dir their versioned names and describes them. Each file is
+// synced as it is hashed, which on a busy disk can take seconds per file: a stop is heard between
+// files.
+func name(ctx context.Context, dir string, c *counts, written []string, sqlite bool, created time.Time) (*Manifest, error) {
 	m := &Manifest{Version: c.version, CreatedAt: created.UTC().Truncate(time.Second), SchemaVersion: c.schema,
 		Fingerprint: c.fingerprint}
 	var total int64
@@ -112,6 +114,9 @@ func name(dir string, c *counts, written []string, sqlite bool, created time.Tim
 	}
 	slices.SortStableFunc(m.Files, func(a, b File) int { return formatRank(a.Format) - formatRank(b.Format) })
 	for i := range m.Files {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		f := &m.Files[i]
 		from := f.Kind
 		if f.Format == string(FormatSQLite) {

@@ -137,17 +137,23 @@ func TestStackScriptHistory(t *testing.T) {
 		t.Fatal("scripts/stack did not stop within 3 minutes of Ctrl-C")
 	}
 	said := out.String()
+	logs := regexp.MustCompile(`logs kept in (\S+)`).FindStringSubmatch(said)
+	if logs == nil {
+		t.Fatal("the script does not say where its logs are")
+	}
+	t.Cleanup(func() { os.RemoveAll(logs[1]) })
+	if hung := regexp.MustCompile(`still running 60s after SIGTERM: (.*?);`).FindStringSubmatch(said); hung != nil {
+		for _, name := range strings.Fields(hung[1]) {
+			dump, _ := os.ReadFile(logs[1] + "/" + name + ".log")
+			t.Errorf("%s did not stop within 60s of SIGTERM; the end of its log, with its goroutines:\n%s", name, tail(string(dump), 20000))
+		}
+	}
 	for _, summary := range []string{`(?m)^process: read \d+, forwarded \d+`, `(?m)^sink: \d+ received, \d+ stored`,
 		`(?m)^publish: \d+ versions published`} {
 		if !regexp.MustCompile(summary).MatchString(said) {
 			t.Errorf("no summary %s after Ctrl-C", summary)
 		}
 	}
-	logs := regexp.MustCompile(`logs kept in (\S+)`).FindStringSubmatch(said)
-	if logs == nil {
-		t.Fatal("the script does not say where its logs are")
-	}
-	t.Cleanup(func() { os.RemoveAll(logs[1]) })
 	for _, f := range []string{"scraper-older.log", "scraper.log", "processor.log", "sink.log", "serve.log", "publish.log"} {
 		if _, err := os.Stat(logs[1] + "/" + f); err != nil {
 			t.Errorf("log %s not kept: %v", f, err)
