@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,7 +18,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/mhfz/mhfz-pipeline/bundle"
 	"github.com/mhfz/mhfz-pipeline/internal/testenv"
+	"github.com/mhfz/mhfz-pipeline/migrations"
 )
 
 // scriptOutput is the output of scripts/stack, written by it and read by the test at once.
@@ -109,9 +112,10 @@ func TestStackScriptHistory(t *testing.T) {
 		}
 	}
 	// publish has written the downloadable dataset into the folder serve serves (once the data
-	// stayed the same for its --settle): its manifest, and the newest SQLite file through the
-	// redirect of /downloads/latest/sqlite.
-	waitPublished(t, ctx, web, done)
+	// stayed the same for its --settle): a version holding every stored row (a first one may be
+	// published before the scrape is stored), its manifest, and the newest SQLite file through
+	// the redirect of /downloads/latest/sqlite.
+	waitPublished(t, ctx, conn, web, done)
 	for _, path := range []string{"api/downloads", "downloads/latest/sqlite", "downloads/"} {
 		resp, err := http.Get(web + path)
 		if err != nil {
@@ -218,22 +222,48 @@ func tail(s string, n int) string {
 }
 
 // waitPublished waits until the serve at web lists a published version of the dataset.
-func waitPublished(t *testing.T, ctx context.Context, web string, done <-chan error) {
+func waitPublished(t *testing.T, ctx context.Context, conn *pgx.Conn, web string, done <-chan error) {
 	t.Helper()
+	var stored int64
+	for _, table := range migrations.WeaponTables() {
+		var n int64
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{table}.Sanitize()).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		stored += n
+	}
+	var published int64
 	for {
-		resp, err := http.Get(web + "api/downloads")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+		published = publishedRows(web)
+		if published == stored {
+			return
 		}
 		select {
 		case err := <-done:
-			t.Fatalf("scripts/stack exited (%v) before publish published a version", err)
+			t.Fatalf("scripts/stack exited (%v) before publish published the %d stored rows", err, stored)
 		case <-ctx.Done():
-			t.Fatalf("no version published (last: %v)", err)
+			t.Fatalf("no version of the %d stored rows published (the latest has %d)", stored, published)
 		case <-time.After(2 * time.Second):
 		}
 	}
+}
+
+// publishedRows is the number of rows of the latest version's SQLite file (every version of
+// every weapon), -1 when there is none yet.
+func publishedRows(web string) int64 {
+	resp, err := http.Get(web + "api/downloads")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	var m bundle.Manifest
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&m) != nil {
+		return -1
+	}
+	for _, f := range m.Files {
+		if f.Format == string(bundle.FormatSQLite) {
+			return f.Rows
+		}
+	}
+	return -1
 }
