@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -296,4 +299,76 @@ func TestPublishWaitsForTheDataToSettle(t *testing.T) {
 	if got, want := latest(t, out), latest(t, once); got != want {
 		t.Errorf("published version %s, want %s: the settled data's, as a publication now gives", got, want)
 	}
+}
+
+// TestStopDuringAPublication: a stop while a version is being built (after the first table
+// read, half way, after the last: the SQLite indexes and the files' hashing and syncing are
+// left) ends Run at once with nil, and leaves latest, the versions and no unfinished folder.
+func TestStopDuringAPublication(t *testing.T) {
+	t.Parallel()
+	owner, reader := fixtureDB(t)
+	out := t.TempDir()
+	v1 := publish(t, config(t, reader, out)).Version
+	newVersion(t, owner, "long_sword/base/l0005")
+	tables := int32(len(migrations.WeaponTables()))
+	for _, at := range []int32{1, tables / 2, tables} {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cfg := config(t, reader, out)
+		cfg.Every, cfg.Settle = time.Hour, 0
+		cfg.Logger = slog.New(&cancelAt{Handler: cfg.Logger.Handler(), msg: "table read", at: at, seen: new(atomic.Int32), cancel: cancel})
+		p, err := bundle.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Run(ctx); err != nil {
+			t.Errorf("stopped at table read %d: Run returned %v, want nil", at, err)
+		}
+		if ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			t.Fatalf("stop at table read %d: Run did not end on the stop (%v)", at, ctx.Err())
+		}
+		if s := p.Summary(); s.Published != 0 {
+			t.Errorf("stopped at table read %d: %d versions published, want 0", at, s.Published)
+		}
+		if l := latest(t, out); l != v1 {
+			t.Errorf("stopped at table read %d: latest %s, want %s", at, l, v1)
+		}
+		if vs := versions(t, out); !slices.Equal(vs, []string{v1, bundle.LatestName}) {
+			t.Errorf("stopped at table read %d: the folder holds %v, want only %s and latest", at, vs, v1)
+		}
+	}
+}
+
+// cancelAt is a log handler that calls cancel when it handles the at-th record of message msg:
+// a stop at a known point of the work that logs it.
+type cancelAt struct {
+	slog.Handler
+	msg    string
+	at     int32
+	seen   *atomic.Int32
+	cancel context.CancelFunc
+}
+
+func (h *cancelAt) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *cancelAt) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == h.msg && h.seen.Add(1) == h.at {
+		h.cancel()
+	}
+	if !h.Handler.Enabled(ctx, r.Level) {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h *cancelAt) WithAttrs(as []slog.Attr) slog.Handler {
+	c := *h
+	c.Handler = h.Handler.WithAttrs(as)
+	return &c
+}
+
+func (h *cancelAt) WithGroup(name string) slog.Handler {
+	c := *h
+	c.Handler = h.Handler.WithGroup(name)
+	return &c
 }
