@@ -6,10 +6,27 @@ import (
 	"github.com/mhfz/mhfz-pipeline/codecs"
 )
 
-// sharpnessColours names the colour codes of the bars' classes (style.css of the site).
-var sharpnessColours = map[string]string{
-	"r": "red", "o": "orange", "y": "yellow", "g": "green", "b": "blue", "w": "white",
-	"p": "purple", "s": "sky",
+// colourName names the colour code of a bar's class (style.css of the site).
+func colourName(code string) (string, bool) {
+	switch code {
+	case "r":
+		return "red", true
+	case "o":
+		return "orange", true
+	case "y":
+		return "yellow", true
+	case "g":
+		return "green", true
+	case "b":
+		return "blue", true
+	case "w":
+		return "white", true
+	case "p":
+		return "purple", true
+	case "s":
+		return "sky", true
+	}
+	return "", false
 }
 
 // hornNoteColours names the note colours of a hunting horn (<span class="fw">♪</span>).
@@ -18,21 +35,36 @@ var hornNoteColours = map[string]string{
 	"fp": "purple",
 }
 
-// bars reads the sharpness bars of a cell's HTML (readBars): a segment's length is the page's
-// width in pixels, which is how the site draws the hits of each colour.
+// bars reads the sharpness bars of a cell (readBars, read by splitCell with its lines, in p.sc):
+// a segment's length is the page's width in pixels, which is how the site draws the hits of
+// each colour. The segments of all the bars share one array.
 func (p *rowParser) bars(c codecs.RawCell) error {
-	var titles []string
-	for _, bar := range readBars(c.HTML) {
+	bars := p.sc.bars.bars
+	if len(bars) == 0 {
+		return nil
+	}
+	n := 0
+	for _, bar := range bars {
+		n += len(bar.segs)
+	}
+	all := make([]codecs.Sharpness, n)
+	if p.w.Sharpness == nil {
+		p.w.Sharpness = make([][]codecs.Sharpness, 0, len(bars))
+	}
+	var some [4]string
+	titles := some[:0]
+	for _, bar := range bars {
 		if bar.title != "" {
 			titles = append(titles, bar.title)
 		}
-		segs := make([]codecs.Sharpness, 0, len(bar.segs))
-		for _, s := range bar.segs {
-			colour, ok := sharpnessColours[s.colour]
+		segs := all[:len(bar.segs):len(bar.segs)]
+		all = all[len(bar.segs):]
+		for i, s := range bar.segs {
+			colour, ok := colourName(s.colour)
 			if !ok {
 				return p.fail(KindParse, c.Header, "unknown sharpness colour %q", s.colour)
 			}
-			segs = append(segs, codecs.Sharpness{Colour: colour, Hits: s.length})
+			segs[i] = codecs.Sharpness{Colour: colour, Hits: s.length}
 		}
 		p.w.Sharpness = append(p.w.Sharpness, segs)
 	}

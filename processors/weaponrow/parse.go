@@ -1,6 +1,7 @@
 package weaponrow
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -178,9 +179,10 @@ func (p *rowParser) fail(kind, header, format string, args ...any) error {
 // parseTable parses a row of the ken, gun or yumi layouts: one column per meaning.
 func (p *rowParser) parseTable() error {
 	var seen [colDescription + 1]bool
-	g := p.hasGColumns()
+	cols := p.sc.columnsOf(p.raw.Cells)
+	g := slices.Contains(cols, colG60) // the G-rank material columns
 	for i, c := range p.raw.Cells {
-		col := columnOf(c.Header)
+		col := cols[i]
 		if col == colCreation && seen[colCreation] {
 			col = colUpgrade // the partner pages head both material columns "Creation Mats"
 		}
@@ -204,7 +206,7 @@ func (p *rowParser) parseTable() error {
 // tableCell reads the i-th cell of a row, of column col; g: the row has the G-rank material
 // columns.
 func (p *rowParser) tableCell(col column, i int, c codecs.RawCell, g bool) error {
-	lines := p.sc.splitCell(c.HTML)
+	lines := p.sc.splitCell(c.HTML, col == colSharpness)
 	var err error
 	switch col {
 	case colName:
@@ -262,17 +264,6 @@ func (p *rowParser) materialCell(col column, c codecs.RawCell, lines []line) err
 		p.w.GCreation60, err = p.materials(c, lines, "g_creation_60")
 	}
 	return err
-}
-
-// hasGColumns reports whether the row has the G-rank material columns (100% / 60%), whose
-// price cell then gives the 60% price on its second line.
-func (p *rowParser) hasGColumns() bool {
-	for _, c := range p.raw.Cells {
-		if columnOf(c.Header) == colG60 {
-			return true
-		}
-	}
-	return false
 }
 
 func extraKey(header string, i int) string {

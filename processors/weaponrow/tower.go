@@ -57,7 +57,7 @@ func (tp *towerParser) start(stat string) *codecs.TowerUpgrade {
 func (tp *towerParser) cell(i int, c codecs.RawCell) error {
 	p := tp.p
 	h := normHeader(c.Header)
-	lines := p.sc.splitCell(c.HTML)
+	lines := p.sc.splitCell(c.HTML, h == "ゲージ")
 	repeated := h == tp.prevHeader
 	tp.prevHeader = h
 	var err error
