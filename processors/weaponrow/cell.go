@@ -223,6 +223,12 @@ type cellScanner struct {
 	// the parse. The headers are copies: a message is not kept for them.
 	headers []string
 	cols    []column
+	// The buffers of rowParser.ammo: a line's text, folded, and the cell's ammo and levels so
+	// far; names interns the ammo's names.
+	line, folded []byte
+	ammo         []ammoLine
+	levels       []ammoLevel
+	names        map[string]string
 }
 
 // columnsOf returns the column of each cell (columnOf of its header), in c's buffer: valid until

@@ -1,8 +1,10 @@
 package weaponrow
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
 )
@@ -19,6 +21,16 @@ func atoi(s string) (int, bool) {
 	return n, err == nil
 }
 
+// atoiBytes is atoi of bytes whose width is folded.
+func atoiBytes(b []byte) (int, bool) {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return 0, false
+	}
+	n, err := strconv.Atoi(string(bytes.TrimPrefix(b, []byte("+"))))
+	return n, err == nil
+}
+
 // foldWidth turns full-width ASCII (０-９, Ａ-Ｚ, ＋, ：) into ASCII and the ideographic space into
 // a space: the Japanese cells use both widths.
 func foldWidth(s string) string {
@@ -32,15 +44,33 @@ func foldWidth(s string) string {
 	if ascii {
 		return s
 	}
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 0xFF01 && r <= 0xFF5E:
-			return r - 0xFF01 + '!'
-		case r == 0x3000:
-			return ' '
+	return strings.Map(foldWidthRune, s)
+}
+
+func foldWidthRune(r rune) rune {
+	switch {
+	case r >= 0xFF01 && r <= 0xFF5E:
+		return r - 0xFF01 + '!'
+	case r == 0x3000:
+		return ' '
+	}
+	return r
+}
+
+// appendFoldWidth appends src to dst with its width folded (foldWidth; bytes that are not UTF-8
+// become U+FFFD, as strings.Map makes them).
+func appendFoldWidth(dst, src []byte) []byte {
+	for i := 0; i < len(src); {
+		if c := src[i]; c < utf8.RuneSelf {
+			dst = append(dst, c)
+			i++
+			continue
 		}
-		return r
-	}, s)
+		r, size := utf8.DecodeRune(src[i:])
+		dst = utf8.AppendRune(dst, foldWidthRune(r))
+		i += size
+	}
+	return dst
 }
 
 func intPtr(n int) *int { return &n }
