@@ -1,6 +1,7 @@
 package weaponrow
 
 import (
+	"bytes"
 	"slices"
 	"strings"
 	"sync"
@@ -158,6 +159,19 @@ func (l line) text() string {
 		b.WriteString(s.text)
 	}
 	return strings.TrimSpace(b.String())
+}
+
+// isOr reports whether l.text() is "or", in any case, without building the text.
+func (l line) isOr() bool {
+	var buf [64]byte
+	b := buf[:0]
+	for _, s := range l.segs {
+		if len(b)+len(s.text) > len(buf) {
+			return strings.EqualFold(l.text(), "or")
+		}
+		b = append(b, s.text...)
+	}
+	return bytes.EqualFold(bytes.TrimSpace(b), []byte("or"))
 }
 
 // hasText reports whether l.text() != "", without building the text: whether a segment holds

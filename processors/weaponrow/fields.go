@@ -284,40 +284,54 @@ func (p *rowParser) price(c codecs.RawCell, lines []line, g bool) error {
 
 // materials reads a recipe cell: one item per line ("<a href=…?ID class=k>Name</a>x3"), "or"
 // between alternatives. Lines that are not items ("Not Craftable", "なし") are kept in Extra.
+// The recipes' items share one array, sized first (each grew by appends).
 func (p *rowParser) materials(c codecs.RawCell, lines []line, field string) ([][]codecs.Material, error) {
 	var recipes [][]codecs.Material
-	var cur []codecs.Material
-	var notes []string
+	var some [2]string
+	notes := some[:0]
+	all := make([]codecs.Material, 0, itemLinks(lines))
 	for _, l := range lines {
-		t := l.text()
-		if strings.EqualFold(t, "or") {
-			if cur != nil {
-				recipes = append(recipes, cur)
+		if l.isOr() {
+			if len(all) > 0 {
+				recipes = append(recipes, all[:len(all):len(all)])
 			}
-			cur = nil
+			all = all[len(all):]
 			continue
 		}
-		items, rest, err := p.items(c, l)
-		if err != nil {
+		var rest string
+		var err error
+		if all, rest, err = p.items(c, l, all); err != nil {
 			return nil, err
 		}
-		cur = append(cur, items...)
 		if rest != "" {
 			notes = append(notes, rest)
 		}
 	}
-	if cur != nil {
-		recipes = append(recipes, cur)
+	if len(all) > 0 {
+		recipes = append(recipes, all[:len(all):len(all)])
 	}
 	p.extra(field+"_note", strings.Join(notes, "\n"))
 	return recipes, nil
 }
 
-// items reads the items of one line: each link to an item page, with the quantity after it
-// ("x3"). The text that is not an item is returned as rest.
-func (p *rowParser) items(c codecs.RawCell, l line) ([]codecs.Material, string, error) {
-	var items []codecs.Material
-	var rest []string
+// itemLinks counts the segments of lines in a link: as many as the items they can hold, at most.
+func itemLinks(lines []line) int {
+	n := 0
+	for _, l := range lines {
+		for _, s := range l.segs {
+			if s.has(tagA) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// items appends the items of one line to dst: each link to an item page, with the quantity
+// after it ("x3"). The text that is not an item is returned as rest.
+func (p *rowParser) items(c codecs.RawCell, l line, dst []codecs.Material) ([]codecs.Material, string, error) {
+	var some [4]string
+	rest := some[:0]
 	for i := 0; i < len(l.segs); i++ {
 		s := l.segs[i]
 		_, id, isItem := strings.Cut(s.href, "?")
@@ -339,9 +353,9 @@ func (p *rowParser) items(c codecs.RawCell, l line) ([]codecs.Material, string, 
 		if m.Quantity == 0 {
 			return nil, "", p.fail(KindParse, c.Header, "item %q (%s) has no quantity", m.Name, m.ItemID)
 		}
-		items = append(items, m)
+		dst = append(dst, m)
 	}
-	return items, strings.TrimSpace(strings.Join(rest, "")), nil
+	return dst, strings.TrimSpace(strings.Join(rest, "")), nil
 }
 
 // quantity reads "x3" (or "×3").

@@ -135,11 +135,11 @@ func (p *rowParser) towerCost(c codecs.RawCell, lines []line, u *codecs.TowerUpg
 			p.towerCostLine(l, u)
 			continue
 		}
-		items, rest, err := p.items(c, l)
-		if err != nil {
+		var rest string
+		var err error
+		if u.Materials, rest, err = p.items(c, l, u.Materials); err != nil {
 			return err
 		}
-		u.Materials = append(u.Materials, items...)
 		if rest != "" {
 			p.extra("tower_note", u.Stat+": "+rest)
 		}
