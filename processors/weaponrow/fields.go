@@ -73,7 +73,15 @@ func appendFoldWidth(dst, src []byte) []byte {
 	return dst
 }
 
-func intPtr(n int) *int { return &n }
+// intPtr returns a pointer to n: the numbers of a weapon share arrays of 8 (each was an
+// allocation of its own).
+func (p *rowParser) intPtr(n int) *int {
+	if len(p.ints) == cap(p.ints) {
+		p.ints = make([]int, 0, 8)
+	}
+	p.ints = append(p.ints, n)
+	return &p.ints[len(p.ints)-1]
+}
 
 // optInt parses a cell holding one number or nothing.
 func (p *rowParser) optInt(c codecs.RawCell, lines []line) (*int, error) {
@@ -88,7 +96,7 @@ func (p *rowParser) optInt(c codecs.RawCell, lines []line) (*int, error) {
 	if len(texts) > 1 {
 		p.extra(extraKey(c.Header, 0), strings.Join(texts[1:], "\n"))
 	}
-	return intPtr(n), nil
+	return p.intPtr(n), nil
 }
 
 // name reads "Name", its level ("<b>Lv2</b>"), its note ("<p>天廊武器</p>") and the upgrade tree
@@ -125,7 +133,7 @@ func (p *rowParser) level(text string) bool {
 	if !ok {
 		return false
 	}
-	p.w.Level = intPtr(n)
+	p.w.Level = p.intPtr(n)
 	return true
 }
 
@@ -159,13 +167,13 @@ func (p *rowParser) rarity(c codecs.RawCell, lines []line) error {
 	if !ok {
 		return p.fail(KindParse, c.Header, "rarity %q is not a number", text)
 	}
-	p.w.Rarity = intPtr(n)
+	p.w.Rarity = p.intPtr(n)
 	if hasG {
 		gr, ok := atoi(g)
 		if !ok {
 			return p.fail(KindParse, c.Header, "G rank in %q is not a number", text)
 		}
-		p.w.GRank = intPtr(gr)
+		p.w.GRank = p.intPtr(gr)
 	}
 	return nil
 }
@@ -183,20 +191,20 @@ func (p *rowParser) attributes(c codecs.RawCell, lines []line) error {
 	if !ok {
 		return p.fail(KindParse, c.Header, "attack %q is not a number", texts[0])
 	}
-	p.w.Attack = intPtr(n)
+	p.w.Attack = p.intPtr(n)
 	if hasAff {
 		a, ok := atoi(strings.TrimSuffix(strings.TrimSpace(aff), "%"))
 		if !ok {
 			return p.fail(KindParse, c.Header, "affinity %q is not a percentage", aff)
 		}
-		p.w.Affinity = intPtr(a)
+		p.w.Affinity = p.intPtr(a)
 	}
 	for _, t := range texts[1:] {
 		label, value, ok := cutLastField(t)
 		v, isNum := atoi(value)
 		switch {
 		case ok && isNum && (label == "Defense" || label == "Def"):
-			p.w.Defense = intPtr(v)
+			p.w.Defense = p.intPtr(v)
 		case ok && isNum:
 			p.w.Elements = append(p.w.Elements, codecs.Element{Kind: elementKind(label), Value: v})
 		case p.raw.Layout == codecs.LayoutBow && (p.w.Bow == nil || p.w.Bow.ArcShot == ""):
@@ -251,7 +259,7 @@ func (p *rowParser) rank(c codecs.RawCell, lines []line) error {
 		if !ok {
 			return p.fail(KindParse, c.Header, "rank level %q is not a number", level)
 		}
-		r.Level = intPtr(n)
+		r.Level = p.intPtr(n)
 	}
 	p.w.Rank = r
 	if len(texts) > 2 {
@@ -271,7 +279,7 @@ func (p *rowParser) price(c codecs.RawCell, lines []line, g bool) error {
 	if !ok {
 		p.extra("price_note", texts[0]) // "Not Craftable" and the like: no price
 	} else {
-		p.w.Price = intPtr(n)
+		p.w.Price = p.intPtr(n)
 	}
 	rest := texts[1:]
 	if g && len(rest) > 0 && lines[1].sep == "hr" {

@@ -152,9 +152,10 @@ func Parse(raw *codecs.RawRecord) (*codecs.Weapon, error) {
 
 // rowParser carries one record through its cells.
 type rowParser struct {
-	raw *codecs.RawRecord
-	w   *codecs.Weapon
-	sc  *cellScanner // the lines of the cell being read
+	raw  *codecs.RawRecord
+	w    *codecs.Weapon
+	sc   *cellScanner // the lines of the cell being read
+	ints []int        // the array of intPtr's numbers
 }
 
 func (p *rowParser) extra(key, value string) {

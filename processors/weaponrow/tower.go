@@ -162,7 +162,7 @@ func (p *rowParser) towerCostLine(l line, u *codecs.TowerUpgrade) {
 		if !ok || u.Cost != nil {
 			p.extra("tower_note", u.Stat+": "+v)
 		} else {
-			u.Cost = intPtr(n)
+			u.Cost = p.intPtr(n)
 		}
 	}
 	if v := strings.TrimSpace(strings.Join(total, "")); v != "" {
@@ -171,7 +171,7 @@ func (p *rowParser) towerCostLine(l line, u *codecs.TowerUpgrade) {
 		if !ok || u.Total != nil {
 			p.extra("tower_note", u.Stat+": "+v)
 		} else {
-			u.Total = intPtr(n)
+			u.Total = p.intPtr(n)
 		}
 	}
 }
