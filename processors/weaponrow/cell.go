@@ -243,6 +243,7 @@ type cellScanner struct {
 	ammo         []ammoLine
 	levels       []ammoLevel
 	names        map[string]string
+	kinds        map[string]string // elementKind's, by label
 }
 
 // columnsOf returns the column of each cell (columnOf of its header), in c's buffer: valid until

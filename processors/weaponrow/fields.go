@@ -206,7 +206,7 @@ func (p *rowParser) attributes(c codecs.RawCell, lines []line) error {
 		case ok && isNum && (label == "Defense" || label == "Def"):
 			p.w.Defense = p.intPtr(v)
 		case ok && isNum:
-			p.w.Elements = append(p.w.Elements, codecs.Element{Kind: elementKind(label), Value: v})
+			p.w.Elements = append(p.w.Elements, codecs.Element{Kind: p.sc.elementKind(label), Value: v})
 		case p.raw.Layout == codecs.LayoutBow && (p.w.Bow == nil || p.w.Bow.ArcShot == ""):
 			p.bow().ArcShot = t
 		default:
@@ -239,6 +239,23 @@ func elementKind(label string) string {
 	label = strings.ToLower(strings.TrimSpace(label))
 	label = strings.ReplaceAll(label, "'", "")
 	return strings.Join(strings.Fields(label), "_")
+}
+
+// elementKind is elementKind(label), the same string for the same label (a weapon's elements
+// are a few dozen labels, each made in three allocations), up to a bound.
+func (c *cellScanner) elementKind(label string) string {
+	if k, ok := c.kinds[label]; ok {
+		return k
+	}
+	k := elementKind(label)
+	if c.kinds == nil {
+		c.kinds = make(map[string]string)
+	}
+	if len(c.kinds) < 1024 { // copies: a message is not kept for them
+		k = strings.Clone(k)
+		c.kinds[strings.Clone(label)] = k
+	}
+	return k
 }
 
 // rank reads "HR<br>31", "GR<br>100", "HR<br>" (no level) or "-" (no requirement).
