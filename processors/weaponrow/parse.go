@@ -112,12 +112,16 @@ func foldHeaderRune(r rune) rune {
 	return unicode.ToLower(r)
 }
 
+// pageKinds are the page kinds of the site (codecs.PageKinds, made once: it makes a map at
+// every call).
+var pageKinds = codecs.PageKinds()
+
 // Parse interprets a raw record into a typed weapon, without version, hash or source (the
 // router sets them). It never panics; an error is a *Error naming the record, the column
 // and what is wrong. Parse does not validate ranges (Validate does); the links it had to repair
 // are findings in w.Quality.
 func Parse(raw *codecs.RawRecord) (*codecs.Weapon, error) {
-	if _, ok := codecs.PageKinds()[raw.PageKind]; !ok {
+	if _, ok := pageKinds[raw.PageKind]; !ok {
 		return nil, rowErr(KindLayout, "record %s: unknown page kind %q", raw.Key, raw.PageKind)
 	}
 	w := &codecs.Weapon{
