@@ -30,22 +30,44 @@ func ContentHash(w *codecs.Weapon) (string, error) {
 
 // hashed is a weapon's content hash and the JSON it was computed from, in a buffer reused from
 // one record to the next (release gives it back): the router also writes the weapon it sends
-// from that JSON (encodeWeapon).
+// from that JSON (encodeWeapon). The copy of the weapon that is hashed, the head of the weapon
+// sent and their encoders are reused too: each was an allocation per record (the copy, 600
+// bytes, escaped to the heap).
 type hashed struct {
-	sum  string
-	json *bytes.Buffer
+	sum      string
+	json     bytes.Buffer
+	head     bytes.Buffer // the head of the weapon sent (encodeWeapon)
+	enc      *json.Encoder
+	headEnc  *json.Encoder
+	n        codecs.Weapon // the copy that is hashed
+	h        weaponHead
+	released bool
 }
 
-var hashBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+var hashedPool = sync.Pool{New: func() any {
+	h := new(hashed)
+	h.enc, h.headEnc = json.NewEncoder(&h.json), json.NewEncoder(&h.head)
+	return h
+}}
 
-func newHashed() *hashed { return &hashed{json: hashBuffers.Get().(*bytes.Buffer)} }
+func newHashed() *hashed {
+	h := hashedPool.Get().(*hashed)
+	h.released = false
+	return h
+}
 
+// release gives h back; a second release of the same h does nothing.
 func (h *hashed) release() {
-	if h.json != nil && h.json.Cap() <= 1<<20 {
-		h.json.Reset()
-		hashBuffers.Put(h.json)
+	if h.released {
+		return
 	}
-	h.json = nil
+	h.released = true
+	h.sum, h.n, h.h = "", codecs.Weapon{}, weaponHead{}
+	if h.json.Cap() <= 1<<20 && h.head.Cap() <= 1<<20 {
+		h.json.Reset()
+		h.head.Reset()
+		hashedPool.Put(h)
+	}
 }
 
 // body is the JSON that was hashed.
@@ -53,7 +75,8 @@ func (h *hashed) body() []byte { return h.json.Bytes() }
 
 // hash computes the hash of w into h.
 func (h *hashed) hash(w *codecs.Weapon) error {
-	n := *w
+	h.n = *w
+	n := &h.n
 	n.Version, n.ContentHash, n.URL = 0, "", ""
 	n.ScrapedAt = time.Time{}
 	n.Source = codecs.Source{}
@@ -64,7 +87,7 @@ func (h *hashed) hash(w *codecs.Weapon) error {
 	// 1.23 → 0.76 CPU-s a snapshot, SHA-256 included). Its Encoder writes into the reused buffer
 	// what Marshal would return in a new one, and a newline.
 	h.json.Reset()
-	if err := json.NewEncoder(h.json).Encode(&n); err != nil {
+	if err := h.enc.Encode(n); err != nil {
 		return fmt.Errorf("hash weapon %s: %w", w.Key, err)
 	}
 	h.json.Truncate(len(bytes.TrimSuffix(h.json.Bytes(), []byte("\n"))))
@@ -125,8 +148,10 @@ func (h *hashed) encodeWeapon(w *codecs.Weapon) ([]byte, error) {
 	body := h.body()
 	if w.ZenithSkill == "" && !bytes.Contains(body, []byte(`\u`)) {
 		if end := bytes.Index(body, []byte(zeroSource)); end > 0 {
-			head := headOf(w)
-			sent, err := json.MarshalWithOption(&head, json.DisableHTMLEscape())
+			h.h = headOf(w)
+			h.head.Reset()
+			err := h.headEnc.EncodeWithOption(&h.h, json.DisableHTMLEscape())
+			sent := bytes.TrimSuffix(h.head.Bytes(), []byte("\n"))
 			if err == nil {
 				tail := body[end+len(zeroSource)-len(`,"name":`):]
 				out := make([]byte, 0, len(sent)-1+len(tail))

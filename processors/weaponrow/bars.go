@@ -23,28 +23,37 @@ type barSegment struct {
 // but not every HTML a tokenizer reads: an attribute value holding ">" ends the tag early, and
 // attribute names are matched in lower case only.
 func readBars(fragment string) []bar {
-	r := barReader{segs: make([]barSegment, 0, 16), start: -1}
-	eachTag(fragment, r.tag)
-	r.closeBar()
-	return r.bars
+	var c cellScanner
+	c.splitCell(fragment, true)
+	if len(c.bars.bars) == 0 {
+		return nil
+	}
+	return c.bars.bars
 }
 
 // barReader is the state of readBars: the bars so far and the open one (the segments of every
-// bar share one array: two allocations per cell, for about a million segments per snapshot).
+// bar share one array). Its buffers are reused from one cell to the next (cellScanner.bars).
 type barReader struct {
 	bars  []bar
 	segs  []barSegment
 	title string // of the open bar
-	start int    // where the open bar's segments start in segs; -1: no bar open
+	open  bool   // a bar is open: its segments start at start in segs
+	start int
+}
+
+func (r *barReader) reset() {
+	clear(r.bars)
+	clear(r.segs)
+	r.bars, r.segs, r.title, r.open, r.start = r.bars[:0], r.segs[:0], "", false, 0
 }
 
 func (r *barReader) tag(t tag) {
 	switch {
-	case t.name == "ul" && t.end:
+	case t.kind == kindUl && t.end:
 		r.closeBar()
-	case t.name == "ul":
-		r.title, r.start = t.attr("title"), len(r.segs)
-	case t.name == "li" && !t.end && r.start >= 0:
+	case t.kind == kindUl:
+		r.title, r.start, r.open = t.attr("title"), len(r.segs), true
+	case t.kind == kindLi && !t.end && r.open:
 		if seg, ok := parseSegment(t.attr("class")); ok {
 			r.segs = append(r.segs, seg)
 		}
@@ -52,39 +61,10 @@ func (r *barReader) tag(t tag) {
 }
 
 func (r *barReader) closeBar() {
-	if r.start >= 0 && len(r.segs) > r.start {
-		if r.bars == nil {
-			r.bars = make([]bar, 0, 2)
-		}
+	if r.open && len(r.segs) > r.start {
 		r.bars = append(r.bars, bar{title: r.title, segs: r.segs[r.start:len(r.segs):len(r.segs)]})
 	}
-	r.start = -1
-}
-
-// eachTag calls fn with each tag of a fragment, in order, comments skipped; it stops at an
-// unclosed comment or a truncated tag.
-func eachTag(fragment string, fn func(tag)) {
-	for i := 0; i < len(fragment); {
-		lt := strings.IndexByte(fragment[i:], '<')
-		if lt < 0 {
-			return
-		}
-		s := fragment[i+lt:]
-		if strings.HasPrefix(s, "<!--") {
-			end := strings.Index(s, "-->")
-			if end < 0 {
-				return
-			}
-			i += lt + end + 3
-			continue
-		}
-		gt := strings.IndexByte(s, '>')
-		if gt < 0 {
-			return
-		}
-		fn(parseTag(s[1:gt]))
-		i += lt + gt + 1
-	}
+	r.open = false
 }
 
 // parseSegment reads a sharpness segment from a class like "g s20": a colour code and "s" with

@@ -1,11 +1,15 @@
 package weaponrow
 
 import (
+	"bytes"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
 
 	"golang.org/x/net/html"
+
+	"github.com/mhfz/mhfz-pipeline/codecs"
 )
 
 // The inline elements a cell's text can sit in, as a bit set.
@@ -23,13 +27,106 @@ const (
 	tagSpan
 )
 
-var inlineTags = map[string]tagSet{
-	"a": tagA, "b": tagB, "s": tagS, "u": tagU, "i": tagI, "small": tagSmall, "em": tagEm,
-	"q": tagQ, "span": tagSpan,
+// tagKind is what the parser makes of an element: a block element, which starts a new line of
+// a cell (the site separates the parts of a cell with them), an inline element (its tagSet bit:
+// kindA's is tagA, and so on in order), or another.
+type tagKind uint8
+
+const (
+	kindOther tagKind = iota
+	kindBr
+	kindHr
+	kindP
+	kindLi
+	kindDiv
+	kindUl
+	kindA
+	kindB
+	kindS
+	kindU
+	kindI
+	kindSmall
+	kindEm
+	kindQ
+	kindSpan
+)
+
+// blockNames are the block elements' names, a line's sep.
+var blockNames = [...]string{kindBr: "br", kindHr: "hr", kindP: "p", kindLi: "li", kindDiv: "div", kindUl: "ul"}
+
+func (k tagKind) block() bool { return kindBr <= k && k <= kindUl }
+
+// bit is the tagSet bit of an inline element.
+func (k tagKind) bit() tagSet {
+	if k < kindA {
+		return 0
+	}
+	return tagA << (k - kindA)
 }
 
-// blockTags start a new line of a cell: the site separates the parts of a cell with them.
-var blockTags = map[string]bool{"br": true, "hr": true, "p": true, "li": true, "div": true, "ul": true}
+// kindOf returns the kind of an element by its name, in any case (an ASCII name is folded on
+// the stack, a switch instead of two maps: a tenth of the parse).
+func kindOf(name string) tagKind {
+	var buf [5]byte
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= utf8.RuneSelf:
+			return kindOfLower(strings.ToLower(name)) // as strings.ToLower folds it ("İ" is "i")
+		case i >= len(buf):
+			continue // too long for an element it knows; read on for a non-ASCII byte
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	if len(name) > len(buf) {
+		return kindOther
+	}
+	return kindOfLower(string(buf[:len(name)]))
+}
+
+func kindOfLower(name string) tagKind {
+	switch name {
+	case "br":
+		return kindBr
+	case "hr":
+		return kindHr
+	case "p":
+		return kindP
+	case "li":
+		return kindLi
+	case "div":
+		return kindDiv
+	case "ul":
+		return kindUl
+	}
+	return inlineKindOf(name)
+}
+
+func inlineKindOf(name string) tagKind {
+	switch name {
+	case "a":
+		return kindA
+	case "b":
+		return kindB
+	case "s":
+		return kindS
+	case "u":
+		return kindU
+	case "i":
+		return kindI
+	case "small":
+		return kindSmall
+	case "em":
+		return kindEm
+	case "q":
+		return kindQ
+	case "span":
+		return kindSpan
+	}
+	return kindOther
+}
 
 // segment is a run of text of a cell inside the same inline elements.
 type segment struct {
@@ -64,6 +161,19 @@ func (l line) text() string {
 	return strings.TrimSpace(b.String())
 }
 
+// isOr reports whether l.text() is "or", in any case, without building the text.
+func (l line) isOr() bool {
+	var buf [64]byte
+	b := buf[:0]
+	for _, s := range l.segs {
+		if len(b)+len(s.text) > len(buf) {
+			return strings.EqualFold(l.text(), "or")
+		}
+		b = append(b, s.text...)
+	}
+	return bytes.EqualFold(bytes.TrimSpace(b), []byte("or"))
+}
+
 // hasText reports whether l.text() != "", without building the text: whether a segment holds
 // something else than spaces. A segment that is not valid UTF-8 may end a rune that the next one
 // finishes (a space, maybe): the line's text is built then.
@@ -82,8 +192,10 @@ func (l line) hasText() bool {
 // splitCell cuts a cell's inner HTML into its non-empty lines, in c's buffers: the lines are
 // valid until the next call. The raw record keeps the HTML as served, so the parser reads the
 // structure (links, underlines, italics) from it rather than from the scraper's flattened text.
-func (c *cellScanner) splitCell(fragment string) []line {
+// With bars, it also reads the cell's sharpness bars (readBars), into c.bars.
+func (c *cellScanner) splitCell(fragment string, bars bool) []line {
 	c.reset()
+	c.withBars = bars
 	if !strings.ContainsRune(fragment, '<') && !strings.ContainsRune(fragment, '&') {
 		if strings.TrimSpace(fragment) == "" {
 			return nil
@@ -94,6 +206,9 @@ func (c *cellScanner) splitCell(fragment string) []line {
 	}
 	c.scan(fragment)
 	c.flush("")
+	if bars {
+		c.bars.closeBar()
+	}
 	if len(c.lines) == 0 {
 		return nil
 	}
@@ -109,10 +224,48 @@ type cellScanner struct {
 	start int       // where the current line's segments start in segs
 	sep   string    // the current line's sep
 	tags  tagSet
-	open  []string // stack of open inline tags, to undo them on their end tag
+	open  []tagKind // stack of open inline tags, to undo them on their end tag
 	href  []string
 	cls   []string
 	span  []string
+	// withBars: the cell's sharpness bars are read into bars in the same scan as its lines
+	// (reading them in a second scan was a sixth of the parse).
+	withBars bool
+	bars     barReader
+	// headers and cols are the headers of the last row read and their columns (columnOf): the
+	// rows of a page come one after the other with the same headers, whose lookup was a tenth of
+	// the parse. The headers are copies: a message is not kept for them.
+	headers []string
+	cols    []column
+	// The buffers of rowParser.ammo: a line's text, folded, and the cell's ammo and levels so
+	// far; names interns the ammo's names.
+	line, folded []byte
+	ammo         []ammoLine
+	levels       []ammoLevel
+	names        map[string]string
+	kinds        map[string]string // elementKind's, by label
+}
+
+// columnsOf returns the column of each cell (columnOf of its header), in c's buffer: valid until
+// the next call.
+func (c *cellScanner) columnsOf(cells []codecs.RawCell) []column {
+	if len(c.cols) != len(cells) {
+		c.headers = slices.Grow(c.headers[:0], len(cells))[:len(cells)]
+		c.cols = slices.Grow(c.cols[:0], len(cells))[:len(cells)]
+		clear(c.headers)
+		for i := range c.cols {
+			c.cols[i] = columnOf(cells[i].Header)
+			c.headers[i] = strings.Clone(cells[i].Header)
+		}
+		return c.cols
+	}
+	for i, cell := range cells {
+		if c.headers[i] != cell.Header {
+			c.cols[i] = columnOf(cell.Header)
+			c.headers[i] = strings.Clone(cell.Header)
+		}
+	}
+	return c.cols
 }
 
 // scanners keeps the cellScanners of the rows parsed at the same time.
@@ -125,6 +278,8 @@ func (c *cellScanner) reset() {
 	clear(c.lines)
 	c.segs, c.lines, c.start, c.sep, c.tags = c.segs[:0], c.lines[:0], 0, "", 0
 	c.open, c.href, c.cls, c.span = c.open[:0], c.href[:0], c.cls[:0], c.span[:0]
+	c.withBars = false
+	c.bars.reset()
 }
 
 // scan reads a fragment. The cells are machine-written HTML fragments: a small scanner reads them
@@ -194,53 +349,50 @@ func (c *cellScanner) text(raw string) {
 }
 
 func (c *cellScanner) tag(t tag) {
-	if t.name == "" {
-		return
+	if c.withBars {
+		c.bars.tag(t)
 	}
-	if blockTags[t.name] {
-		if !t.end || t.name != "br" {
-			c.flush(t.name)
-		}
-		return
-	}
-	bit, ok := inlineTags[t.name]
 	switch {
-	case !ok:
+	case t.kind == kindOther:
+	case t.kind.block():
+		if !t.end || t.kind != kindBr {
+			c.flush(blockNames[t.kind])
+		}
 	case t.end:
-		c.closeInline(t.name)
+		c.closeInline(t.kind)
 	case !t.selfClosing:
-		c.openInline(t, bit)
+		c.openInline(t)
 	}
 }
 
-func (c *cellScanner) openInline(t tag, bit tagSet) {
-	c.open = append(c.open, t.name)
-	c.tags |= bit
-	switch t.name {
-	case "a":
+func (c *cellScanner) openInline(t tag) {
+	c.open = append(c.open, t.kind)
+	c.tags |= t.kind.bit()
+	switch t.kind {
+	case kindA:
 		c.href, c.cls = append(c.href, t.attr("href")), append(c.cls, t.attr("class"))
-	case "span":
+	case kindSpan:
 		c.span = append(c.span, t.attr("class"))
 	}
 }
 
-func (c *cellScanner) closeInline(name string) {
+func (c *cellScanner) closeInline(kind tagKind) {
 	for j := len(c.open) - 1; j >= 0; j-- {
-		if c.open[j] == name {
+		if c.open[j] == kind {
 			c.open = append(c.open[:j], c.open[j+1:]...)
 			break
 		}
 	}
 	c.tags = 0
 	for _, o := range c.open {
-		c.tags |= inlineTags[o]
+		c.tags |= o.bit()
 	}
-	switch name {
-	case "a":
+	switch kind {
+	case kindA:
 		if len(c.href) > 0 {
 			c.href, c.cls = c.href[:len(c.href)-1], c.cls[:len(c.cls)-1]
 		}
-	case "span":
+	case kindSpan:
 		if len(c.span) > 0 {
 			c.span = c.span[:len(c.span)-1]
 		}
@@ -249,7 +401,7 @@ func (c *cellScanner) closeInline(name string) {
 
 // tag is one parsed tag: "a href=\"x\" class=k", "/a", "br/".
 type tag struct {
-	name             string
+	kind             tagKind
 	end, selfClosing bool
 	attrs            string
 }
@@ -266,7 +418,7 @@ func parseTag(s string) tag {
 	for n < len(s) && s[n] != ' ' && s[n] != '\t' && s[n] != '\n' && s[n] != '\r' {
 		n++
 	}
-	t.name, t.attrs = strings.ToLower(s[:n]), s[n:]
+	t.kind, t.attrs = kindOf(s[:n]), s[n:]
 	return t
 }
 

@@ -1,8 +1,10 @@
 package weaponrow
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
 )
@@ -19,6 +21,16 @@ func atoi(s string) (int, bool) {
 	return n, err == nil
 }
 
+// atoiBytes is atoi of bytes whose width is folded.
+func atoiBytes(b []byte) (int, bool) {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return 0, false
+	}
+	n, err := strconv.Atoi(string(bytes.TrimPrefix(b, []byte("+"))))
+	return n, err == nil
+}
+
 // foldWidth turns full-width ASCII (０-９, Ａ-Ｚ, ＋, ：) into ASCII and the ideographic space into
 // a space: the Japanese cells use both widths.
 func foldWidth(s string) string {
@@ -32,18 +44,44 @@ func foldWidth(s string) string {
 	if ascii {
 		return s
 	}
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 0xFF01 && r <= 0xFF5E:
-			return r - 0xFF01 + '!'
-		case r == 0x3000:
-			return ' '
-		}
-		return r
-	}, s)
+	return strings.Map(foldWidthRune, s)
 }
 
-func intPtr(n int) *int { return &n }
+func foldWidthRune(r rune) rune {
+	switch {
+	case r >= 0xFF01 && r <= 0xFF5E:
+		return r - 0xFF01 + '!'
+	case r == 0x3000:
+		return ' '
+	}
+	return r
+}
+
+// appendFoldWidth appends src to dst with its width folded (foldWidth; bytes that are not UTF-8
+// become U+FFFD, as strings.Map makes them).
+func appendFoldWidth(dst, src []byte) []byte {
+	for i := 0; i < len(src); {
+		if c := src[i]; c < utf8.RuneSelf {
+			dst = append(dst, c)
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(src[i:])
+		dst = utf8.AppendRune(dst, foldWidthRune(r))
+		i += size
+	}
+	return dst
+}
+
+// intPtr returns a pointer to n: the numbers of a weapon share arrays of 8 (each was an
+// allocation of its own).
+func (p *rowParser) intPtr(n int) *int {
+	if len(p.ints) == cap(p.ints) {
+		p.ints = make([]int, 0, 8)
+	}
+	p.ints = append(p.ints, n)
+	return &p.ints[len(p.ints)-1]
+}
 
 // optInt parses a cell holding one number or nothing.
 func (p *rowParser) optInt(c codecs.RawCell, lines []line) (*int, error) {
@@ -58,7 +96,7 @@ func (p *rowParser) optInt(c codecs.RawCell, lines []line) (*int, error) {
 	if len(texts) > 1 {
 		p.extra(extraKey(c.Header, 0), strings.Join(texts[1:], "\n"))
 	}
-	return intPtr(n), nil
+	return p.intPtr(n), nil
 }
 
 // name reads "Name", its level ("<b>Lv2</b>"), its note ("<p>天廊武器</p>") and the upgrade tree
@@ -95,7 +133,7 @@ func (p *rowParser) level(text string) bool {
 	if !ok {
 		return false
 	}
-	p.w.Level = intPtr(n)
+	p.w.Level = p.intPtr(n)
 	return true
 }
 
@@ -129,13 +167,13 @@ func (p *rowParser) rarity(c codecs.RawCell, lines []line) error {
 	if !ok {
 		return p.fail(KindParse, c.Header, "rarity %q is not a number", text)
 	}
-	p.w.Rarity = intPtr(n)
+	p.w.Rarity = p.intPtr(n)
 	if hasG {
 		gr, ok := atoi(g)
 		if !ok {
 			return p.fail(KindParse, c.Header, "G rank in %q is not a number", text)
 		}
-		p.w.GRank = intPtr(gr)
+		p.w.GRank = p.intPtr(gr)
 	}
 	return nil
 }
@@ -153,22 +191,22 @@ func (p *rowParser) attributes(c codecs.RawCell, lines []line) error {
 	if !ok {
 		return p.fail(KindParse, c.Header, "attack %q is not a number", texts[0])
 	}
-	p.w.Attack = intPtr(n)
+	p.w.Attack = p.intPtr(n)
 	if hasAff {
 		a, ok := atoi(strings.TrimSuffix(strings.TrimSpace(aff), "%"))
 		if !ok {
 			return p.fail(KindParse, c.Header, "affinity %q is not a percentage", aff)
 		}
-		p.w.Affinity = intPtr(a)
+		p.w.Affinity = p.intPtr(a)
 	}
 	for _, t := range texts[1:] {
 		label, value, ok := cutLastField(t)
 		v, isNum := atoi(value)
 		switch {
 		case ok && isNum && (label == "Defense" || label == "Def"):
-			p.w.Defense = intPtr(v)
+			p.w.Defense = p.intPtr(v)
 		case ok && isNum:
-			p.w.Elements = append(p.w.Elements, codecs.Element{Kind: elementKind(label), Value: v})
+			p.w.Elements = append(p.w.Elements, codecs.Element{Kind: p.sc.elementKind(label), Value: v})
 		case p.raw.Layout == codecs.LayoutBow && (p.w.Bow == nil || p.w.Bow.ArcShot == ""):
 			p.bow().ArcShot = t
 		default:
@@ -203,6 +241,23 @@ func elementKind(label string) string {
 	return strings.Join(strings.Fields(label), "_")
 }
 
+// elementKind is elementKind(label), the same string for the same label (a weapon's elements
+// are a few dozen labels, each made in three allocations), up to a bound.
+func (c *cellScanner) elementKind(label string) string {
+	if k, ok := c.kinds[label]; ok {
+		return k
+	}
+	k := elementKind(label)
+	if c.kinds == nil {
+		c.kinds = make(map[string]string)
+	}
+	if len(c.kinds) < 1024 { // copies: a message is not kept for them
+		k = strings.Clone(k)
+		c.kinds[strings.Clone(label)] = k
+	}
+	return k
+}
+
 // rank reads "HR<br>31", "GR<br>100", "HR<br>" (no level) or "-" (no requirement).
 func (p *rowParser) rank(c codecs.RawCell, lines []line) error {
 	texts := nonEmpty(lineTexts(lines))
@@ -221,7 +276,7 @@ func (p *rowParser) rank(c codecs.RawCell, lines []line) error {
 		if !ok {
 			return p.fail(KindParse, c.Header, "rank level %q is not a number", level)
 		}
-		r.Level = intPtr(n)
+		r.Level = p.intPtr(n)
 	}
 	p.w.Rank = r
 	if len(texts) > 2 {
@@ -241,7 +296,7 @@ func (p *rowParser) price(c codecs.RawCell, lines []line, g bool) error {
 	if !ok {
 		p.extra("price_note", texts[0]) // "Not Craftable" and the like: no price
 	} else {
-		p.w.Price = intPtr(n)
+		p.w.Price = p.intPtr(n)
 	}
 	rest := texts[1:]
 	if g && len(rest) > 0 && lines[1].sep == "hr" {
@@ -254,40 +309,54 @@ func (p *rowParser) price(c codecs.RawCell, lines []line, g bool) error {
 
 // materials reads a recipe cell: one item per line ("<a href=…?ID class=k>Name</a>x3"), "or"
 // between alternatives. Lines that are not items ("Not Craftable", "なし") are kept in Extra.
+// The recipes' items share one array, sized first (each grew by appends).
 func (p *rowParser) materials(c codecs.RawCell, lines []line, field string) ([][]codecs.Material, error) {
 	var recipes [][]codecs.Material
-	var cur []codecs.Material
-	var notes []string
+	var some [2]string
+	notes := some[:0]
+	all := make([]codecs.Material, 0, itemLinks(lines))
 	for _, l := range lines {
-		t := l.text()
-		if strings.EqualFold(t, "or") {
-			if cur != nil {
-				recipes = append(recipes, cur)
+		if l.isOr() {
+			if len(all) > 0 {
+				recipes = append(recipes, all[:len(all):len(all)])
 			}
-			cur = nil
+			all = all[len(all):]
 			continue
 		}
-		items, rest, err := p.items(c, l)
-		if err != nil {
+		var rest string
+		var err error
+		if all, rest, err = p.items(c, l, all); err != nil {
 			return nil, err
 		}
-		cur = append(cur, items...)
 		if rest != "" {
 			notes = append(notes, rest)
 		}
 	}
-	if cur != nil {
-		recipes = append(recipes, cur)
+	if len(all) > 0 {
+		recipes = append(recipes, all[:len(all):len(all)])
 	}
 	p.extra(field+"_note", strings.Join(notes, "\n"))
 	return recipes, nil
 }
 
-// items reads the items of one line: each link to an item page, with the quantity after it
-// ("x3"). The text that is not an item is returned as rest.
-func (p *rowParser) items(c codecs.RawCell, l line) ([]codecs.Material, string, error) {
-	var items []codecs.Material
-	var rest []string
+// itemLinks counts the segments of lines in a link: as many as the items they can hold, at most.
+func itemLinks(lines []line) int {
+	n := 0
+	for _, l := range lines {
+		for _, s := range l.segs {
+			if s.has(tagA) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// items appends the items of one line to dst: each link to an item page, with the quantity
+// after it ("x3"). The text that is not an item is returned as rest.
+func (p *rowParser) items(c codecs.RawCell, l line, dst []codecs.Material) ([]codecs.Material, string, error) {
+	var some [4]string
+	rest := some[:0]
 	for i := 0; i < len(l.segs); i++ {
 		s := l.segs[i]
 		_, id, isItem := strings.Cut(s.href, "?")
@@ -309,9 +378,9 @@ func (p *rowParser) items(c codecs.RawCell, l line) ([]codecs.Material, string, 
 		if m.Quantity == 0 {
 			return nil, "", p.fail(KindParse, c.Header, "item %q (%s) has no quantity", m.Name, m.ItemID)
 		}
-		items = append(items, m)
+		dst = append(dst, m)
 	}
-	return items, strings.TrimSpace(strings.Join(rest, "")), nil
+	return dst, strings.TrimSpace(strings.Join(rest, "")), nil
 }
 
 // quantity reads "x3" (or "×3").

@@ -1,6 +1,7 @@
 package weaponrow
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -111,12 +112,16 @@ func foldHeaderRune(r rune) rune {
 	return unicode.ToLower(r)
 }
 
+// pageKinds are the page kinds of the site (codecs.PageKinds, made once: it makes a map at
+// every call).
+var pageKinds = codecs.PageKinds()
+
 // Parse interprets a raw record into a typed weapon, without version, hash or source (the
 // router sets them). It never panics; an error is a *Error naming the record, the column
 // and what is wrong. Parse does not validate ranges (Validate does); the links it had to repair
 // are findings in w.Quality.
 func Parse(raw *codecs.RawRecord) (*codecs.Weapon, error) {
-	if _, ok := codecs.PageKinds()[raw.PageKind]; !ok {
+	if _, ok := pageKinds[raw.PageKind]; !ok {
 		return nil, rowErr(KindLayout, "record %s: unknown page kind %q", raw.Key, raw.PageKind)
 	}
 	w := &codecs.Weapon{
@@ -151,9 +156,10 @@ func Parse(raw *codecs.RawRecord) (*codecs.Weapon, error) {
 
 // rowParser carries one record through its cells.
 type rowParser struct {
-	raw *codecs.RawRecord
-	w   *codecs.Weapon
-	sc  *cellScanner // the lines of the cell being read
+	raw  *codecs.RawRecord
+	w    *codecs.Weapon
+	sc   *cellScanner // the lines of the cell being read
+	ints []int        // the array of intPtr's numbers
 }
 
 func (p *rowParser) extra(key, value string) {
@@ -178,9 +184,10 @@ func (p *rowParser) fail(kind, header, format string, args ...any) error {
 // parseTable parses a row of the ken, gun or yumi layouts: one column per meaning.
 func (p *rowParser) parseTable() error {
 	var seen [colDescription + 1]bool
-	g := p.hasGColumns()
+	cols := p.sc.columnsOf(p.raw.Cells)
+	g := slices.Contains(cols, colG60) // the G-rank material columns
 	for i, c := range p.raw.Cells {
-		col := columnOf(c.Header)
+		col := cols[i]
 		if col == colCreation && seen[colCreation] {
 			col = colUpgrade // the partner pages head both material columns "Creation Mats"
 		}
@@ -204,7 +211,7 @@ func (p *rowParser) parseTable() error {
 // tableCell reads the i-th cell of a row, of column col; g: the row has the G-rank material
 // columns.
 func (p *rowParser) tableCell(col column, i int, c codecs.RawCell, g bool) error {
-	lines := p.sc.splitCell(c.HTML)
+	lines := p.sc.splitCell(c.HTML, col == colSharpness)
 	var err error
 	switch col {
 	case colName:
@@ -262,17 +269,6 @@ func (p *rowParser) materialCell(col column, c codecs.RawCell, lines []line) err
 		p.w.GCreation60, err = p.materials(c, lines, "g_creation_60")
 	}
 	return err
-}
-
-// hasGColumns reports whether the row has the G-rank material columns (100% / 60%), whose
-// price cell then gives the 60% price on its second line.
-func (p *rowParser) hasGColumns() bool {
-	for _, c := range p.raw.Cells {
-		if columnOf(c.Header) == colG60 {
-			return true
-		}
-	}
-	return false
 }
 
 func extraKey(header string, i int) string {

@@ -57,7 +57,7 @@ func (tp *towerParser) start(stat string) *codecs.TowerUpgrade {
 func (tp *towerParser) cell(i int, c codecs.RawCell) error {
 	p := tp.p
 	h := normHeader(c.Header)
-	lines := p.sc.splitCell(c.HTML)
+	lines := p.sc.splitCell(c.HTML, h == "ゲージ")
 	repeated := h == tp.prevHeader
 	tp.prevHeader = h
 	var err error
@@ -135,11 +135,11 @@ func (p *rowParser) towerCost(c codecs.RawCell, lines []line, u *codecs.TowerUpg
 			p.towerCostLine(l, u)
 			continue
 		}
-		items, rest, err := p.items(c, l)
-		if err != nil {
+		var rest string
+		var err error
+		if u.Materials, rest, err = p.items(c, l, u.Materials); err != nil {
 			return err
 		}
-		u.Materials = append(u.Materials, items...)
 		if rest != "" {
 			p.extra("tower_note", u.Stat+": "+rest)
 		}
@@ -162,7 +162,7 @@ func (p *rowParser) towerCostLine(l line, u *codecs.TowerUpgrade) {
 		if !ok || u.Cost != nil {
 			p.extra("tower_note", u.Stat+": "+v)
 		} else {
-			u.Cost = intPtr(n)
+			u.Cost = p.intPtr(n)
 		}
 	}
 	if v := strings.TrimSpace(strings.Join(total, "")); v != "" {
@@ -171,7 +171,7 @@ func (p *rowParser) towerCostLine(l line, u *codecs.TowerUpgrade) {
 		if !ok || u.Total != nil {
 			p.extra("tower_note", u.Stat+": "+v)
 		} else {
-			u.Total = intPtr(n)
+			u.Total = p.intPtr(n)
 		}
 	}
 }
