@@ -65,6 +65,36 @@ func TestNewChecksConfig(t *testing.T) {
 	}
 }
 
+// The sink's consumer group waits for fetchMin bytes per fetch (a CPU saving, see fetchMin); the
+// caller's config is left as it was, and the guarantees the sink relies on stay as kafka.Config
+// sets them.
+func TestNewSetsTheGroupsFetchSizes(t *testing.T) {
+	t.Parallel()
+	cfg := validConfig()
+	callers := *cfg.Kafka
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := s.kafkaCfg.Consumer
+	if got.Fetch.Min != fetchMin || got.MaxWaitTime != fetchMaxWait {
+		t.Errorf("the group's fetch: min %d bytes, max wait %v; want %d, %v",
+			got.Fetch.Min, got.MaxWaitTime, fetchMin, fetchMaxWait)
+	}
+	if cfg.Kafka.Consumer.Fetch.Min != callers.Consumer.Fetch.Min ||
+		cfg.Kafka.Consumer.MaxWaitTime != callers.Consumer.MaxWaitTime {
+		t.Errorf("New changed the caller's config: fetch min %d, max wait %v",
+			cfg.Kafka.Consumer.Fetch.Min, cfg.Kafka.Consumer.MaxWaitTime)
+	}
+	if got.Offsets.AutoCommit.Enable != callers.Consumer.Offsets.AutoCommit.Enable ||
+		got.Offsets.Initial != callers.Consumer.Offsets.Initial {
+		t.Error("New changed the group's offsets settings along with its fetch sizes")
+	}
+	if err := s.kafkaCfg.Validate(); err != nil {
+		t.Errorf("the group's config: %v", err)
+	}
+}
+
 // A run that fails with a failure that may go away (Kafka's brokers gone, a connection reset) is
 // started again; one that fails for good ends the Run with its error.
 func TestRunStartsAgainAfterRestartableFailures(t *testing.T) {
