@@ -127,7 +127,7 @@ func processCPU(b *testing.B) time.Duration {
 // realMessages reads the messages the processor sends for the newest snapshot from the file
 // MHFZ_ROUTED_WEAPONS names (written by e2e TestWriteRoutedWeapons: the sink's tests cannot
 // import the processor); the benchmark is skipped without it.
-func realMessages(b *testing.B) []*sarama.ConsumerMessage {
+func realMessages(b testing.TB) []*sarama.ConsumerMessage {
 	path := os.Getenv("MHFZ_ROUTED_WEAPONS")
 	if path == "" {
 		b.Skip("MHFZ_ROUTED_WEAPONS names no file of routed weapons (e2e TestWriteRoutedWeapons writes it)")
@@ -183,4 +183,35 @@ func BenchmarkDecodeRealCorpus(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(msgs)), "records/op")
 	b.ReportMetric((processCPU(b)-cpu0).Seconds()/float64(b.N), "cpu-s/op")
+}
+
+// TestWriteCopyRows writes the rows of the real records (as BenchmarkDecodeRealCorpus reads
+// them) as pgx encodes them for COPY, table by table, to the file MHFZ_COPY_ROWS names: two
+// builds that write the same file send PostgreSQL the same bytes. Skipped without it.
+//
+//	MHFZ_ROUTED_WEAPONS=/tmp/routed.tsv MHFZ_COPY_ROWS=/tmp/rows.bin go test -run TestWriteCopyRows ./sink/
+func TestWriteCopyRows(t *testing.T) {
+	path := os.Getenv("MHFZ_COPY_ROWS")
+	if path == "" {
+		t.Skip("MHFZ_COPY_ROWS names no file to write")
+	}
+	msgs := realMessages(t)
+	s := &Sink{tables: topicTables(codecs.Names{})}
+	enc := newCopyEncoder()
+	var out []byte
+	for _, m := range msgs {
+		r := s.decode(m)
+		if !r.storable() {
+			t.Fatalf("%s", r.reason)
+		}
+		rows := newCopyRows(r.table, []*record{r})
+		if err := enc.encode(r.table, rows); err != nil {
+			t.Fatal(err)
+		}
+		out = append(append(out, r.table...), '\t')
+		out = append(append(out, enc.buf...), '\n')
+	}
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
