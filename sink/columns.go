@@ -30,8 +30,9 @@ type record struct {
 	pos    kafka.Position
 	key    []byte
 	value  []byte
-	weapon *storedWeapon // nil when the value could not be decoded
+	weapon *storedWeapon // nil when the value could not be decoded; else &stored
 	reason string        // why the record cannot be stored (decode error, value out of range), if it cannot
+	stored storedWeapon  // the weapon, decoded into the record itself: one allocation for both
 }
 
 // storable reports whether r has a row to store; if not, r.reason says why.
