@@ -86,7 +86,7 @@ var commonColumns = []column{
 	intCol("element_value", func(w *codecs.Weapon) any { return elementValue(w, false) }),
 	weaponCol("status", func(w *codecs.Weapon) any { return elementKind(w, true) }),
 	intCol("status_value", func(w *codecs.Weapon) any { return elementValue(w, true) }),
-	weaponCol("elements", func(w *codecs.Weapon) any { return jsonb(w.Elements) }),
+	storedCol("elements", func(w *storedWeapon) any { return rawJSONB(w.Elements) }),
 	intCol("defense", func(w *codecs.Weapon) any { return intRef{w.Defense} }),
 	intCol("slots", func(w *codecs.Weapon) any { return intRef{w.Slots} }),
 	weaponCol("rank_system", func(w *codecs.Weapon) any {

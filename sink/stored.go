@@ -17,6 +17,9 @@ import (
 type storedWeapon struct {
 	// The embedded weapon's fields of the names below stay empty: the outer ones win.
 	codecs.Weapon
+	// Elements is the elements column as JSON, and decoded from it into Weapon.Elements for the
+	// element and status columns (encoding them again was a tenth of the allocations left).
+	Elements     json.RawMessage `json:"elements"`
 	UpgradeFrom  json.RawMessage `json:"upgrade_from"`
 	UpgradeTo    json.RawMessage `json:"upgrade_to"`
 	Sharpness    json.RawMessage `json:"sharpness"`
@@ -69,7 +72,8 @@ func decodeStored(data []byte) (*storedWeapon, error) {
 // value from sarama is its own (a part of the fetch response or of its decompressed batch,
 // neither reused), and the record keeps it until its batch is committed anyway.
 func (w *storedWeapon) decode(data []byte) error {
-	if len(data) > 0 && json.UnmarshalWithOption(data, w, json.DecodeNoCopyString()) == nil && w.shapesHold() {
+	if len(data) > 0 && json.UnmarshalWithOption(data, w, json.DecodeNoCopyString()) == nil && w.shapesHold() &&
+		w.decodeElements() == nil {
 		return codecs.CheckWeapon(&w.Weapon)
 	}
 	typed, err := codecs.DecodeWeapon(data)
@@ -79,19 +83,28 @@ func (w *storedWeapon) decode(data []byte) error {
 	return fmt.Errorf("decode weapon %q: a part stored as jsonb is not of its type", typed.Key)
 }
 
+// decodeElements decodes the elements kept as JSON into the typed weapon's, as its decoding
+// would have (a wrong type in them is refused: see decode). Their strings refer to the JSON kept.
+func (w *storedWeapon) decodeElements() error {
+	if emptyJSON(w.Elements) {
+		return nil
+	}
+	return json.UnmarshalWithOption(w.Elements, &w.Weapon.Elements, json.DecodeNoCopyString())
+}
+
 // shapesHold reports whether every jsonb part is what codecs.Weapon declares: a list, an object
 // or null.
 func (w *storedWeapon) shapesHold() bool {
 	// An array of room for all (appending a bowgun's or a bow's list to a slice of eight moved
 	// it to the heap, for every weapon).
-	lists := [10]json.RawMessage{w.UpgradeFrom, w.UpgradeTo, w.Sharpness, w.Creation, w.Upgrade,
-		w.GCreation100, w.GCreation60, w.Quality}
+	lists := [11]json.RawMessage{w.UpgradeFrom, w.UpgradeTo, w.Sharpness, w.Creation, w.Upgrade,
+		w.GCreation100, w.GCreation60, w.Quality, w.Elements}
 	objects := [...]json.RawMessage{w.Tower, w.Extra, w.Source}
 	if w.Bowgun != nil {
-		lists[8] = w.Bowgun.Ammo
+		lists[9] = w.Bowgun.Ammo
 	}
 	if w.Bow != nil {
-		lists[9] = w.Bow.ChargeLevels
+		lists[10] = w.Bow.ChargeLevels
 	}
 	return allOf(lists[:], '[') && allOf(objects[:], '{')
 }

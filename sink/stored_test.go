@@ -67,7 +67,7 @@ func typedValue(w *codecs.Weapon, c column) any {
 	if bow == nil {
 		bow = &codecs.BowStats{}
 	}
-	typed := map[string]any{"upgrade_from": jsonb(w.UpgradeFrom), "upgrade_to": jsonb(w.UpgradeTo),
+	typed := map[string]any{"elements": jsonb(w.Elements), "upgrade_from": jsonb(w.UpgradeFrom), "upgrade_to": jsonb(w.UpgradeTo),
 		"sharpness": jsonb(w.Sharpness), "materials": jsonb(materials), "tower": jsonb(w.Tower),
 		"extra": jsonb(w.Extra), "quality": jsonb(w.Quality), "source": jsonb(w.Source),
 		"ammo": jsonb(bowgun.Ammo), "reload": text(&bowgun.Reload), "recoil": text(&bowgun.Recoil),
@@ -103,7 +103,8 @@ func show(v any) string {
 func TestStoredRefusesWhatTheTypedRefused(t *testing.T) {
 	good := `"schema":1,"key":"k","version":1,"weapon_type":"bow"`
 	for _, data := range []string{"", "not JSON", `{"schema":99,"key":"k","version":1}`,
-		`{` + good + `,"sharpness":"sharp"}`, `{` + good + `,"tower":[1]}`, `{` + good + `,"bow":{"charge_levels":5}}`} {
+		`{` + good + `,"sharpness":"sharp"}`, `{` + good + `,"tower":[1]}`, `{` + good + `,"bow":{"charge_levels":5}}`,
+		`{` + good + `,"elements":"fire"}`, `{` + good + `,"elements":[{"kind":5}]}`} {
 		_, err := decodeStored([]byte(data))
 		_, typed := codecs.DecodeWeapon([]byte(data))
 		if err == nil || typed == nil || err.Error() != typed.Error() {
