@@ -86,7 +86,7 @@ var commonColumns = []column{
 	intCol("element_value", func(w *codecs.Weapon) any { return elementValue(w, false) }),
 	weaponCol("status", func(w *codecs.Weapon) any { return elementKind(w, true) }),
 	intCol("status_value", func(w *codecs.Weapon) any { return elementValue(w, true) }),
-	storedCol("elements", func(w *storedWeapon) any { return rawJSONB(w.Elements) }),
+	storedCol("elements", func(w *storedWeapon) any { return rawJSONB(&w.Elements) }),
 	intCol("defense", func(w *codecs.Weapon) any { return intRef{w.Defense} }),
 	intCol("slots", func(w *codecs.Weapon) any { return intRef{w.Slots} }),
 	weaponCol("rank_system", func(w *codecs.Weapon) any {
@@ -103,11 +103,11 @@ var commonColumns = []column{
 	}),
 	intCol("price", func(w *codecs.Weapon) any { return intRef{w.Price} }),
 	weaponCol("description", func(w *codecs.Weapon) any { return text(&w.Description) }),
-	storedCol("upgrade_from", func(w *storedWeapon) any { return rawJSONB(w.UpgradeFrom) }),
-	storedCol("upgrade_to", func(w *storedWeapon) any { return rawJSONB(w.UpgradeTo) }),
-	storedCol("sharpness", func(w *storedWeapon) any { return rawJSONB(w.Sharpness) }),
+	storedCol("upgrade_from", func(w *storedWeapon) any { return rawJSONB(&w.UpgradeFrom) }),
+	storedCol("upgrade_to", func(w *storedWeapon) any { return rawJSONB(&w.UpgradeTo) }),
+	storedCol("sharpness", func(w *storedWeapon) any { return rawJSONB(&w.Sharpness) }),
 	storedCol("materials", storedMaterials),
-	storedCol("tower", func(w *storedWeapon) any { return rawJSONB(w.Tower) }),
+	storedCol("tower", func(w *storedWeapon) any { return rawJSONB(&w.Tower) }),
 }
 
 // The columns of one type's pages.
@@ -127,19 +127,19 @@ var (
 		storedCol("bullet_speed", func(w *storedWeapon) any {
 			return bowgun(w, func(b *storedBowgun) any { return text(&b.BulletSpeed) })
 		}),
-		storedCol("ammo", func(w *storedWeapon) any { return bowgun(w, func(b *storedBowgun) any { return rawJSONB(b.Ammo) }) }),
+		storedCol("ammo", func(w *storedWeapon) any { return bowgun(w, func(b *storedBowgun) any { return rawJSONB(&b.Ammo) }) }),
 	}
 	bowColumns = []column{
 		storedCol("arc_shot", func(w *storedWeapon) any { return bow(w, func(b *storedBow) any { return text(&b.ArcShot) }) }),
 		storedCol("charge_levels", func(w *storedWeapon) any {
-			return bow(w, func(b *storedBow) any { return rawJSONB(b.ChargeLevels) })
+			return bow(w, func(b *storedBow) any { return rawJSONB(&b.ChargeLevels) })
 		}),
 		storedCol("coatings", func(w *storedWeapon) any { return bow(w, func(b *storedBow) any { return b.Coatings }) }),
 	}
 	tailColumns = []column{
-		storedCol("extra", func(w *storedWeapon) any { return rawJSONB(w.Extra) }),
-		storedCol("quality", func(w *storedWeapon) any { return rawJSONB(w.Quality) }), // 00003_quality.sql
-		storedCol("source", func(w *storedWeapon) any { return rawJSONB(w.Source) }),   // 00009_slim_rows.sql
+		storedCol("extra", func(w *storedWeapon) any { return rawJSONB(&w.Extra) }),
+		storedCol("quality", func(w *storedWeapon) any { return rawJSONB(&w.Quality) }), // 00003_quality.sql
+		storedCol("source", func(w *storedWeapon) any { return rawJSONB(&w.Source) }),   // 00009_slim_rows.sql
 		// 00012_zenith_skill.sql
 		weaponCol("zenith_skill", func(w *codecs.Weapon) any { return text(&w.ZenithSkill) }),
 	}

@@ -443,7 +443,11 @@ type copyEncoder struct {
 	buf   []byte // the last row encoded
 }
 
-func newCopyEncoder() *copyEncoder { return &copyEncoder{types: pgtype.NewMap()} }
+func newCopyEncoder() *copyEncoder {
+	types := pgtype.NewMap()
+	registerJSONB(types) // as the sink's connections
+	return &copyEncoder{types: types}
+}
 
 // encode encodes every row of rows, keeping only the last in e.buf.
 func (e *copyEncoder) encode(table string, rows pgx.CopyFromSource) error {

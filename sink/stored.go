@@ -121,11 +121,11 @@ func allOf(parts []json.RawMessage, open byte) bool {
 
 // rawJSONB is a jsonb part as a column's value: NULL when absent, null or empty, as jsonb gives
 // for the typed values.
-func rawJSONB(raw json.RawMessage) any {
-	if emptyJSON(raw) {
+func rawJSONB(raw *json.RawMessage) any {
+	if emptyJSON(*raw) {
 		return nil
 	}
-	return []byte(raw)
+	return jsonbText{raw}
 }
 
 // emptyJSON reports whether raw is absent, null, [] or {} (spaces allowed).

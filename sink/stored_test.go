@@ -83,8 +83,8 @@ func typedValue(w *codecs.Weapon, c column) any {
 }
 
 func sameValue(got, want any) bool {
-	gb, gok := got.([]byte)
-	wb, wok := want.([]byte)
+	gb, gok := jsonBytes(got)
+	wb, wok := jsonBytes(want)
 	if gok && wok {
 		var g, w any
 		return json.Unmarshal(gb, &g) == nil && json.Unmarshal(wb, &w) == nil && reflect.DeepEqual(g, w)
@@ -93,10 +93,19 @@ func sameValue(got, want any) bool {
 }
 
 func show(v any) string {
-	if b, ok := v.([]byte); ok {
+	if b, ok := jsonBytes(v); ok {
 		return string(b)
 	}
 	return fmt.Sprintf("%#v", v)
+}
+
+// jsonBytes is the JSON of a jsonb value, given as bytes or as jsonbText.
+func jsonBytes(v any) ([]byte, bool) {
+	if t, ok := v.(jsonbText); ok {
+		return *t.raw, true
+	}
+	b, ok := v.([]byte)
+	return b, ok
 }
 
 // TestStoredRefusesWhatTheTypedRefused: what the typed decoding refused is refused with its words.
