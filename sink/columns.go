@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	json "github.com/goccy/go-json"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
@@ -332,18 +331,4 @@ func (v int64Ref) Int64Value() (pgtype.Int8, error) {
 
 func (v timeRef) TimestamptzValue() (pgtype.Timestamptz, error) {
 	return pgtype.Timestamptz{Time: *v.t, Valid: true}, nil
-}
-
-// jsonb encodes v for a jsonb column: NULL for nil and empty values. The Weapon types always
-// encode, so an error would be a bug in codecs: it panics rather than store a wrong value.
-func jsonb(v any) any {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(fmt.Sprintf("sink: encode %T as JSON: %v", v, err))
-	}
-	switch string(b) {
-	case "null", "[]", "{}":
-		return nil
-	}
-	return b
 }

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"testing"
 
+	gojson "github.com/goccy/go-json"
+
 	"github.com/mhfz/mhfz-pipeline/codecs"
 )
 
@@ -120,4 +122,18 @@ func TestStoredRefusesWhatTheTypedRefused(t *testing.T) {
 			t.Errorf("%q: %v, the typed decoding said %v", data, err, typed)
 		}
 	}
+}
+
+// jsonb is how the builds before storedWeapon encoded a jsonb column from its typed value: NULL
+// for nil and empty values.
+func jsonb(v any) any {
+	b, err := gojson.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("sink: encode %T as JSON: %v", v, err))
+	}
+	switch string(b) {
+	case "null", "[]", "{}":
+		return nil
+	}
+	return b
 }
