@@ -59,12 +59,18 @@ type service struct {
 // a log file that is printed if the test fails.
 func startService(t testing.TB, env []string, args ...string) *service {
 	t.Helper()
+	return startBinary(t, buildMhfz(t), env, args...)
+}
+
+// startBinary is startService with another build's binary.
+func startBinary(t testing.TB, bin string, env []string, args ...string) *service {
+	t.Helper()
 	logPath := filepath.Join(t.TempDir(), args[0]+".log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(buildMhfz(t), args...)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {

@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,7 +104,9 @@ func reportUsage(b *testing.B, elapsed time.Duration, services []*service) {
 // BenchmarkSinkRealCorpus measures the sink alone on the real records: the newest snapshot is
 // scraped and routed once, then each iteration runs `mhfz sink --replay` (tables and offsets
 // emptied in one transaction) and times it from its start until PostgreSQL's offsets reach the
-// ends of the weapon topics.
+// ends of the weapon topics, and reports the sink's CPU time (user + system) and peak memory.
+// MHFZ_BENCH_SINK_BINARIES (paths separated by colons) runs the sinks of those builds in turn,
+// one an iteration, on the same records, and logs each run (the metrics are of the last).
 //
 //	scripts/testenv run go test -run '^$' -bench SinkRealCorpus -benchtime 1x -count 5 ./e2e/
 func BenchmarkSinkRealCorpus(b *testing.B) {
@@ -118,10 +122,14 @@ func BenchmarkSinkRealCorpus(b *testing.B) {
 	if err := sink.stop(); err != nil {
 		b.Fatal(err)
 	}
+	bins := []string{buildMhfz(b)}
+	if list := os.Getenv("MHFZ_BENCH_SINK_BINARIES"); list != "" {
+		bins = strings.Split(list, ":")
+	}
 	b.ResetTimer()
-	for range b.N {
+	for i := range b.N {
 		start := time.Now()
-		replay := startService(b, s.env, "sink", "--replay")
+		replay := startBinary(b, bins[i%len(bins)], s.env, "sink", "--replay")
 		// Until the replay has emptied the tables, the offsets of the run before still say
 		// "caught up".
 		if err := replay.waitLog(ctx, "tables emptied and offsets reset"); err != nil {
@@ -133,7 +141,11 @@ func BenchmarkSinkRealCorpus(b *testing.B) {
 		if err := replay.stop(); err != nil {
 			b.Fatal(err)
 		}
+		u := usageOf(replay)
+		b.Logf("%s: %.2f s, sink %.2f CPU-s, %.0f MB", bins[i%len(bins)], elapsed.Seconds(), u.cpu.Seconds(), float64(u.maxRSS)/1e6)
 		b.ReportMetric(elapsed.Seconds(), "s/corpus")
+		b.ReportMetric(u.cpu.Seconds(), "sink-cpu-s")
+		b.ReportMetric(float64(u.maxRSS)/1e6, "sink-MB")
 		b.StartTimer()
 	}
 }

@@ -1,8 +1,10 @@
 package sink
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"runtime"
 	"syscall"
 	"testing"
@@ -120,4 +122,96 @@ func processCPU(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// realMessages reads the messages the processor sends for the newest snapshot from the file
+// MHFZ_ROUTED_WEAPONS names (written by e2e TestWriteRoutedWeapons: the sink's tests cannot
+// import the processor); the benchmark is skipped without it.
+func realMessages(b testing.TB) []*sarama.ConsumerMessage {
+	path := os.Getenv("MHFZ_ROUTED_WEAPONS")
+	if path == "" {
+		b.Skip("MHFZ_ROUTED_WEAPONS names no file of routed weapons (e2e TestWriteRoutedWeapons writes it)")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var msgs []*sarama.ConsumerMessage
+	for i, line := range bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) {
+		topic, rest, _ := bytes.Cut(line, []byte("\t"))
+		key, value, ok := bytes.Cut(rest, []byte("\t"))
+		if !ok {
+			b.Fatalf("%s line %d: not topic, key and value", path, i+1)
+		}
+		msgs = append(msgs, &sarama.ConsumerMessage{Topic: string(topic), Partition: int32(i % 4),
+			Offset: int64(i / 4), Key: key, Value: value})
+	}
+	return msgs
+}
+
+// BenchmarkDecodeRealCorpus is the sink's own work on each real record, without Kafka or
+// PostgreSQL: the newest snapshot's weapons as the processor sent them decoded (Sink.decode) in
+// batches of the default size, and each batch's rows read per table as COPY reads them
+// (copyRows) and encoded as pgx encodes them for COPY (binary, with the columns' types). One op
+// is the whole snapshot: its allocations are the sink's per snapshot.
+//
+//	MHFZ_ROUTED_WEAPONS=/tmp/routed.tsv go test -run '^$' -bench DecodeRealCorpus -benchmem -count 5 ./sink/
+func BenchmarkDecodeRealCorpus(b *testing.B) {
+	msgs := realMessages(b)
+	s := &Sink{tables: topicTables(codecs.Names{})}
+	enc := newCopyEncoder()
+	batch := DefaultConfig().BatchSize
+	b.ReportAllocs()
+	runtime.GC()
+	cpu0 := processCPU(b)
+	for b.Loop() {
+		for from := 0; from < len(msgs); from += batch {
+			byTable := map[string][]*record{}
+			for _, m := range msgs[from:min(from+batch, len(msgs))] {
+				r := s.decode(m)
+				if !r.storable() {
+					b.Fatalf("%s", r.reason)
+				}
+				byTable[r.table] = append(byTable[r.table], r)
+			}
+			for table, recs := range byTable {
+				if err := enc.encode(table, newCopyRows(table, recs)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
+	b.ReportMetric(float64(len(msgs)), "records/op")
+	b.ReportMetric((processCPU(b)-cpu0).Seconds()/float64(b.N), "cpu-s/op")
+}
+
+// TestWriteCopyRows writes the rows of the real records (as BenchmarkDecodeRealCorpus reads
+// them) as pgx encodes them for COPY, table by table, to the file MHFZ_COPY_ROWS names: two
+// builds that write the same file send PostgreSQL the same bytes. Skipped without it.
+//
+//	MHFZ_ROUTED_WEAPONS=/tmp/routed.tsv MHFZ_COPY_ROWS=/tmp/rows.bin go test -run TestWriteCopyRows ./sink/
+func TestWriteCopyRows(t *testing.T) {
+	path := os.Getenv("MHFZ_COPY_ROWS")
+	if path == "" {
+		t.Skip("MHFZ_COPY_ROWS names no file to write")
+	}
+	msgs := realMessages(t)
+	s := &Sink{tables: topicTables(codecs.Names{})}
+	enc := newCopyEncoder()
+	var out []byte
+	for _, m := range msgs {
+		r := s.decode(m)
+		if !r.storable() {
+			t.Fatalf("%s", r.reason)
+		}
+		rows := newCopyRows(r.table, []*record{r})
+		if err := enc.encode(r.table, rows); err != nil {
+			t.Fatal(err)
+		}
+		out = append(append(out, r.table...), '\t')
+		out = append(append(out, enc.buf...), '\n')
+	}
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	json "github.com/goccy/go-json"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
@@ -30,8 +29,9 @@ type record struct {
 	pos    kafka.Position
 	key    []byte
 	value  []byte
-	weapon *storedWeapon // nil when the value could not be decoded
+	weapon *storedWeapon // nil when the value could not be decoded; else &stored
 	reason string        // why the record cannot be stored (decode error, value out of range), if it cannot
+	stored storedWeapon  // the weapon, decoded into the record itself: one allocation for both
 }
 
 // storable reports whether r has a row to store; if not, r.reason says why.
@@ -85,7 +85,7 @@ var commonColumns = []column{
 	intCol("element_value", func(w *codecs.Weapon) any { return elementValue(w, false) }),
 	weaponCol("status", func(w *codecs.Weapon) any { return elementKind(w, true) }),
 	intCol("status_value", func(w *codecs.Weapon) any { return elementValue(w, true) }),
-	weaponCol("elements", func(w *codecs.Weapon) any { return jsonb(w.Elements) }),
+	storedCol("elements", func(w *storedWeapon) any { return rawJSONB(&w.Elements) }),
 	intCol("defense", func(w *codecs.Weapon) any { return intRef{w.Defense} }),
 	intCol("slots", func(w *codecs.Weapon) any { return intRef{w.Slots} }),
 	weaponCol("rank_system", func(w *codecs.Weapon) any {
@@ -102,11 +102,11 @@ var commonColumns = []column{
 	}),
 	intCol("price", func(w *codecs.Weapon) any { return intRef{w.Price} }),
 	weaponCol("description", func(w *codecs.Weapon) any { return text(&w.Description) }),
-	storedCol("upgrade_from", func(w *storedWeapon) any { return rawJSONB(w.UpgradeFrom) }),
-	storedCol("upgrade_to", func(w *storedWeapon) any { return rawJSONB(w.UpgradeTo) }),
-	storedCol("sharpness", func(w *storedWeapon) any { return rawJSONB(w.Sharpness) }),
+	storedCol("upgrade_from", func(w *storedWeapon) any { return rawJSONB(&w.UpgradeFrom) }),
+	storedCol("upgrade_to", func(w *storedWeapon) any { return rawJSONB(&w.UpgradeTo) }),
+	storedCol("sharpness", func(w *storedWeapon) any { return rawJSONB(&w.Sharpness) }),
 	storedCol("materials", storedMaterials),
-	storedCol("tower", func(w *storedWeapon) any { return rawJSONB(w.Tower) }),
+	storedCol("tower", func(w *storedWeapon) any { return rawJSONB(&w.Tower) }),
 }
 
 // The columns of one type's pages.
@@ -126,19 +126,19 @@ var (
 		storedCol("bullet_speed", func(w *storedWeapon) any {
 			return bowgun(w, func(b *storedBowgun) any { return text(&b.BulletSpeed) })
 		}),
-		storedCol("ammo", func(w *storedWeapon) any { return bowgun(w, func(b *storedBowgun) any { return rawJSONB(b.Ammo) }) }),
+		storedCol("ammo", func(w *storedWeapon) any { return bowgun(w, func(b *storedBowgun) any { return rawJSONB(&b.Ammo) }) }),
 	}
 	bowColumns = []column{
 		storedCol("arc_shot", func(w *storedWeapon) any { return bow(w, func(b *storedBow) any { return text(&b.ArcShot) }) }),
 		storedCol("charge_levels", func(w *storedWeapon) any {
-			return bow(w, func(b *storedBow) any { return rawJSONB(b.ChargeLevels) })
+			return bow(w, func(b *storedBow) any { return rawJSONB(&b.ChargeLevels) })
 		}),
 		storedCol("coatings", func(w *storedWeapon) any { return bow(w, func(b *storedBow) any { return b.Coatings }) }),
 	}
 	tailColumns = []column{
-		storedCol("extra", func(w *storedWeapon) any { return rawJSONB(w.Extra) }),
-		storedCol("quality", func(w *storedWeapon) any { return rawJSONB(w.Quality) }), // 00003_quality.sql
-		storedCol("source", func(w *storedWeapon) any { return rawJSONB(w.Source) }),   // 00009_slim_rows.sql
+		storedCol("extra", func(w *storedWeapon) any { return rawJSONB(&w.Extra) }),
+		storedCol("quality", func(w *storedWeapon) any { return rawJSONB(&w.Quality) }), // 00003_quality.sql
+		storedCol("source", func(w *storedWeapon) any { return rawJSONB(&w.Source) }),   // 00009_slim_rows.sql
 		// 00012_zenith_skill.sql
 		weaponCol("zenith_skill", func(w *codecs.Weapon) any { return text(&w.ZenithSkill) }),
 	}
@@ -331,18 +331,4 @@ func (v int64Ref) Int64Value() (pgtype.Int8, error) {
 
 func (v timeRef) TimestamptzValue() (pgtype.Timestamptz, error) {
 	return pgtype.Timestamptz{Time: *v.t, Valid: true}, nil
-}
-
-// jsonb encodes v for a jsonb column: NULL for nil and empty values. The Weapon types always
-// encode, so an error would be a bug in codecs: it panics rather than store a wrong value.
-func jsonb(v any) any {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(fmt.Sprintf("sink: encode %T as JSON: %v", v, err))
-	}
-	switch string(b) {
-	case "null", "[]", "{}":
-		return nil
-	}
-	return b
 }

@@ -198,14 +198,14 @@ func (h *handler) consumeFrom(sess sarama.ConsumerGroupSession, p kafka.Partitio
 func (s *Sink) decode(msg *sarama.ConsumerMessage) *record {
 	r := &record{table: s.tables[msg.Topic], key: msg.Key, value: msg.Value,
 		pos: kafka.Position{Partition: kafka.Partition{Topic: msg.Topic, ID: msg.Partition}, Offset: msg.Offset}}
-	w, err := decodeStored(msg.Value)
+	err := r.stored.decode(msg.Value)
 	switch {
 	case err != nil:
 		r.reason = fmt.Sprintf("%s: %v", r.pos, err)
 	case r.table == "":
 		r.reason = fmt.Sprintf("%s: topic has no table", r.pos)
 	default:
-		r.weapon = w
+		r.weapon = &r.stored
 		checkRow(r, tableColumns(r.table))
 	}
 	return r

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lovoo/goka"
 	"github.com/prometheus/client_golang/prometheus"
@@ -188,6 +189,10 @@ func New(cfg Config) (*Sink, error) {
 	}
 	poolCfg.MaxConns = int32(cfg.Writers + 2) // the writers, the offsets' load and a check
 	poolCfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	poolCfg.AfterConnect = func(_ context.Context, conn *pgx.Conn) error {
+		registerJSONB(conn.TypeMap())
+		return nil
+	}
 	consumer := string(cfg.Names.SinkConsumer())
 	if cfg.Rebuild {
 		consumer = string(cfg.Names.SinkRebuildConsumer())

@@ -54,6 +54,17 @@ func TestSchemaMatchesColumns(t *testing.T) {
 		if !slices.Equal(integers, checked) {
 			t.Errorf("table %s has integer columns\n%v\nthe sink checks\n%v", table, integers, checked)
 		}
+		rows, _ = conn.Query(context.Background(), `SELECT atttypid FROM pg_attribute
+			WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, table)
+		oids, err := pgx.CollectRows(rows, pgx.RowTo[uint32])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range tableColumns(table) {
+			if i < len(oids) && oids[i] != columnOID(c) {
+				t.Errorf("table %s column %s: type %d, the tests' copyEncoder uses %d", table, c.name, oids[i], columnOID(c))
+			}
+		}
 	}
 }
 

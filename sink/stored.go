@@ -17,6 +17,9 @@ import (
 type storedWeapon struct {
 	// The embedded weapon's fields of the names below stay empty: the outer ones win.
 	codecs.Weapon
+	// Elements is the elements column as JSON, and decoded from it into Weapon.Elements for the
+	// element and status columns (encoding them again was a tenth of the allocations left).
+	Elements     json.RawMessage `json:"elements"`
 	UpgradeFrom  json.RawMessage `json:"upgrade_from"`
 	UpgradeTo    json.RawMessage `json:"upgrade_to"`
 	Sharpness    json.RawMessage `json:"sharpness"`
@@ -47,40 +50,63 @@ type storedBow struct {
 	Coatings     []string        `json:"coatings"`
 }
 
-// decodeStored decodes a message of a weapon topic and checks its envelope. A message it cannot
-// read is refused with the error codecs.DecodeWeapon gives, the reason the dead letters have
-// always said; one whose jsonb parts are not of their kind at the top (a string for a list) too.
-// Inside those parts nothing is checked, where the typed decoding refused a wrong type at any
-// depth: the weapon topics are written by the processor alone, from the same types, and a part
-// malformed inside (by another producer) is stored as jsonb as it came.
+// decodeStored decodes a message of a weapon topic into a new weapon (see decode).
 func decodeStored(data []byte) (*storedWeapon, error) {
-	var w storedWeapon
-	if len(data) > 0 && json.Unmarshal(data, &w) == nil && w.shapesHold() {
-		if err := codecs.CheckWeapon(&w.Weapon); err != nil {
-			return nil, err
-		}
-		return &w, nil
+	w := new(storedWeapon)
+	if err := w.decode(data); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// decode decodes a message of a weapon topic into w, which is empty, and checks its envelope. A
+// message it cannot read is refused with the error codecs.DecodeWeapon gives, the reason the
+// dead letters have always said; one whose jsonb parts are not of their kind at the top (a
+// string for a list) too. Inside those parts nothing is checked, where the typed decoding
+// refused a wrong type at any depth: the weapon topics are written by the processor alone, from
+// the same types, and a part malformed inside (by another producer) is stored as jsonb as it
+// came.
+//
+// The weapon's strings refer to data instead of copies of their bytes (a third of a
+// snapshot's allocations were these copies): data must never be written again. A message's
+// value from sarama is its own (a part of the fetch response or of its decompressed batch,
+// neither reused), and the record keeps it until its batch is committed anyway.
+func (w *storedWeapon) decode(data []byte) error {
+	if len(data) > 0 && json.UnmarshalWithOption(data, w, json.DecodeNoCopyString()) == nil && w.shapesHold() &&
+		w.decodeElements() == nil {
+		return codecs.CheckWeapon(&w.Weapon)
 	}
 	typed, err := codecs.DecodeWeapon(data)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return nil, fmt.Errorf("decode weapon %q: a part stored as jsonb is not of its type", typed.Key)
+	return fmt.Errorf("decode weapon %q: a part stored as jsonb is not of its type", typed.Key)
+}
+
+// decodeElements decodes the elements kept as JSON into the typed weapon's, as its decoding
+// would have (a wrong type in them is refused: see decode). Their strings refer to the JSON kept.
+func (w *storedWeapon) decodeElements() error {
+	if emptyJSON(w.Elements) {
+		return nil
+	}
+	return json.UnmarshalWithOption(w.Elements, &w.Weapon.Elements, json.DecodeNoCopyString())
 }
 
 // shapesHold reports whether every jsonb part is what codecs.Weapon declares: a list, an object
 // or null.
 func (w *storedWeapon) shapesHold() bool {
-	lists := []json.RawMessage{w.UpgradeFrom, w.UpgradeTo, w.Sharpness, w.Creation, w.Upgrade,
-		w.GCreation100, w.GCreation60, w.Quality}
-	objects := []json.RawMessage{w.Tower, w.Extra, w.Source}
+	// An array of room for all (appending a bowgun's or a bow's list to a slice of eight moved
+	// it to the heap, for every weapon).
+	lists := [11]json.RawMessage{w.UpgradeFrom, w.UpgradeTo, w.Sharpness, w.Creation, w.Upgrade,
+		w.GCreation100, w.GCreation60, w.Quality, w.Elements}
+	objects := [...]json.RawMessage{w.Tower, w.Extra, w.Source}
 	if w.Bowgun != nil {
-		lists = append(lists, w.Bowgun.Ammo)
+		lists[9] = w.Bowgun.Ammo
 	}
 	if w.Bow != nil {
-		lists = append(lists, w.Bow.ChargeLevels)
+		lists[10] = w.Bow.ChargeLevels
 	}
-	return allOf(lists, '[') && allOf(objects, '{')
+	return allOf(lists[:], '[') && allOf(objects[:], '{')
 }
 
 func allOf(parts []json.RawMessage, open byte) bool {
@@ -95,11 +121,11 @@ func allOf(parts []json.RawMessage, open byte) bool {
 
 // rawJSONB is a jsonb part as a column's value: NULL when absent, null or empty, as jsonb gives
 // for the typed values.
-func rawJSONB(raw json.RawMessage) any {
-	if emptyJSON(raw) {
+func rawJSONB(raw *json.RawMessage) any {
+	if emptyJSON(*raw) {
 		return nil
 	}
-	return []byte(raw)
+	return jsonbText{raw}
 }
 
 // emptyJSON reports whether raw is absent, null, [] or {} (spaces allowed).

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"testing"
 
+	gojson "github.com/goccy/go-json"
+
 	"github.com/mhfz/mhfz-pipeline/codecs"
 )
 
@@ -67,7 +69,7 @@ func typedValue(w *codecs.Weapon, c column) any {
 	if bow == nil {
 		bow = &codecs.BowStats{}
 	}
-	typed := map[string]any{"upgrade_from": jsonb(w.UpgradeFrom), "upgrade_to": jsonb(w.UpgradeTo),
+	typed := map[string]any{"elements": jsonb(w.Elements), "upgrade_from": jsonb(w.UpgradeFrom), "upgrade_to": jsonb(w.UpgradeTo),
 		"sharpness": jsonb(w.Sharpness), "materials": jsonb(materials), "tower": jsonb(w.Tower),
 		"extra": jsonb(w.Extra), "quality": jsonb(w.Quality), "source": jsonb(w.Source),
 		"ammo": jsonb(bowgun.Ammo), "reload": text(&bowgun.Reload), "recoil": text(&bowgun.Recoil),
@@ -83,8 +85,8 @@ func typedValue(w *codecs.Weapon, c column) any {
 }
 
 func sameValue(got, want any) bool {
-	gb, gok := got.([]byte)
-	wb, wok := want.([]byte)
+	gb, gok := jsonBytes(got)
+	wb, wok := jsonBytes(want)
 	if gok && wok {
 		var g, w any
 		return json.Unmarshal(gb, &g) == nil && json.Unmarshal(wb, &w) == nil && reflect.DeepEqual(g, w)
@@ -93,21 +95,45 @@ func sameValue(got, want any) bool {
 }
 
 func show(v any) string {
-	if b, ok := v.([]byte); ok {
+	if b, ok := jsonBytes(v); ok {
 		return string(b)
 	}
 	return fmt.Sprintf("%#v", v)
+}
+
+// jsonBytes is the JSON of a jsonb value, given as bytes or as jsonbText.
+func jsonBytes(v any) ([]byte, bool) {
+	if t, ok := v.(jsonbText); ok {
+		return *t.raw, true
+	}
+	b, ok := v.([]byte)
+	return b, ok
 }
 
 // TestStoredRefusesWhatTheTypedRefused: what the typed decoding refused is refused with its words.
 func TestStoredRefusesWhatTheTypedRefused(t *testing.T) {
 	good := `"schema":1,"key":"k","version":1,"weapon_type":"bow"`
 	for _, data := range []string{"", "not JSON", `{"schema":99,"key":"k","version":1}`,
-		`{` + good + `,"sharpness":"sharp"}`, `{` + good + `,"tower":[1]}`, `{` + good + `,"bow":{"charge_levels":5}}`} {
+		`{` + good + `,"sharpness":"sharp"}`, `{` + good + `,"tower":[1]}`, `{` + good + `,"bow":{"charge_levels":5}}`,
+		`{` + good + `,"elements":"fire"}`, `{` + good + `,"elements":[{"kind":5}]}`} {
 		_, err := decodeStored([]byte(data))
 		_, typed := codecs.DecodeWeapon([]byte(data))
 		if err == nil || typed == nil || err.Error() != typed.Error() {
 			t.Errorf("%q: %v, the typed decoding said %v", data, err, typed)
 		}
 	}
+}
+
+// jsonb is how the builds before storedWeapon encoded a jsonb column from its typed value: NULL
+// for nil and empty values.
+func jsonb(v any) any {
+	b, err := gojson.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("sink: encode %T as JSON: %v", v, err))
+	}
+	switch string(b) {
+	case "null", "[]", "{}":
+		return nil
+	}
+	return b
 }
