@@ -146,10 +146,10 @@ func TestStackScriptHistory(t *testing.T) {
 		t.Fatal("the script does not say where its logs are")
 	}
 	t.Cleanup(func() { os.RemoveAll(logs[1]) })
-	if hung := regexp.MustCompile(`still running 60s after SIGTERM: (.*?);`).FindStringSubmatch(said); hung != nil {
-		for _, name := range strings.Fields(hung[1]) {
+	if hung := regexp.MustCompile(`still running (\d+s) after SIGTERM: (.*?);`).FindStringSubmatch(said); hung != nil {
+		for _, name := range strings.Fields(hung[2]) {
 			dump, _ := os.ReadFile(logs[1] + "/" + name + ".log")
-			t.Errorf("%s did not stop within 60s of SIGTERM; the end of its log, with its goroutines:\n%s", name, tail(string(dump), 20000))
+			t.Errorf("%s did not stop within %s of SIGTERM; the end of its log, with its goroutines:\n%s", name, hung[1], tail(string(dump), 20000))
 		}
 	}
 	for _, summary := range []string{`(?m)^process: read \d+, forwarded \d+`, `(?m)^sink: \d+ received, \d+ stored`,
