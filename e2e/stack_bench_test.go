@@ -17,9 +17,12 @@ import (
 // the same with every service serving /metrics (--http-addr) and a Prometheus (Debian's package)
 // scraping them every second; metrics=off without either. cpu-s/snapshot is the CPU time the
 // mhfz processes used (Prometheus's own not counted), SERVICE-cpu-s and SERVICE-MB each one's
-// CPU time and peak resident memory. Run the two alternately (a loop of -count 1 runs), so that
-// the other sessions' load on the shared cores hits both alike. With MHFZ_PROFILE_DIR set (`make
-// profile`), every service writes its CPU profile there and the benchmark summarises them.
+// CPU time and peak resident memory, kafka-cpu-s and postgres-cpu-s the broker's and the
+// database server's CPU time over the run (serversCPU; with scripts/testenv's servers only): on a
+// machine of 2 cores, the wall time is bounded by the sum of all five. Run the two alternately (a
+// loop of -count 1 runs), so that the other sessions' load on the shared cores hits both alike.
+// With MHFZ_PROFILE_DIR set (`make profile`), every service writes its CPU profile there and the
+// benchmark summarises them.
 //
 //	scripts/testenv run go test -run '^$' -bench StackEndToEnd -benchtime 1x -count 5 ./e2e/
 func BenchmarkStackEndToEnd(b *testing.B) {
@@ -32,6 +35,7 @@ func BenchmarkStackEndToEnd(b *testing.B) {
 				b.StopTimer()
 				run := profiledRuns.Add(1)
 				services := startStackServices(b, ctx, metrics, run)
+				kafkaBefore, postgresBefore, servers := serversCPU()
 				b.StartTimer()
 				start := time.Now()
 				scraper := startService(b, append(services.scrapeEnv, profileEnv("scrape", run)...),
@@ -43,6 +47,10 @@ func BenchmarkStackEndToEnd(b *testing.B) {
 				services.stack.waitCaughtUp(ctx, 10*time.Minute)
 				elapsed := time.Since(start)
 				b.StopTimer()
+				if kafka, postgres, ok := serversCPU(); ok && servers {
+					b.ReportMetric((kafka - kafkaBefore).Seconds(), "kafka-cpu-s")
+					b.ReportMetric((postgres - postgresBefore).Seconds(), "postgres-cpu-s")
+				}
 				reportUsage(b, elapsed, append(services.running, scraper))
 				b.StartTimer()
 			}
