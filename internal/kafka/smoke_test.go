@@ -34,14 +34,24 @@ func TestProduceConsumeRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("new emitter: %v", err)
 	}
+	// Sent as the stages send, without waiting for each: a send waits for its batch (up to
+	// Flush.Frequency), and 100 sends one at a time would take 100 batches.
 	const n = 100
+	promises := make([]*goka.Promise, n)
 	for i := range n {
-		if err := emitter.EmitSync(fmt.Sprintf("key-%03d", i), fmt.Sprintf("value %d", i)); err != nil {
+		if promises[i], err = emitter.Emit(fmt.Sprintf("key-%03d", i), fmt.Sprintf("value %d", i)); err != nil {
 			t.Fatalf("emit %d: %v", i, err)
 		}
 	}
 	if err := emitter.Finish(); err != nil {
 		t.Fatal(err)
+	}
+	for i, p := range promises {
+		p.Then(func(err error) {
+			if err != nil {
+				t.Errorf("emit %d: %v", i, err)
+			}
+		})
 	}
 
 	consumer, err := sarama.NewConsumer(brokers, cfg)
