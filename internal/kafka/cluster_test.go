@@ -91,14 +91,20 @@ func TestProducerOutlastsLeaderKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer producer.Close()
+	// Sent in batches of 10, each waiting for its acknowledgements: a send waits for its batch to
+	// fill or for Flush.Frequency, and 400 sends one at a time would wait 400 times.
 	sent := 0
 	send := func(n int) {
-		for range n {
-			msg := &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder("k"), Value: sarama.StringEncoder(fmt.Sprint(sent))}
-			if _, _, err := producer.SendMessage(msg); err != nil {
-				t.Fatalf("send %d: %v", sent, err)
+		for range n / 10 {
+			batch := make([]*sarama.ProducerMessage, 10)
+			for i := range batch {
+				batch[i] = &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder("k"),
+					Value: sarama.StringEncoder(fmt.Sprint(sent + i))}
 			}
-			sent++
+			if err := producer.SendMessages(batch); err != nil {
+				t.Fatalf("send %d-%d: %v", sent, sent+len(batch)-1, err)
+			}
+			sent += len(batch)
 		}
 	}
 	send(100)
