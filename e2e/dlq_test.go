@@ -30,8 +30,8 @@ func brokenBuild(raw *codecs.RawRecord) (*codecs.Weapon, error) {
 }
 
 // TestDlqRedriveEqualsFreshBuild: a broken build dead-letters some raw records; with the fixed
-// build running, `mhfz dlq redrive` is killed (SIGKILL) after its first batch, then run again to
-// its end. Every dead letter is on weapon_data once, and the tables are those of a fresh
+// build running, `mhfz dlq redrive` is killed (SIGKILL) after its first batch (of 2), then run
+// again to its end. Every dead letter is on weapon_data once, and the tables are those of a fresh
 // deployment of the fixed build over the same records.
 func TestDlqRedriveEqualsFreshBuild(t *testing.T) {
 	t.Parallel()
@@ -62,7 +62,9 @@ func TestDlqRedriveEqualsFreshBuild(t *testing.T) {
 	if sent == int64(len(dead)) {
 		t.Log("the redrive had ended before it was killed: this run re-drives without the kill half-way")
 	}
-	runService(t, ctx, env, "dlq", "redrive", "--batch-size", "2")
+	// The run after the kill, in batches of the default size: in batches of 2, each waiting for
+	// its producer's batch (Flush.Frequency), it took minutes.
+	runService(t, ctx, env, "dlq", "redrive")
 	a.waitStored(ctx, fixed)
 	fixed.halt(t)
 
