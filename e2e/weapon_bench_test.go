@@ -111,24 +111,6 @@ func (c *cpuUse) report(b *testing.B, ctx context.Context, requests int) {
 	b.ReportMetric(float64(pg.Microseconds())/1000/float64(requests), "pg_cpu_ms/req")
 }
 
-// procCPU is the user and system CPU time of a process, from /proc/PID/stat.
-func procCPU(pid string) (time.Duration, error) {
-	stat, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	// The fields after the command (which may hold spaces), from the third: utime, stime are
-	// the 14th and 15th, in clock ticks (100 a second on Linux).
-	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-	var ticks int64
-	for _, f := range fields[11:13] {
-		var n int64
-		fmt.Sscan(f, &n)
-		ticks += n
-	}
-	return time.Duration(ticks) * 10 * time.Millisecond, nil
-}
-
 // everyWeapon returns every key of weapon_latest, in a fixed order that mixes the tables.
 func everyWeapon(b *testing.B, ctx context.Context, dbURL string) []string {
 	conn, err := pgx.Connect(ctx, dbURL)
