@@ -121,6 +121,7 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, waitE
 	for _, c := range commands() {
 		if c.name == args[0] {
 			log := newLogger(stderr).With("service", c.name)
+			setGCPercent(c.name)
 			stopProfile, err := startCPUProfile()
 			if err != nil {
 				return err
@@ -140,7 +141,8 @@ func printUsage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nevery command also reads MHFZ_LOG_LEVEL (debug, info, warn, error), MHFZ_LOG_FORMAT (json, text)")
-	fmt.Fprintln(w, "and MHFZ_CPU_PROFILE (a file where the command writes its CPU profile when it ends)")
+	fmt.Fprintln(w, "and MHFZ_CPU_PROFILE (a file where the command writes its CPU profile when it ends);")
+	fmt.Fprintln(w, "scrape, process, sink and reprocess run with GOGC=200 unless GOGC is set (GOMEMLIMIT bounds the heap)")
 }
 
 // newLogger logs with log/slog: text by default, JSON with MHFZ_LOG_FORMAT=json; the level
