@@ -91,13 +91,13 @@ func BenchmarkSink(b *testing.B) {
 }
 
 // BenchmarkDecode is the sink's own work on each message, without Kafka or PostgreSQL: the
-// synthetic corpus' weapons decoded (Sink.decode) and their rows filled as the COPY reads them
-// (rowOf, into one slice as copyRows does).
+// synthetic corpus' weapons decoded (Sink.decode) and their rows encoded as the COPY sends them
+// (appendCopy, into one reused buffer).
 func BenchmarkDecode(b *testing.B) {
 	names := codecs.Names{Prefix: "bench."}
 	msgs, _ := synthMessages(b, names, 0, CorpusRecords)
 	s := &Sink{tables: topicTables(names)}
-	var row []any // reused, as copyRows does
+	var buf []byte // reused, as copyInto's buffers are
 	b.ReportAllocs()
 	runtime.GC()
 	cpu0 := processCPU(b)
@@ -107,7 +107,10 @@ func BenchmarkDecode(b *testing.B) {
 			if !r.storable() {
 				b.Fatalf("message %d: %s", i, r.reason)
 			}
-			row = rowOf(r, tableColumns(r.table), row)
+			var err error
+			if buf, err = appendCopy(buf[:0], []*record{r}, tableColumns(r.table)); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 	b.ReportMetric(float64(CorpusRecords)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
@@ -151,15 +154,14 @@ func realMessages(b testing.TB) []*sarama.ConsumerMessage {
 
 // BenchmarkDecodeRealCorpus is the sink's own work on each real record, without Kafka or
 // PostgreSQL: the newest snapshot's weapons as the processor sent them decoded (Sink.decode) in
-// batches of the default size, and each batch's rows read per table as COPY reads them
-// (copyRows) and encoded as pgx encodes them for COPY (binary, with the columns' types). One op
-// is the whole snapshot: its allocations are the sink's per snapshot.
+// batches of the default size, and each batch's rows encoded per table as the COPY sends them
+// (appendCopy). One op is the whole snapshot: its allocations are the sink's per snapshot.
 //
 //	MHFZ_ROUTED_WEAPONS=/tmp/routed.tsv go test -run '^$' -bench DecodeRealCorpus -benchmem -count 5 ./sink/
 func BenchmarkDecodeRealCorpus(b *testing.B) {
 	msgs := realMessages(b)
 	s := &Sink{tables: topicTables(codecs.Names{})}
-	enc := newCopyEncoder()
+	var buf []byte
 	batch := DefaultConfig().BatchSize
 	b.ReportAllocs()
 	runtime.GC()
@@ -175,7 +177,8 @@ func BenchmarkDecodeRealCorpus(b *testing.B) {
 				byTable[r.table] = append(byTable[r.table], r)
 			}
 			for table, recs := range byTable {
-				if err := enc.encode(table, newCopyRows(table, recs)); err != nil {
+				var err error
+				if buf, err = appendCopy(buf[:0], recs, tableColumns(table)); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -186,8 +189,9 @@ func BenchmarkDecodeRealCorpus(b *testing.B) {
 }
 
 // TestWriteCopyRows writes the rows of the real records (as BenchmarkDecodeRealCorpus reads
-// them) as pgx encodes them for COPY, table by table, to the file MHFZ_COPY_ROWS names: two
-// builds that write the same file send PostgreSQL the same bytes. Skipped without it.
+// them) as the sink encodes them for COPY (each row's fields), table by table, to the file
+// MHFZ_COPY_ROWS names: two builds that write the same file send PostgreSQL the same bytes (the
+// builds before the sink's own COPY wrote pgx's encoding of the same rows). Skipped without it.
 //
 //	MHFZ_ROUTED_WEAPONS=/tmp/routed.tsv MHFZ_COPY_ROWS=/tmp/rows.bin go test -run TestWriteCopyRows ./sink/
 func TestWriteCopyRows(t *testing.T) {
@@ -197,19 +201,18 @@ func TestWriteCopyRows(t *testing.T) {
 	}
 	msgs := realMessages(t)
 	s := &Sink{tables: topicTables(codecs.Names{})}
-	enc := newCopyEncoder()
 	var out []byte
 	for _, m := range msgs {
 		r := s.decode(m)
 		if !r.storable() {
 			t.Fatalf("%s", r.reason)
 		}
-		rows := newCopyRows(r.table, []*record{r})
-		if err := enc.encode(r.table, rows); err != nil {
+		fields, err := copyFields(r)
+		if err != nil {
 			t.Fatal(err)
 		}
 		out = append(append(out, r.table...), '\t')
-		out = append(append(out, enc.buf...), '\n')
+		out = append(append(out, fields...), '\n')
 	}
 	if err := os.WriteFile(path, out, 0o644); err != nil {
 		t.Fatal(err)

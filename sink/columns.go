@@ -193,9 +193,9 @@ func columnNames(cols []column) []string {
 }
 
 // checkRow checks the integer columns of a decoded record. A number its column cannot hold (an
-// attack of 3e9) makes the record unstorable and says why: pgx would refuse to encode it, which
-// fails the COPY of the whole batch, so the record is dead-lettered before it gets there. The
-// row itself is filled when it is written (rowOf), not kept with the record.
+// attack of 3e9) makes the record unstorable and says why: the COPY would refuse to encode it,
+// which fails the whole batch, so the record is dead-lettered before it gets there. The row's
+// values are read when it is written (appendCopy), not kept with the record.
 func checkRow(r *record, cols []column) {
 	for _, c := range cols {
 		if !c.integer {
@@ -209,7 +209,8 @@ func checkRow(r *record, cols []column) {
 	}
 }
 
-// rowOf fills row (reused: its capacity is kept) with the values of r's columns, in order.
+// rowOf fills row (reused: its capacity is kept) with the values of r's columns, in order: the
+// arguments of a single row's INSERT (the COPY encodes the same values: appendCopy).
 func rowOf(r *record, cols []column, row []any) []any {
 	row = row[:0]
 	for _, c := range cols {
@@ -217,33 +218,6 @@ func rowOf(r *record, cols []column, row []any) []any {
 	}
 	return row
 }
-
-// copyRows is the rows of a table's records as COPY reads them: each filled when it is read,
-// into one slice (pgx encodes a row before it asks for the next), instead of a slice of boxed
-// values per record kept from its decoding to its batch's commit.
-type copyRows struct {
-	recs []*record
-	cols []column
-	row  []any
-	next int
-}
-
-func newCopyRows(table string, recs []*record) *copyRows {
-	cols := tableColumns(table)
-	return &copyRows{recs: recs, cols: cols, row: make([]any, 0, len(cols))}
-}
-
-func (c *copyRows) Next() bool {
-	c.next++
-	return c.next <= len(c.recs)
-}
-
-func (c *copyRows) Values() ([]any, error) {
-	c.row = rowOf(c.recs[c.next-1], c.cols, c.row)
-	return c.row, nil
-}
-
-func (c *copyRows) Err() error { return nil }
 
 // int4Overflow returns v as a number, and whether it is a number beyond PostgreSQL's integer.
 func int4Overflow(v any) (int64, bool) {

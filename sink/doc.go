@@ -19,8 +19,8 @@
 // PostgreSQL that is down, restarting or short of resources, a deadlock or a serialization
 // failure, a connection refused, reset or timed out is retried with backoff, without advancing
 // any offset. A record that can never be stored (undecodable, a number beyond its column, a
-// value PostgreSQL rejects: data exception, constraint violation, program limit; a value pgx
-// cannot encode) goes to the sink_dead_letter table with its offset and reason, and the sink goes
+// value PostgreSQL rejects: data exception, constraint violation, program limit; a value that
+// cannot be encoded for its column) goes to the sink_dead_letter table with its offset and reason, and the sink goes
 // on: a COPY that fails on a row is cut in halves until the bad rows are alone, with at most
 // maxSavepoints savepoints per transaction (beyond that, the batch is written as smaller
 // batches). What is retried is an allow-list: anything else (the schema is missing, Kafka refuses
@@ -28,6 +28,6 @@
 //
 // Files by job: sink.go (Config, New, Run), handler.go (the consumer group's claims), writer.go
 // (batches in the making), batch.go (what a batch is and did), transaction.go (a batch's
-// transaction and its halving), offsets.go (the offsets' upkeep), errors.go (classification),
+// transaction and its halving), copy.go (the rows' binary COPY), offsets.go (the offsets' upkeep), errors.go (classification),
 // rebuild.go (a re-processing's tables), metrics.go (metrics and health).
 package sink

@@ -100,13 +100,15 @@ func neverStorable(err error) bool {
 	return pgerrcode.IsDataException(c) || pgerrcode.IsIntegrityConstraintViolation(c) || pgerrcode.IsProgramLimitExceeded(c)
 }
 
-// copyRejected reports whether a COPY failed because of one of its rows: neverStorable, or
-// cancelled (query_canceled), which is what PostgreSQL answers when pgx aborts the COPY
-// because it cannot encode a value. A cancel by an operator or a statement timeout looks the
-// same; the halves are then tried again, and a single row's INSERT tells them apart.
+// copyRejected reports whether a COPY failed because of one of its rows: neverStorable, a value
+// the sink cannot encode for its column (*copyValueError), or cancelled (query_canceled). A
+// cancel by an operator or a statement timeout is not a row's fault; the halves are then tried
+// again, and a single row's INSERT tells them apart.
 func copyRejected(err error) bool {
 	var pgErr *pgconn.PgError
-	return neverStorable(err) || (errors.As(err, &pgErr) && pgErr.Code == pgerrcode.QueryCanceled)
+	var valueErr *copyValueError
+	return neverStorable(err) || errors.As(err, &valueErr) ||
+		(errors.As(err, &pgErr) && pgErr.Code == pgerrcode.QueryCanceled)
 }
 
 // rejection says why PostgreSQL rejected a row (err: neverStorable), naming from the error's

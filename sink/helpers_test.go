@@ -449,19 +449,18 @@ func newCopyEncoder() *copyEncoder {
 	return &copyEncoder{types: types}
 }
 
-// encode encodes every row of rows, keeping only the last in e.buf.
-func (e *copyEncoder) encode(table string, rows pgx.CopyFromSource) error {
+// encode encodes the row of every record of recs, records of table, keeping only the last in e.buf.
+func (e *copyEncoder) encode(table string, recs []*record) error {
 	cols := tableColumns(table)
-	for rows.Next() {
-		values, err := rows.Values()
-		if err != nil {
-			return err
-		}
+	var values []any
+	for _, r := range recs {
+		values = rowOf(r, cols, values)
+		var err error
 		if e.buf, err = e.row(cols, values, e.buf[:0]); err != nil {
 			return fmt.Errorf("%s: %w", table, err)
 		}
 	}
-	return rows.Err()
+	return nil
 }
 
 // row appends the COPY encoding of one row's values to buf: each value's length and bytes, -1

@@ -197,7 +197,7 @@ func (t *txn) copy(ctx context.Context, table string, recs []*record) error {
 	var n int64
 	err := t.savepoint(ctx, func(sp pgx.Tx) error {
 		var err error
-		n, err = sp.CopyFrom(ctx, pgx.Identifier{table}, columnNames(tableColumns(table)), newCopyRows(table, recs))
+		n, err = copyInto(ctx, sp, pgx.Identifier{table}, table, recs)
 		return err
 	})
 	if err == nil {
@@ -222,7 +222,7 @@ func (t *txn) insertStaged(ctx context.Context, table string, recs []*record) er
 		if _, err := sp.Exec(ctx, "TRUNCATE "+stage); err != nil { // an earlier part of the batch used it
 			return fmt.Errorf("empty staging table for %s: %w", table, err)
 		}
-		if _, err := sp.CopyFrom(ctx, pgx.Identifier{"stage_" + table}, cols, newCopyRows(table, recs)); err != nil {
+		if _, err := copyInto(ctx, sp, pgx.Identifier{"stage_" + table}, table, recs); err != nil {
 			return err
 		}
 		tag, err := sp.Exec(ctx, fmt.Sprintf(`INSERT INTO %s (%s) SELECT %s FROM %s
