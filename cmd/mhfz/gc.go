@@ -5,18 +5,20 @@ import (
 	"runtime/debug"
 )
 
-// streamingGCPercent is the collector's target (GOGC) of the commands that carry every record
-// of a snapshot: they allocate for each record and keep little of it, so at Go's default of 100
-// the collector ran often over a small live heap. At 200 the three services spent about 0.6 to
-// 1 CPU-s less per snapshot (of 8 to 9), for about half as much memory again at their peaks;
-// 300 saved no more (docs/benchmarks.md, "The collector's target").
+// streamingGCPercent is the collector's target (GOGC) of the scraper and the sink: they allocate
+// for every record and keep little of it, so at Go's default of 100 the collector ran often over
+// a small live heap. At 200 the sink spent 0.2 CPU-s less per snapshot (of 1.7 to 2.0) in each
+// of three series of end-to-end runs, the scraper 0.15 less (of 1.8) in two of them, for about
+// half as much memory again at their peaks (docs/benchmarks.md, "The collector's target").
 const streamingGCPercent = 200
 
 // gcPercentOf is the collector's target for a command when GOGC is not set; 0 keeps Go's default.
-// The web server and the one-shot commands keep it: their memory is not a per-record stream.
+// The processor keeps it: at 200 its CPU did not fall in two series of three, and its peak
+// memory grew from about 400 to 560 MB. So do the re-processing (the processor's work and the
+// sink's in one process), the web server and the one-shot commands.
 func gcPercentOf(command string) int {
 	switch command {
-	case "scrape", "process", "sink", "reprocess":
+	case "scrape", "sink":
 		return streamingGCPercent
 	}
 	return 0

@@ -13,12 +13,12 @@ func TestSetGCPercent(t *testing.T) {
 		want    int
 	}{
 		{"scrape", "", streamingGCPercent},
-		{"process", "", streamingGCPercent},
 		{"sink", "", streamingGCPercent},
-		{"reprocess", "", streamingGCPercent},
+		{"process", "", 100},
+		{"reprocess", "", 100},
 		{"serve", "", 100},
 		{"migrate", "", 100},
-		{"process", "50", 100}, // the runtime read GOGC at start: the command leaves it as it is
+		{"scrape", "50", 100}, // the runtime read GOGC at start: the command leaves it as it is
 		{"sink", "off", 100},
 	}
 	restore := debug.SetGCPercent(100)

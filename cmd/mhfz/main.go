@@ -142,7 +142,7 @@ func printUsage(w io.Writer) {
 	}
 	fmt.Fprintln(w, "\nevery command also reads MHFZ_LOG_LEVEL (debug, info, warn, error), MHFZ_LOG_FORMAT (json, text)")
 	fmt.Fprintln(w, "and MHFZ_CPU_PROFILE (a file where the command writes its CPU profile when it ends);")
-	fmt.Fprintln(w, "scrape, process, sink and reprocess run with GOGC=200 unless GOGC is set (GOMEMLIMIT bounds the heap)")
+	fmt.Fprintln(w, "scrape and sink run with GOGC=200 unless GOGC is set (GOMEMLIMIT bounds the heap)")
 }
 
 // newLogger logs with log/slog: text by default, JSON with MHFZ_LOG_FORMAT=json; the level
