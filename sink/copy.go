@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"sync"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -81,8 +80,9 @@ func (e *copyValueError) Error() string {
 
 func (e *copyValueError) Unwrap() error { return e.err }
 
-// y2k is where PostgreSQL's timestamps count their microseconds from.
-var y2k = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).Unix() * 1_000_000
+// y2k is where PostgreSQL's timestamps count their microseconds from: 2000-01-01 UTC, in
+// microseconds since 1970 (TestCopyValuesAsPgx checks it against pgx).
+const y2k = 946_684_800 * 1_000_000
 
 // appendCopyValue appends one field: by the type of the value a column gives, which names its
 // PostgreSQL type (the columns in columns.go; a type not listed here is an error, not a guess).
