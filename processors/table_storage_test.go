@@ -59,6 +59,48 @@ func TestTableStorage(t *testing.T) {
 	}
 }
 
+// TestTableStorageReadsEveryKeyOfItsFolder: a folder written by goka's storage or by this one,
+// reopened, answers every key it holds, and nil for a key never written, through the filter of
+// its keys built when it opens; keys written after that are found too.
+func TestTableStorageReadsEveryKeyOfItsFolder(t *testing.T) {
+	for name, build := range map[string]func(string) storage.Builder{
+		"batched": tableStorageBuilder, "goka": storage.DefaultBuilder,
+	} {
+		t.Run("written by "+name, func(t *testing.T) {
+			dir := t.TempDir()
+			st := openStorage(t, build(dir))
+			n := 3*tableBatchOps + 7
+			for i := range n {
+				_ = st.Set(fmt.Sprintf("k%05d", i), []byte(fmt.Sprint(i)))
+				_ = st.SetOffset(int64(100 + i))
+			}
+			if err := st.Close(); err != nil {
+				t.Fatal(err)
+			}
+			st = openStorage(t, tableStorageBuilder(dir))
+			defer st.Close()
+			if off, _ := st.GetOffset(-1); off != int64(100+n-1) {
+				t.Errorf("offset %d, want %d", off, 100+n-1)
+			}
+			for i := range n {
+				if v, err := st.Get(fmt.Sprintf("k%05d", i)); err != nil || string(v) != fmt.Sprint(i) {
+					t.Fatalf("Get(k%05d) after reopening: %q, %v", i, v, err)
+				}
+			}
+			for i := n; i < 2*n; i++ {
+				if v, _ := st.Get(fmt.Sprintf("k%05d", i)); v != nil {
+					t.Fatalf("Get(k%05d), never written: %q", i, v)
+				}
+			}
+			_ = st.Set("later", []byte("x"))
+			_ = st.(*tableStorage).flush()
+			if v, _ := st.Get("later"); string(v) != "x" {
+				t.Errorf("a key written after opening, flushed: %q", v)
+			}
+		})
+	}
+}
+
 func TestTableStorageCrashKeepsTheOffsetBehindItsValues(t *testing.T) {
 	build := tableStorageBuilder(t.TempDir())
 	st := openStorage(t, build)
