@@ -33,16 +33,26 @@ func TopicStarts(client sarama.Client, topics ...string) (Ends, error) {
 	return offsetsAt(client, sarama.OffsetOldest, topics)
 }
 
-// offsetsAt asks the offset at time (sarama.OffsetNewest or OffsetOldest) of every partition.
+// offsetsAt asks the offset at time (sarama.OffsetNewest or OffsetOldest) of every partition. A
+// lookup that meets a leader election (a topic just created, a broker restarting) is asked again
+// for up to ElectionWait, as goka's lookups are (RetryingTopicManager).
 func offsetsAt(client sarama.Client, time int64, topics []string) (Ends, error) {
 	out := Ends{}
 	for _, topic := range topics {
-		parts, err := client.Partitions(topic)
+		var parts []int32
+		err := retryLookup("partitions of "+topic, func() (err error) {
+			parts, err = client.Partitions(topic)
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("partitions of %s: %w", topic, err)
 		}
 		for _, p := range parts {
-			n, err := client.GetOffset(topic, p, time)
+			var n int64
+			err := retryLookup(fmt.Sprintf("offset of %s/%d", topic, p), func() (err error) {
+				n, err = client.GetOffset(topic, p, time)
+				return err
+			})
 			if err != nil {
 				return nil, fmt.Errorf("offset of %s/%d: %w", topic, p, err)
 			}

@@ -65,3 +65,58 @@ func TestRetryingTopicManager(t *testing.T) {
 		})
 	}
 }
+
+// flakyClient is a sarama client whose first lookups of partitions and of offsets fail with err.
+type flakyClient struct {
+	sarama.Client
+	partitionFailures, offsetFailures int
+	err                               error
+	calls                             int
+}
+
+func (c *flakyClient) Partitions(string) ([]int32, error) {
+	c.calls++
+	if c.partitionFailures > 0 {
+		c.partitionFailures--
+		return nil, c.err
+	}
+	return []int32{0}, nil
+}
+
+func (c *flakyClient) GetOffset(string, int32, int64) (int64, error) {
+	c.calls++
+	if c.offsetFailures > 0 {
+		c.offsetFailures--
+		return 0, c.err
+	}
+	return 42, nil
+}
+
+// TestTopicEndsWaitOutALeaderElection: the offsets of a topic whose leader is moving (a topic
+// just created: "not the leader for some partition") are asked again until they get through;
+// another error fails at once.
+func TestTopicEndsWaitOutALeaderElection(t *testing.T) {
+	tests := []struct {
+		name                string
+		partitions, offsets int
+		err                 error
+		wantErr             bool
+		wantCalls           int
+	}{
+		{"the partitions meet the election", 2, 0, sarama.ErrLeaderNotAvailable, false, 4},
+		{"an offset meets it", 0, 2, sarama.ErrNotLeaderForPartition, false, 4},
+		{"not retriable", 0, 1, sarama.ErrTopicAuthorizationFailed, true, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &flakyClient{partitionFailures: tc.partitions, offsetFailures: tc.offsets, err: tc.err}
+			ends, err := kafka.TopicEnds(c, "t")
+			if (err != nil) != tc.wantErr || (tc.wantErr && !errors.Is(err, tc.err)) || c.calls != tc.wantCalls {
+				t.Fatalf("error %v after %d calls, want error %v after %d", err, c.calls, tc.wantErr, tc.wantCalls)
+			}
+			if !tc.wantErr && ends[kafka.Partition{Topic: "t", ID: 0}] != 42 {
+				t.Errorf("ends %v, want t/0 at 42", ends)
+			}
+		})
+	}
+}
