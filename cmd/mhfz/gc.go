@@ -7,9 +7,10 @@ import (
 
 // streamingGCPercent is the collector's target (GOGC) of the scraper and the sink: they allocate
 // for every record and keep little of it, so at Go's default of 100 the collector ran often over
-// a small live heap. At 200 the sink spent 0.2 CPU-s less per snapshot (of 1.7 to 2.0) in each
-// of three series of end-to-end runs, the scraper 0.15 less (of 1.8) in two of them, for about
-// half as much memory again at their peaks (docs/benchmarks.md, "The collector's target").
+// a small live heap. At 200 the sink spent 0.2 CPU-s less per snapshot (of 1.7 to 2.0) in both
+// series of end-to-end runs that measured it alone, the scraper 0.15 less (of 1.8) in two of
+// three, for about half as much memory again at their peaks (docs/benchmarks.md, "The
+// collector's target").
 const streamingGCPercent = 200
 
 // gcPercentOf is the collector's target for a command when GOGC is not set; 0 keeps Go's default.

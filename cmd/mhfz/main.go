@@ -70,6 +70,9 @@ func (e runEnv) waiter(timeout time.Duration) startup.Waiter {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(os.Args) > 1 { // the collector is the process's: set here, not by the commands tests run in theirs
+		setGCPercent(os.Args[1])
+	}
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "mhfz:", err)
@@ -121,7 +124,6 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, waitE
 	for _, c := range commands() {
 		if c.name == args[0] {
 			log := newLogger(stderr).With("service", c.name)
-			setGCPercent(c.name)
 			stopProfile, err := startCPUProfile()
 			if err != nil {
 				return err
