@@ -138,7 +138,7 @@ func TestStackScriptHistory(t *testing.T) {
 	select {
 	case <-done:
 	case <-time.After(3 * time.Minute):
-		t.Fatal("scripts/stack did not stop within 3 minutes of Ctrl-C")
+		t.Fatalf("scripts/stack did not stop within 3 minutes of Ctrl-C; its processes still running:\n%s", processGroup(cmd.Process.Pid))
 	}
 	said := out.String()
 	logs := regexp.MustCompile(`logs kept in (\S+)`).FindStringSubmatch(said)
@@ -266,4 +266,14 @@ func publishedRows(web string) int64 {
 		}
 	}
 	return -1
+}
+
+// processGroup lists the processes of a process group, with their state and age: what a
+// script that does not stop is still waiting for.
+func processGroup(pgid int) string {
+	out, err := exec.Command("ps", "-o", "pid,ppid,stat,etime,args", "-g", fmt.Sprint(pgid)).CombinedOutput()
+	if err != nil {
+		return fmt.Sprintf("ps: %v\n%s", err, out)
+	}
+	return string(out)
 }
