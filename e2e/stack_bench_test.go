@@ -16,8 +16,9 @@ import (
 // the stack): one iteration is one full run on fresh topics and a fresh database. metrics=on runs
 // the same with every service serving /metrics (--http-addr) and a Prometheus (Debian's package)
 // scraping them every second; metrics=off without either. cpu-s/snapshot is the CPU time the
-// mhfz processes used (Prometheus's own not counted), SERVICE-cpu-s and SERVICE-MB each one's
-// CPU time and peak resident memory, kafka-cpu-s and postgres-cpu-s the broker's and the
+// mhfz processes used (Prometheus's own not counted), SERVICE-cpu-s, SERVICE-MB and
+// SERVICE-kfaults each one's CPU time, peak resident memory and minor page faults (thousands: each
+// a 4 kB page of fresh memory, whose cost the profiles count in memmove and memclr), kafka-cpu-s and postgres-cpu-s the broker's and the
 // database server's CPU time over the run (serversCPU; with scripts/testenv's servers only): on a
 // machine of 2 cores, the wall time is bounded by the sum of all five. Run the two alternately (a
 // loop of -count 1 runs), so that the other sessions' load on the shared cores hits both alike.
@@ -103,6 +104,7 @@ func reportUsage(b *testing.B, elapsed time.Duration, services []*service) {
 		cpu += u.cpu
 		b.ReportMetric(u.cpu.Seconds(), svc.name+"-cpu-s")
 		b.ReportMetric(float64(u.maxRSS)/1e6, svc.name+"-MB")
+		b.ReportMetric(float64(u.faults)/1e3, svc.name+"-kfaults")
 	}
 	b.ReportMetric(elapsed.Seconds(), "s/snapshot")
 	b.ReportMetric(145955/elapsed.Seconds(), "records/s")
