@@ -18,14 +18,13 @@ import (
 // (insertOne) still goes through pgx.
 
 // copyInto copies the rows of recs, records of table, into the table into (table itself, or its
-// staging table) in one COPY, and returns the rows PostgreSQL stored. A value that cannot be
-// encoded for its column fails the whole COPY before anything is sent, with a *copyValueError.
-func copyInto(ctx context.Context, tx pgx.Tx, into pgx.Identifier, table string, recs []*record) (int64, error) {
+// staging table) in one COPY written into a buffer of bufs, and returns the rows PostgreSQL
+// stored. A value that cannot be encoded for its column fails the whole COPY before anything is
+// sent, with a *copyValueError.
+func copyInto(ctx context.Context, tx pgx.Tx, bufs *copyBuffers, into pgx.Identifier, table string, recs []*record) (int64, error) {
 	cols := tableColumns(table)
-	buf := copyBuffers.Get().(*[]byte)
-	defer putCopyBuffer(buf)
-	data, err := appendCopy((*buf)[:0], recs, cols)
-	*buf = data
+	data, err := appendCopy(bufs.get(), recs, cols)
+	defer bufs.put(data)
 	if err != nil {
 		return 0, err
 	}
@@ -34,13 +33,45 @@ func copyInto(ctx context.Context, tx pgx.Tx, into pgx.Identifier, table string,
 	return tag.RowsAffected(), err
 }
 
-// copyBuffers keeps the buffers of the batches' COPYs: a batch of 5,000 rows is about 7 MB.
-var copyBuffers = sync.Pool{New: func() any { return new([]byte) }}
+// copyBuffers keeps the buffers of a store's COPYs from one to the next (a table's part of a
+// batch of 5,000 rows is up to about 7 MB). Not a sync.Pool: the collector empties a pool every
+// other cycle, several times a batch in the sink, and each COPY then grew its buffer again
+// from nothing, copying it at each doubling (docs/benchmarks.md). The zero value is empty.
+type copyBuffers struct {
+	mu   sync.Mutex
+	free [][]byte
+}
 
-// putCopyBuffer gives a buffer back, unless an unusual batch made it larger than most need.
-func putCopyBuffer(buf *[]byte) {
-	if cap(*buf) <= 64<<20 {
-		copyBuffers.Put(buf)
+// maxCopyBuffers is how many buffers a store keeps: one per COPY at once (a writer runs one at a
+// time), for more writers than a sink runs. maxCopyBuffer is the largest it keeps: an unusual
+// batch's buffer is left to the collector.
+const (
+	maxCopyBuffers = 8
+	maxCopyBuffer  = 64 << 20
+)
+
+// get is an empty buffer, kept from an earlier COPY when there is one.
+func (c *copyBuffers) get() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := len(c.free)
+	if n == 0 {
+		return nil
+	}
+	buf := c.free[n-1]
+	c.free = c.free[:n-1]
+	return buf[:0]
+}
+
+// put keeps buf for a later COPY.
+func (c *copyBuffers) put(buf []byte) {
+	if cap(buf) == 0 || cap(buf) > maxCopyBuffer {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.free) < maxCopyBuffers {
+		c.free = append(c.free, buf)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -153,4 +154,56 @@ func TestCopyValuesAsPgx(t *testing.T) {
 			t.Errorf("%#v: the sink's COPY sends %q, pgx %q", c.v, got, want)
 		}
 	}
+}
+
+// TestCopyBuffersOutliveTheCollector checks that a COPY's buffer is there for the next one
+// after collections (a sync.Pool loses it within two), and what the store does not keep.
+func TestCopyBuffersOutliveTheCollector(t *testing.T) {
+	var bufs copyBuffers
+	if got := bufs.get(); got != nil {
+		t.Fatalf("a new store's buffer: %d bytes of capacity, want none", cap(got))
+	}
+	kept := append(bufs.get(), make([]byte, 1<<20)...)
+	bufs.put(kept)
+	runtime.GC()
+	runtime.GC()
+	got := bufs.get()
+	if len(got) != 0 || cap(got) != cap(kept) || &got[:1][0] != &kept[0] {
+		t.Fatalf("after two collections: a buffer of %d bytes, capacity %d; want the kept one, empty (capacity %d)",
+			len(got), cap(got), cap(kept))
+	}
+	tests := []struct {
+		name string
+		put  [][]byte
+		want int // buffers kept
+	}{
+		{"none of no capacity", [][]byte{nil, {}}, 0},
+		{"none beyond the largest", [][]byte{make([]byte, 0, maxCopyBuffer+1)}, 0},
+		{"the largest", [][]byte{make([]byte, 0, maxCopyBuffer)}, 1},
+		{"no more than the most", buffers(maxCopyBuffers+3, 64), maxCopyBuffers},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var bufs copyBuffers
+			for _, b := range tt.put {
+				bufs.put(b)
+			}
+			n := 0
+			for bufs.get() != nil {
+				n++
+			}
+			if n != tt.want {
+				t.Errorf("kept %d buffers, want %d", n, tt.want)
+			}
+		})
+	}
+}
+
+// buffers is n empty buffers of the given capacity.
+func buffers(n, capacity int) [][]byte {
+	bufs := make([][]byte, n)
+	for i := range bufs {
+		bufs[i] = make([]byte, 0, capacity)
+	}
+	return bufs
 }

@@ -35,6 +35,7 @@ type store struct {
 	pool     *pgxpool.Pool
 	consumer string
 	trace    func(event string) // the tests' hook: "begin" once a batch holds its offsets, "commit"
+	copies   copyBuffers
 
 	peakSavepoints atomic.Int64 // the most savepoints one transaction took
 }
@@ -197,7 +198,7 @@ func (t *txn) copy(ctx context.Context, table string, recs []*record) error {
 	var n int64
 	err := t.savepoint(ctx, func(sp pgx.Tx) error {
 		var err error
-		n, err = copyInto(ctx, sp, pgx.Identifier{table}, table, recs)
+		n, err = copyInto(ctx, sp, &t.s.copies, pgx.Identifier{table}, table, recs)
 		return err
 	})
 	if err == nil {
@@ -222,7 +223,7 @@ func (t *txn) insertStaged(ctx context.Context, table string, recs []*record) er
 		if _, err := sp.Exec(ctx, "TRUNCATE "+stage); err != nil { // an earlier part of the batch used it
 			return fmt.Errorf("empty staging table for %s: %w", table, err)
 		}
-		if _, err := copyInto(ctx, sp, pgx.Identifier{"stage_" + table}, table, recs); err != nil {
+		if _, err := copyInto(ctx, sp, &t.s.copies, pgx.Identifier{"stage_" + table}, table, recs); err != nil {
 			return err
 		}
 		tag, err := sp.Exec(ctx, fmt.Sprintf(`INSERT INTO %s (%s) SELECT %s FROM %s
