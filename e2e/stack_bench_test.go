@@ -152,7 +152,8 @@ func BenchmarkSinkRealCorpus(b *testing.B) {
 			b.Fatal(err)
 		}
 		u := usageOf(replay)
-		b.Logf("%s: %.2f s, sink %.2f CPU-s, %.0f MB", bins[i%len(bins)], elapsed.Seconds(), u.cpu.Seconds(), float64(u.maxRSS)/1e6)
+		b.Logf("%s: %.2f s, sink %.2f CPU-s, %.0f MB, %d page faults", bins[i%len(bins)], elapsed.Seconds(), u.cpu.Seconds(),
+			float64(u.maxRSS)/1e6, u.faults)
 		b.ReportMetric(elapsed.Seconds(), "s/corpus")
 		b.ReportMetric(u.cpu.Seconds(), "sink-cpu-s")
 		b.ReportMetric(float64(u.maxRSS)/1e6, "sink-MB")
