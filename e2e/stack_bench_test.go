@@ -17,10 +17,11 @@ import (
 // the same with every service serving /metrics (--http-addr) and a Prometheus (Debian's package)
 // scraping them every second; metrics=off without either. cpu-s/snapshot is the CPU time the
 // mhfz processes used (Prometheus's own not counted), SERVICE-cpu-s, SERVICE-MB and
-// SERVICE-kfaults each one's CPU time, peak resident memory and minor page faults (thousands: each
-// a 4 kB page of fresh memory, whose cost the profiles count in memmove and memclr), kafka-cpu-s and postgres-cpu-s the broker's and the
-// database server's CPU time over the run (serversCPU; with scripts/testenv's servers only): on a
-// machine of 2 cores, the wall time is bounded by the sum of all five. Run the two alternately (a
+// SERVICE-kfaults each one's CPU time, peak resident memory and minor page faults (thousands:
+// each a 4 kB page of fresh memory, whose cost the profiles count in memmove and memclr),
+// kafka-cpu-s and postgres-cpu-s the broker's and the database server's CPU time over the run
+// (serversCPU; with scripts/testenv's servers only): on a machine of 2 cores, the wall time is
+// bounded by the sum of all five. Run the two alternately (a
 // loop of -count 1 runs), so that the other sessions' load on the shared cores hits both alike.
 // With MHFZ_PROFILE_DIR set (`make profile`), every service writes its CPU profile there and the
 // benchmark summarises them.
