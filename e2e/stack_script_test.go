@@ -271,9 +271,16 @@ func publishedRows(web string) int64 {
 // processGroup lists the processes of a process group, with their state and age: what a
 // script that does not stop is still waiting for.
 func processGroup(pgid int) string {
-	out, err := exec.Command("ps", "-o", "pid,ppid,stat,etime,args", "-g", fmt.Sprint(pgid)).CombinedOutput()
+	out, err := exec.Command("ps", "-e", "-o", "pid,pgid,ppid,stat,etime,args").CombinedOutput()
 	if err != nil {
 		return fmt.Sprintf("ps: %v\n%s", err, out)
 	}
-	return string(out)
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	group := lines[:1]
+	for _, l := range lines[1:] {
+		if f := strings.Fields(l); len(f) > 1 && f[1] == fmt.Sprint(pgid) {
+			group = append(group, l)
+		}
+	}
+	return strings.Join(group, "\n")
 }
