@@ -271,7 +271,7 @@ func publishedRows(web string) int64 {
 // processGroup lists the processes of a process group, with their state and age: what a
 // script that does not stop is still waiting for.
 func processGroup(pgid int) string {
-	out, err := exec.Command("ps", "-e", "-o", "pid,pgid,ppid,stat,etime,args").CombinedOutput()
+	out, err := exec.Command("ps", "-e", "-o", "pid,pgid,ppid,stat,etime,wchan:16,args").CombinedOutput()
 	if err != nil {
 		return fmt.Sprintf("ps: %v\n%s", err, out)
 	}
