@@ -221,20 +221,15 @@ func tail(s string, n int) string {
 	return s
 }
 
-// waitPublished waits until the serve at web lists a published version of the dataset.
+// waitPublished waits until the serve at web lists a published version of the dataset that
+// holds every stored row. The rows are counted again on each try: the sink may still be storing
+// the scrape when the wait begins, and a count read once would wait for a version that never
+// comes.
 func waitPublished(t *testing.T, ctx context.Context, conn *pgx.Conn, web string, done <-chan error) {
 	t.Helper()
-	var stored int64
-	for _, table := range migrations.WeaponTables() {
-		var n int64
-		if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{table}.Sanitize()).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		stored += n
-	}
-	var published int64
+	var stored, published int64
 	for {
-		published = publishedRows(web)
+		stored, published = storedRows(t, ctx, conn), publishedRows(web)
 		if published == stored {
 			return
 		}
@@ -246,6 +241,20 @@ func waitPublished(t *testing.T, ctx context.Context, conn *pgx.Conn, web string
 		case <-time.After(2 * time.Second):
 		}
 	}
+}
+
+// storedRows is the number of rows of every weapon table: every version of every weapon.
+func storedRows(t *testing.T, ctx context.Context, conn *pgx.Conn) int64 {
+	t.Helper()
+	var stored int64
+	for _, table := range migrations.WeaponTables() {
+		var n int64
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{table}.Sanitize()).Scan(&n); err != nil {
+			t.Fatalf("count the rows of %s: %v", table, err)
+		}
+		stored += n
+	}
+	return stored
 }
 
 // publishedRows is the number of rows of the latest version's SQLite file (every version of
