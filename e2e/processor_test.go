@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -108,7 +107,7 @@ func readSnapshot(t testing.TB, snapshot string) ([]snapshotRecord, error) {
 			r := raws[i]
 			raws[i] = nil
 			mu.Unlock()
-			value, err := json.Marshal(r)
+			value, err := codecs.RawCodec{}.Encode(r) // as the scraper sends it
 			rec := snapshotRecord{key: r.Key, value: value, exp: expected{scraped: r.ScrapedAt}}
 			if w, perr := interpret(r); perr == nil {
 				rec.exp.hash, _ = processors.ContentHash(w)
