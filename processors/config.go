@@ -50,7 +50,8 @@ type Config struct {
 	Now func() time.Time
 	// Parse turns a decoded raw record into a weapon, before the router validates it
 	// (weaponrow.Validate) and numbers it: weaponrow.Parse; tests inject another parser (a
-	// "build B", a parser that panics).
+	// "build B", a parser that panics). It must not keep the record, which the router reuses
+	// for the next message once Parse returns; the weapon may keep the record's strings.
 	Parse func(*codecs.RawRecord) (*codecs.Weapon, error)
 }
 

@@ -64,7 +64,7 @@ func routedWeapon(t *testing.T, data []byte) *codecs.Weapon {
 }
 
 // schemaFixture reads the raw records of a testdata file, one JSON record a line.
-func schemaFixture(t *testing.T, name string) [][]byte {
+func schemaFixture(t testing.TB, name string) [][]byte {
 	t.Helper()
 	f, err := os.Open(filepath.Join("testdata", name))
 	if err != nil {
