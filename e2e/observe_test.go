@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -416,25 +415,12 @@ func (b *broker) stop() {
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		b.t.Fatal(err)
 	}
-	for i := 0; alive(pid); i++ {
+	for i := 0; testenv.Running(pid); i++ {
 		if i > 300 {
 			b.t.Fatalf("the broker (pid %d) did not stop within 60s", pid)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-// alive reports whether the process pid is alive: not gone, and not exited (a zombie, which
-// this machine's init may reap seconds later, still answers kill -0).
-func alive(pid int) bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// The state follows the command, which is in parentheses and may hold spaces or parentheses.
-	rest := stat[bytes.LastIndexByte(stat, ')')+1:]
-	state := strings.Fields(string(rest))
-	return len(state) > 0 && state[0] != "Z" && state[0] != "X"
 }
 
 // start starts the broker again, as it ran, on the same data.

@@ -78,8 +78,13 @@ func (c *Cluster) pid(n int) int {
 }
 
 // alive reports whether node n's process runs (a zombie does not).
-func (c *Cluster) alive(n int) bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.pid(n)))
+func (c *Cluster) alive(n int) bool { return Running(c.pid(n)) }
+
+// Running reports whether the process pid runs: it exists and has not exited. A broker that has
+// exited stays a zombie until its parent, here the machine's init, reaps it, which may take
+// seconds, and a zombie still answers kill -0.
+func Running(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return false
 	}
