@@ -74,21 +74,23 @@ func Decode(data []byte) (*codecs.RawRecord, error) {
 // the 192 MB a snapshot's decoding allocated (BenchmarkRowParse).
 var rawRecords = sync.Pool{New: func() any { return new(codecs.RawRecord) }}
 
-// decodePooled decodes data as Decode does, into a record of rawRecords, which release gives
-// back once nothing reads it any more: the weapon parsed from it refers to data, not to it.
-func decodePooled(data []byte) (r *codecs.RawRecord, release func(), err error) {
-	r = rawRecords.Get().(*codecs.RawRecord)
-	release = func() {
-		cells := r.Cells[:cap(r.Cells)]
-		clear(cells) // the strings refer to data: no message is kept alive by the pool
-		*r = codecs.RawRecord{Cells: cells[:0]}
-		rawRecords.Put(r)
-	}
+// decodePooled decodes data as Decode does, into a record of rawRecords, which releaseRecord
+// gives back once nothing reads it any more: the weapon parsed from it refers to data, not to it.
+func decodePooled(data []byte) (*codecs.RawRecord, error) {
+	r := rawRecords.Get().(*codecs.RawRecord)
 	if err := DecodeInto(data, r); err != nil {
-		release()
-		return nil, nil, err
+		releaseRecord(r)
+		return nil, err
 	}
-	return r, release, nil
+	return r, nil
+}
+
+// releaseRecord clears r, keeping its cells' array, and gives it back to rawRecords.
+func releaseRecord(r *codecs.RawRecord) {
+	cells := r.Cells[:cap(r.Cells)]
+	clear(cells) // the strings refer to data: no message is kept alive by the pool
+	*r = codecs.RawRecord{Cells: cells[:0]}
+	rawRecords.Put(r)
 }
 
 // DecodeInto decodes data as Decode does, into r, whose cells' array it reuses: what r held

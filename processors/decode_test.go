@@ -30,7 +30,7 @@ func TestPooledRecordsAsDecode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, release, err := decodePooled(data)
+		got, err := decodePooled(data)
 		if err != nil {
 			t.Fatalf("%s: %v", want.Key, err)
 		}
@@ -42,7 +42,7 @@ func TestPooledRecordsAsDecode(t *testing.T) {
 			t.Fatal(err)
 		}
 		kept = append(kept, parsed{data, w})
-		release()
+		releaseRecord(got)
 		if got.Key != "" || len(got.Cells) != 0 || slices.ContainsFunc(got.Cells[:cap(got.Cells)], func(c codecs.RawCell) bool { return c != codecs.RawCell{} }) {
 			t.Fatalf("%s: a record given back still holds %+v", want.Key, got)
 		}
@@ -75,11 +75,11 @@ func BenchmarkDecode(b *testing.B) {
 	b.Run("pooled", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := range b.N {
-			_, release, err := decodePooled(inputs[i%len(inputs)])
+			r, err := decodePooled(inputs[i%len(inputs)])
 			if err != nil {
 				b.Fatal(err)
 			}
-			release()
+			releaseRecord(r)
 		}
 	})
 }

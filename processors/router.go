@@ -264,11 +264,11 @@ func (r *router) weapon(key string, data []byte) (w *codecs.Weapon, err error) {
 		return nil, recordErr(KindTooLarge, "message %s: %d bytes, more than the %d a weapon row may take",
 			quoteKey(key), len(data), r.maxLen)
 	}
-	raw, release, err := decodePooled(data)
+	raw, err := decodePooled(data)
 	if err != nil {
 		return nil, &RecordError{Kind: KindOf(err), Err: fmt.Errorf("message %s: %w", quoteKey(key), err)}
 	}
-	defer release()
+	defer releaseRecord(raw)
 	if raw.Key != key {
 		return nil, recordErr(KindEnvelope, "message %s: record key %q is not the message key",
 			quoteKey(key), clipKey(raw.Key))
