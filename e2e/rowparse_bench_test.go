@@ -14,8 +14,8 @@ import (
 // every record of the newest snapshot (one op: the whole snapshot), with their allocations:
 // decode (processors.DecodeInto of the raw record's JSON into a reused record, as the router
 // decodes) and parse (weaponrow.Parse of the decoded record). The records are written as the
-// scraper writes them (codecs.RawCodec). cpu-s/op is the process's CPU time (user and system, the collector's included)
-// per op: steadier than the time on a shared machine.
+// scraper writes them (codecs.RawCodec). cpu-s/op is the process's CPU time (user and system,
+// the collector's included) per op: steadier than the time on a shared machine.
 //
 //	go test -run '^$' -bench RowParse -benchmem -cpu 1 -count 5 -benchtime 2x ./e2e/
 func BenchmarkRowParse(b *testing.B) {
