@@ -76,6 +76,10 @@ func recordsOf(t testing.TB, ctx context.Context, types []string) []snapshotReco
 	return out
 }
 
+// scaledPartitions is the partition count of the tests and benchmarks of several instances of a
+// stage: 12, as a deployment that scales out chooses (docs/scaling.md; the default is 2).
+const scaledPartitions = 12
+
 // TestFailoverOnCluster runs both snapshots (the subset of failoverTypes) through two processors
 // and three sinks, as processes, on the three-broker cluster (topics of 12 partitions,
 // replication 3, min.insync.replicas 2). Meanwhile it kills with SIGKILL the broker that leads
@@ -100,6 +104,7 @@ func TestFailoverOnCluster(t *testing.T) {
 	recs := failoverRecords(t, ctx)
 
 	ref := newServiceDeployment(t, ctx, "ref", testenv.KafkaBrokers(t), 1)
+	ref.partitions = scaledPartitions
 	clean := ref.startPipeline(ctx, 1, 1)
 	ref.emit(recs)
 	ref.waitStored(ctx, nil)
@@ -107,6 +112,7 @@ func TestFailoverOnCluster(t *testing.T) {
 	t.Logf("clean run of one processor and one sink on the single broker: %d raw records", len(recs))
 
 	d := newServiceDeployment(t, ctx, "cluster", c.Brokers, 3)
+	d.partitions = scaledPartitions
 	p := d.startPipeline(ctx, 2, 3)
 	chunks := split(recs, 4)
 	d.emit(chunks[0])

@@ -21,6 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 	"github.com/mhfz/mhfz-pipeline/internal/testenv"
 	"github.com/mhfz/mhfz-pipeline/migrations"
 )
@@ -206,7 +207,7 @@ func waitHTTP(ctx context.Context, url string, status int, substr string) error 
 }
 
 // mhfzPartitions is the partition count mhfz gives its topics by default (cmd/mhfz, --partitions).
-const mhfzPartitions = 12
+const mhfzPartitions = kafka.DefaultPartitions
 
 // TestStackMetricsInPrometheus runs the whole pipeline as the stack does (migrate, processor,
 // sink, mhfz serve too, scrapes of the newest snapshot over HTTP) with every service serving its

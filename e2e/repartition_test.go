@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -18,8 +19,9 @@ import (
 // count: with its services stopped, `mhfz reprocess --copy-from` copies its raw records into a
 // new deployment (another topic prefix) whose topics have the new count, and re-processes them
 // into the same database. The tables are then those of before, row by row (but for Kafka
-// positions); the new deployment's services take over where the re-processing left, and a
-// service given the old count is refused with the mismatch, never silently.
+// positions); the new deployment's services, given no count, keep its topics' and take over
+// where the re-processing left; a service given the old count is refused with the mismatch,
+// never silently.
 func TestRepartitionByReprocess(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
@@ -66,11 +68,14 @@ func TestRepartitionByReprocess(t *testing.T) {
 	}
 	neu.checkClean(ctx)
 
-	// The old count is refused, by name; the new deployment's services find nothing left to do.
-	wrong := startService(t, append(old.env(), "MHFZ_TOPIC_PREFIX="+neu.names.Prefix), "sink")
-	if err := wrong.waitLog(ctx, "exists with 5 partitions, but 12 were asked for"); err != nil {
+	// The old count, given, is refused, by name; the new deployment's services, given no count,
+	// find nothing left to do.
+	wrong := startService(t, append(old.env(), "MHFZ_TOPIC_PREFIX="+neu.names.Prefix,
+		fmt.Sprintf("MHFZ_KAFKA_PARTITIONS=%d", kafka.DefaultPartitions)), "sink")
+	if err := wrong.waitLog(ctx, fmt.Sprintf("exists with 5 partitions, but %d were asked for", kafka.DefaultPartitions)); err != nil {
 		t.Error(err)
 	}
+	neu.partitions = 0
 	p = neu.startPipeline(ctx, 1, 1)
 	neu.waitStored(ctx, nil)
 	p.stopAll(t)

@@ -25,8 +25,9 @@ import (
 
 // The scaling benchmarks: the sink with 1, 2 and 3 instances on one PostgreSQL, the processor
 // with 1 and 2, on the single broker and on the three-broker cluster (replication 3), all with
-// the newest snapshot (145,955 records) and the default 12 partitions. Each configuration runs
-// three times; the metrics are the medians, the runs are logged. One iteration does all:
+// the newest snapshot (145,955 records). The sinks' weapon topics have the default partition
+// count (2 each: 30 partitions to share), the processors' weapon_data 12 (scaledPartitions).
+// Each configuration runs three times; the metrics are the medians, the runs are logged. One iteration does all:
 //
 //	scripts/testenv run --cluster go test -run '^$' -bench 'Scaling|SinkVsCopy' -benchtime 1x -timeout 60m ./e2e/
 
@@ -151,7 +152,8 @@ func BenchmarkProcessorScaling(b *testing.B) {
 	for _, setup := range brokerSetups(b) {
 		b.Run(setup.name, func(b *testing.B) {
 			d := newServiceDeployment(b, ctx, "bench", setup.brokers, setup.replication)
-			ks := processors.KafkaSetup{Brokers: d.brokers, Config: d.cfg, Partitions: 12,
+			d.partitions = scaledPartitions
+			ks := processors.KafkaSetup{Brokers: d.brokers, Config: d.cfg, Partitions: scaledPartitions,
 				Replication: int16(setup.replication), StoragePath: d.storage}
 			if err := processors.EnsureTopics(ctx, d.names, ks); err != nil {
 				b.Fatal(err)

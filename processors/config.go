@@ -59,7 +59,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Kafka: KafkaSetup{Brokers: []string{kafka.DefaultBroker}, Config: kafka.Config("mhfz-process"),
-			Partitions: kafka.DefaultPartitions, Replication: kafka.DefaultReplication, StoragePath: "data/router"},
+			Replication: kafka.DefaultReplication, StoragePath: "data/router"},
 		MaxMessageBytes: DefaultMaxMessageBytes,
 		SetupTimeout:    startup.DefaultTimeout,
 		WaitEvery:       startup.DefaultEvery,

@@ -18,7 +18,7 @@ import (
 type KafkaSetup struct {
 	Brokers     []string
 	Config      *sarama.Config // kafka.Config: idempotent producer, OffsetOldest for new groups
-	Partitions  int32          // of the topics created here, when weapon_data does not exist yet
+	Partitions  int32          // of the topics created here; 0: kafka.DefaultPartitions, and existing ones keep theirs
 	Replication int16          // of every topic created here and by goka (1 on one broker)
 	StoragePath string         // the group table's local copy; kept between runs
 }
@@ -29,8 +29,8 @@ func (k KafkaSetup) validate() error {
 		return errors.New("no Kafka brokers")
 	case k.Config == nil:
 		return errors.New("no sarama config")
-	case k.Partitions < 1:
-		return fmt.Errorf("partitions %d, want >= 1", k.Partitions)
+	case k.Partitions < 0:
+		return fmt.Errorf("partitions %d, want >= 0 (0: the default)", k.Partitions)
 	case k.Replication < 1:
 		return fmt.Errorf("replication %d, want >= 1", k.Replication)
 	case k.StoragePath == "":

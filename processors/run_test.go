@@ -115,7 +115,7 @@ func TestNewValidates(t *testing.T) {
 		{"no brokers, no tester", func(c *Config) { c.Kafka.Brokers = nil }, "Kafka.Brokers: empty"},
 		{"no sarama config", func(c *Config) { c.Kafka.Config = nil }, "Kafka: no sarama config"},
 		{"no storage", func(c *Config) { c.Kafka.StoragePath = "" }, "Kafka: no storage path"},
-		{"zero partitions", func(c *Config) { c.Kafka.Partitions = 0 }, "Kafka: partitions 0"},
+		{"negative partitions", func(c *Config) { c.Kafka.Partitions = -1 }, "Kafka: partitions -1"},
 		{"message size", func(c *Config) { c.MaxMessageBytes = 0 }, "MaxMessageBytes 0"},
 		{"setup timeout", func(c *Config) { c.SetupTimeout = -time.Second }, "SetupTimeout -1s"},
 		{"wait every", func(c *Config) { c.WaitEvery = 0 }, "WaitEvery 0s"},

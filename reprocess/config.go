@@ -53,7 +53,8 @@ type Config struct {
 
 	// CopyFrom, if set, is another deployment's raw topic (its weapon_data), copied into this
 	// deployment's weapon_data before the re-processing: how the partition count changes (this
-	// deployment's topics are created with Setup.Partitions). See copyRaw. Empty: no copy.
+	// deployment's topics are created with Setup.Partitions, or kafka.DefaultPartitions). See
+	// copyRaw. Empty: no copy.
 	CopyFrom string
 }
 
@@ -101,8 +102,8 @@ func (cfg Config) validateSetup() error {
 		errs = append(errs, errors.New("Setup.Brokers is empty"))
 	case s.Config == nil:
 		errs = append(errs, errors.New("Setup.Config (the sarama config) is nil"))
-	case s.Partitions < 1 || s.Replication < 1:
-		errs = append(errs, fmt.Errorf("Setup.Partitions %d and Setup.Replication %d must be >= 1", s.Partitions, s.Replication))
+	case s.Partitions < 0 || s.Replication < 1:
+		errs = append(errs, fmt.Errorf("Setup.Partitions %d and Setup.Replication %d must be >= 0 and >= 1", s.Partitions, s.Replication))
 	case s.StoragePath == "":
 		errs = append(errs, errors.New("Setup.StoragePath (the router's local copy) is empty"))
 	}

@@ -48,7 +48,7 @@ func TestNewValidatesEveryField(t *testing.T) {
 		{"bad database URL", func(c *Config) { c.DatabaseURL = "postgres://u:secret@host:notaport/db" }, "DatabaseURL"},
 		{"brokers", func(c *Config) { c.Setup.Brokers = nil }, "Setup.Brokers"},
 		{"sarama config", func(c *Config) { c.Setup.Config = nil }, "Setup.Config"},
-		{"partitions", func(c *Config) { c.Setup.Partitions = 0 }, "Setup.Partitions"},
+		{"partitions", func(c *Config) { c.Setup.Partitions = -1 }, "Setup.Partitions"},
 		{"replication", func(c *Config) { c.Setup.Replication = 0 }, "Setup.Replication"},
 		{"storage", func(c *Config) { c.Setup.StoragePath = "" }, "Setup.StoragePath"},
 		{"copy from itself", func(c *Config) { c.CopyFrom = string(c.Names.WeaponData()) }, "CopyFrom"},

@@ -39,6 +39,10 @@ func (s *session) copyRaw(ctx context.Context) (int64, error) {
 	if err := kafka.Truncate(ctx, s.client, s.admin, to); err != nil {
 		return 0, fmt.Errorf("copy the raw records: empty %s: %w", to, err)
 	}
+	parts, err := s.client.Partitions(to)
+	if err != nil {
+		return 0, fmt.Errorf("copy the raw records: partitions of %s: %w", to, err)
+	}
 	producerCfg := *cfg.Setup.Config // goka's builder sets its partitioner on the config it gets
 	emitter, err := goka.NewEmitter(cfg.Setup.Brokers, goka.Stream(to), new(codec.Bytes),
 		goka.WithEmitterProducerBuilder(goka.ProducerBuilderWithConfig(&producerCfg)))
@@ -52,7 +56,7 @@ func (s *session) copyRaw(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("copy the raw records of %s to %s: %w", from, to, err)
 	}
 	cfg.Logger.Info("raw records copied", "from", from, "to", to, "records", c.sent.Load(),
-		"partitions", cfg.Setup.Partitions)
+		"partitions", len(parts))
 	return c.sent.Load(), nil
 }
 

@@ -252,7 +252,7 @@ func (s *session) stages() (*processors.Router, *sink.Sink, error) {
 	}
 	sc := cfg.Sink
 	sc.Brokers, sc.DatabaseURL, sc.Names, sc.Logger = cfg.Setup.Brokers, cfg.DatabaseURL, cfg.Names, cfg.Logger.With("stage", "sink")
-	sc.Rebuild, sc.Replay, sc.Partitions = true, false, 0
+	sc.Rebuild, sc.Replay, sc.CreateTopics = true, false, false
 	sc.Registry, sc.Health, sc.LagEvery, sc.StallTimeout = cfg.Registry, cfg.Health, cfg.LagEvery, cfg.StallTimeout
 	sk, err := sink.New(sc)
 	if err != nil {

@@ -36,7 +36,8 @@ type Config struct {
 	Every   time.Duration // time from the end of a scrape to the start of the next (0: one scrape)
 
 	// Where the records go: DryRun, if set, gets them as JSON lines; else the Kafka topic
-	// Topic, created with Partitions and Replication if it does not exist.
+	// Topic, created with Partitions and Replication if it does not exist (Partitions 0:
+	// kafka.DefaultPartitions, and an existing topic keeps its count; kafka.TopicSpec).
 	DryRun       io.Writer
 	Brokers      []string
 	Topic        codecs.Topic
@@ -68,7 +69,6 @@ func DefaultConfig() Config {
 		Rate:          web.Rate,
 		Workers:       4,
 		Topic:         codecs.Names{}.WeaponData(),
-		Partitions:    kafka.DefaultPartitions,
 		Replication:   kafka.DefaultReplication,
 		MaxInFlight:   em.MaxInFlight,
 		SetupTimeout:  startup.DefaultTimeout,
@@ -101,8 +101,11 @@ func (c Config) check() error {
 	if c.Topic == "" {
 		errs = append(errs, errors.New("Topic is empty"))
 	}
-	if c.Partitions < 1 || c.Replication < 1 {
-		bad("Partitions and Replication", "must be at least 1", fmt.Sprintf("%d and %d", c.Partitions, c.Replication))
+	if c.Partitions < 0 {
+		bad("Partitions", "must be at least 0", c.Partitions)
+	}
+	if c.Replication < 1 {
+		bad("Replication", "must be at least 1", c.Replication)
 	}
 	if c.MaxInFlight < 1 {
 		bad("MaxInFlight", "must be at least 1", c.MaxInFlight)

@@ -24,7 +24,7 @@ func TestNewChecksTheConfig(t *testing.T) {
 		"Every":         func(c *Config) { c.Every = -time.Second },
 		"Brokers":       func(c *Config) { c.Brokers = nil },
 		"Topic":         func(c *Config) { c.Topic = "" },
-		"Partitions":    func(c *Config) { c.Partitions = 0 },
+		"Partitions":    func(c *Config) { c.Partitions = -1 },
 		"MaxInFlight":   func(c *Config) { c.MaxInFlight = 0 },
 		"SetupTimeout":  func(c *Config) { c.SetupTimeout = -time.Second },
 		"ProgressEvery": func(c *Config) { c.ProgressEvery = -time.Second },

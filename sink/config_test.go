@@ -47,7 +47,7 @@ func TestNewChecksConfig(t *testing.T) {
 		{"Progress", func(c *Config) { c.Progress = -time.Second }},
 		{"RebuildLogEvery", func(c *Config) { c.RebuildLogEvery = 0 }},
 		{"Partitions", func(c *Config) { c.Partitions = -1 }},
-		{"Replication", func(c *Config) { c.Partitions, c.Replication = 4, 0 }},
+		{"Replication", func(c *Config) { c.CreateTopics, c.Replication = true, 0 }},
 		{"StallTimeout", func(c *Config) { c.StallTimeout = 0 }},
 		{"LagEvery", func(c *Config) { c.LagEvery = 0 }},
 	}

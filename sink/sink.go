@@ -57,10 +57,12 @@ type Config struct {
 	// waiting for the group to evict its former self. Each replica needs its own.
 	InstanceID string
 
-	// Topics are created if missing (as the processor would create them) with Partitions
-	// partitions (0: not created) of Replication replicas.
-	Partitions  int32
-	Replication int16
+	// CreateTopics: the weapon topics are created if missing (as the processor would create
+	// them), with Partitions partitions (0: kafka.DefaultPartitions, and existing ones keep
+	// theirs) of Replication replicas.
+	CreateTopics bool
+	Partitions   int32
+	Replication  int16
 
 	// Registry, if set, gets the sink's metrics (Metrics); Health, if set, its checks: alive
 	// while no batch and no database call has been pending for longer than StallTimeout,
@@ -104,8 +106,8 @@ func (c Config) validate() error {
 			fmt.Sprintf("RetryMin %s, RetryMax %s: want 0 < RetryMin <= RetryMax", c.RetryMin, c.RetryMax)},
 		{c.Progress < 0, fmt.Sprintf("Progress: %s, want >= 0 (0: none)", c.Progress)},
 		{c.RebuildLogEvery <= 0, fmt.Sprintf("RebuildLogEvery: %s, want > 0", c.RebuildLogEvery)},
-		{c.Partitions < 0, fmt.Sprintf("Partitions: %d, want >= 0 (0: topics not created)", c.Partitions)},
-		{c.Partitions > 0 && c.Replication < 1, fmt.Sprintf("Replication: %d, want >= 1", c.Replication)},
+		{c.Partitions < 0, fmt.Sprintf("Partitions: %d, want >= 0 (0: the default)", c.Partitions)},
+		{c.CreateTopics && c.Replication < 1, fmt.Sprintf("Replication: %d, want >= 1", c.Replication)},
 		{c.StallTimeout <= 0, fmt.Sprintf("StallTimeout: %s, want > 0", c.StallTimeout)},
 		{c.LagEvery <= 0, fmt.Sprintf("LagEvery: %s, want > 0", c.LagEvery)},
 	} {
@@ -379,7 +381,7 @@ func (s *Sink) waitDatabase(ctx context.Context) error {
 
 // setupKafka creates the topics if asked, and the client and the consumer group.
 func (s *Sink) setupKafka(ctx context.Context) error {
-	if s.cfg.Partitions > 0 {
+	if s.cfg.CreateTopics {
 		specs := make([]kafka.TopicSpec, 0, len(s.tables))
 		for t := range s.tables {
 			specs = append(specs, kafka.TopicSpec{Name: t, Partitions: s.cfg.Partitions, Replication: s.cfg.Replication,
@@ -404,12 +406,12 @@ func (s *Sink) setupKafka(ctx context.Context) error {
 
 // The sink's fetches wait for fetchMin bytes (or fetchMaxWait), where sarama's default asks the
 // broker to answer as soon as one byte is there. The sink reads every weapon topic's partitions
-// (15 topics of 12 by default) in one fetch, and sarama uses no fetch sessions: each answer
-// carries every partition, and a sink that keeps up with the router fetched a few records at a
-// time. End to end (BenchmarkStackEndToEnd, 12 alternating pairs, docs/benchmarks.md) the
+// (15 topics; 12 partitions each when this was measured, 2 by default now) in one fetch, and
+// sarama uses no fetch sessions: each answer carries every partition, and a sink that keeps up
+// with the router fetched a few records at a time. End to end (BenchmarkStackEndToEnd, 12 alternating pairs, docs/benchmarks.md) the
 // sink's sarama fell from 0.93 to 0.52 CPU-s per snapshot and the sink's CPU from 3.8 to 3.3
 // (medians); a record waits at most fetchMaxWait more (an idle fetch already waited 500 ms, the
-// default). The router reads one topic's 12 partitions: the same setting saved nothing
+// default). The router reads one topic's partitions: the same setting saved nothing
 // measurable there, and the minimum is set here, for the sink's group only.
 const (
 	fetchMin     = 256 << 10

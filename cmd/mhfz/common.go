@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/mhfz/mhfz-pipeline/codecs"
@@ -36,8 +37,9 @@ func (k *kafkaFlags) register(fs *flagSet) {
 		"prefix of every topic and group name (one deployment, or one test, per prefix)")
 	fs.intVar(&k.replication, "replication", envReplication, kafka.DefaultReplication,
 		"replication factor of the topics this command creates (1 on a single broker)")
-	fs.intVar(&k.partitions, "partitions", envPartitions, kafka.DefaultPartitions,
-		"partition count of the topics this command creates (an existing deployment's must not change: docs/scaling.md)")
+	fs.intVar(&k.partitions, "partitions", envPartitions, 0,
+		fmt.Sprintf("partition count of the topics this command creates; 0: %d, and existing topics keep theirs "+
+			"(another count than an existing topic's is refused: docs/scaling.md)", kafka.DefaultPartitions))
 }
 
 // check says what is wrong with the flags, for command.
@@ -45,8 +47,10 @@ func (k *kafkaFlags) check(command string) error {
 	switch {
 	case len(k.brokers) == 0:
 		return usageError{command + ": --brokers is empty"}
-	case k.partitions < 1 || k.replication < 1:
-		return usageError{command + ": --partitions and --replication must be >= 1"}
+	case k.partitions < 0:
+		return usageError{command + ": --partitions must be >= 0 (0: the default)"}
+	case k.replication < 1:
+		return usageError{command + ": --replication must be >= 1"}
 	}
 	return nil
 }

@@ -34,12 +34,12 @@ func TestProcessFlags(t *testing.T) {
 		want processOptions
 		err  string
 	}{
-		{name: "defaults", want: processOptions{kafka: kafkaFlags{brokers: []string{"localhost:9092"}, replication: 1, partitions: 12},
+		{name: "defaults", want: processOptions{kafka: kafkaFlags{brokers: []string{"localhost:9092"}, replication: 1},
 			router:   routerFlags{storage: "data/router", maxMessage: processors.DefaultMaxMessageBytes, setupWithin: time.Minute},
 			progress: 10 * time.Second}},
 		{name: "environment", env: map[string]string{"MHFZ_KAFKA_BROKERS": "a:1,b:2", "MHFZ_TOPIC_PREFIX": "x.",
 			"MHFZ_PROCESS_STORAGE": "/var/lib/mhfz/tables", "MHFZ_PROGRESS_INTERVAL": "1s"},
-			want: processOptions{kafka: kafkaFlags{brokers: []string{"a:1", "b:2"}, replication: 1, partitions: kafka.DefaultPartitions, topicPrefix: "x."},
+			want: processOptions{kafka: kafkaFlags{brokers: []string{"a:1", "b:2"}, replication: 1, topicPrefix: "x."},
 				router:   routerFlags{storage: "/var/lib/mhfz/tables", maxMessage: processors.DefaultMaxMessageBytes, setupWithin: time.Minute},
 				progress: time.Second}},
 		{name: "flags win over the environment", env: map[string]string{"MHFZ_PROCESS_STORAGE": "/env"},
@@ -48,7 +48,7 @@ func TestProcessFlags(t *testing.T) {
 				router:   routerFlags{storage: "/flag", maxMessage: processors.DefaultMaxMessageBytes, setupWithin: time.Minute},
 				progress: 10 * time.Second}},
 		{name: "no brokers", args: []string{"--brokers", " , "}, err: "--brokers is empty"},
-		{name: "zero partitions", args: []string{"--partitions", "0"}, err: "--partitions"},
+		{name: "negative partitions", args: []string{"--partitions", "-1"}, err: "--partitions"},
 		{name: "bad environment value", env: map[string]string{"MHFZ_PROCESS_MAX_MESSAGE_BYTES": "many"}, err: "MHFZ_PROCESS_MAX_MESSAGE_BYTES"},
 		{name: "stray argument", args: []string{"now"}, err: "unexpected arguments"},
 	}

@@ -73,7 +73,7 @@ func runSink(ctx context.Context, args []string, env runEnv) error {
 	cfg := o.cfg
 	cfg.Brokers, cfg.DatabaseURL, cfg.Names, cfg.Logger = o.kafka.brokers, o.db.url, o.kafka.names(), env.log
 	cfg.Startup, cfg.StallTimeout = env.waiter(o.setup), o.observe.stall
-	cfg.Partitions, cfg.Replication = int32(o.kafka.partitions), int16(o.kafka.replication)
+	cfg.CreateTopics, cfg.Partitions, cfg.Replication = true, int32(o.kafka.partitions), int16(o.kafka.replication)
 	if obs != nil {
 		cfg.Registry, cfg.Health = obs.Registry, obs.Health
 	}

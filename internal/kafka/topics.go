@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +12,9 @@ import (
 
 // TopicSpec describes a topic the pipeline needs.
 type TopicSpec struct {
-	Name        string
+	Name string
+	// Partitions is the count of the topic if it is created, and the one an existing topic must
+	// have. 0: DefaultPartitions if it is created; an existing topic keeps its own count.
 	Partitions  int32
 	Replication int16
 	Configs     map[string]string
@@ -61,7 +64,7 @@ type PartitionMismatchError struct {
 
 func (e *PartitionMismatchError) Error() string {
 	return fmt.Sprintf("topic %s exists with %d partitions, but %d were asked for (--partitions, MHFZ_KAFKA_PARTITIONS): "+
-		"set it to %d, or follow docs/scaling.md to change the partition count", e.Topic, e.Existing,
+		"set it to %d or 0, or follow docs/scaling.md to change the partition count", e.Topic, e.Existing,
 		e.Requested, e.Existing)
 }
 
@@ -95,6 +98,7 @@ func EnsureTopics(ctx context.Context, brokers []string, cfg *sarama.Config, top
 			}
 			continue
 		}
+		t.Partitions = cmp.Or(t.Partitions, DefaultPartitions)
 		detail := &sarama.TopicDetail{NumPartitions: t.Partitions, ReplicationFactor: t.Replication,
 			ConfigEntries: map[string]*string{}}
 		for k, v := range withReplicaConfigs(t.Configs, t.Replication) {

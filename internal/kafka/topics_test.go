@@ -43,6 +43,44 @@ func TestEnsureTopicsReconciles(t *testing.T) {
 	}
 }
 
+// TestEnsureTopicsWithoutACount: a topic asked for without a count is created with
+// DefaultPartitions, and an existing one keeps its own count (3 here), unlike one asked for with a
+// count (TestEnsureTopicsReconciles).
+func TestEnsureTopicsWithoutACount(t *testing.T) {
+	brokers := testenv.KafkaBrokers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cfg := kafka.Config("topics-test")
+	created, existing := testenv.Name(t, "created"), testenv.Name(t, "existing")
+	t.Cleanup(func() { _ = kafka.DeleteTopics(context.Background(), brokers, cfg, created, existing) })
+	if err := kafka.EnsureTopics(ctx, brokers, cfg, []kafka.TopicSpec{{Name: existing, Partitions: 3, Replication: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	err := kafka.EnsureTopics(ctx, brokers, cfg, []kafka.TopicSpec{{Name: created, Replication: 1}, {Name: existing, Replication: 1}})
+	if err != nil {
+		t.Fatalf("EnsureTopics without a count, on a new topic and on one of 3 partitions: %v", err)
+	}
+	for topic, want := range map[string]int{created: kafka.DefaultPartitions, existing: 3} {
+		if got := partitions(t, brokers, cfg, topic); got != want {
+			t.Errorf("%s: %d partitions, want %d", topic, got, want)
+		}
+	}
+}
+
+func partitions(t *testing.T, brokers []string, cfg *sarama.Config, topic string) int {
+	t.Helper()
+	client, err := sarama.NewClient(brokers, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	parts, err := client.Partitions(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(parts)
+}
+
 func retention(t *testing.T, brokers []string, cfg *sarama.Config, topic string) string {
 	t.Helper()
 	admin, err := sarama.NewClusterAdmin(brokers, cfg)
