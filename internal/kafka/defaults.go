@@ -11,7 +11,7 @@ const (
 	// weapon topics, how many sinks (15 topics: 15 times as many). Two let a second instance of
 	// each stage take half; every partition costs CPU (a batch at each flush of a producer, a
 	// fetch, in the processor a table and a goroutine): a snapshot through 12 a topic, the default
-	// before, took the broker and the services 2.5 to 2.8 CPU-s more, and the run about 2 s more
+	// before, took the broker and the services 2.5 to 2.8 CPU-s more, and the run 1 to 2 s more
 	// (docs/benchmarks.md, "The seventh round"). A deployment that will run more instances
 	// chooses more when it is created (docs/scaling.md). Changing the count of an existing
 	// deployment moves keys between partitions: it is the documented procedure, never a silent
