@@ -27,7 +27,8 @@ import (
 // with 1 and 2, on the single broker and on the three-broker cluster (replication 3), all with
 // the newest snapshot (145,955 records). The sinks' weapon topics have the default partition
 // count (2 each: 30 partitions to share), the processors' weapon_data 12 (scaledPartitions).
-// Each configuration runs three times; the metrics are the medians, the runs are logged. One iteration does all:
+// Each configuration runs three times; the metrics are the medians, the runs are logged. One
+// iteration does all:
 //
 //	scripts/testenv run --cluster go test -run '^$' -bench 'Scaling|SinkVsCopy' -benchtime 1x -timeout 60m ./e2e/
 

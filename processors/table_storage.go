@@ -67,9 +67,9 @@ func tableStorageBuilder(path string) storage.Builder {
 }
 
 // minFilterKeys is the fewest keys a partition's filter is sized for (both snapshots have
-// 224,253 keys: 112,000 a partition over the default 2): 160 kB at 1% false positives. It is sized for twice the keys the
-// folder holds when it opens, at least this many; beyond that its false positives grow, which
-// only costs the lookups it would have saved.
+// 224,253 keys: 112,000 a partition over the default 2): 160 kB at 1% false positives. It is
+// sized for twice the keys the folder holds when it opens, at least this many; beyond that its
+// false positives grow, which only costs the lookups it would have saved.
 const minFilterKeys = 1 << 17
 
 // keysOf is a Bloom filter of every key db holds.

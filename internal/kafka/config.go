@@ -23,12 +23,13 @@ import (
 // broker.session.timeout.ms (9 s by default), and until then every send to the partitions it led
 // fails at once; the backoff (100 ms doubling to 1 s, 40 attempts: about 37 s) lets the send
 // through once a new leader is elected, instead of failing the stage. Its batches wait up to 100
-// ms (or 1 MB): the router wrote to 192 partitions then (15 weapon topics and its table's, 12
-// each, the default then; 32 with today's 2), and at 20 ms its 15,000 records a second make, by arithmetic, one or two records a batch, each
-// batch work for the broker (validated, decompressed, appended). Against 20 ms, 13 runs of each
-// alternating, whole snapshot: the broker's CPU 4.99 → 4.09 s, the services' 10.85 → 10.13 s
-// (processor 6.32 → 5.79), the wall time 12.25 → 11.92 s, within its noise (docs/benchmarks.md,
-// "The broker's share"). A record waits at most 100 ms more at each producer, and so does a send
+// ms (or 1 MB): the router wrote to 192 partitions when this was measured (15 weapon topics and
+// its table's, 12 each, the default then; 32 with today's 2), and at 20 ms its 15,000 records a
+// second made, by arithmetic, one or two records a batch, each batch work for the broker
+// (validated, decompressed, appended). Against 20 ms, 13 runs of each alternating, whole
+// snapshot: the broker's CPU 4.99 → 4.09 s, the services' 10.85 → 10.13 s (processor 6.32 →
+// 5.79), the wall time 12.25 → 11.92 s, within its noise (docs/benchmarks.md, "The broker's
+// share"). A record waits at most 100 ms more at each producer, and so does a send
 // that waits for its acknowledgement.
 //
 // Consumer: sarama's fetch sizes (1 MB a partition, an answer as soon as one byte is there) and
