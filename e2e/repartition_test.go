@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
-
 	"github.com/mhfz/mhfz-pipeline/codecs"
 	"github.com/mhfz/mhfz-pipeline/internal/kafka"
 	"github.com/mhfz/mhfz-pipeline/internal/testenv"
@@ -56,7 +54,7 @@ func TestRepartitionByReprocess(t *testing.T) {
 		"MHFZ_DATABASE_URL="+neu.as(migrations.RebuilderRole)),
 		"reprocess", "--copy-from", string(old.names.WeaponData()))
 	for _, topic := range append(weaponTopicNames(neu.names), string(neu.names.WeaponData()), processors.TableTopic(neu.names)) {
-		if n := partitionCount(t, neu.brokers, neu.cfg, topic); n != 5 {
+		if n := testenv.PartitionCount(t, neu.brokers, neu.cfg, topic); n != 5 {
 			t.Errorf("%s: %d partitions, want 5", topic, n)
 		}
 	}
@@ -82,18 +80,4 @@ func TestRepartitionByReprocess(t *testing.T) {
 	if n := neu.count(ctx, `SELECT count(*) FROM kafka_offsets WHERE consumer = $1`, string(neu.names.SinkConsumer())); n == 0 {
 		t.Error("the new deployment's sink has no offsets: the re-processing did not hand it its own")
 	}
-}
-
-func partitionCount(t testing.TB, brokers []string, cfg *sarama.Config, topic string) int {
-	t.Helper()
-	client, err := sarama.NewClient(brokers, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	parts, err := client.Partitions(topic)
-	if err != nil {
-		t.Fatalf("partitions of %s: %v", topic, err)
-	}
-	return len(parts)
 }

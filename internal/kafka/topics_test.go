@@ -61,24 +61,10 @@ func TestEnsureTopicsWithoutACount(t *testing.T) {
 		t.Fatalf("EnsureTopics without a count, on a new topic and on one of 3 partitions: %v", err)
 	}
 	for topic, want := range map[string]int{created: kafka.DefaultPartitions, existing: 3} {
-		if got := partitions(t, brokers, cfg, topic); got != want {
+		if got := testenv.PartitionCount(t, brokers, cfg, topic); got != want {
 			t.Errorf("%s: %d partitions, want %d", topic, got, want)
 		}
 	}
-}
-
-func partitions(t *testing.T, brokers []string, cfg *sarama.Config, topic string) int {
-	t.Helper()
-	client, err := sarama.NewClient(brokers, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	parts, err := client.Partitions(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(parts)
 }
 
 func retention(t *testing.T, brokers []string, cfg *sarama.Config, topic string) string {

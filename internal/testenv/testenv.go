@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -41,6 +42,21 @@ func KafkaBrokers(t testing.TB) []string {
 		missing(t, "Kafka (MHFZ_TEST_KAFKA_BROKERS)")
 	}
 	return strings.Split(v, ",")
+}
+
+// PartitionCount returns how many partitions topic has.
+func PartitionCount(t testing.TB, brokers []string, cfg *sarama.Config, topic string) int {
+	t.Helper()
+	client, err := sarama.NewClient(brokers, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	parts, err := client.Partitions(topic)
+	if err != nil {
+		t.Fatalf("partitions of %s: %v", topic, err)
+	}
+	return len(parts)
 }
 
 var counter atomic.Int64
