@@ -153,7 +153,6 @@ func BenchmarkProcessorScaling(b *testing.B) {
 	for _, setup := range brokerSetups(b) {
 		b.Run(setup.name, func(b *testing.B) {
 			d := newServiceDeployment(b, ctx, "bench", setup.brokers, setup.replication)
-			d.partitions = scaledPartitions
 			ks := processors.KafkaSetup{Brokers: d.brokers, Config: d.cfg, Partitions: scaledPartitions,
 				Replication: int16(setup.replication), StoragePath: d.storage}
 			if err := processors.EnsureTopics(ctx, d.names, ks); err != nil {
